@@ -1,0 +1,769 @@
+/*
+ * client.c — one session with mpxd: connect and handshake, calls and their replies, timeouts,
+ * several threads at once, and a new session after fork().
+ *
+ * Threads. A ZeroMQ socket must never be used by two threads at once, yet a thread blocked on
+ * a long call must not stop others from calling. So the socket belongs to whoever holds `mu`,
+ * and one waiting thread at a time is the reader: it polls the socket, hands every reply to
+ * the thread waiting for it (matched by request id) and wakes it on `cv`. A thread that wants
+ * to send bumps `want` and, if the reader is inside zmq_poll, kicks it through an eventfd;
+ * the reader then steps aside on `turn` until no sender is left. When the reader's own reply
+ * arrives it gives the role to any other waiter.
+ *
+ * Fork. The child of a fork() cannot use its parent's ZeroMQ context. A pthread_atfork handler
+ * bumps a generation counter; the first call in the child sees it, abandons the inherited
+ * context and socket without touching them, connects afresh with a new handshake, and
+ * attaches every open proxy to the new session. The parent's session is untouched.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define CLIENT_TAG 0x6d707863u /* "mpxc" */
+#define INLINE_FRAME 512       /* frames up to this size are built on the stack */
+
+/* A call waiting for its reply; lives on the calling thread's stack. */
+typedef struct pending {
+    uint64_t req_id;
+    bool done;
+    zmq_msg_t reply;
+    struct pending *next;
+} pending;
+
+struct mpx_client {
+    uint32_t tag;
+    pthread_mutex_t mu;   /* owns the socket and everything below */
+    pthread_cond_t cv;    /* a reply arrived, or the reader role is free */
+    pthread_cond_t turn;  /* the reader waits here while senders use the socket */
+    atomic_int want;      /* threads waiting to send */
+    atomic_bool polling;  /* the reader is inside zmq_poll */
+    int wake_fd;          /* eventfd: pulls the reader out of zmq_poll */
+    bool reader;          /* some thread is reading */
+    pending *pending;     /* calls waiting for replies */
+    void *zctx;
+    void *sock;
+    char *endpoint;
+    uint8_t *authkey; /* kept for the new session after a fork; wiped on free */
+    size_t keylen;
+    uint64_t sid;
+    mpx__mac_key c2s;
+    mpx__mac_key s2c;
+    uint64_t send_seq;
+    uint64_t recv_seq;
+    atomic_uint_fast64_t next_req;
+    size_t max_message;
+    int timeout_ms;
+    int broken;          /* a sticky transport error; 0 while the connection is good */
+    char broken_msg[200];
+    unsigned fork_gen;
+    mpx_proxy *proxies;  /* open proxies, re-attached after a fork */
+};
+
+/* ---- fork generations -------------------------------------------------------------------- */
+
+static atomic_uint fork_generation;
+static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* The inherited ZeroMQ contexts: unusable in the child and unsafe to free, but kept
+ * reachable so leak checkers do not count them. */
+static void *orphans[64];
+static size_t n_orphans;
+
+static void on_fork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    fork_mu = fresh;
+    atomic_fetch_add(&fork_generation, 1);
+}
+
+static void fork_register(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* ---- frame buffers ----------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t size;
+    size_t cap;
+    char inline_buf[INLINE_FRAME];
+} frame_buf;
+
+static int frame_buf_write(void *data, const char *p, size_t len)
+{
+    frame_buf *b = data;
+    if (b->size + len > b->cap) {
+        size_t cap = b->cap * 2;
+        while (cap < b->size + len)
+            cap *= 2;
+        char *n = b->data == b->inline_buf ? malloc(cap) : realloc(b->data, cap);
+        if (!n)
+            return -1;
+        if (b->data == b->inline_buf)
+            memcpy(n, b->inline_buf, b->size);
+        b->data = n;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->size, p, len);
+    b->size += len;
+    return 0;
+}
+
+static void frame_buf_init(frame_buf *b)
+{
+    b->data = b->inline_buf;
+    b->size = MPX_HDR_LEN;
+    b->cap = sizeof b->inline_buf;
+}
+
+static void frame_buf_free(frame_buf *b)
+{
+    if (b->data != b->inline_buf)
+        free(b->data);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- connection -------------------------------------------------------------------------- */
+
+static int set_int(void *sock, int opt, int v)
+{
+    return zmq_setsockopt(sock, opt, &v, sizeof v);
+}
+
+/* Marks the connection broken: every waiting and later call returns code. Under mu. */
+static int client_break(mpx_client *c, int code, const char *why)
+{
+    if (!c->broken) {
+        c->broken = code;
+        snprintf(c->broken_msg, sizeof c->broken_msg, "%s: %s", mpx_strerror(code), why);
+    }
+    pthread_cond_broadcast(&c->cv);
+    return mpx__fail(code, "%s", c->broken_msg);
+}
+
+static int socket_open(mpx_client *c)
+{
+    c->zctx = zmq_ctx_new();
+    c->sock = c->zctx ? zmq_socket(c->zctx, ZMQ_DEALER) : NULL;
+    if (!c->sock)
+        return mpx__fail(MPX_ECONN, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
+    set_int(c->sock, ZMQ_LINGER, 200); /* lets a BYE go out at close */
+    set_int(c->sock, ZMQ_SNDHWM, 100000);
+    set_int(c->sock, ZMQ_RCVHWM, 100000);
+    if (zmq_connect(c->sock, c->endpoint) != 0)
+        return mpx__fail(errno == EINVAL || errno == EPROTONOSUPPORT ? MPX_EINVAL : MPX_ECONN,
+                         "cannot connect to %s: %s", c->endpoint, zmq_strerror(errno));
+    return 0;
+}
+
+/* Receives one frame within the deadline (handshake only: no other thread exists yet). */
+static int recv_frame(mpx_client *c, zmq_msg_t *msg, int64_t deadline)
+{
+    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return mpx__fail(MPX_ETIMEDOUT, "no answer from %s within %d ms", c->endpoint,
+                             c->timeout_ms);
+        int n = zmq_poll(&item, 1, (long)left);
+        if (n < 0 && errno != EINTR)
+            return mpx__fail(MPX_ECONN, "poll failed: %s", zmq_strerror(errno));
+        if (n > 0 && zmq_msg_recv(msg, c->sock, ZMQ_DONTWAIT) >= 0)
+            return 0;
+    }
+}
+
+/* Turns an ERROR frame's body [code, message] into an error. */
+static int frame_error(const mpx__frame *f, const char *during)
+{
+    mpx__mp_cursor cur;
+    uint32_t n, len;
+    int64_t code;
+    const char *msg;
+    mpx__mp_init(&cur, f->body, f->body_len);
+    if (mpx__mp_array(&cur, &n) || n != 2 || mpx__mp_int(&cur, &code) ||
+        mpx__mp_str(&cur, &msg, &len) || code <= 0 || code > 1000)
+        return mpx__fail(MPX_EPROTO, "malformed error frame %s", during);
+    return mpx__fail((int)-code, "%.*s", (int)len, msg);
+}
+
+/* Reads and checks the next handshake frame, which must be of kind `kind`. */
+static int handshake_recv(mpx_client *c, zmq_msg_t *msg, uint8_t kind, mpx__frame *f,
+                          int64_t deadline)
+{
+    int rc = recv_frame(c, msg, deadline);
+    if (rc)
+        return rc;
+    rc = mpx__frame_parse(zmq_msg_data(msg), zmq_msg_size(msg), f);
+    if (rc == MPX_EVERSION)
+        return mpx__fail(rc, "the server speaks protocol version %u, not %d",
+                         ((uint8_t *)zmq_msg_data(msg))[0], MPX_PROTOCOL_VERSION);
+    if (rc == 0 && f->kind == MPX_K_ERROR)
+        return frame_error(f, "during the handshake");
+    if (rc || f->kind != kind)
+        return mpx__fail(MPX_EPROTO, "unexpected frame during the handshake");
+    return 0;
+}
+
+static int handshake_send(mpx_client *c, uint8_t *frame, size_t len)
+{
+    if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) != (int)len)
+        return mpx__fail(MPX_ECONN, "cannot send to %s: %s", c->endpoint, zmq_strerror(errno));
+    return 0;
+}
+
+/* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
+static int handshake(mpx_client *c)
+{
+    uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN], mac[32];
+    int64_t deadline = now_ms() + c->timeout_ms;
+    zmq_msg_t msg;
+    mpx__frame f;
+    randombytes_buf(nc, sizeof nc);
+    mpx__frame_header(frame, MPX_K_HELLO, 0, 0);
+    memcpy(frame + MPX_HDR_LEN, nc, sizeof nc);
+    int rc = handshake_send(c, frame, sizeof frame);
+    zmq_msg_init(&msg);
+    if (rc == 0)
+        rc = handshake_recv(c, &msg, MPX_K_CHALLENGE, &f, deadline);
+    if (rc == 0 && f.body_len != MPX_NONCE_LEN)
+        rc = mpx__fail(MPX_EPROTO, "malformed CHALLENGE");
+    if (rc == 0) {
+        c->sid = f.sid;
+        memcpy(ns, f.body, sizeof ns);
+        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_SERVER, nc, ns, c->sid, mac);
+        if (crypto_verify_32(mac, f.mac) != 0)
+            rc = mpx__fail(MPX_EAUTH, "authentication failed: the server did not prove it "
+                                      "knows the authkey");
+    }
+    if (rc == 0) {
+        mpx__frame_header(frame, MPX_K_AUTH, c->sid, 0);
+        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_CLIENT, nc, ns, c->sid,
+                      frame + MPX_MAC_OFF);
+        rc = handshake_send(c, frame, MPX_HDR_LEN);
+    }
+    if (rc == 0) {
+        uint8_t key[32];
+        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_C2S, nc, ns, c->sid, key);
+        mpx__mac_key_init(&c->c2s, key);
+        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_S2C, nc, ns, c->sid, key);
+        mpx__mac_key_init(&c->s2c, key);
+        sodium_memzero(key, sizeof key);
+        zmq_msg_close(&msg);
+        zmq_msg_init(&msg);
+        rc = handshake_recv(c, &msg, MPX_K_WELCOME, &f, deadline);
+    }
+    if (rc == 0 && (f.sid != c->sid || f.seq != 1 || mpx__mac_verify(&c->s2c, &f) != 0))
+        rc = mpx__fail(MPX_EAUTH, "authentication failed: WELCOME does not verify");
+    if (rc == 0) {
+        mpx__mp_cursor cur;
+        uint32_t n, klen;
+        const char *k;
+        mpx__mp_init(&cur, f.body, f.body_len);
+        for (int ok = mpx__mp_map(&cur, &n) == 0; ok && n--;) {
+            ok = mpx__mp_str(&cur, &k, &klen) == 0;
+            uint64_t v;
+            if (ok && klen == 11 && memcmp(k, "max_message", 11) == 0 && mpx__mp_uint(&cur, &v) == 0)
+                c->max_message = v;
+            else if (ok)
+                ok = mpx__mp_skip(&cur) == 0;
+        }
+        c->recv_seq = 1;
+        c->send_seq = 0;
+    }
+    zmq_msg_close(&msg);
+    return rc;
+}
+
+static int session_open(mpx_client *c)
+{
+    c->max_message = MPX_DEFAULT_MAX_MESSAGE;
+    c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->wake_fd < 0)
+        return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));
+    int rc = socket_open(c);
+    return rc ? rc : handshake(c);
+}
+
+static void session_close_socket(mpx_client *c)
+{
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    c->sock = c->zctx = NULL;
+    c->wake_fd = -1;
+}
+
+static void client_destroy(mpx_client *c)
+{
+    session_close_socket(c);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->turn);
+    if (c->authkey) {
+        sodium_memzero(c->authkey, c->keylen);
+        free(c->authkey);
+    }
+    free(c->endpoint);
+    c->tag = MPX_DEAD_TAG;
+    free(c);
+}
+
+static void sync_init(mpx_client *c)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_cond_init(&c->turn, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_client **out)
+{
+    if (!endpoint || !authkey || keylen == 0 || !out)
+        return mpx__fail(MPX_EINVAL, "mpx_connect: endpoint, authkey and out are required");
+    if (sodium_init() < 0)
+        return mpx__fail(MPX_ESYS, "libsodium failed to initialise");
+    pthread_once(&fork_once, fork_register);
+    mpx_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return mpx__fail(MPX_ENOMEM, "mpx_connect: out of memory");
+    c->tag = CLIENT_TAG;
+    c->wake_fd = -1;
+    c->timeout_ms = MPX_DEFAULT_TIMEOUT_MS;
+    c->fork_gen = atomic_load(&fork_generation);
+    atomic_init(&c->next_req, 1);
+    sync_init(c);
+    c->endpoint = strdup(endpoint);
+    c->authkey = malloc(keylen);
+    c->keylen = keylen;
+    if (!c->endpoint || !c->authkey) {
+        client_destroy(c);
+        return mpx__fail(MPX_ENOMEM, "mpx_connect: out of memory");
+    }
+    memcpy(c->authkey, authkey, keylen);
+    int rc = session_open(c);
+    if (rc) {
+        client_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out)
+{
+    if (!keyfile)
+        return mpx__fail(MPX_EINVAL, "mpx_connect_keyfile: no key file");
+    uint8_t key[4097];
+    int fd = open(keyfile, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0)
+        return mpx__fail(MPX_ESYS, "cannot read the authkey file %s: %s", keyfile, strerror(err));
+    if (n > 0 && key[n - 1] == '\n')
+        n--;
+    if (n > 0 && key[n - 1] == '\r')
+        n--;
+    if (n == 0 || n == (ssize_t)sizeof key)
+        return mpx__fail(MPX_EINVAL, "the authkey file %s must hold 1 to 4096 bytes", keyfile);
+    int rc = mpx_connect(endpoint, key, (size_t)n, out);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
+
+bool mpx__client_ok(const mpx_client *c)
+{
+    return c && c->tag == CLIENT_TAG;
+}
+
+/* ---- after fork -------------------------------------------------------------------------- */
+
+static int reattach_proxies(mpx_client *c)
+{
+    for (mpx_proxy *p = c->proxies; p; p = p->next) {
+        mpx_value *id = mpx_uint(p->id);
+        const mpx_value *items[] = {id};
+        mpx__args args = {.items = items, .n = 1};
+        int rc = id ? mpx__invoke(c, 0, "attach", &args, MPX_TIMEOUT_DEFAULT, NULL) : MPX_ENOMEM;
+        mpx_value_free(&id);
+        if (rc && rc != MPX_ENOOBJ)
+            return rc;
+    }
+    return 0;
+}
+
+/* The first call in a forked child: a session of the child's own (see the file comment). */
+static int client_after_fork(mpx_client *c)
+{
+    pthread_mutex_lock(&fork_mu);
+    unsigned gen = atomic_load(&fork_generation);
+    if (c->fork_gen == gen) {
+        pthread_mutex_unlock(&fork_mu);
+        return 0;
+    }
+    if (n_orphans < sizeof orphans / sizeof *orphans)
+        orphans[n_orphans++] = c->zctx;
+    c->zctx = c->sock = NULL;
+    close(c->wake_fd); /* the child's own copy; the parent's is untouched */
+    c->wake_fd = -1;
+    sync_init(c); /* a thread of the parent may have held them; none exists here */
+    c->reader = false;
+    c->pending = NULL;
+    atomic_store(&c->want, 0);
+    atomic_store(&c->polling, false);
+    c->broken = 0;
+    c->fork_gen = gen;
+    int rc = session_open(c);
+    if (rc == 0)
+        rc = reattach_proxies(c);
+    if (rc) {
+        pthread_mutex_lock(&c->mu);
+        client_break(c, rc, mpx_last_error());
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&fork_mu);
+    return rc;
+}
+
+/* ---- calls ------------------------------------------------------------------------------- */
+
+/* Takes mu to use the socket, pulling the reader out of zmq_poll first. */
+static void lock_for_send(mpx_client *c)
+{
+    atomic_fetch_add(&c->want, 1);
+    if (atomic_load(&c->polling)) {
+        uint64_t one = 1;
+        if (write(c->wake_fd, &one, sizeof one) < 0) {
+            /* the counter is already non-zero: the reader wakes anyway */
+        }
+    }
+    pthread_mutex_lock(&c->mu);
+    if (atomic_fetch_sub(&c->want, 1) == 1)
+        pthread_cond_broadcast(&c->turn);
+}
+
+static pending *pending_take(mpx_client *c, uint64_t req_id)
+{
+    for (pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
+        if ((*pp)->req_id == req_id) {
+            pending *p = *pp;
+            *pp = p->next;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Checks one frame from the server and hands a reply to its call. Under mu. */
+static int deliver(mpx_client *c, zmq_msg_t *msg)
+{
+    mpx__frame f;
+    mpx__mp_cursor cur;
+    uint32_t n;
+    uint64_t req_id;
+    if (mpx__frame_parse(zmq_msg_data(msg), zmq_msg_size(msg), &f) != 0)
+        return client_break(c, MPX_EPROTO, "malformed frame from the server");
+    if (f.sid != c->sid || mpx__mac_verify(&c->s2c, &f) != 0)
+        return client_break(c, MPX_EAUTH, "a frame from the server failed its MAC");
+    if (f.seq != c->recv_seq + 1)
+        return client_break(c, MPX_EREPLAY, "a frame from the server is out of sequence");
+    c->recv_seq = f.seq;
+    if (f.kind == MPX_K_ERROR) {
+        int rc = frame_error(&f, "from the server");
+        return client_break(c, rc, mpx_last_error());
+    }
+    mpx__mp_init(&cur, f.body, f.body_len);
+    if (f.kind != MPX_K_REPLY || mpx__mp_array(&cur, &n) || n != 3 ||
+        mpx__mp_uint(&cur, &req_id))
+        return client_break(c, MPX_EPROTO, "malformed reply from the server");
+    pending *p = pending_take(c, req_id);
+    if (p) { /* else the call timed out already: its reply is dropped */
+        zmq_msg_move(&p->reply, msg);
+        p->done = true;
+    }
+    return 0;
+}
+
+static void drain_replies(mpx_client *c)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (!c->broken && zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) >= 0)
+        deliver(c, &msg);
+    zmq_msg_close(&msg);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* The reader's loop: polls until p's reply arrives or the deadline passes. Under mu. */
+static void read_until(mpx_client *c, pending *p, int64_t deadline)
+{
+    c->reader = true;
+    while (!p->done && !c->broken) {
+        while (atomic_load(&c->want) > 0)
+            pthread_cond_wait(&c->turn, &c->mu);
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        atomic_store(&c->polling, true);
+        if (atomic_load(&c->want) > 0) { /* a sender came in between: let it go first */
+            atomic_store(&c->polling, false);
+            continue;
+        }
+        zmq_pollitem_t items[] = {
+            {.socket = c->sock, .events = ZMQ_POLLIN},
+            {.fd = c->wake_fd, .events = ZMQ_POLLIN},
+        };
+        int rc = zmq_poll(items, 2, (long)left);
+        atomic_store(&c->polling, false);
+        if (rc < 0 && errno != EINTR) {
+            client_break(c, MPX_ECONN, zmq_strerror(errno));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            uint64_t v;
+            if (read(c->wake_fd, &v, sizeof v) < 0) {
+                /* nothing to drain: another wake-up got there first */
+            }
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            drain_replies(c);
+    }
+    c->reader = false;
+    pthread_cond_broadcast(&c->cv); /* someone else may read now */
+}
+
+static void timed_wait(mpx_client *c, int64_t deadline)
+{
+    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
+    pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+/* Waits for p's reply. Under mu. Returns 0, a transport error or MPX_ETIMEDOUT. */
+static int wait_reply(mpx_client *c, pending *p, int64_t deadline)
+{
+    while (!p->done) {
+        if (c->broken)
+            return mpx__fail(c->broken, "%s", c->broken_msg);
+        if (now_ms() >= deadline) {
+            pending_take(c, p->req_id);
+            return mpx__fail(MPX_ETIMEDOUT, "no reply within the timeout");
+        }
+        if (!c->reader)
+            read_until(c, p, deadline);
+        else
+            timed_wait(c, deadline);
+    }
+    return 0;
+}
+
+static int pack_call(frame_buf *b, uint64_t req_id, uint64_t obj_id, const char *method,
+                     const mpx__args *args)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, frame_buf_write);
+    int rc = msgpack_pack_array(&pk, 4) | msgpack_pack_uint64(&pk, req_id) |
+             msgpack_pack_uint64(&pk, obj_id) |
+             msgpack_pack_str_with_body(&pk, method, strlen(method));
+    if (args && args->raw)
+        return rc | frame_buf_write(b, args->raw, args->raw_len);
+    rc |= msgpack_pack_array(&pk, args ? args->n : 0);
+    for (size_t i = 0; rc == 0 && args && i < args->n; i++)
+        rc = mpx__value_pack(&pk, args->items[i]);
+    return rc;
+}
+
+/* Signs and sends a frame and registers p. Under mu. */
+static int send_call(mpx_client *c, frame_buf *b, pending *p)
+{
+    uint8_t *frame = (uint8_t *)b->data;
+    mpx__frame_header(frame, MPX_K_CALL, c->sid, ++c->send_seq);
+    mpx__mac_sign(&c->c2s, frame, b->size);
+    if (zmq_send(c->sock, frame, b->size, ZMQ_DONTWAIT) != (int)b->size) {
+        c->send_seq--; /* nothing went out */
+        return errno == EAGAIN ? mpx__fail(MPX_ETIMEDOUT, "the send queue is full")
+                               : client_break(c, MPX_ECONN, zmq_strerror(errno));
+    }
+    p->next = c->pending;
+    c->pending = p;
+    return 0;
+}
+
+static int parse_result(pending *p, mpx__result *res)
+{
+    mpx__frame f;
+    mpx__mp_cursor cur;
+    uint32_t n, len;
+    uint64_t req_id;
+    int64_t status;
+    const char *msg;
+    mpx__frame_parse(zmq_msg_data(&p->reply), zmq_msg_size(&p->reply), &f);
+    mpx__mp_init(&cur, f.body, f.body_len);
+    mpx__mp_array(&cur, &n);
+    mpx__mp_uint(&cur, &req_id);
+    if (mpx__mp_int(&cur, &status))
+        return mpx__fail(MPX_EPROTO, "malformed reply status");
+    if (status != 0) {
+        if (mpx__mp_str(&cur, &msg, &len))
+            return mpx__fail(MPX_EPROTO, "malformed error reply");
+        return mpx__fail_remote(status > 0 && status < 1000 ? (int)-status : MPX_EPROTO, msg, len);
+    }
+    const uint8_t *start = cur.p;
+    if (mpx__mp_skip(&cur) || cur.p != cur.end)
+        return mpx__fail(MPX_EPROTO, "malformed reply payload");
+    if (res) {
+        zmq_msg_init(&res->msg);
+        zmq_msg_move(&res->msg, &p->reply);
+        res->data = start;
+        res->len = (size_t)(cur.p - start);
+    }
+    return 0;
+}
+
+int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
+                int timeout_ms, mpx__result *res)
+{
+    if (!mpx__client_ok(c))
+        return mpx__fail(MPX_EINVAL, "not a client handle");
+    if (c->fork_gen != atomic_load(&fork_generation)) {
+        int rc = client_after_fork(c);
+        if (rc)
+            return rc;
+    }
+    pending p = {.req_id = atomic_fetch_add(&c->next_req, 1)};
+    frame_buf b;
+    frame_buf_init(&b);
+    if (pack_call(&b, p.req_id, obj_id, method, args) != 0) {
+        frame_buf_free(&b);
+        return mpx__fail(MPX_ENOMEM, "out of memory encoding the call");
+    }
+    if (b.size - MPX_HDR_LEN > c->max_message) {
+        size_t size = b.size - MPX_HDR_LEN;
+        frame_buf_free(&b);
+        return mpx__fail(MPX_ETOOBIG, "a request of %zu bytes exceeds the server's limit of %zu",
+                         size, c->max_message);
+    }
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+    zmq_msg_init(&p.reply);
+    lock_for_send(c);
+    int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg) : send_call(c, &b, &p);
+    if (rc == 0)
+        rc = wait_reply(c, &p, deadline);
+    pthread_mutex_unlock(&c->mu);
+    frame_buf_free(&b);
+    if (rc == 0)
+        rc = parse_result(&p, res);
+    zmq_msg_close(&p.reply);
+    return rc;
+}
+
+void mpx__result_close(mpx__result *res)
+{
+    zmq_msg_close(&res->msg);
+}
+
+int mpx__result_value(const mpx__result *res, mpx_value **out)
+{
+    int rc = mpx_value_decode(res->data, res->len, out);
+    return rc ? mpx__fail(rc, "cannot decode the result: %s", mpx_last_error()) : 0;
+}
+
+/* ---- the rest of the client API ---------------------------------------------------------- */
+
+int mpx_ping(mpx_client *c)
+{
+    return mpx__invoke(c, 0, "ping", NULL, MPX_TIMEOUT_DEFAULT, NULL);
+}
+
+int mpx_client_set_timeout(mpx_client *c, int timeout_ms)
+{
+    if (!mpx__client_ok(c) || timeout_ms <= 0)
+        return mpx__fail(MPX_EINVAL, "mpx_client_set_timeout: bad client or timeout");
+    pthread_mutex_lock(&c->mu);
+    c->timeout_ms = timeout_ms;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+const char *mpx_client_endpoint(const mpx_client *c)
+{
+    return mpx__client_ok(c) ? c->endpoint : NULL;
+}
+
+void mpx__client_link(mpx_client *c, mpx_proxy *p)
+{
+    pthread_mutex_lock(&c->mu);
+    p->prev = NULL;
+    p->next = c->proxies;
+    if (c->proxies)
+        c->proxies->prev = p;
+    c->proxies = p;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
+{
+    pthread_mutex_lock(&c->mu);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        c->proxies = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void send_bye(mpx_client *c)
+{
+    uint8_t frame[MPX_HDR_LEN];
+    pthread_mutex_lock(&c->mu);
+    if (!c->broken) {
+        mpx__frame_header(frame, MPX_K_BYE, c->sid, ++c->send_seq);
+        mpx__mac_sign(&c->c2s, frame, sizeof frame);
+        zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void mpx_client_free(mpx_client **cp)
+{
+    if (!cp || !mpx__client_ok(*cp))
+        return;
+    mpx_client *c = *cp;
+    *cp = NULL;
+    for (mpx_proxy *p = c->proxies; p; p = p->next)
+        p->client = NULL; /* the session's end releases them all */
+    if (c->fork_gen != atomic_load(&fork_generation)) {
+        /* A forked child that never used this client: the inherited socket is not ours. */
+        if (n_orphans < sizeof orphans / sizeof *orphans)
+            orphans[n_orphans++] = c->zctx;
+        c->zctx = c->sock = NULL;
+    } else {
+        send_bye(c);
+    }
+    client_destroy(c);
+}

@@ -1,0 +1,64 @@
+/*
+ * client.h — the connection layer of libmpx shared by the proxy files (internal).
+ */
+#ifndef MPX_CLIENT_H
+#define MPX_CLIENT_H
+
+#include <zmq.h>
+
+#include "codec.h"
+#include "internal.h"
+
+#define MPX_PROXY_TAG 0x6d707870u /* "mpxp" */
+#define MPX_DEAD_TAG 0xdeadbeefu
+
+/* Arguments of a call: either values packed as an array, or the bytes of an array. */
+typedef struct {
+    const mpx_value *const *items;
+    size_t n;
+    const void *raw;
+    size_t raw_len;
+} mpx__args;
+
+/* A successful call's result: the payload's bytes inside the reply frame. Close it with
+ * mpx__result_close(). */
+typedef struct {
+    zmq_msg_t msg;
+    const uint8_t *data;
+    size_t len;
+} mpx__result;
+
+struct mpx_proxy {
+    uint32_t tag;
+    mpx_client *client; /* NULL once the client is freed */
+    uint64_t id;
+    char type[24];
+    struct mpx_proxy *prev, *next; /* the client's open proxies */
+};
+
+/* Calls method on object obj_id and waits for the reply. On success *res holds the result
+ * (res may be NULL to discard it); on a remote error, mpx_last_error() holds its message. */
+int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
+                int timeout_ms, mpx__result *res);
+
+void mpx__result_close(mpx__result *res);
+
+/* Decodes the result as a value. Caller owns *out. */
+int mpx__result_value(const mpx__result *res, mpx_value **out);
+
+/* Adds a proxy to / removes it from its client's list of open proxies. */
+void mpx__client_link(mpx_client *c, mpx_proxy *p);
+void mpx__client_unlink(mpx_client *c, mpx_proxy *p);
+
+/* Checks a client handle's tag. */
+bool mpx__client_ok(const mpx_client *c);
+
+/* Checks a proxy's tag, that its client is open, and, if type is not NULL, its type.
+ * Returns 0, MPX_EINVAL or MPX_ECLOSED. */
+int mpx__proxy_check(const mpx_proxy *p, const char *type);
+
+/* Opens or creates an object through the manager (open(name, type) or create(type)) and
+ * makes its proxy. */
+int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out);
+
+#endif

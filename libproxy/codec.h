@@ -1,0 +1,144 @@
+/*
+ * codec.h — the wire codec shared by libmpx and mpxd (internal).
+ *
+ * Bytes in, values out, no sockets: the frame header, the HMAC-SHA256 framing, the handshake
+ * derivations, and a bounded msgpack cursor that walks a message without allocating. The
+ * layouts are the ones docs/protocol.md specifies; keep the two in step.
+ */
+#ifndef MPX_CODEC_H
+#define MPX_CODEC_H
+
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mpx.h"
+
+#define MPX_HDR_LEN 50    /* version(1) kind(1) session(8) seq(8) mac(32) */
+#define MPX_HDR_SIGNED 18 /* the header bytes that go under the MAC, before the body */
+#define MPX_MAC_OFF 18
+#define MPX_MAC_LEN 32
+#define MPX_NONCE_LEN 32
+#define MPX_MAX_DEPTH 512           /* deepest nesting of arrays and maps accepted */
+#define MPX_PREAUTH_MAX_FRAME 256   /* largest frame accepted before the handshake ends */
+#define MPX_DEFAULT_MAX_MESSAGE (16u << 20)
+
+/* Frame kinds (docs/protocol.md, "Frames"). Client to server below 0x80, server to client
+ * from 0x80, so a frame can never be reflected back at its sender. */
+enum {
+    MPX_K_HELLO = 0x01,
+    MPX_K_AUTH = 0x02,
+    MPX_K_CALL = 0x03,
+    MPX_K_BYE = 0x04,
+    MPX_K_CHALLENGE = 0x81,
+    MPX_K_WELCOME = 0x82,
+    MPX_K_REPLY = 0x83,
+    MPX_K_ERROR = 0x84,
+};
+
+/* A parsed frame. Pointers are borrowed from the buffer given to mpx__frame_parse(). */
+typedef struct {
+    uint8_t version;
+    uint8_t kind;
+    uint64_t sid;
+    uint64_t seq;
+    const uint8_t *head; /* the whole frame, for the MAC */
+    const uint8_t *mac;
+    const uint8_t *body;
+    size_t body_len;
+} mpx__frame;
+
+/* Parses a frame header. Returns 0, MPX_EPROTO (shorter than a header) or MPX_EVERSION. */
+int mpx__frame_parse(const void *buf, size_t len, mpx__frame *f);
+
+/* Writes the first MPX_HDR_SIGNED bytes of a header and zeroes the MAC field. */
+void mpx__frame_header(uint8_t *hdr, uint8_t kind, uint64_t sid, uint64_t seq);
+
+/* A MAC key with its HMAC state precomputed, so each message costs only its own bytes. */
+typedef struct {
+    crypto_auth_hmacsha256_state init;
+} mpx__mac_key;
+
+void mpx__mac_key_init(mpx__mac_key *k, const uint8_t key[32]);
+
+/* Writes the MAC of frame[0..MPX_HDR_SIGNED) || frame[MPX_HDR_LEN..len) into its MAC field. */
+void mpx__mac_sign(const mpx__mac_key *k, uint8_t *frame, size_t len);
+
+/* Checks a parsed frame's MAC in constant time. Returns 0 or MPX_EAUTH. */
+int mpx__mac_verify(const mpx__mac_key *k, const mpx__frame *f);
+
+/* Handshake proof: HMAC-SHA256(authkey, label || nc || ns || sid as 8 bytes big-endian). */
+void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
+                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN],
+                   uint64_t sid, uint8_t out[32]);
+
+#define MPX_LABEL_SERVER "mpx1 server proof"
+#define MPX_LABEL_CLIENT "mpx1 client proof"
+#define MPX_LABEL_C2S "mpx1 key c2s"
+#define MPX_LABEL_S2C "mpx1 key s2c"
+
+void mpx__put_u64be(uint8_t *p, uint64_t v);
+uint64_t mpx__get_u64be(const uint8_t *p);
+
+/* A bounded msgpack cursor. Every read checks the bytes left before it looks at them and
+ * returns MPX_EPROTO when the input is malformed or truncated, MPX_ETYPE when the next object
+ * is well-formed but of another type; on failure the cursor does not move. */
+typedef struct {
+    const uint8_t *p;
+    const uint8_t *end;
+} mpx__mp_cursor;
+
+/* One msgpack token. Integers are normalised: every non-negative integer is UINT, whatever
+ * form it was sent in, and every negative one is INT. */
+typedef enum {
+    MPX_MP_NIL,
+    MPX_MP_BOOL,
+    MPX_MP_UINT,
+    MPX_MP_INT,
+    MPX_MP_F32,
+    MPX_MP_F64,
+    MPX_MP_STR,
+    MPX_MP_BIN,
+    MPX_MP_EXT,
+    MPX_MP_ARRAY,
+    MPX_MP_MAP,
+} mpx__mp_kind;
+
+typedef struct {
+    mpx__mp_kind kind;
+    bool b;
+    uint64_t u;
+    int64_t i;
+    double d;
+    const uint8_t *data; /* STR, BIN, EXT: borrowed from the buffer */
+    uint32_t len;        /* STR, BIN, EXT: bytes; ARRAY: items; MAP: pairs */
+    int8_t ext_type;
+} mpx__mp_token;
+
+void mpx__mp_init(mpx__mp_cursor *c, const void *buf, size_t len);
+/* Reads one token. For an array or map the cursor stops on its first item; its count has
+ * been checked against the bytes left (every item takes at least one byte). */
+int mpx__mp_next(mpx__mp_cursor *c, mpx__mp_token *t);
+int mpx__mp_array(mpx__mp_cursor *c, uint32_t *n);
+int mpx__mp_map(mpx__mp_cursor *c, uint32_t *n);
+int mpx__mp_uint(mpx__mp_cursor *c, uint64_t *v);
+int mpx__mp_int(mpx__mp_cursor *c, int64_t *v);
+int mpx__mp_bool(mpx__mp_cursor *c, bool *v);
+int mpx__mp_str(mpx__mp_cursor *c, const char **s, uint32_t *len);
+bool mpx__mp_is_nil(const mpx__mp_cursor *c);
+/* Steps over one whole object, checking its structure to MPX_MAX_DEPTH; the object's bytes
+ * are [start, c->p) afterwards. */
+int mpx__mp_skip(mpx__mp_cursor *c);
+
+/* Re-encodes one msgpack object canonically into out: integers in their shortest form,
+ * float32 widened to float64, strings and bytes with their shortest headers. Two keys are
+ * the same key exactly when their canonical encodings are equal. Returns 0, MPX_EPROTO or
+ * MPX_ENOMEM. */
+int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_sbuffer *out);
+
+/* Writes bytes that already are msgpack into a packer's buffer. */
+int mpx__mp_write_raw(msgpack_packer *pk, const void *p, size_t len);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * dict.c — the dict proxy: one function per method of the server's dict type (t_dict.c).
+ */
+#include "client.h"
+
+static int dict_call(mpx_proxy *d, const char *method, const mpx_value *const *items, size_t n,
+                     mpx_value **out)
+{
+    int rc = mpx__proxy_check(d, "dict");
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (!items[i])
+            return mpx__fail(MPX_EINVAL, "dict.%s: a NULL key or value", method);
+    mpx__args args = {.items = items, .n = n};
+    mpx__result res;
+    rc = mpx__invoke(d->client, d->id, method, &args, MPX_TIMEOUT_DEFAULT, out ? &res : NULL);
+    if (rc == 0 && out) {
+        rc = mpx__result_value(&res, out);
+        mpx__result_close(&res);
+    }
+    return rc;
+}
+
+int mpx_dict_open(mpx_client *c, const char *name, mpx_proxy **out)
+{
+    if (!name)
+        return mpx__fail(MPX_EINVAL, "mpx_dict_open: no name");
+    return mpx__proxy_open(c, name, "dict", out);
+}
+
+int mpx_dict_new(mpx_client *c, mpx_proxy **out)
+{
+    return mpx__proxy_open(c, NULL, "dict", out);
+}
+
+int mpx_dict_set(mpx_proxy *d, const mpx_value *key, const mpx_value *val)
+{
+    const mpx_value *items[] = {key, val};
+    return dict_call(d, "set", items, 2, NULL);
+}
+
+int mpx_dict_get(mpx_proxy *d, const mpx_value *key, mpx_value **out)
+{
+    const mpx_value *items[] = {key};
+    return out ? dict_call(d, "get", items, 1, out) : mpx__fail(MPX_EINVAL, "no out argument");
+}
+
+int mpx_dict_get_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
+                         mpx_value **out)
+{
+    const mpx_value *items[] = {key, dflt};
+    return out ? dict_call(d, "get", items, 2, out) : mpx__fail(MPX_EINVAL, "no out argument");
+}
+
+int mpx_dict_del(mpx_proxy *d, const mpx_value *key)
+{
+    const mpx_value *items[] = {key};
+    return dict_call(d, "delete", items, 1, NULL);
+}
+
+/* Calls a method whose result is a scalar and reads it with get(). */
+static int dict_scalar(mpx_proxy *d, const char *method, const mpx_value *key,
+                       int (*get)(const mpx_value *, void *), void *out)
+{
+    const mpx_value *items[] = {key};
+    mpx_value *v = NULL;
+    if (!out)
+        return mpx__fail(MPX_EINVAL, "no out argument");
+    int rc = dict_call(d, method, items, key ? 1 : 0, &v);
+    if (rc == 0 && get(v, out) != 0)
+        rc = mpx__fail(MPX_EPROTO, "dict.%s: unexpected result type", method);
+    mpx_value_free(&v);
+    return rc;
+}
+
+static int get_bool(const mpx_value *v, void *out)
+{
+    return mpx_value_get_bool(v, out);
+}
+
+static int get_size(const mpx_value *v, void *out)
+{
+    uint64_t u;
+    int rc = mpx_value_get_uint(v, &u);
+    if (rc == 0)
+        *(size_t *)out = (size_t)u;
+    return rc;
+}
+
+int mpx_dict_contains(mpx_proxy *d, const mpx_value *key, bool *out)
+{
+    if (!key)
+        return mpx__fail(MPX_EINVAL, "dict.contains: a NULL key");
+    return dict_scalar(d, "contains", key, get_bool, out);
+}
+
+int mpx_dict_len(mpx_proxy *d, size_t *out)
+{
+    return dict_scalar(d, "len", NULL, get_size, out);
+}
+
+int mpx_dict_keys(mpx_proxy *d, mpx_value **out)
+{
+    return out ? dict_call(d, "keys", NULL, 0, out) : mpx__fail(MPX_EINVAL, "no out argument");
+}
+
+int mpx_dict_values(mpx_proxy *d, mpx_value **out)
+{
+    return out ? dict_call(d, "values", NULL, 0, out) : mpx__fail(MPX_EINVAL, "no out argument");
+}
+
+int mpx_dict_items(mpx_proxy *d, mpx_value **out)
+{
+    return out ? dict_call(d, "items", NULL, 0, out) : mpx__fail(MPX_EINVAL, "no out argument");
+}
+
+int mpx_dict_update(mpx_proxy *d, const mpx_value *pairs)
+{
+    const mpx_value *items[] = {pairs};
+    mpx_type t = mpx_value_type(pairs);
+    if (!pairs || (t != MPX_MAP && t != MPX_ARRAY))
+        return mpx__fail(MPX_EINVAL, "dict.update: a map or an array of pairs");
+    return dict_call(d, "update", items, 1, NULL);
+}
+
+int mpx_dict_pop(mpx_proxy *d, const mpx_value *key, mpx_value **out)
+{
+    const mpx_value *items[] = {key};
+    return dict_call(d, "pop", items, 1, out);
+}
+
+int mpx_dict_pop_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
+                         mpx_value **out)
+{
+    const mpx_value *items[] = {key, dflt};
+    return dict_call(d, "pop", items, 2, out);
+}
+
+int mpx_dict_popitem(mpx_proxy *d, mpx_value **key, mpx_value **val)
+{
+    mpx_value *pair = NULL;
+    if (!key || !val)
+        return mpx__fail(MPX_EINVAL, "dict.popitem: key and val are required");
+    int rc = dict_call(d, "popitem", NULL, 0, &pair);
+    if (rc == 0 && (mpx_value_type(pair) != MPX_ARRAY || mpx_value_len(pair) != 2))
+        rc = mpx__fail(MPX_EPROTO, "dict.popitem: unexpected result");
+    if (rc == 0) {
+        *key = mpx_value_copy(mpx_value_at(pair, 0));
+        *val = mpx_value_copy(mpx_value_at(pair, 1));
+        if (!*key || !*val) {
+            mpx_value_free(key);
+            mpx_value_free(val);
+            rc = mpx__fail(MPX_ENOMEM, "out of memory");
+        }
+    }
+    mpx_value_free(&pair);
+    return rc;
+}
+
+int mpx_dict_setdefault(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
+                        mpx_value **out)
+{
+    const mpx_value *items[] = {key, dflt};
+    return dict_call(d, "setdefault", items, dflt ? 2 : 1, out);
+}
+
+int mpx_dict_clear(mpx_proxy *d)
+{
+    return dict_call(d, "clear", NULL, 0, NULL);
+}
+
+int mpx_dict_copy(mpx_proxy *d, mpx_value **out)
+{
+    return out ? dict_call(d, "copy", NULL, 0, out) : mpx__fail(MPX_EINVAL, "no out argument");
+}

@@ -1,0 +1,363 @@
+/*
+ * mpx.h — the one public header of libmpx, the client library of mpx.
+ *
+ * mpx shares objects (dicts first; queues and locks follow) between processes through a manager
+ * server, mpxd. A client connects with an endpoint and an authkey, opens proxies to objects and
+ * calls their methods; every call is one authenticated msgpack message over ZeroMQ.
+ *
+ * Conventions, which hold for every function below:
+ *  - A function that can fail returns 0 on success or a negative MPX_E* code, and hands its
+ *    results back through out-parameters, which it sets only on success.
+ *  - The detailed message of the calling thread's last failure is mpx_last_error().
+ *  - Ownership is stated above each declaration in one of three phrases: "Caller owns the
+ *    result; free it with mpx_x_free()", "Borrowed; valid until <event>", or "Takes ownership
+ *    of *p on success and sets it to NULL; on failure the caller still owns it".
+ *  - Destructors take T **, set the caller's pointer to NULL and accept NULL.
+ *  - Handles are safe to use from several threads at once, and keep working in a child after
+ *    fork() (the child opens its own session the first time it uses them).
+ *
+ * docs/api.md documents every function in full; docs/protocol.md documents the wire.
+ */
+#ifndef MPX_H
+#define MPX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MPX_BUILDING) && defined(__GNUC__)
+#define MPX_EXPORT __attribute__((visibility("default")))
+#else
+#define MPX_EXPORT
+#endif
+
+#define MPX_VERSION_MAJOR 0
+#define MPX_VERSION_MINOR 1
+#define MPX_VERSION_PATCH 0
+#define MPX_VERSION_STRING "0.1.0"
+
+/* The wire protocol version this library speaks (docs/protocol.md). */
+#define MPX_PROTOCOL_VERSION 1
+
+/* The endpoint mpxd serves when started without arguments. */
+#define MPX_DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
+
+/* ------------------------------------------------------------------------------------------
+ * Errors
+ *
+ * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
+ * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
+ *
+ * Two kinds of failure: the codes from MPX_EKEY on are raised by the remote method and leave
+ * the connection usable (mpx_err_is_remote() says which). Transport failures (MPX_ECONN,
+ * MPX_EAUTH, MPX_EPROTO, MPX_EVERSION) stick to the client: every later call on it returns
+ * the same code. MPX_ETIMEDOUT leaves the connection usable; a late reply is discarded.
+ * ------------------------------------------------------------------------------------------ */
+#define MPX_ERRNO_MAP(XX)                                                                      \
+    XX(EINVAL, 1, "invalid argument")                                                          \
+    XX(ENOMEM, 2, "out of memory")                                                             \
+    XX(ECONN, 3, "connection failed")                                                          \
+    XX(ETIMEDOUT, 4, "timed out")                                                              \
+    XX(EAUTH, 5, "authentication failed")                                                      \
+    XX(EPROTO, 6, "protocol error")                                                            \
+    XX(EVERSION, 7, "unsupported protocol version")                                            \
+    XX(ESYS, 8, "system call failed")                                                          \
+    XX(ECLOSED, 9, "handle closed")                                                            \
+    XX(EKEY, 20, "key error")                                                                  \
+    XX(EINDEX, 21, "index error")                                                              \
+    XX(ETYPE, 22, "type error")                                                                \
+    XX(EVALUE, 23, "value error")                                                              \
+    XX(ENOOBJ, 24, "no such object")                                                           \
+    XX(ENOMETHOD, 25, "no such method")                                                        \
+    XX(EARGS, 26, "wrong arguments")                                                           \
+    XX(EBADREQ, 27, "bad request")                                                             \
+    XX(ETOOBIG, 28, "message too large")                                                       \
+    XX(ENOAUTH, 29, "not authenticated")                                                       \
+    XX(EREPLAY, 30, "replayed or out-of-sequence message")                                     \
+    XX(ESHUTDOWN, 31, "server shutting down")
+
+typedef enum {
+    MPX_OK = 0,
+#define MPX_ERRNO_ENUM(name, num, msg) MPX_##name = -(num),
+    MPX_ERRNO_MAP(MPX_ERRNO_ENUM)
+#undef MPX_ERRNO_ENUM
+} mpx_errno;
+
+/* The message for an error code ("key error"); "unknown error" for a code not in the list.
+ * Borrowed; a static string. */
+MPX_EXPORT const char *mpx_strerror(int code);
+
+/* The name of an error code ("MPX_EKEY"); "MPX_EUNKNOWN" for a code not in the list.
+ * Borrowed; a static string. */
+MPX_EXPORT const char *mpx_err_name(int code);
+
+/* True when the code is an error the remote method raised (key error, type error, ...): the
+ * connection that returned it is still usable. */
+MPX_EXPORT bool mpx_err_is_remote(int code);
+
+/* The detailed message of the calling thread's last failed mpx call, such as "KeyError:
+ * 'user:7'" or "authentication failed: server did not prove the key". Empty if none.
+ * Borrowed; valid until the calling thread's next mpx call. */
+MPX_EXPORT const char *mpx_last_error(void);
+
+/* Frees memory that libmpx handed to the caller as raw bytes (mpx_value_encode(),
+ * mpx_call_raw()). Accepts NULL. */
+MPX_EXPORT void mpx_free(void *p);
+
+/* ------------------------------------------------------------------------------------------
+ * Values
+ *
+ * A value is a tree of msgpack data: nil, bool, signed and unsigned 64-bit integers, double,
+ * string, bytes, arrays and maps nested to any depth. Constructors return NULL only when out
+ * of memory. Containers adopt the values put into them.
+ * ------------------------------------------------------------------------------------------ */
+typedef struct mpx_value mpx_value;
+
+typedef enum {
+    MPX_NIL = 0,
+    MPX_BOOL,
+    MPX_INT,    /* a negative integer, or one made with mpx_int() */
+    MPX_UINT,   /* a non-negative integer as decoded from the wire, or made with mpx_uint() */
+    MPX_DOUBLE, /* float32 on the wire decodes as a double */
+    MPX_STR,
+    MPX_BYTES,
+    MPX_ARRAY,
+    MPX_MAP,
+} mpx_type;
+
+/* Constructors. Caller owns the result; free it with mpx_value_free(). NULL if out of memory
+ * (or, for mpx_str(), if s is NULL). */
+MPX_EXPORT mpx_value *mpx_nil(void);
+MPX_EXPORT mpx_value *mpx_bool(bool b);
+MPX_EXPORT mpx_value *mpx_int(int64_t i);
+MPX_EXPORT mpx_value *mpx_uint(uint64_t u);
+MPX_EXPORT mpx_value *mpx_double(double d);
+MPX_EXPORT mpx_value *mpx_str(const char *s);
+MPX_EXPORT mpx_value *mpx_strn(const char *s, size_t len);
+MPX_EXPORT mpx_value *mpx_bytes(const void *p, size_t len);
+MPX_EXPORT mpx_value *mpx_array(void);
+MPX_EXPORT mpx_value *mpx_map(void);
+
+/* Appends *item to an array. Takes ownership of *item on success and sets it to NULL; on
+ * failure the caller still owns it. Returns 0, MPX_EINVAL (not an array) or MPX_ENOMEM. */
+MPX_EXPORT int mpx_array_push(mpx_value *array, mpx_value **item);
+
+/* Appends the pair (*key, *val) to a map. Keys are not checked for duplicates (so building a
+ * large map stays linear); stored into a dict, a later pair wins. Takes ownership
+ * of *key and *val on success and sets both to NULL; on failure the caller still owns them.
+ * Returns 0, MPX_EINVAL (not a map) or MPX_ENOMEM. */
+MPX_EXPORT int mpx_map_put(mpx_value *map, mpx_value **key, mpx_value **val);
+
+/* Frees a value and everything in it, and sets *v to NULL. Accepts NULL and *v == NULL. */
+MPX_EXPORT void mpx_value_free(mpx_value **v);
+
+/* A deep copy. Caller owns the result; free it with mpx_value_free(). NULL if out of memory. */
+MPX_EXPORT mpx_value *mpx_value_copy(const mpx_value *v);
+
+/* Deep equality; integers compare by value whatever their signedness. */
+MPX_EXPORT bool mpx_value_equal(const mpx_value *a, const mpx_value *b);
+
+/* The value's type. */
+MPX_EXPORT mpx_type mpx_value_type(const mpx_value *v);
+
+/* Scalar accessors: 0 on success, MPX_ETYPE if v is not of that type (MPX_EVALUE if an
+ * integer does not fit). mpx_value_get_int() accepts an MPX_UINT up to INT64_MAX;
+ * mpx_value_get_uint() accepts a non-negative MPX_INT; mpx_value_get_double() accepts
+ * integers too. */
+MPX_EXPORT int mpx_value_get_bool(const mpx_value *v, bool *out);
+MPX_EXPORT int mpx_value_get_int(const mpx_value *v, int64_t *out);
+MPX_EXPORT int mpx_value_get_uint(const mpx_value *v, uint64_t *out);
+MPX_EXPORT int mpx_value_get_double(const mpx_value *v, double *out);
+
+/* The bytes of a string (not NUL-terminated when it holds NULs; otherwise terminated) or a
+ * bytes value, with its length in *len if len is not NULL. NULL if v is of another type.
+ * Borrowed; valid until v is freed. */
+MPX_EXPORT const char *mpx_value_str(const mpx_value *v, size_t *len);
+MPX_EXPORT const void *mpx_value_bytes(const mpx_value *v, size_t *len);
+
+/* The number of items of an array, pairs of a map, or bytes of a string or bytes value;
+ * 0 for a scalar. */
+MPX_EXPORT size_t mpx_value_len(const mpx_value *v);
+
+/* The i-th item of an array, or the i-th key / value of a map. NULL if out of range or of
+ * another type. Borrowed; valid until the container is freed or changed. */
+MPX_EXPORT const mpx_value *mpx_value_at(const mpx_value *array, size_t i);
+MPX_EXPORT const mpx_value *mpx_value_key_at(const mpx_value *map, size_t i);
+MPX_EXPORT const mpx_value *mpx_value_val_at(const mpx_value *map, size_t i);
+
+/* The value of the last pair whose key is the string key; NULL if absent or not a map.
+ * Borrowed; valid until the map is freed or changed. */
+MPX_EXPORT const mpx_value *mpx_map_get(const mpx_value *map, const char *key);
+
+/* Encodes a value as msgpack. Caller owns *buf; free it with mpx_free(). Returns 0 or
+ * MPX_ENOMEM / MPX_EINVAL. */
+MPX_EXPORT int mpx_value_encode(const mpx_value *v, char **buf, size_t *len);
+
+/* Decodes exactly one msgpack object that fills buf. Caller owns *out; free it with
+ * mpx_value_free(). Returns 0, MPX_EPROTO (malformed, truncated, trailing bytes, nested
+ * deeper than 64 or an unsupported type such as ext) or MPX_ENOMEM. */
+MPX_EXPORT int mpx_value_decode(const void *buf, size_t len, mpx_value **out);
+
+/* ------------------------------------------------------------------------------------------
+ * Client: one authenticated session with one mpxd
+ * ------------------------------------------------------------------------------------------ */
+typedef struct mpx_client mpx_client;
+
+/* The timeout of a call made with MPX_TIMEOUT_DEFAULT: the client's default. */
+#define MPX_TIMEOUT_DEFAULT (-1)
+/* The default of a new client's default call timeout, in milliseconds. */
+#define MPX_DEFAULT_TIMEOUT_MS 10000
+
+/* Connects to mpxd at endpoint ("tcp://host:port" or "ipc:///path") and runs the mutual
+ * authentication on authkey[0..keylen). Waits at most MPX_DEFAULT_TIMEOUT_MS.
+ * Caller owns *out; free it with mpx_client_free(). Returns 0, MPX_EINVAL, MPX_ENOMEM,
+ * MPX_ECONN, MPX_ETIMEDOUT (no server answered), MPX_EAUTH (wrong authkey),
+ * MPX_EVERSION or MPX_EPROTO; mpx_last_error() says why. */
+MPX_EXPORT int mpx_connect(const char *endpoint, const void *authkey, size_t keylen,
+                           mpx_client **out);
+
+/* As mpx_connect(), with the authkey read from a file (its bytes, less one trailing newline).
+ * Also returns MPX_ESYS if the file cannot be read. */
+MPX_EXPORT int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out);
+
+/* Ends the session (mpxd releases every reference it held), closes the connection and sets
+ * *c to NULL. Proxies still open on it stop working (their calls return MPX_ECLOSED) but must
+ * still be freed with mpx_proxy_free(). Accepts NULL. */
+MPX_EXPORT void mpx_client_free(mpx_client **c);
+
+/* Sets the default call timeout in milliseconds (> 0). Returns 0 or MPX_EINVAL. */
+MPX_EXPORT int mpx_client_set_timeout(mpx_client *c, int timeout_ms);
+
+/* The endpoint the client is connected to. Borrowed; valid until the client is freed. */
+MPX_EXPORT const char *mpx_client_endpoint(const mpx_client *c);
+
+/* Checks the server answers: one round trip. Returns 0 or a transport error. */
+MPX_EXPORT int mpx_ping(mpx_client *c);
+
+/* ------------------------------------------------------------------------------------------
+ * Proxies: a handle to one object on the server
+ * ------------------------------------------------------------------------------------------ */
+typedef struct mpx_proxy mpx_proxy;
+
+/* Releases the proxy's reference (an anonymous object is freed with its last reference),
+ * frees the proxy and sets *p to NULL. Accepts NULL. */
+MPX_EXPORT void mpx_proxy_free(mpx_proxy **p);
+
+/* The object's id on the server (never 0), and its type name ("dict"). */
+MPX_EXPORT uint64_t mpx_proxy_id(const mpx_proxy *p);
+MPX_EXPORT const char *mpx_proxy_type(const mpx_proxy *p);
+
+/* Calls any method with args, an array value (NULL for none), waiting at most timeout_ms
+ * (MPX_TIMEOUT_DEFAULT for the client's default). Caller owns *result; free it with
+ * mpx_value_free(); result may be NULL to discard it. Returns 0, a remote error, or a
+ * transport error. */
+MPX_EXPORT int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeout_ms,
+                        mpx_value **result);
+
+/* As mpx_call(), with the arguments as msgpack bytes of one array and the result as the
+ * msgpack bytes of one object, for callers that encode themselves. Caller owns *result;
+ * free it with mpx_free(). */
+MPX_EXPORT int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args_len,
+                            int timeout_ms, char **result, size_t *result_len);
+
+/* ------------------------------------------------------------------------------------------
+ * Dict: a shared dictionary. Keys and values are any values; keys compare by their canonical
+ * msgpack encoding (so the integer 1 and the double 1.0 are different keys).
+ * ------------------------------------------------------------------------------------------ */
+
+/* Gets the dict named name, creating it if absent: the same name from any client gives the
+ * same dict, which lives until mpxd stops. Caller owns *out; free it with mpx_proxy_free().
+ * Returns 0, MPX_ETYPE (the name belongs to an object of another type), MPX_EINVAL, or a
+ * transport error. */
+MPX_EXPORT int mpx_dict_open(mpx_client *c, const char *name, mpx_proxy **out);
+
+/* Creates an anonymous dict, freed when its last proxy is released. Caller owns *out; free
+ * it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_dict_new(mpx_client *c, mpx_proxy **out);
+
+/* d[key] = val. */
+MPX_EXPORT int mpx_dict_set(mpx_proxy *d, const mpx_value *key, const mpx_value *val);
+
+/* d[key]: MPX_EKEY if absent. Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_dict_get(mpx_proxy *d, const mpx_value *key, mpx_value **out);
+
+/* d.get(key, dflt): a copy of dflt if absent. Caller owns *out; free it with
+ * mpx_value_free(). */
+MPX_EXPORT int mpx_dict_get_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
+                                    mpx_value **out);
+
+/* del d[key]: MPX_EKEY if absent. */
+MPX_EXPORT int mpx_dict_del(mpx_proxy *d, const mpx_value *key);
+
+/* key in d. */
+MPX_EXPORT int mpx_dict_contains(mpx_proxy *d, const mpx_value *key, bool *out);
+
+/* len(d). */
+MPX_EXPORT int mpx_dict_len(mpx_proxy *d, size_t *out);
+
+/* The keys, the values, or the [key, value] pairs as an array, in insertion order.
+ * Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_dict_keys(mpx_proxy *d, mpx_value **out);
+MPX_EXPORT int mpx_dict_values(mpx_proxy *d, mpx_value **out);
+MPX_EXPORT int mpx_dict_items(mpx_proxy *d, mpx_value **out);
+
+/* d.update(pairs): pairs is a map, or an array of [key, value] arrays; all are stored in one
+ * message, or none if one is ill-formed (MPX_ETYPE). */
+MPX_EXPORT int mpx_dict_update(mpx_proxy *d, const mpx_value *pairs);
+
+/* d.pop(key): removes and returns the value; MPX_EKEY if absent. Caller owns *out; free it
+ * with mpx_value_free(); out may be NULL. */
+MPX_EXPORT int mpx_dict_pop(mpx_proxy *d, const mpx_value *key, mpx_value **out);
+
+/* d.pop(key, dflt): as mpx_dict_pop(), returning a copy of dflt if absent. */
+MPX_EXPORT int mpx_dict_pop_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
+                                    mpx_value **out);
+
+/* d.popitem(): removes and returns the last inserted pair; MPX_EKEY if the dict is empty.
+ * Caller owns *key and *val; free them with mpx_value_free(). */
+MPX_EXPORT int mpx_dict_popitem(mpx_proxy *d, mpx_value **key, mpx_value **val);
+
+/* d.setdefault(key, dflt): the value under key, storing dflt first if absent. Caller owns
+ * *out; free it with mpx_value_free(); out may be NULL. */
+MPX_EXPORT int mpx_dict_setdefault(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
+                                   mpx_value **out);
+
+/* d.clear(). */
+MPX_EXPORT int mpx_dict_clear(mpx_proxy *d);
+
+/* d.copy(): the whole dict as a map value, in insertion order. Caller owns *out; free it with
+ * mpx_value_free(). */
+MPX_EXPORT int mpx_dict_copy(mpx_proxy *d, mpx_value **out);
+
+/* ------------------------------------------------------------------------------------------
+ * Private manager: the equivalent of Python's multiprocessing.Manager()
+ * ------------------------------------------------------------------------------------------ */
+typedef struct mpx_manager mpx_manager;
+
+/* Starts a private mpxd child serving a fresh ipc:// endpoint in a new 0700 directory, with a
+ * random authkey that never leaves this process except through a 0600 file in that
+ * directory, and connects to it. Children forked afterwards use the same client and proxies
+ * with no configuration. The mpxd binary is $MPX_MPXD if set, else the installed one, else
+ * the one in the build tree. Caller owns *out; free it with mpx_manager_shutdown(). Returns
+ * 0, MPX_ENOMEM, MPX_ESYS (the server could not be started) or a connect error. */
+MPX_EXPORT int mpx_manager_start(mpx_manager **out);
+
+/* The manager's connected client. Borrowed; valid until mpx_manager_shutdown(). */
+MPX_EXPORT mpx_client *mpx_manager_client(mpx_manager *m);
+
+/* The endpoint of the private server. Borrowed; valid until mpx_manager_shutdown(). */
+MPX_EXPORT const char *mpx_manager_endpoint(const mpx_manager *m);
+
+/* In the process that started it: closes the client, stops the server, removes its
+ * directory and sets *m to NULL. In a forked child: only closes the child's session. Accepts
+ * NULL. */
+MPX_EXPORT void mpx_manager_shutdown(mpx_manager **m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPX_H */

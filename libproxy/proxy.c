@@ -1,0 +1,161 @@
+/*
+ * proxy.c — proxies: opening objects through the manager (object 0), releasing them, and the
+ * generic mpx_call() / mpx_call_raw() that every typed proxy function is built on.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+
+static bool proxy_ok(const mpx_proxy *p)
+{
+    return p && p->tag == MPX_PROXY_TAG;
+}
+
+/* Reads the manager's [id, type] answer. */
+static int read_handle(const mpx__result *res, uint64_t *id, char *type, size_t type_size)
+{
+    mpx__mp_cursor cur;
+    uint32_t n, len;
+    const char *t;
+    mpx__mp_init(&cur, res->data, res->len);
+    if (mpx__mp_array(&cur, &n) || n != 2 || mpx__mp_uint(&cur, id) ||
+        mpx__mp_str(&cur, &t, &len) || len >= type_size || *id == 0)
+        return mpx__fail(MPX_EPROTO, "malformed object handle from the server");
+    memcpy(type, t, len);
+    type[len] = '\0';
+    return 0;
+}
+
+int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out)
+{
+    if (!mpx__client_ok(c) || !out || (name && !*name))
+        return mpx__fail(MPX_EINVAL, "bad client, name or out argument");
+    mpx_proxy *p = calloc(1, sizeof *p);
+    mpx_value *vname = name ? mpx_str(name) : NULL, *vtype = mpx_str(type);
+    if (!p || (name && !vname) || !vtype) {
+        free(p);
+        mpx_value_free(&vname);
+        mpx_value_free(&vtype);
+        return mpx__fail(MPX_ENOMEM, "out of memory");
+    }
+    const mpx_value *items[] = {name ? vname : vtype, vtype};
+    mpx__args args = {.items = items, .n = name ? 2 : 1};
+    mpx__result res;
+    int rc = mpx__invoke(c, 0, name ? "open" : "create", &args, MPX_TIMEOUT_DEFAULT, &res);
+    mpx_value_free(&vname);
+    mpx_value_free(&vtype);
+    if (rc == 0) {
+        rc = read_handle(&res, &p->id, p->type, sizeof p->type);
+        mpx__result_close(&res);
+    }
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    p->tag = MPX_PROXY_TAG;
+    p->client = c;
+    mpx__client_link(c, p);
+    *out = p;
+    return 0;
+}
+
+void mpx_proxy_free(mpx_proxy **pp)
+{
+    if (!pp || !proxy_ok(*pp))
+        return;
+    mpx_proxy *p = *pp;
+    *pp = NULL;
+    if (p->client) {
+        mpx_value *id = mpx_uint(p->id);
+        const mpx_value *items[] = {id};
+        mpx__args args = {.items = items, .n = 1};
+        mpx__client_unlink(p->client, p);
+        /* Best effort: if the call fails the session's end releases the reference. */
+        if (id)
+            mpx__invoke(p->client, 0, "release", &args, MPX_TIMEOUT_DEFAULT, NULL);
+        mpx_value_free(&id);
+    }
+    p->tag = MPX_DEAD_TAG;
+    free(p);
+}
+
+uint64_t mpx_proxy_id(const mpx_proxy *p)
+{
+    return proxy_ok(p) ? p->id : 0;
+}
+
+const char *mpx_proxy_type(const mpx_proxy *p)
+{
+    return proxy_ok(p) ? p->type : NULL;
+}
+
+/* Checks a proxy before a call: its tag, its client, and (for typed calls) its type. */
+int mpx__proxy_check(const mpx_proxy *p, const char *type)
+{
+    if (!proxy_ok(p))
+        return mpx__fail(MPX_EINVAL, "not a proxy handle");
+    if (!p->client)
+        return mpx__fail(MPX_ECLOSED, "the proxy's client was freed");
+    if (type && strcmp(p->type, type) != 0)
+        return mpx__fail(MPX_EINVAL, "the proxy is a %s, not a %s", p->type, type);
+    return 0;
+}
+
+int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeout_ms,
+             mpx_value **result)
+{
+    int rc = mpx__proxy_check(p, NULL);
+    if (rc)
+        return rc;
+    if (!method || (args && mpx_value_type(args) != MPX_ARRAY))
+        return mpx__fail(MPX_EINVAL, "mpx_call: a method name and an array of arguments");
+    size_t n = args ? mpx_value_len(args) : 0;
+    const mpx_value **items = n ? malloc(n * sizeof *items) : NULL;
+    if (n && !items)
+        return mpx__fail(MPX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        items[i] = mpx_value_at(args, i);
+    mpx__args a = {.items = items, .n = n};
+    mpx__result res;
+    rc = mpx__invoke(p->client, p->id, method, &a, timeout_ms, result ? &res : NULL);
+    free(items);
+    if (rc == 0 && result) {
+        rc = mpx__result_value(&res, result);
+        mpx__result_close(&res);
+    }
+    return rc;
+}
+
+int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args_len,
+                 int timeout_ms, char **result, size_t *result_len)
+{
+    int rc = mpx__proxy_check(p, NULL);
+    if (rc)
+        return rc;
+    mpx__mp_cursor cur;
+    uint32_t n;
+    mpx__mp_init(&cur, args, args_len);
+    if (!method || !args || mpx__mp_array(&cur, &n) || (cur.p = args, mpx__mp_skip(&cur)) ||
+        cur.p != cur.end || (result && !result_len))
+        return mpx__fail(MPX_EINVAL, "mpx_call_raw: args must be the msgpack bytes of one array");
+    mpx__args a = {.raw = args, .raw_len = args_len};
+    mpx__result res;
+    rc = mpx__invoke(p->client, p->id, method, &a, timeout_ms, result ? &res : NULL);
+    if (rc == 0 && result) {
+        *result = malloc(res.len ? res.len : 1);
+        if (*result) {
+            memcpy(*result, res.data, res.len);
+            *result_len = res.len;
+        } else {
+            rc = mpx__fail(MPX_ENOMEM, "out of memory");
+        }
+        mpx__result_close(&res);
+    }
+    return rc;
+}
+
+void mpx_free(void *p)
+{
+    free(p);
+}

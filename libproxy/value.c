@@ -1,0 +1,467 @@
+/*
+ * value.c — mpx_value: a msgpack value tree that callers build and read without touching
+ * msgpack, and its encoding (msgpack-c's packer) and decoding (the codec's bounded cursor).
+ *
+ * Ownership: a container owns its items; a map keeps its pairs as 2n items, key then value.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "internal.h"
+
+struct mpx_value {
+    mpx_type type;
+    union {
+        bool b;
+        int64_t i;
+        uint64_t u;
+        double d;
+        struct {
+            char *p; /* NUL-terminated for the caller's convenience */
+            size_t len;
+        } s;
+        struct {
+            mpx_value **items; /* a map: key, value, key, value, ... */
+            size_t len;        /* items, not pairs */
+            size_t cap;
+        } a;
+    };
+};
+
+static mpx_value *value_new(mpx_type type)
+{
+    mpx_value *v = calloc(1, sizeof *v);
+    if (v)
+        v->type = type;
+    return v;
+}
+
+mpx_value *mpx_nil(void)
+{
+    return value_new(MPX_NIL);
+}
+
+mpx_value *mpx_bool(bool b)
+{
+    mpx_value *v = value_new(MPX_BOOL);
+    if (v)
+        v->b = b;
+    return v;
+}
+
+mpx_value *mpx_int(int64_t i)
+{
+    mpx_value *v = value_new(MPX_INT);
+    if (v)
+        v->i = i;
+    return v;
+}
+
+mpx_value *mpx_uint(uint64_t u)
+{
+    mpx_value *v = value_new(MPX_UINT);
+    if (v)
+        v->u = u;
+    return v;
+}
+
+mpx_value *mpx_double(double d)
+{
+    mpx_value *v = value_new(MPX_DOUBLE);
+    if (v)
+        v->d = d;
+    return v;
+}
+
+static mpx_value *value_blob(mpx_type type, const void *p, size_t len)
+{
+    mpx_value *v = value_new(type);
+    if (!v)
+        return NULL;
+    v->s.p = malloc(len + 1);
+    if (!v->s.p) {
+        free(v);
+        return NULL;
+    }
+    if (len)
+        memcpy(v->s.p, p, len);
+    v->s.p[len] = '\0';
+    v->s.len = len;
+    return v;
+}
+
+mpx_value *mpx_strn(const char *s, size_t len)
+{
+    return s || !len ? value_blob(MPX_STR, s, len) : NULL;
+}
+
+mpx_value *mpx_str(const char *s)
+{
+    return s ? value_blob(MPX_STR, s, strlen(s)) : NULL;
+}
+
+mpx_value *mpx_bytes(const void *p, size_t len)
+{
+    return p || !len ? value_blob(MPX_BYTES, p, len) : NULL;
+}
+
+mpx_value *mpx_array(void)
+{
+    return value_new(MPX_ARRAY);
+}
+
+mpx_value *mpx_map(void)
+{
+    return value_new(MPX_MAP);
+}
+
+static int items_reserve(mpx_value *c, size_t more)
+{
+    if (c->a.len + more <= c->a.cap)
+        return 0;
+    size_t cap = c->a.cap ? c->a.cap * 2 : 8;
+    while (cap < c->a.len + more)
+        cap *= 2;
+    mpx_value **items = realloc(c->a.items, cap * sizeof *items);
+    if (!items)
+        return MPX_ENOMEM;
+    c->a.items = items;
+    c->a.cap = cap;
+    return 0;
+}
+
+int mpx_array_push(mpx_value *array, mpx_value **item)
+{
+    if (!array || array->type != MPX_ARRAY || !item || !*item)
+        return mpx__fail(MPX_EINVAL, "mpx_array_push: not an array, or no item");
+    if (items_reserve(array, 1))
+        return mpx__fail(MPX_ENOMEM, "mpx_array_push: out of memory");
+    array->a.items[array->a.len++] = *item;
+    *item = NULL;
+    return 0;
+}
+
+int mpx_map_put(mpx_value *map, mpx_value **key, mpx_value **val)
+{
+    if (!map || map->type != MPX_MAP || !key || !*key || !val || !*val)
+        return mpx__fail(MPX_EINVAL, "mpx_map_put: not a map, or no key or value");
+    if (items_reserve(map, 2))
+        return mpx__fail(MPX_ENOMEM, "mpx_map_put: out of memory");
+    map->a.items[map->a.len++] = *key;
+    map->a.items[map->a.len++] = *val;
+    *key = *val = NULL;
+    return 0;
+}
+
+static void value_destroy(mpx_value *v)
+{
+    if (!v)
+        return;
+    if (v->type == MPX_STR || v->type == MPX_BYTES)
+        free(v->s.p);
+    if (v->type == MPX_ARRAY || v->type == MPX_MAP) {
+        for (size_t i = 0; i < v->a.len; i++)
+            value_destroy(v->a.items[i]);
+        free(v->a.items);
+    }
+    free(v);
+}
+
+void mpx_value_free(mpx_value **v)
+{
+    if (v) {
+        value_destroy(*v);
+        *v = NULL;
+    }
+}
+
+mpx_value *mpx_value_copy(const mpx_value *v)
+{
+    if (!v)
+        return NULL;
+    if (v->type == MPX_STR || v->type == MPX_BYTES)
+        return value_blob(v->type, v->s.p, v->s.len);
+    mpx_value *c = value_new(v->type);
+    if (!c || (v->type != MPX_ARRAY && v->type != MPX_MAP)) {
+        if (c)
+            *c = *v;
+        return c;
+    }
+    if (items_reserve(c, v->a.len)) {
+        free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < v->a.len; i++) {
+        c->a.items[i] = mpx_value_copy(v->a.items[i]);
+        if (!c->a.items[i]) {
+            value_destroy(c);
+            return NULL;
+        }
+        c->a.len++;
+    }
+    return c;
+}
+
+static bool int_equal(const mpx_value *a, const mpx_value *b)
+{
+    if (a->type == b->type)
+        return a->type == MPX_INT ? a->i == b->i : a->u == b->u;
+    const mpx_value *s = a->type == MPX_INT ? a : b, *u = a->type == MPX_INT ? b : a;
+    return s->i >= 0 && (uint64_t)s->i == u->u;
+}
+
+bool mpx_value_equal(const mpx_value *a, const mpx_value *b)
+{
+    if (!a || !b)
+        return a == b;
+    bool a_int = a->type == MPX_INT || a->type == MPX_UINT;
+    bool b_int = b->type == MPX_INT || b->type == MPX_UINT;
+    if (a_int && b_int)
+        return int_equal(a, b);
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case MPX_NIL: return true;
+    case MPX_BOOL: return a->b == b->b;
+    case MPX_DOUBLE: return a->d == b->d;
+    case MPX_STR:
+    case MPX_BYTES: return a->s.len == b->s.len && memcmp(a->s.p, b->s.p, a->s.len) == 0;
+    case MPX_ARRAY:
+    case MPX_MAP:
+        if (a->a.len != b->a.len)
+            return false;
+        for (size_t i = 0; i < a->a.len; i++)
+            if (!mpx_value_equal(a->a.items[i], b->a.items[i]))
+                return false;
+        return true;
+    default: return false;
+    }
+}
+
+mpx_type mpx_value_type(const mpx_value *v)
+{
+    return v ? v->type : MPX_NIL;
+}
+
+int mpx_value_get_bool(const mpx_value *v, bool *out)
+{
+    if (!v || v->type != MPX_BOOL || !out)
+        return MPX_ETYPE;
+    *out = v->b;
+    return 0;
+}
+
+int mpx_value_get_int(const mpx_value *v, int64_t *out)
+{
+    if (!v || !out || (v->type != MPX_INT && v->type != MPX_UINT))
+        return MPX_ETYPE;
+    if (v->type == MPX_UINT && v->u > INT64_MAX)
+        return MPX_EVALUE;
+    *out = v->type == MPX_INT ? v->i : (int64_t)v->u;
+    return 0;
+}
+
+int mpx_value_get_uint(const mpx_value *v, uint64_t *out)
+{
+    if (!v || !out || (v->type != MPX_INT && v->type != MPX_UINT))
+        return MPX_ETYPE;
+    if (v->type == MPX_INT && v->i < 0)
+        return MPX_EVALUE;
+    *out = v->type == MPX_UINT ? v->u : (uint64_t)v->i;
+    return 0;
+}
+
+int mpx_value_get_double(const mpx_value *v, double *out)
+{
+    if (!v || !out)
+        return MPX_ETYPE;
+    switch (v->type) {
+    case MPX_DOUBLE: *out = v->d; return 0;
+    case MPX_INT: *out = (double)v->i; return 0;
+    case MPX_UINT: *out = (double)v->u; return 0;
+    default: return MPX_ETYPE;
+    }
+}
+
+static const char *blob(const mpx_value *v, mpx_type type, size_t *len)
+{
+    if (!v || v->type != type)
+        return NULL;
+    if (len)
+        *len = v->s.len;
+    return v->s.p;
+}
+
+const char *mpx_value_str(const mpx_value *v, size_t *len)
+{
+    return blob(v, MPX_STR, len);
+}
+
+const void *mpx_value_bytes(const mpx_value *v, size_t *len)
+{
+    return blob(v, MPX_BYTES, len);
+}
+
+size_t mpx_value_len(const mpx_value *v)
+{
+    if (!v)
+        return 0;
+    switch (v->type) {
+    case MPX_STR:
+    case MPX_BYTES: return v->s.len;
+    case MPX_ARRAY: return v->a.len;
+    case MPX_MAP: return v->a.len / 2;
+    default: return 0;
+    }
+}
+
+const mpx_value *mpx_value_at(const mpx_value *array, size_t i)
+{
+    return array && array->type == MPX_ARRAY && i < array->a.len ? array->a.items[i] : NULL;
+}
+
+const mpx_value *mpx_value_key_at(const mpx_value *map, size_t i)
+{
+    return map && map->type == MPX_MAP && i < map->a.len / 2 ? map->a.items[2 * i] : NULL;
+}
+
+const mpx_value *mpx_value_val_at(const mpx_value *map, size_t i)
+{
+    return map && map->type == MPX_MAP && i < map->a.len / 2 ? map->a.items[2 * i + 1] : NULL;
+}
+
+const mpx_value *mpx_map_get(const mpx_value *map, const char *key)
+{
+    if (!map || map->type != MPX_MAP || !key)
+        return NULL;
+    size_t klen = strlen(key);
+    for (size_t i = map->a.len; i >= 2; i -= 2) {
+        const mpx_value *k = map->a.items[i - 2];
+        if (k->type == MPX_STR && k->s.len == klen && memcmp(k->s.p, key, klen) == 0)
+            return map->a.items[i - 1];
+    }
+    return NULL;
+}
+
+/* ---- encoding ---------------------------------------------------------------------------- */
+
+int mpx__value_pack(msgpack_packer *pk, const mpx_value *v)
+{
+    int rc = 0;
+    switch (v->type) {
+    case MPX_NIL: rc = msgpack_pack_nil(pk); break;
+    case MPX_BOOL: rc = v->b ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+    case MPX_INT: rc = msgpack_pack_int64(pk, v->i); break;
+    case MPX_UINT: rc = msgpack_pack_uint64(pk, v->u); break;
+    case MPX_DOUBLE: rc = msgpack_pack_double(pk, v->d); break;
+    case MPX_STR: rc = msgpack_pack_str_with_body(pk, v->s.p, v->s.len); break;
+    case MPX_BYTES: rc = msgpack_pack_bin_with_body(pk, v->s.p, v->s.len); break;
+    case MPX_ARRAY:
+    case MPX_MAP:
+        rc = v->type == MPX_ARRAY ? msgpack_pack_array(pk, v->a.len)
+                                  : msgpack_pack_map(pk, v->a.len / 2);
+        for (size_t i = 0; rc == 0 && i < v->a.len; i++)
+            rc = mpx__value_pack(pk, v->a.items[i]);
+        break;
+    }
+    return rc == 0 ? 0 : MPX_ENOMEM;
+}
+
+int mpx_value_encode(const mpx_value *v, char **buf, size_t *len)
+{
+    if (!v || !buf || !len)
+        return mpx__fail(MPX_EINVAL, "mpx_value_encode: NULL argument");
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (mpx__value_pack(&pk, v)) {
+        msgpack_sbuffer_destroy(&sb);
+        return mpx__fail(MPX_ENOMEM, "mpx_value_encode: out of memory");
+    }
+    *buf = msgpack_sbuffer_release(&sb);
+    *len = sb.size;
+    return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------------------------- */
+
+static int decode_at(mpx__mp_cursor *c, int depth, mpx_value **out);
+
+static int decode_items(mpx__mp_cursor *c, int depth, mpx_value *v, uint64_t n)
+{
+    /* Grow as items arrive rather than trusting the declared count. */
+    for (uint64_t i = 0; i < n; i++) {
+        mpx_value *item;
+        int rc = decode_at(c, depth + 1, &item);
+        if (rc)
+            return rc;
+        if (items_reserve(v, 1)) {
+            value_destroy(item);
+            return MPX_ENOMEM;
+        }
+        v->a.items[v->a.len++] = item;
+    }
+    return 0;
+}
+
+static mpx_value *decode_scalar(const mpx__mp_token *t)
+{
+    switch (t->kind) {
+    case MPX_MP_NIL: return mpx_nil();
+    case MPX_MP_BOOL: return mpx_bool(t->b);
+    case MPX_MP_UINT: return mpx_uint(t->u);
+    case MPX_MP_INT: return mpx_int(t->i);
+    case MPX_MP_F32:
+    case MPX_MP_F64: return mpx_double(t->d);
+    case MPX_MP_STR: return value_blob(MPX_STR, t->data, t->len);
+    case MPX_MP_BIN: return value_blob(MPX_BYTES, t->data, t->len);
+    default: return NULL;
+    }
+}
+
+static int decode_at(mpx__mp_cursor *c, int depth, mpx_value **out)
+{
+    mpx__mp_token t;
+    if (depth > MPX_MAX_DEPTH)
+        return MPX_EPROTO;
+    int rc = mpx__mp_next(c, &t);
+    if (rc)
+        return rc;
+    if (t.kind == MPX_MP_EXT)
+        return MPX_EPROTO;
+    if (t.kind != MPX_MP_ARRAY && t.kind != MPX_MP_MAP) {
+        *out = decode_scalar(&t);
+        return *out ? 0 : MPX_ENOMEM;
+    }
+    mpx_value *v = value_new(t.kind == MPX_MP_ARRAY ? MPX_ARRAY : MPX_MAP);
+    if (!v)
+        return MPX_ENOMEM;
+    rc = decode_items(c, depth, v, t.kind == MPX_MP_MAP ? 2ull * t.len : t.len);
+    if (rc) {
+        value_destroy(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+int mpx_value_decode(const void *buf, size_t len, mpx_value **out)
+{
+    if (!buf || !out)
+        return mpx__fail(MPX_EINVAL, "mpx_value_decode: NULL argument");
+    mpx__mp_cursor c;
+    mpx_value *v = NULL;
+    mpx__mp_init(&c, buf, len);
+    int rc = decode_at(&c, 0, &v);
+    if (rc == 0 && c.p != c.end) {
+        value_destroy(v);
+        rc = MPX_EPROTO;
+    }
+    if (rc)
+        return mpx__fail(rc, "mpx_value_decode: %s", rc == MPX_ENOMEM ? "out of memory"
+                                                    : "malformed, truncated or unsupported msgpack");
+    *out = v;
+    return 0;
+}

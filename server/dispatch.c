@@ -1,0 +1,177 @@
+/*
+ * dispatch.c — runs one CALL: parses its body, checks it in a fixed order (object exists,
+ * method exists, argument count fits), calls the type's handler and sends the one reply.
+ *
+ * The checks live here so that no handler repeats them; a handler sees a well-formed request
+ * whose arguments are each one complete, validated msgpack object.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server.h"
+#include "session.h"
+
+const mpx__type *const mpx__types[] = {&mpx__type_dict, NULL};
+
+const mpx__type *mpx__type_find(const char *name, size_t len)
+{
+    for (const mpx__type *const *t = mpx__types; *t; t++)
+        if (strlen((*t)->name) == len && memcmp((*t)->name, name, len) == 0)
+            return *t;
+    return NULL;
+}
+
+const mpx__method *mpx__type_method(const mpx__type *t, const char *name, size_t len)
+{
+    for (size_t i = 0; i < t->n_methods; i++)
+        if (strlen(t->methods[i].name) == len && memcmp(t->methods[i].name, name, len) == 0)
+            return &t->methods[i];
+    return NULL;
+}
+
+int mpx__req_fail(mpx__req *req, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(req->errmsg, sizeof req->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static void repr_str(const mpx__mp_token *t, char *out, size_t outlen)
+{
+    char buf[48];
+    size_t n = t->len < sizeof buf - 1 ? t->len : sizeof buf - 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (t->data[i] >= 0x20 && t->data[i] < 0x7f) ? (char)t->data[i] : '?';
+    buf[n] = '\0';
+    snprintf(out, outlen, "%s'%s'%s", t->kind == MPX_MP_BIN ? "b" : "", buf,
+             n < t->len ? "..." : "");
+}
+
+void mpx__repr(const mpx__span *s, char *out, size_t outlen)
+{
+    mpx__mp_cursor c;
+    mpx__mp_token t;
+    mpx__mp_init(&c, s->p, s->len);
+    if (mpx__mp_next(&c, &t)) {
+        snprintf(out, outlen, "<malformed>");
+        return;
+    }
+    switch (t.kind) {
+    case MPX_MP_NIL: snprintf(out, outlen, "nil"); break;
+    case MPX_MP_BOOL: snprintf(out, outlen, "%s", t.b ? "true" : "false"); break;
+    case MPX_MP_UINT: snprintf(out, outlen, "%llu", (unsigned long long)t.u); break;
+    case MPX_MP_INT: snprintf(out, outlen, "%lld", (long long)t.i); break;
+    case MPX_MP_F32:
+    case MPX_MP_F64: snprintf(out, outlen, "%g", t.d); break;
+    case MPX_MP_STR:
+    case MPX_MP_BIN: repr_str(&t, out, outlen); break;
+    case MPX_MP_EXT: snprintf(out, outlen, "<ext %d>", t.ext_type); break;
+    case MPX_MP_ARRAY: snprintf(out, outlen, "<array of %u>", t.len); break;
+    case MPX_MP_MAP: snprintf(out, outlen, "<map of %u>", t.len); break;
+    }
+}
+
+/* A parsed CALL body: [req_id, obj_id, method, [args...]]. */
+typedef struct {
+    uint64_t req_id;
+    uint64_t obj_id;
+    const char *method;
+    uint32_t method_len;
+    uint32_t argc;
+    mpx__span argv[MPX_MAX_ARGS];
+} call_body;
+
+/* Parses a CALL body. *have_id says whether req_id was read, so that even a bad request can
+ * be answered as a reply to its call. Returns 0, MPX_EBADREQ or MPX_EARGS with *why set. */
+static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have_id,
+                      const char **why)
+{
+    mpx__mp_cursor c;
+    uint32_t n;
+    *have_id = false;
+    mpx__mp_init(&c, body, len);
+    *why = "a call is an array of 4: [request id, object id, method, arguments]";
+    if (mpx__mp_array(&c, &n) || n != 4 || mpx__mp_uint(&c, &cb->req_id))
+        return MPX_EBADREQ;
+    *have_id = true;
+    if (mpx__mp_uint(&c, &cb->obj_id) || mpx__mp_str(&c, &cb->method, &cb->method_len) ||
+        mpx__mp_array(&c, &cb->argc))
+        return MPX_EBADREQ;
+    if (cb->argc > MPX_MAX_ARGS) {
+        *why = "too many arguments";
+        return MPX_EARGS;
+    }
+    for (uint32_t i = 0; i < cb->argc; i++) {
+        cb->argv[i].p = c.p;
+        if (mpx__mp_skip(&c)) {
+            *why = "malformed msgpack in the arguments";
+            return MPX_EBADREQ;
+        }
+        cb->argv[i].len = (size_t)(c.p - cb->argv[i].p);
+    }
+    if (c.p != c.end) {
+        *why = "trailing bytes after the call";
+        return MPX_EBADREQ;
+    }
+    return 0;
+}
+
+/* Finds the object and method and checks the argument count; on failure sets req->errmsg. */
+static int check_call(mpx__server *s, const call_body *cb, mpx__req *req,
+                      const mpx__method **method)
+{
+    req->obj = mpx__registry_find(&s->reg, cb->obj_id);
+    if (!req->obj)
+        return mpx__req_fail(req, MPX_ENOOBJ, "no object with id %llu",
+                             (unsigned long long)cb->obj_id);
+    const mpx__type *t = req->obj->type;
+    int mlen = (int)(cb->method_len > 64 ? 64 : cb->method_len);
+    *method = mpx__type_method(t, cb->method, cb->method_len);
+    if (!*method)
+        return mpx__req_fail(req, MPX_ENOMETHOD, "%s has no method '%.*s'", t->name, mlen,
+                             cb->method);
+    const mpx__method *m = *method;
+    if (cb->argc < m->min_args || cb->argc > m->max_args) {
+        if (m->min_args == m->max_args)
+            return mpx__req_fail(req, MPX_EARGS, "%s.%s takes %u argument%s, got %u", t->name,
+                                 m->name, m->min_args, m->min_args == 1 ? "" : "s", cb->argc);
+        return mpx__req_fail(req, MPX_EARGS, "%s.%s takes %u to %u arguments, got %u", t->name,
+                             m->name, m->min_args, m->max_args, cb->argc);
+    }
+    return 0;
+}
+
+void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len)
+{
+    call_body cb;
+    bool have_id;
+    const char *why;
+    int rc = parse_call(body, len, &cb, &have_id, &why);
+    s->stats.calls++;
+    if (rc) {
+        s->stats.rejected_malformed++;
+        mpx__session_send_error(s, sess, have_id ? cb.req_id : 0, rc, why);
+        return;
+    }
+    mpx__req req = {.server = s, .session = sess, .argc = cb.argc, .argv = cb.argv};
+    const mpx__method *method = NULL;
+    if ((rc = check_call(s, &cb, &req, &method)) != 0) {
+        mpx__session_send_error(s, sess, cb.req_id, rc, req.errmsg);
+        return;
+    }
+    mpx__frame_begin(s);
+    msgpack_pack_array(&s->pk, 3);
+    msgpack_pack_uint64(&s->pk, cb.req_id);
+    msgpack_pack_uint8(&s->pk, 0);
+    req.out = &s->pk;
+    rc = method->fn(&req);
+    if (rc) {
+        mpx__session_send_error(s, sess, cb.req_id, rc,
+                                req.errmsg[0] ? req.errmsg : mpx_strerror(rc));
+        return;
+    }
+    mpx__session_send(s, sess, MPX_K_REPLY);
+}

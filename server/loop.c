@@ -1,0 +1,166 @@
+/*
+ * loop.c — mpxd's event loop: one thread, one ROUTER socket bound to every endpoint, and a
+ * signalfd, polled together. Each wake-up drains every frame already queued before it polls
+ * again, so a burst of calls costs one poll; nothing in here ever waits except zmq_poll.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "loop.h"
+#include "session.h"
+
+#define DRAIN_BUDGET 4096 /* frames handled per wake-up before polling again */
+
+int64_t mpx__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_line(const char *level, const char *fmt, va_list ap)
+{
+    char stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", localtime_r(&t, &tm));
+    fprintf(stderr, "%s mpxd %s: ", stamp, level);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void mpx__log_info(const mpx__server *s, const char *fmt, ...)
+{
+    if (s->cfg.quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line("info", fmt, ap);
+    va_end(ap);
+}
+
+void mpx__log_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line("warn", fmt, ap);
+    va_end(ap);
+}
+
+static int set_int(void *sock, int opt, int v)
+{
+    return zmq_setsockopt(sock, opt, &v, sizeof v);
+}
+
+int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoints, int n)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    msgpack_sbuffer_init(&s->out);
+    msgpack_packer_init(&s->pk, &s->out, msgpack_sbuffer_write);
+    mpx__registry_init(&s->reg);
+    s->zctx = zmq_ctx_new();
+    s->router = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
+    if (!s->router) {
+        mpx__log_warn("cannot create the ZeroMQ socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    /* Past twice the served limit a frame is not worth reading: libzmq drops that peer. */
+    int64_t ceiling = (int64_t)cfg->max_message * 2 + (1 << 20);
+    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling);
+    set_int(s->router, ZMQ_LINGER, 0);
+    set_int(s->router, ZMQ_SNDHWM, 100000);
+    set_int(s->router, ZMQ_RCVHWM, 100000);
+    for (int i = 0; i < n; i++) {
+        if (zmq_bind(s->router, endpoints[i]) != 0) {
+            mpx__log_warn("cannot bind %s: %s", endpoints[i], zmq_strerror(errno));
+            return -1;
+        }
+        mpx__log_info(s, "serving %s", endpoints[i]);
+    }
+    return 0;
+}
+
+/* Reads one message (routing id, then the frame) and hands it to its session. Returns false
+ * when nothing is queued. */
+static bool handle_one(mpx__server *s)
+{
+    zmq_msg_t rid, frame;
+    zmq_msg_init(&rid);
+    if (zmq_msg_recv(&rid, s->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        return false;
+    }
+    zmq_msg_init(&frame);
+    int parts = 1;
+    bool more = zmq_msg_more(&rid);
+    while (more && zmq_msg_recv(&frame, s->router, 0) >= 0) {
+        parts++;
+        more = zmq_msg_more(&frame);
+        if (more) /* only the last part is kept; a request has exactly one */
+            zmq_msg_close(&frame), zmq_msg_init(&frame);
+    }
+    const uint8_t *data = zmq_msg_data(&frame);
+    size_t len = parts == 2 ? zmq_msg_size(&frame) : 0; /* several parts parse as malformed */
+    const char *peer = NULL;
+    if (len > 1 && data[1] == MPX_K_HELLO)
+        peer = zmq_msg_gets(&frame, "Peer-Address");
+    mpx__session_input(s, zmq_msg_data(&rid), zmq_msg_size(&rid), data, len,
+                       peer && *peer ? peer : "a local peer");
+    zmq_msg_close(&frame);
+    zmq_msg_close(&rid);
+    return true;
+}
+
+int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
+{
+    int64_t last_sweep = mpx__now_ms();
+    for (;;) {
+        zmq_pollitem_t items[] = {
+            {.socket = s->router, .events = ZMQ_POLLIN},
+            {.fd = signal_fd, .events = ZMQ_POLLIN},
+            {.fd = lifeline_fd, .events = ZMQ_POLLIN},
+        };
+        if (zmq_poll(items, lifeline_fd >= 0 ? 3 : 2, 1000) < 0 && errno != EINTR) {
+            mpx__log_warn("poll failed: %s", zmq_strerror(errno));
+            return -1;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(signal_fd, &si, sizeof si) == sizeof si)
+                mpx__log_info(s, "%s received, stopping", strsignal((int)si.ssi_signo));
+            return 0;
+        }
+        if (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+            mpx__log_info(s, "the processes that started mpxd are gone, stopping");
+            return 0;
+        }
+        for (int i = 0; i < DRAIN_BUDGET && handle_one(s); i++)
+            ;
+        int64_t now = mpx__now_ms();
+        if (now - last_sweep >= 1000) {
+            mpx__sessions_expire(s, now);
+            last_sweep = now;
+        }
+    }
+}
+
+void mpx__server_close(mpx__server *s)
+{
+    mpx__sessions_close_all(s);
+    mpx__registry_close(&s->reg);
+    if (s->router)
+        zmq_close(s->router);
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    msgpack_sbuffer_destroy(&s->out);
+}

@@ -1,0 +1,19 @@
+/*
+ * loop.h — starting, running and stopping mpxd's event loop (internal to mpxd).
+ */
+#ifndef MPX_SERVER_LOOP_H
+#define MPX_SERVER_LOOP_H
+
+#include "server.h"
+
+/* Creates the socket and binds every endpoint. Returns 0, or -1 after logging why. */
+int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoints, int n);
+
+/* Serves until a signal arrives on signal_fd, or lifeline_fd (if >= 0) hangs up. Returns 0 on a
+ * clean stop, -1 on failure. */
+int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd);
+
+/* Ends every session, destroys every object and closes the socket. */
+void mpx__server_close(mpx__server *s);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * object.h — what every object type provides to the dispatcher, and the request a method
+ * handler sees (internal to mpxd).
+ *
+ * A type is one server/t_<type>.c file that ends in a method table and exports one
+ * mpx__type_<type>. The dispatcher (dispatch.c) checks the session, the object, the method
+ * and the argument count before a handler runs, so handlers never repeat those checks.
+ */
+#ifndef MPX_SERVER_OBJECT_H
+#define MPX_SERVER_OBJECT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+#define MPX_MAX_ARGS 16 /* the most arguments any method takes; more is MPX_EARGS */
+
+typedef struct mpx__type mpx__type;
+typedef struct mpx__obj mpx__obj;
+typedef struct mpx__session mpx__session;
+typedef struct mpx__server mpx__server;
+
+/* One argument: the bytes of one msgpack object inside the request frame. */
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+} mpx__span;
+
+/* A request as a handler sees it. The result goes into out: exactly one msgpack object on
+ * success. On failure the handler returns mpx__req_fail(); whatever it packed is discarded. */
+typedef struct {
+    mpx__server *server;
+    mpx__session *session;
+    mpx__obj *obj;
+    uint32_t argc;
+    const mpx__span *argv;
+    msgpack_packer *out;
+    char errmsg[256]; /* set by mpx__req_fail() */
+} mpx__req;
+
+typedef int (*mpx__method_fn)(mpx__req *req);
+
+typedef struct {
+    const char *name;
+    mpx__method_fn fn;
+    uint8_t min_args;
+    uint8_t max_args;
+} mpx__method;
+
+struct mpx__type {
+    const char *name; /* the type's name on the wire: "dict" */
+    /* Makes the object's state from the creation arguments (argv as for a method). Returns 0
+     * or an error through mpx__req_fail(). */
+    int (*create)(mpx__req *req, void **state);
+    void (*destroy)(void *state);
+    const mpx__method *methods;
+    size_t n_methods;
+};
+
+/* An object in the registry. */
+struct mpx__obj {
+    uint64_t id;            /* never 0 */
+    const mpx__type *type;
+    char *name;             /* NULL for an anonymous object */
+    uint64_t refs;          /* references held by sessions */
+    void *state;            /* the type's own */
+};
+
+/* Records an error for the reply and returns code (a negative MPX_E* code). */
+int mpx__req_fail(mpx__req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A short printable rendering of one msgpack object, for error messages: strings quoted and
+ * truncated, numbers as numbers, containers by kind. Always NUL-terminates out. */
+void mpx__repr(const mpx__span *s, char *out, size_t outlen);
+
+/* The method named name[0..len) of a type, or NULL. */
+const mpx__method *mpx__type_method(const mpx__type *t, const char *name, size_t len);
+
+/* Every object type mpxd serves, NULL-terminated. */
+extern const mpx__type *const mpx__types[];
+const mpx__type *mpx__type_find(const char *name, size_t len);
+
+extern const mpx__type mpx__type_dict;
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * registry.h — every object mpxd holds: by id, by name, and the references each session holds
+ * (internal to mpxd).
+ *
+ * Ids start at 1 and are never reused; id 0 is the manager itself, whose methods (open,
+ * create, attach, release, ping, stats) live in registry.c. A named object lives until mpxd
+ * stops; an anonymous one lives while some session holds a reference to it.
+ */
+#ifndef MPX_SERVER_REGISTRY_H
+#define MPX_SERVER_REGISTRY_H
+
+#include <stdint.h>
+
+#include "object.h"
+
+typedef struct mpx__objent mpx__objent;
+
+typedef struct {
+    mpx__objent *by_id;
+    mpx__objent *by_name;
+    uint64_t next_id;
+    uint64_t n_objects;
+} mpx__registry;
+
+/* A session's references: object id -> how many proxies it holds. */
+typedef struct mpx__ref mpx__ref;
+
+void mpx__registry_init(mpx__registry *r);
+/* Destroys every object. */
+void mpx__registry_close(mpx__registry *r);
+
+/* The object with this id (0 is the manager), or NULL. Borrowed; valid until the object's
+ * last reference goes, which cannot happen while a request on it runs. */
+mpx__obj *mpx__registry_find(mpx__registry *r, uint64_t id);
+
+/* Drops every reference in *refs and frees the list; anonymous objects left with none are
+ * destroyed. */
+void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs);
+
+extern const mpx__type mpx__type_manager;
+
+#endif

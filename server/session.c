@@ -1,0 +1,260 @@
+/*
+ * session.c — the handshake, frame checks and replies of every session (docs/protocol.md,
+ * "Handshake" and "Frames").
+ *
+ * Every frame from a peer is checked in this order before anything in its body is decoded:
+ * size and version, the session it names, its MAC, its sequence number. A frame that fails a
+ * check is counted, answered with an ERROR frame and never executed; the session, and every
+ * other session, carries on.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "alloc.h"
+#include "session.h"
+
+void mpx__frame_begin(mpx__server *s)
+{
+    static const uint8_t zero[MPX_HDR_LEN];
+    s->out.size = 0;
+    msgpack_sbuffer_write(&s->out, (const char *)zero, sizeof zero);
+}
+
+static void send_frame(mpx__server *s, const uint8_t *rid, size_t rid_len)
+{
+    /* ROUTER never blocks on send: a peer that is gone or whose queue is full loses the
+     * frame, which is the right outcome for a reply nobody can read. */
+    if (zmq_send(s->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return;
+    zmq_send(s->router, s->out.data, s->out.size, ZMQ_DONTWAIT);
+}
+
+void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind)
+{
+    uint8_t *frame = (uint8_t *)s->out.data;
+    mpx__frame_header(frame, kind, sess->sid, ++sess->send_seq);
+    mpx__mac_sign(&sess->s2c, frame, s->out.size);
+    send_frame(s, sess->rid, sess->rid_len);
+}
+
+void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
+                             const char *msg)
+{
+    mpx__frame_begin(s);
+    msgpack_pack_array(&s->pk, 3);
+    msgpack_pack_uint64(&s->pk, req_id);
+    msgpack_pack_int(&s->pk, -code);
+    msgpack_pack_str_with_body(&s->pk, msg, strlen(msg));
+    mpx__session_send(s, sess, MPX_K_REPLY);
+}
+
+/* An ERROR frame: [code, message]. Signed when the peer has a ready session; otherwise it
+ * carries no MAC, and the client trusts it only as far as "the handshake failed". */
+static void send_frame_error(mpx__server *s, mpx__session *sess, const uint8_t *rid,
+                             size_t rid_len, int code, const char *msg)
+{
+    mpx__frame_begin(s);
+    msgpack_pack_array(&s->pk, 2);
+    msgpack_pack_int(&s->pk, -code);
+    msgpack_pack_str_with_body(&s->pk, msg, strlen(msg));
+    if (sess && sess->state == SESSION_READY) {
+        mpx__session_send(s, sess, MPX_K_ERROR);
+        return;
+    }
+    mpx__frame_header((uint8_t *)s->out.data, MPX_K_ERROR, 0, 0);
+    send_frame(s, rid, rid_len);
+}
+
+static void session_end(mpx__server *s, mpx__session *sess)
+{
+    mpx__registry_drop_refs(&s->reg, &sess->refs);
+    HASH_DEL(s->sessions, sess);
+    s->n_sessions--;
+    sodium_memzero(sess, sizeof *sess);
+    free(sess);
+}
+
+/* HELLO: a new session, answered with a CHALLENGE that proves mpxd knows the authkey. */
+static void on_hello(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
+                     const mpx__frame *f, const char *peer)
+{
+    if (f->body_len != MPX_NONCE_LEN) {
+        s->stats.rejected_malformed++;
+        send_frame_error(s, NULL, rid, rid_len, MPX_EPROTO, "HELLO carries a 32-byte nonce");
+        return;
+    }
+    if (sess) { /* a peer starting over drops what it held */
+        session_end(s, sess);
+    } else if (s->n_sessions >= MPX_MAX_SESSIONS) {
+        send_frame_error(s, NULL, rid, rid_len, MPX_EBADREQ, "too many sessions");
+        return;
+    }
+    sess = mpx__xcalloc(1, sizeof *sess);
+    memcpy(sess->rid, rid, rid_len);
+    sess->rid_len = rid_len;
+    snprintf(sess->peer, sizeof sess->peer, "%s", peer);
+    memcpy(sess->nc, f->body, MPX_NONCE_LEN);
+    randombytes_buf(sess->ns, MPX_NONCE_LEN);
+    do
+        randombytes_buf(&sess->sid, sizeof sess->sid);
+    while (sess->sid == 0);
+    sess->started_ms = mpx__now_ms();
+    HASH_ADD(hh, s->sessions, rid, rid_len, sess);
+    s->n_sessions++;
+
+    mpx__frame_begin(s);
+    msgpack_sbuffer_write(&s->out, (const char *)sess->ns, MPX_NONCE_LEN);
+    uint8_t *frame = (uint8_t *)s->out.data;
+    mpx__frame_header(frame, MPX_K_CHALLENGE, sess->sid, 0);
+    mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_SERVER, sess->nc, sess->ns, sess->sid,
+                  frame + MPX_MAC_OFF);
+    send_frame(s, rid, rid_len);
+}
+
+/* AUTH: the client's proof. Right, the session is READY and gets a signed WELCOME. */
+static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
+{
+    uint8_t expect[32];
+    mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_CLIENT, sess->nc, sess->ns, sess->sid,
+                  expect);
+    if (f->sid != sess->sid || f->body_len != 0 || crypto_verify_32(expect, f->mac) != 0) {
+        s->stats.auth_failures++;
+        mpx__log_warn("authentication failed from %s: wrong authkey", sess->peer);
+        send_frame_error(s, NULL, sess->rid, sess->rid_len, MPX_EAUTH,
+                         "authentication failed: wrong authkey");
+        session_end(s, sess);
+        return;
+    }
+    uint8_t key[32];
+    mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_C2S, sess->nc, sess->ns, sess->sid, key);
+    mpx__mac_key_init(&sess->c2s, key);
+    mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_S2C, sess->nc, sess->ns, sess->sid, key);
+    mpx__mac_key_init(&sess->s2c, key);
+    sodium_memzero(key, sizeof key);
+    sess->state = SESSION_READY;
+    mpx__log_info(s, "session %016llx from %s authenticated", (unsigned long long)sess->sid,
+                  sess->peer);
+
+    mpx__frame_begin(s);
+    msgpack_pack_map(&s->pk, 2);
+    msgpack_pack_str_with_body(&s->pk, "max_message", 11);
+    msgpack_pack_uint64(&s->pk, s->cfg.max_message);
+    msgpack_pack_str_with_body(&s->pk, "server", 6);
+    msgpack_pack_str_with_body(&s->pk, "mpxd " MPX_VERSION_STRING, strlen("mpxd " MPX_VERSION_STRING));
+    mpx__session_send(s, sess, MPX_K_WELCOME);
+}
+
+/* Reads just the request id of a body too large to serve, so the refusal reaches its call. */
+static uint64_t peek_req_id(const mpx__frame *f)
+{
+    mpx__mp_cursor c;
+    uint32_t n;
+    uint64_t id = 0;
+    mpx__mp_init(&c, f->body, f->body_len);
+    if (mpx__mp_array(&c, &n) == 0)
+        mpx__mp_uint(&c, &id);
+    return id;
+}
+
+/* CALL or BYE on a READY session: MAC, then sequence, then size, then the call itself. */
+static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
+{
+    if (f->sid != sess->sid || mpx__mac_verify(&sess->c2s, f) != 0) {
+        s->stats.rejected_mac++;
+        send_frame_error(s, sess, sess->rid, sess->rid_len, MPX_EAUTH,
+                         "message refused: its MAC does not verify");
+        return;
+    }
+    if (f->seq != sess->recv_seq + 1) {
+        s->stats.rejected_replay++;
+        send_frame_error(s, sess, sess->rid, sess->rid_len, MPX_EREPLAY,
+                         "message refused: replayed or out of sequence");
+        return;
+    }
+    sess->recv_seq = f->seq;
+    if (f->kind == MPX_K_BYE) {
+        mpx__log_info(s, "session %016llx from %s closed", (unsigned long long)sess->sid,
+                      sess->peer);
+        session_end(s, sess);
+        return;
+    }
+    if (f->body_len > s->cfg.max_message) {
+        char msg[128];
+        s->stats.rejected_oversize++;
+        snprintf(msg, sizeof msg, "a request of %zu bytes exceeds the limit of %zu", f->body_len,
+                 s->cfg.max_message);
+        mpx__session_send_error(s, sess, peek_req_id(f), MPX_ETOOBIG, msg);
+        return;
+    }
+    mpx__dispatch(s, sess, f->body, f->body_len);
+}
+
+static void on_frame(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
+                     const mpx__frame *f, const char *peer)
+{
+    bool ready = sess && sess->state == SESSION_READY;
+    if (f->kind == MPX_K_HELLO) {
+        on_hello(s, sess, rid, rid_len, f, peer);
+    } else if (f->kind == MPX_K_AUTH && sess && !ready) {
+        on_auth(s, sess, f);
+    } else if ((f->kind == MPX_K_CALL || f->kind == MPX_K_BYE) && ready) {
+        on_signed(s, sess, f);
+    } else if (f->kind == MPX_K_CALL || f->kind == MPX_K_BYE || f->kind == MPX_K_AUTH) {
+        s->stats.rejected_unauth++;
+        send_frame_error(s, sess, rid, rid_len, MPX_ENOAUTH,
+                         "not authenticated: complete the handshake first");
+    } else {
+        s->stats.rejected_malformed++;
+        send_frame_error(s, sess, rid, rid_len, MPX_EPROTO, "unknown frame kind");
+    }
+}
+
+void mpx__session_input(mpx__server *s, const uint8_t *rid, size_t rid_len, const uint8_t *frame,
+                        size_t len, const char *peer)
+{
+    mpx__session *sess;
+    mpx__frame f;
+    HASH_FIND(hh, s->sessions, rid, rid_len, sess);
+    bool ready = sess && sess->state == SESSION_READY;
+    /* Before the handshake ends only tiny frames are read at all. */
+    if (!ready && len > MPX_PREAUTH_MAX_FRAME) {
+        s->stats.rejected_unauth++;
+        send_frame_error(s, sess, rid, rid_len, MPX_ENOAUTH,
+                         "not authenticated: complete the handshake first");
+        return;
+    }
+    int rc = mpx__frame_parse(frame, len, &f);
+    if (rc == MPX_EVERSION) {
+        char msg[96];
+        s->stats.rejected_version++;
+        snprintf(msg, sizeof msg, "unsupported protocol version %u; this server speaks %d",
+                 frame[0], MPX_PROTOCOL_VERSION);
+        send_frame_error(s, sess, rid, rid_len, MPX_EVERSION, msg);
+        return;
+    }
+    if (rc) {
+        s->stats.rejected_malformed++;
+        send_frame_error(s, sess, rid, rid_len, MPX_EPROTO, "frame shorter than its header");
+        return;
+    }
+    on_frame(s, sess, rid, rid_len, &f, peer);
+}
+
+void mpx__sessions_expire(mpx__server *s, int64_t now_ms)
+{
+    mpx__session *sess, *tmp;
+    HASH_ITER(hh, s->sessions, sess, tmp) {
+        if (sess->state == SESSION_CHALLENGED &&
+            now_ms - sess->started_ms > s->cfg.handshake_timeout_ms)
+            session_end(s, sess);
+    }
+}
+
+void mpx__sessions_close_all(mpx__server *s)
+{
+    mpx__session *sess, *tmp;
+    HASH_ITER(hh, s->sessions, sess, tmp)
+        session_end(s, sess);
+}

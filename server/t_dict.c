@@ -1,0 +1,470 @@
+/*
+ * t_dict.c — the dict type: a hash table of msgpack keys to msgpack values, in insertion order.
+ *
+ * Keys are stored in their canonical encoding (codec.h) and hashed with SipHash under a key
+ * drawn at start-up, so a client cannot choose keys that collide. Values are stored exactly as
+ * they arrived. The layout is CPython's compact dict: an array of entries in insertion order
+ * and a separate index of 32-bit slots, which keeps a small pair near 70 bytes (each entry
+ * holds one allocation with the key and value bytes side by side) and makes keys(), items()
+ * and popitem() follow insertion order for free.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "object.h"
+
+/* ================================ dict API ================================================ */
+
+#define SLOT_EMPTY 0u
+#define SLOT_DELETED UINT32_MAX
+
+typedef struct {
+    uint64_t hash;
+    uint8_t *blob; /* key bytes, then value bytes; NULL once deleted */
+    uint32_t klen;
+    uint32_t vlen;
+} dict_entry;
+
+typedef struct {
+    dict_entry *entries; /* insertion order, with holes where pairs were deleted */
+    size_t n_entries;    /* entries used, holes included */
+    size_t cap_entries;
+    size_t live;         /* len(d) */
+    uint32_t *index;     /* entry index + 1, SLOT_EMPTY or SLOT_DELETED */
+    size_t index_size;   /* a power of two */
+    size_t index_used;   /* slots not empty: live pairs and deleted markers */
+} dict;
+
+static uint8_t hash_key[crypto_shorthash_KEYBYTES];
+
+static uint64_t dict_hash(const uint8_t *key, size_t len)
+{
+    uint8_t out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, key, len, hash_key);
+    uint64_t h;
+    memcpy(&h, out, sizeof h);
+    return h;
+}
+
+/* The index slot holding key, or the slot where it would go (*found false). */
+static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_t klen,
+                         bool *found)
+{
+    size_t mask = d->index_size - 1, i = hash & mask, free_slot = SIZE_MAX;
+    for (;; i = (i + 1) & mask) {
+        uint32_t s = d->index[i];
+        if (s == SLOT_EMPTY) {
+            *found = false;
+            return free_slot != SIZE_MAX ? free_slot : i;
+        }
+        if (s == SLOT_DELETED) {
+            if (free_slot == SIZE_MAX)
+                free_slot = i;
+            continue;
+        }
+        const dict_entry *e = &d->entries[s - 1];
+        if (e->hash == hash && e->klen == klen && memcmp(e->blob, key, klen) == 0) {
+            *found = true;
+            return i;
+        }
+    }
+}
+
+/* Drops the holes from the entries and rebuilds the index for at least min_live pairs, at
+ * most two-thirds full. */
+static void dict_rebuild(dict *d, size_t min_live)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_entries; i++)
+        if (d->entries[i].blob)
+            d->entries[n++] = d->entries[i];
+    d->n_entries = n;
+    size_t size = 8;
+    while (size * 2 < min_live * 3)
+        size *= 2;
+    free(d->index);
+    d->index = mpx__xcalloc(size, sizeof *d->index);
+    d->index_size = size;
+    d->index_used = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t slot = d->entries[i].hash & (size - 1);
+        while (d->index[slot] != SLOT_EMPTY)
+            slot = (slot + 1) & (size - 1);
+        d->index[slot] = (uint32_t)(i + 1);
+    }
+}
+
+static dict *dict_new(void)
+{
+    dict *d = mpx__xcalloc(1, sizeof *d);
+    dict_rebuild(d, 0);
+    return d;
+}
+
+static void dict_clear(dict *d)
+{
+    for (size_t i = 0; i < d->n_entries; i++)
+        free(d->entries[i].blob);
+    free(d->entries);
+    d->entries = NULL;
+    d->n_entries = d->cap_entries = d->live = 0;
+    dict_rebuild(d, 0);
+}
+
+static void dict_free(void *state)
+{
+    dict *d = state;
+    dict_clear(d);
+    free(d->index);
+    free(d);
+}
+
+static dict_entry *dict_find(const dict *d, const uint8_t *key, size_t klen)
+{
+    bool found;
+    size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
+    return found ? &d->entries[d->index[slot] - 1] : NULL;
+}
+
+static void dict_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
+{
+    e->blob = mpx__xrealloc(e->blob, e->klen + vlen);
+    memcpy(e->blob + e->klen, val, vlen);
+    e->vlen = (uint32_t)vlen;
+}
+
+/* Stores val under key (replacing a value in place keeps the pair's position). */
+static void dict_set(dict *d, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    uint64_t hash = dict_hash(key, klen);
+    bool found;
+    size_t slot = dict_probe(d, hash, key, klen, &found);
+    if (found) {
+        dict_set_value(&d->entries[d->index[slot] - 1], val, vlen);
+        return;
+    }
+    if ((d->index_used + 1) * 3 > d->index_size * 2 || d->n_entries == UINT32_MAX - 1) {
+        dict_rebuild(d, d->live + 1);
+        slot = dict_probe(d, hash, key, klen, &found);
+    }
+    if (d->n_entries == d->cap_entries) {
+        d->cap_entries = d->cap_entries ? d->cap_entries * 2 : 8;
+        d->entries = mpx__xrealloc(d->entries, d->cap_entries * sizeof *d->entries);
+    }
+    dict_entry *e = &d->entries[d->n_entries];
+    *e = (dict_entry){.hash = hash, .blob = mpx__xmalloc(klen + vlen), .klen = (uint32_t)klen};
+    memcpy(e->blob, key, klen);
+    memcpy(e->blob + klen, val, vlen);
+    e->vlen = (uint32_t)vlen;
+    if (d->index[slot] == SLOT_EMPTY)
+        d->index_used++;
+    d->index[slot] = (uint32_t)(++d->n_entries);
+    d->live++;
+}
+
+/* Removes the pair in index slot `slot`; trailing holes are trimmed so popitem stays O(1). */
+static void dict_remove_slot(dict *d, size_t slot)
+{
+    dict_entry *e = &d->entries[d->index[slot] - 1];
+    free(e->blob);
+    e->blob = NULL;
+    d->index[slot] = SLOT_DELETED;
+    d->live--;
+    while (d->n_entries > 0 && !d->entries[d->n_entries - 1].blob)
+        d->n_entries--;
+}
+
+static bool dict_remove(dict *d, const uint8_t *key, size_t klen)
+{
+    bool found;
+    size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
+    if (found)
+        dict_remove_slot(d, slot);
+    return found;
+}
+
+static const uint8_t *entry_value(const dict_entry *e)
+{
+    return e->blob + e->klen;
+}
+
+/* ================================ dict methods ============================================ */
+
+/* The canonical form of a key argument, in a buffer reused by every call (one thread). */
+static msgpack_sbuffer key_buf;
+
+static int dict_key(mpx__req *req, const mpx__span *arg, const uint8_t **key, size_t *klen)
+{
+    key_buf.size = 0;
+    *key = NULL;
+    *klen = 0;
+    int rc = mpx__mp_canonical(arg->p, arg->len, &key_buf);
+    if (rc)
+        return mpx__req_fail(req, rc, "bad key");
+    *key = (const uint8_t *)key_buf.data;
+    *klen = key_buf.size;
+    return 0;
+}
+
+static int key_error(mpx__req *req, const mpx__span *key)
+{
+    char repr[96];
+    mpx__repr(key, repr, sizeof repr);
+    return mpx__req_fail(req, MPX_EKEY, "KeyError: %s", repr);
+}
+
+static int reply_raw(mpx__req *req, const uint8_t *p, size_t len)
+{
+    return mpx__mp_write_raw(req->out, p, len);
+}
+
+static int reply_nil(mpx__req *req)
+{
+    return msgpack_pack_nil(req->out) == 0 ? 0 : MPX_ENOMEM;
+}
+
+static int m_set(mpx__req *req)
+{
+    const uint8_t *key;
+    size_t klen;
+    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    if (rc)
+        return rc;
+    dict_set(req->obj->state, key, klen, req->argv[1].p, req->argv[1].len);
+    return reply_nil(req);
+}
+
+static int m_get(mpx__req *req)
+{
+    const uint8_t *key;
+    size_t klen;
+    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    if (rc)
+        return rc;
+    const dict_entry *e = dict_find(req->obj->state, key, klen);
+    if (e)
+        return reply_raw(req, entry_value(e), e->vlen);
+    if (req->argc == 2)
+        return reply_raw(req, req->argv[1].p, req->argv[1].len);
+    return key_error(req, &req->argv[0]);
+}
+
+static int m_delete(mpx__req *req)
+{
+    const uint8_t *key;
+    size_t klen;
+    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    if (rc)
+        return rc;
+    if (!dict_remove(req->obj->state, key, klen))
+        return key_error(req, &req->argv[0]);
+    return reply_nil(req);
+}
+
+static int m_contains(mpx__req *req)
+{
+    const uint8_t *key;
+    size_t klen;
+    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    if (rc)
+        return rc;
+    bool found = dict_find(req->obj->state, key, klen) != NULL;
+    return (found ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
+}
+
+static int m_len(mpx__req *req)
+{
+    const dict *d = req->obj->state;
+    return msgpack_pack_uint64(req->out, d->live) ? MPX_ENOMEM : 0;
+}
+
+/* keys(), values() and items(): which parts of each pair to list. */
+enum { LIST_KEYS = 1, LIST_VALUES = 2, LIST_ITEMS = 3 };
+
+static int list_pairs(mpx__req *req, int what)
+{
+    const dict *d = req->obj->state;
+    int rc = msgpack_pack_array(req->out, d->live) ? MPX_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < d->n_entries; i++) {
+        const dict_entry *e = &d->entries[i];
+        if (!e->blob)
+            continue;
+        if (what == LIST_ITEMS)
+            rc = msgpack_pack_array(req->out, 2) ? MPX_ENOMEM : 0;
+        if (rc == 0 && (what & LIST_KEYS))
+            rc = reply_raw(req, e->blob, e->klen);
+        if (rc == 0 && (what & LIST_VALUES))
+            rc = reply_raw(req, entry_value(e), e->vlen);
+    }
+    return rc;
+}
+
+static int m_keys(mpx__req *req)
+{
+    return list_pairs(req, LIST_KEYS);
+}
+
+static int m_values(mpx__req *req)
+{
+    return list_pairs(req, LIST_VALUES);
+}
+
+static int m_items(mpx__req *req)
+{
+    return list_pairs(req, LIST_ITEMS);
+}
+
+static int m_copy(mpx__req *req)
+{
+    const dict *d = req->obj->state;
+    int rc = msgpack_pack_map(req->out, d->live) ? MPX_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < d->n_entries; i++) {
+        const dict_entry *e = &d->entries[i];
+        if (e->blob && (rc = reply_raw(req, e->blob, e->klen)) == 0)
+            rc = reply_raw(req, entry_value(e), e->vlen);
+    }
+    return rc;
+}
+
+/* Reads the next key and value of update()'s argument into spans. For an array of pairs
+ * each item must be a two-item array. */
+static int next_pair(mpx__mp_cursor *c, bool is_map, mpx__span *k, mpx__span *v)
+{
+    uint32_t n;
+    if (!is_map && (mpx__mp_array(c, &n) || n != 2))
+        return MPX_ETYPE;
+    k->p = c->p;
+    if (mpx__mp_skip(c))
+        return MPX_ETYPE;
+    k->len = (size_t)(c->p - k->p);
+    v->p = c->p;
+    if (mpx__mp_skip(c))
+        return MPX_ETYPE;
+    v->len = (size_t)(c->p - v->p);
+    return 0;
+}
+
+static int m_update(mpx__req *req)
+{
+    mpx__mp_cursor c;
+    mpx__span k, v;
+    uint32_t n;
+    mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
+    bool is_map = mpx__mp_map(&c, &n) == 0;
+    if (!is_map && mpx__mp_array(&c, &n))
+        return mpx__req_fail(req, MPX_ETYPE, "update() takes a map or an array of pairs");
+    mpx__mp_cursor first = c;
+    /* All or nothing: check every pair before storing any. */
+    for (uint32_t i = 0; i < n; i++)
+        if (next_pair(&c, is_map, &k, &v))
+            return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair",
+                                 i);
+    c = first;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *key;
+        size_t klen;
+        next_pair(&c, is_map, &k, &v);
+        int rc = dict_key(req, &k, &key, &klen);
+        if (rc)
+            return rc;
+        dict_set(req->obj->state, key, klen, v.p, v.len);
+    }
+    return reply_nil(req);
+}
+
+static int m_pop(mpx__req *req)
+{
+    const uint8_t *key;
+    size_t klen;
+    dict *d = req->obj->state;
+    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    if (rc)
+        return rc;
+    bool found;
+    size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
+    if (!found) {
+        if (req->argc == 2)
+            return reply_raw(req, req->argv[1].p, req->argv[1].len);
+        return key_error(req, &req->argv[0]);
+    }
+    const dict_entry *e = &d->entries[d->index[slot] - 1];
+    rc = reply_raw(req, entry_value(e), e->vlen);
+    dict_remove_slot(d, slot);
+    return rc;
+}
+
+static int m_popitem(mpx__req *req)
+{
+    dict *d = req->obj->state;
+    if (d->live == 0)
+        return mpx__req_fail(req, MPX_EKEY, "KeyError: popitem(): dictionary is empty");
+    const dict_entry *e = &d->entries[d->n_entries - 1]; /* trailing holes are trimmed */
+    int rc = msgpack_pack_array(req->out, 2) ? MPX_ENOMEM : 0;
+    if (rc == 0 && (rc = reply_raw(req, e->blob, e->klen)) == 0)
+        rc = reply_raw(req, entry_value(e), e->vlen);
+    bool found;
+    size_t slot = dict_probe(d, e->hash, e->blob, e->klen, &found);
+    dict_remove_slot(d, slot);
+    return rc;
+}
+
+static int m_setdefault(mpx__req *req)
+{
+    static const uint8_t nil = 0xc0;
+    const uint8_t *key;
+    size_t klen;
+    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    if (rc)
+        return rc;
+    const dict_entry *e = dict_find(req->obj->state, key, klen);
+    if (e)
+        return reply_raw(req, entry_value(e), e->vlen);
+    mpx__span dflt = req->argc == 2 ? req->argv[1] : (mpx__span){&nil, 1};
+    dict_set(req->obj->state, key, klen, dflt.p, dflt.len);
+    return reply_raw(req, dflt.p, dflt.len);
+}
+
+static int m_clear(mpx__req *req)
+{
+    dict_clear(req->obj->state);
+    return reply_nil(req);
+}
+
+static int dict_create(mpx__req *req, void **state)
+{
+    (void)req;
+    static bool keyed;
+    if (!keyed) {
+        crypto_shorthash_keygen(hash_key);
+        msgpack_sbuffer_init(&key_buf);
+        keyed = true;
+    }
+    *state = dict_new();
+    return 0;
+}
+
+static const mpx__method dict_methods[] = {
+    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2},
+    {.name = "get", .fn = m_get, .min_args = 1, .max_args = 2},
+    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1},
+    {.name = "contains", .fn = m_contains, .min_args = 1, .max_args = 1},
+    {.name = "len", .fn = m_len, .min_args = 0, .max_args = 0},
+    {.name = "keys", .fn = m_keys, .min_args = 0, .max_args = 0},
+    {.name = "values", .fn = m_values, .min_args = 0, .max_args = 0},
+    {.name = "items", .fn = m_items, .min_args = 0, .max_args = 0},
+    {.name = "update", .fn = m_update, .min_args = 1, .max_args = 1},
+    {.name = "pop", .fn = m_pop, .min_args = 1, .max_args = 2},
+    {.name = "popitem", .fn = m_popitem, .min_args = 0, .max_args = 0},
+    {.name = "setdefault", .fn = m_setdefault, .min_args = 1, .max_args = 2},
+    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
+    {.name = "copy", .fn = m_copy, .min_args = 0, .max_args = 0},
+};
+
+const mpx__type mpx__type_dict = {
+    .name = "dict",
+    .create = dict_create,
+    .destroy = dict_free,
+    .methods = dict_methods,
+    .n_methods = sizeof dict_methods / sizeof dict_methods[0],
+};
