@@ -249,9 +249,14 @@ static int handshake(mpx_client *c)
         c->sid = f.sid;
         memcpy(ns, f.body, sizeof ns);
         mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_SERVER, nc, ns, c->sid, mac);
-        if (crypto_verify_32(mac, f.mac) != 0)
+        if (crypto_verify_32(mac, f.mac) != 0) {
+            /* Tell the server, so it can log the failure, with an all-zero proof: a server
+             * that has not proved the key learns nothing from us. */
+            mpx__frame_header(frame, MPX_K_AUTH, c->sid, 0);
+            handshake_send(c, frame, MPX_HDR_LEN);
             rc = mpx__fail(MPX_EAUTH, "authentication failed: the server did not prove it "
-                                      "knows the authkey");
+                                      "knows this authkey (wrong key?)");
+        }
     }
     if (rc == 0) {
         mpx__frame_header(frame, MPX_K_AUTH, c->sid, 0);
@@ -697,6 +702,19 @@ int mpx__result_value(const mpx__result *res, mpx_value **out)
 int mpx_ping(mpx_client *c)
 {
     return mpx__invoke(c, 0, "ping", NULL, MPX_TIMEOUT_DEFAULT, NULL);
+}
+
+int mpx_server_stats(mpx_client *c, mpx_value **out)
+{
+    mpx__result res;
+    if (!out)
+        return mpx__fail(MPX_EINVAL, "mpx_server_stats: no out argument");
+    int rc = mpx__invoke(c, 0, "stats", NULL, MPX_TIMEOUT_DEFAULT, &res);
+    if (rc == 0) {
+        rc = mpx__result_value(&res, out);
+        mpx__result_close(&res);
+    }
+    return rc;
 }
 
 int mpx_client_set_timeout(mpx_client *c, int timeout_ms)

@@ -11,6 +11,7 @@
 
 #define MPX_PROXY_TAG 0x6d707870u /* "mpxp" */
 #define MPX_DEAD_TAG 0xdeadbeefu
+#define MPX_TYPE_NAME_MAX 24 /* longest type name, with its NUL */
 
 /* Arguments of a call: either values packed as an array, or the bytes of an array. */
 typedef struct {
@@ -32,7 +33,7 @@ struct mpx_proxy {
     uint32_t tag;
     mpx_client *client; /* NULL once the client is freed */
     uint64_t id;
-    char type[24];
+    char type[MPX_TYPE_NAME_MAX];
     struct mpx_proxy *prev, *next; /* the client's open proxies */
 };
 

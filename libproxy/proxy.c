@@ -29,7 +29,7 @@ static int read_handle(const mpx__result *res, uint64_t *id, char *type, size_t 
 
 int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out)
 {
-    if (!mpx__client_ok(c) || !out || (name && !*name))
+    if (!mpx__client_ok(c) || !out || (name && !*name) || strlen(type) >= MPX_TYPE_NAME_MAX)
         return mpx__fail(MPX_EINVAL, "bad client, name or out argument");
     mpx_proxy *p = calloc(1, sizeof *p);
     mpx_value *vname = name ? mpx_str(name) : NULL, *vtype = mpx_str(type);
@@ -58,6 +58,20 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy
     mpx__client_link(c, p);
     *out = p;
     return 0;
+}
+
+int mpx_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out)
+{
+    if (!name || !type)
+        return mpx__fail(MPX_EINVAL, "mpx_open: a name and a type are required");
+    return mpx__proxy_open(c, name, type, out);
+}
+
+int mpx_create(mpx_client *c, const char *type, mpx_proxy **out)
+{
+    if (!type)
+        return mpx__fail(MPX_EINVAL, "mpx_create: a type is required");
+    return mpx__proxy_open(c, NULL, type, out);
 }
 
 void mpx_proxy_free(mpx_proxy **pp)

@@ -380,8 +380,8 @@ int mpx_value_encode(const mpx_value *v, char **buf, size_t *len)
         msgpack_sbuffer_destroy(&sb);
         return mpx__fail(MPX_ENOMEM, "mpx_value_encode: out of memory");
     }
+    *len = sb.size; /* release() zeroes it */
     *buf = msgpack_sbuffer_release(&sb);
-    *len = sb.size;
     return 0;
 }
 

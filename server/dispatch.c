@@ -12,7 +12,7 @@
 #include "server.h"
 #include "session.h"
 
-const mpx__type *const mpx__types[] = {&mpx__type_dict, NULL};
+const mpx__type *const mpx__types[] = {&mpx__type_dict, &mpx__type_value, NULL};
 
 const mpx__type *mpx__type_find(const char *name, size_t len)
 {

@@ -85,5 +85,6 @@ extern const mpx__type *const mpx__types[];
 const mpx__type *mpx__type_find(const char *name, size_t len);
 
 extern const mpx__type mpx__type_dict;
+extern const mpx__type mpx__type_value;
 
 #endif

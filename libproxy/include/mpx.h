@@ -238,10 +238,25 @@ MPX_EXPORT const char *mpx_client_endpoint(const mpx_client *c);
 /* Checks the server answers: one round trip. Returns 0 or a transport error. */
 MPX_EXPORT int mpx_ping(mpx_client *c);
 
+/* The server's counters as a map of string to unsigned integer: sessions, objects, calls,
+ * auth_failures, rejected_unauth, rejected_mac, rejected_replay, rejected_malformed,
+ * rejected_oversize, rejected_version, max_message (docs/protocol.md, "stats"). Caller owns
+ * *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_server_stats(mpx_client *c, mpx_value **out);
+
 /* ------------------------------------------------------------------------------------------
  * Proxies: a handle to one object on the server
  * ------------------------------------------------------------------------------------------ */
 typedef struct mpx_proxy mpx_proxy;
+
+/* Gets the object named name of the given type ("dict", "value"), creating it if absent.
+ * Caller owns *out; free it with mpx_proxy_free(). Returns 0, MPX_ETYPE (the name belongs to
+ * an object of another type), MPX_EVALUE (no such type), MPX_EINVAL, or a transport error. */
+MPX_EXPORT int mpx_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out);
+
+/* Creates an anonymous object of the given type, freed when its last proxy is released.
+ * Caller owns *out; free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_create(mpx_client *c, const char *type, mpx_proxy **out);
 
 /* Releases the proxy's reference (an anonymous object is freed with its last reference),
  * frees the proxy and sets *p to NULL. Accepts NULL. */

@@ -1,0 +1,148 @@
+/*
+ * harness.c — starting and stopping a real mpxd for the tests (harness.h).
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *mpxd_path(void)
+{
+    const char *env = getenv("MPX_MPXD");
+    return env && *env ? env : MPXD_PATH;
+}
+
+int free_tcp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void write_key(const char *path)
+{
+    unsigned char raw[24];
+    char hex[64];
+    FILE *r = fopen("/dev/urandom", "rb");
+    assert_non_null(r);
+    assert_int_equal(fread(raw, 1, sizeof raw, r), sizeof raw);
+    fclose(r);
+    for (size_t i = 0; i < sizeof raw; i++)
+        sprintf(hex + 2 * i, "%02x", raw[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, hex, 48), 48);
+    close(fd);
+}
+
+void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "/tmp/mpxtest-XXXXXX");
+    assert_non_null(mkdtemp(p->dir));
+    snprintf(p->keyfile, sizeof p->keyfile, "%s/authkey", p->dir);
+    snprintf(p->logfile, sizeof p->logfile, "%s/mpxd.log", p->dir);
+    write_key(p->keyfile);
+    if (strcmp(transport, "tcp") == 0)
+        snprintf(p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", free_tcp_port());
+    else
+        snprintf(p->endpoint, sizeof p->endpoint, "ipc://%s/mpx.sock", p->dir);
+
+    const char *argv[32] = {mpxd_path(), "--authkey-file", p->keyfile, "--ready-fd", "3"};
+    int argc = 5;
+    for (int i = 0; extra && extra[i] && argc < 30; i++)
+        argv[argc++] = extra[i];
+    argv[argc++] = p->endpoint;
+    argv[argc] = NULL;
+
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        int log = open(p->logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(log, 2);
+        dup2(ready[1], 3);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(ready[1]);
+    struct pollfd pfd = {.fd = ready[0], .events = POLLIN};
+    char buf[8] = {0};
+    if (poll(&pfd, 1, 10000) != 1 || read(ready[0], buf, sizeof buf) < 5) {
+        close(ready[0]);
+        mpxd_stop(p);
+        fail_msg("mpxd did not start on %s", p->endpoint);
+    }
+    close(ready[0]);
+}
+
+int mpxd_stop(mpxd_proc *p)
+{
+    int status = 0, rc = -1;
+    if (p->pid > 0) {
+        kill(p->pid, SIGTERM);
+        if (waitpid(p->pid, &status, 0) == p->pid && WIFEXITED(status))
+            rc = WEXITSTATUS(status);
+        p->pid = 0;
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
+    if (p->dir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", p->dir);
+    return rc;
+}
+
+mpx_client *mpxd_connect(const mpxd_proc *p)
+{
+    mpx_client *c = NULL;
+    assert_ok(mpx_connect_keyfile(p->endpoint, p->keyfile, &c));
+    return c;
+}
+
+uint64_t mpxd_stat(mpx_client *c, const char *name)
+{
+    mpx_value *stats = NULL;
+    uint64_t v = 0;
+    assert_ok(mpx_server_stats(c, &stats));
+    const mpx_value *e = mpx_map_get(stats, name);
+    if (!e)
+        fail_msg("no counter named %s", name);
+    assert_ok(mpx_value_get_uint(e, &v));
+    mpx_value_free(&stats);
+    return v;
+}
+
+char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&buf, &size);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, m);
+    fclose(f);
+    fclose(m);
+    if (len)
+        *len = size;
+    return buf;
+}

@@ -1,0 +1,68 @@
+/*
+ * harness.h — what the tests share: a real mpxd started in a private temporary directory, and
+ * assertions that print the mpx error behind a failure.
+ */
+#ifndef MPX_TEST_HARNESS_H
+#define MPX_TEST_HARNESS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cmocka.h>
+
+#include <mpx.h>
+
+/* Fails the test with the code's name and the thread's last error unless expr is 0. */
+#define assert_ok(expr)                                                                        \
+    do {                                                                                       \
+        int rc_ = (expr);                                                                      \
+        if (rc_ != 0)                                                                          \
+            fail_msg("%s returned %s (%s): %s", #expr, mpx_err_name(rc_), mpx_strerror(rc_),   \
+                     mpx_last_error());                                                        \
+    } while (0)
+
+/* Fails the test unless expr returns exactly the code want. */
+#define assert_code(expr, want)                                                                \
+    do {                                                                                       \
+        int rc_ = (expr);                                                                      \
+        if (rc_ != (want))                                                                     \
+            fail_msg("%s returned %s, expected %s (%s)", #expr, mpx_err_name(rc_),             \
+                     mpx_err_name(want), mpx_last_error());                                    \
+    } while (0)
+
+typedef struct {
+    pid_t pid;
+    char dir[64];       /* private, removed by mpxd_stop() */
+    char keyfile[96];
+    char endpoint[128];
+    char logfile[96];   /* mpxd's stderr */
+} mpxd_proc;
+
+/* Starts mpxd on a fresh endpoint of the transport ("ipc" or "tcp") with a random authkey in
+ * a 0600 file; extra is a NULL-terminated list of more options (or NULL). Waits until it has
+ * bound. Fails the test on error. */
+void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra);
+
+/* SIGTERM, wait, remove the directory. Returns mpxd's exit status, or -1 if it did not exit
+ * normally. */
+int mpxd_stop(mpxd_proc *p);
+
+/* Connects to the server with its key; fails the test on error. */
+mpx_client *mpxd_connect(const mpxd_proc *p);
+
+/* The manager's counter of that name (stats()), or fails the test. */
+uint64_t mpxd_stat(mpx_client *c, const char *name);
+
+/* A free TCP port on 127.0.0.1. */
+int free_tcp_port(void);
+
+/* The path of the mpxd under test. */
+const char *mpxd_path(void);
+
+/* Reads the whole of a file into a NUL-terminated buffer the caller frees (NULL on error). */
+char *read_file(const char *path, size_t *len);
+
+#endif

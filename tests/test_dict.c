@@ -1,0 +1,537 @@
+/*
+ * test_dict.c — every dict method, its results and its errors, against a real mpxd; plus
+ * named and anonymous objects, and the generic and raw call paths.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static mpxd_proc server;
+static mpx_client *client;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    mpxd_start(&server, "ipc", NULL);
+    client = mpxd_connect(&server);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    mpx_client_free(&client);
+    return mpxd_stop(&server);
+}
+
+static int dict_setup(void **state)
+{
+    mpx_proxy *d = NULL;
+    assert_ok(mpx_dict_new(client, &d));
+    *state = d;
+    return 0;
+}
+
+static int dict_teardown(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_proxy_free(&d);
+    return 0;
+}
+
+/* d[k] = v for a string key. */
+static void set_str(mpx_proxy *d, const char *k, mpx_value *v)
+{
+    mpx_value *key = mpx_str(k);
+    assert_ok(mpx_dict_set(d, key, v));
+    mpx_value_free(&key);
+    mpx_value_free(&v);
+}
+
+static int64_t get_int(mpx_proxy *d, const char *k)
+{
+    mpx_value *key = mpx_str(k), *v = NULL;
+    int64_t i = 0;
+    assert_ok(mpx_dict_get(d, key, &v));
+    assert_ok(mpx_value_get_int(v, &i));
+    mpx_value_free(&key);
+    mpx_value_free(&v);
+    return i;
+}
+
+static size_t dict_len(mpx_proxy *d)
+{
+    size_t n = 99;
+    assert_ok(mpx_dict_len(d, &n));
+    return n;
+}
+
+/* A nested value: {"list": [nil, true, -5, 2^63, 1.5, "s", b"\0\1"], "deep": [[[[...]]]]}. */
+static mpx_value *nested_value(void)
+{
+    mpx_value *m = mpx_map(), *list = mpx_array(), *k, *item;
+    mpx_value *items[] = {mpx_nil(),   mpx_bool(true), mpx_int(-5),
+                          mpx_uint(UINT64_C(1) << 63), mpx_double(1.5), mpx_str("s"),
+                          mpx_bytes("\0\1", 2)};
+    for (size_t i = 0; i < sizeof items / sizeof *items; i++)
+        assert_ok(mpx_array_push(list, &items[i]));
+    k = mpx_str("list");
+    assert_ok(mpx_map_put(m, &k, &list));
+    mpx_value *deep = mpx_str("bottom");
+    for (int i = 0; i < 100; i++) {
+        item = mpx_array();
+        assert_ok(mpx_array_push(item, &deep));
+        deep = item;
+    }
+    k = mpx_str("deep");
+    assert_ok(mpx_map_put(m, &k, &deep));
+    return m;
+}
+
+static void test_set_get_roundtrip_every_type(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *v = nested_value(), *got = NULL;
+    /* The nested value is stored as a key too: arrays and maps work as keys. */
+    assert_ok(mpx_dict_set(d, v, v));
+    assert_ok(mpx_dict_get(d, v, &got));
+    assert_true(mpx_value_equal(v, got));
+    mpx_value_free(&got);
+    mpx_value *scalars[] = {mpx_nil(), mpx_bool(false), mpx_int(INT64_MIN), mpx_uint(UINT64_MAX),
+                            mpx_double(-0.25), mpx_str(""), mpx_bytes(NULL, 0)};
+    for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++) {
+        assert_ok(mpx_dict_set(d, scalars[i], v));
+        assert_ok(mpx_dict_get(d, scalars[i], &got));
+        assert_true(mpx_value_equal(v, got));
+        mpx_value_free(&got);
+        mpx_value_free(&scalars[i]);
+    }
+    assert_int_equal(dict_len(d), 8);
+    mpx_value_free(&v);
+}
+
+static void test_set_overwrites_and_keeps_order(void **state)
+{
+    mpx_proxy *d = *state;
+    set_str(d, "a", mpx_int(1));
+    set_str(d, "b", mpx_int(2));
+    set_str(d, "a", mpx_int(3));
+    assert_int_equal(get_int(d, "a"), 3);
+    mpx_value *keys = NULL;
+    assert_ok(mpx_dict_keys(d, &keys));
+    assert_int_equal(mpx_value_len(keys), 2);
+    assert_string_equal(mpx_value_str(mpx_value_at(keys, 0), NULL), "a");
+    assert_string_equal(mpx_value_str(mpx_value_at(keys, 1), NULL), "b");
+    mpx_value_free(&keys);
+}
+
+static void test_get_missing_is_key_error(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *key = mpx_str("nope"), *v = NULL;
+    assert_code(mpx_dict_get(d, key, &v), MPX_EKEY);
+    assert_null(v);
+    assert_non_null(strstr(mpx_last_error(), "'nope'"));
+    assert_true(mpx_err_is_remote(MPX_EKEY));
+    /* A remote error leaves the connection usable. */
+    assert_ok(mpx_ping(client));
+    mpx_value_free(&key);
+}
+
+static void test_get_default(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *key = mpx_str("k"), *dflt = mpx_str("fallback"), *v = NULL;
+    assert_ok(mpx_dict_get_default(d, key, dflt, &v));
+    assert_true(mpx_value_equal(v, dflt));
+    mpx_value_free(&v);
+    set_str(d, "k", mpx_int(7));
+    assert_ok(mpx_dict_get_default(d, key, dflt, &v));
+    int64_t i;
+    assert_ok(mpx_value_get_int(v, &i));
+    assert_int_equal(i, 7);
+    mpx_value_free(&v);
+    mpx_value_free(&key);
+    mpx_value_free(&dflt);
+}
+
+static void test_keys_are_canonical(void **state)
+{
+    mpx_proxy *d = *state;
+    /* 5 as an int64 and as a uint64 are one key; 5.0 is another. */
+    mpx_value *i5 = mpx_int(5), *u5 = mpx_uint(5), *f5 = mpx_double(5.0), *v = NULL;
+    mpx_value *one = mpx_str("one"), *two = mpx_str("two");
+    assert_ok(mpx_dict_set(d, i5, one));
+    assert_ok(mpx_dict_get(d, u5, &v));
+    assert_true(mpx_value_equal(v, one));
+    mpx_value_free(&v);
+    assert_code(mpx_dict_get(d, f5, &v), MPX_EKEY);
+    assert_ok(mpx_dict_set(d, f5, two));
+    assert_int_equal(dict_len(d), 2);
+    mpx_value *items[] = {i5, u5, f5, one, two};
+    for (size_t i = 0; i < 5; i++)
+        mpx_value_free(&items[i]);
+}
+
+static void test_delete(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *key = mpx_str("x");
+    set_str(d, "x", mpx_int(1));
+    assert_ok(mpx_dict_del(d, key));
+    assert_int_equal(dict_len(d), 0);
+    assert_code(mpx_dict_del(d, key), MPX_EKEY);
+    mpx_value_free(&key);
+}
+
+static void test_contains_and_len(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *key = mpx_str("x");
+    bool in = true;
+    assert_ok(mpx_dict_contains(d, key, &in));
+    assert_false(in);
+    set_str(d, "x", mpx_nil());
+    assert_ok(mpx_dict_contains(d, key, &in));
+    assert_true(in);
+    assert_int_equal(dict_len(d), 1);
+    mpx_value_free(&key);
+}
+
+static void test_keys_values_items(void **state)
+{
+    mpx_proxy *d = *state;
+    set_str(d, "one", mpx_int(1));
+    set_str(d, "two", mpx_int(2));
+    set_str(d, "three", mpx_int(3));
+    mpx_value *gone = mpx_str("two");
+    assert_ok(mpx_dict_del(d, gone));
+    mpx_value_free(&gone);
+    mpx_value *keys = NULL, *values = NULL, *items = NULL;
+    assert_ok(mpx_dict_keys(d, &keys));
+    assert_ok(mpx_dict_values(d, &values));
+    assert_ok(mpx_dict_items(d, &items));
+    assert_int_equal(mpx_value_len(keys), 2);
+    assert_string_equal(mpx_value_str(mpx_value_at(keys, 1), NULL), "three");
+    int64_t i;
+    assert_ok(mpx_value_get_int(mpx_value_at(values, 1), &i));
+    assert_int_equal(i, 3);
+    const mpx_value *pair = mpx_value_at(items, 0);
+    assert_int_equal(mpx_value_len(pair), 2);
+    assert_string_equal(mpx_value_str(mpx_value_at(pair, 0), NULL), "one");
+    assert_ok(mpx_value_get_int(mpx_value_at(pair, 1), &i));
+    assert_int_equal(i, 1);
+    mpx_value_free(&keys);
+    mpx_value_free(&values);
+    mpx_value_free(&items);
+}
+
+static void test_update_from_map_and_pairs(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *m = mpx_map();
+    for (int i = 0; i < 1000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "k%d", i);
+        mpx_value *k = mpx_str(name), *v = mpx_int(i);
+        assert_ok(mpx_map_put(m, &k, &v));
+    }
+    assert_ok(mpx_dict_update(d, m));
+    mpx_value_free(&m);
+    assert_int_equal(dict_len(d), 1000);
+    assert_int_equal(get_int(d, "k999"), 999);
+
+    mpx_value *pairs = mpx_array(), *pair = mpx_array(), *k = mpx_str("k1"), *v = mpx_int(-1);
+    assert_ok(mpx_array_push(pair, &k));
+    assert_ok(mpx_array_push(pair, &v));
+    assert_ok(mpx_array_push(pairs, &pair));
+    assert_ok(mpx_dict_update(d, pairs));
+    assert_int_equal(get_int(d, "k1"), -1);
+    mpx_value_free(&pairs);
+}
+
+static void test_update_is_all_or_nothing(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *pairs = mpx_array(), *pair = mpx_array(), *k = mpx_str("good"), *v = mpx_int(1);
+    assert_ok(mpx_array_push(pair, &k));
+    assert_ok(mpx_array_push(pair, &v));
+    assert_ok(mpx_array_push(pairs, &pair));
+    mpx_value *bad = mpx_str("not a pair");
+    assert_ok(mpx_array_push(pairs, &bad));
+    assert_code(mpx_dict_update(d, pairs), MPX_ETYPE);
+    assert_int_equal(dict_len(d), 0);
+    mpx_value_free(&pairs);
+    mpx_value *scalar = mpx_int(3);
+    assert_code(mpx_dict_update(d, scalar), MPX_EINVAL);
+    mpx_value_free(&scalar);
+}
+
+static void test_pop(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *key = mpx_str("p"), *dflt = mpx_str("d"), *v = NULL;
+    set_str(d, "p", mpx_int(5));
+    assert_ok(mpx_dict_pop(d, key, &v));
+    int64_t i;
+    assert_ok(mpx_value_get_int(v, &i));
+    assert_int_equal(i, 5);
+    mpx_value_free(&v);
+    assert_int_equal(dict_len(d), 0);
+    assert_code(mpx_dict_pop(d, key, &v), MPX_EKEY);
+    assert_ok(mpx_dict_pop_default(d, key, dflt, &v));
+    assert_true(mpx_value_equal(v, dflt));
+    mpx_value_free(&v);
+    mpx_value_free(&key);
+    mpx_value_free(&dflt);
+}
+
+static void test_popitem_is_lifo(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *k = NULL, *v = NULL;
+    assert_code(mpx_dict_popitem(d, &k, &v), MPX_EKEY);
+    set_str(d, "first", mpx_int(1));
+    set_str(d, "second", mpx_int(2));
+    assert_ok(mpx_dict_popitem(d, &k, &v));
+    assert_string_equal(mpx_value_str(k, NULL), "second");
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    assert_ok(mpx_dict_popitem(d, &k, &v));
+    assert_string_equal(mpx_value_str(k, NULL), "first");
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    assert_int_equal(dict_len(d), 0);
+}
+
+static void test_setdefault(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *key = mpx_str("s"), *dflt = mpx_int(10), *other = mpx_int(20), *v = NULL;
+    assert_ok(mpx_dict_setdefault(d, key, dflt, &v));
+    assert_true(mpx_value_equal(v, dflt));
+    mpx_value_free(&v);
+    assert_ok(mpx_dict_setdefault(d, key, other, &v));
+    assert_true(mpx_value_equal(v, dflt));
+    mpx_value_free(&v);
+    mpx_value *nil_key = mpx_str("n");
+    assert_ok(mpx_dict_setdefault(d, nil_key, NULL, &v));
+    assert_int_equal(mpx_value_type(v), MPX_NIL);
+    mpx_value_free(&v);
+    assert_int_equal(dict_len(d), 2);
+    mpx_value *items[] = {key, dflt, other, nil_key};
+    for (size_t i = 0; i < 4; i++)
+        mpx_value_free(&items[i]);
+}
+
+static void test_clear_and_copy(void **state)
+{
+    mpx_proxy *d = *state;
+    set_str(d, "a", mpx_int(1));
+    set_str(d, "b", mpx_str("two"));
+    mpx_value *copy = NULL;
+    assert_ok(mpx_dict_copy(d, &copy));
+    assert_int_equal(mpx_value_type(copy), MPX_MAP);
+    assert_int_equal(mpx_value_len(copy), 2);
+    assert_string_equal(mpx_value_str(mpx_map_get(copy, "b"), NULL), "two");
+    mpx_value_free(&copy);
+    assert_ok(mpx_dict_clear(d));
+    assert_int_equal(dict_len(d), 0);
+    assert_ok(mpx_dict_copy(d, &copy));
+    assert_int_equal(mpx_value_len(copy), 0);
+    mpx_value_free(&copy);
+}
+
+static void test_many_keys_survive_growth_and_deletes(void **state)
+{
+    mpx_proxy *d = *state;
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "key-%d", i);
+        set_str(d, name, mpx_int(i));
+    }
+    for (int i = 0; i < 5000; i += 2) {
+        snprintf(name, sizeof name, "key-%d", i);
+        mpx_value *k = mpx_str(name);
+        assert_ok(mpx_dict_del(d, k));
+        mpx_value_free(&k);
+    }
+    assert_int_equal(dict_len(d), 2500);
+    for (int i = 1; i < 5000; i += 2) {
+        snprintf(name, sizeof name, "key-%d", i);
+        assert_int_equal(get_int(d, name), i);
+    }
+}
+
+static void test_named_dict_is_shared(void **state)
+{
+    (void)state;
+    mpx_client *other = mpxd_connect(&server);
+    mpx_proxy *a = NULL, *b = NULL;
+    assert_ok(mpx_dict_open(client, "shared.named", &a));
+    assert_ok(mpx_dict_open(other, "shared.named", &b));
+    assert_int_equal(mpx_proxy_id(a), mpx_proxy_id(b));
+    set_str(a, "from", mpx_str("client"));
+    mpx_value *key = mpx_str("from"), *v = NULL;
+    assert_ok(mpx_dict_get(b, key, &v));
+    assert_string_equal(mpx_value_str(v, NULL), "client");
+    mpx_value_free(&v);
+    mpx_value_free(&key);
+    /* A named dict outlives every proxy and session. */
+    mpx_proxy_free(&b);
+    mpx_client_free(&other);
+    mpx_proxy_free(&a);
+    assert_ok(mpx_dict_open(client, "shared.named", &a));
+    assert_int_equal(dict_len(a), 1);
+    mpx_proxy_free(&a);
+}
+
+static void test_anonymous_dict_freed_with_last_proxy(void **state)
+{
+    (void)state;
+    uint64_t before = mpxd_stat(client, "objects");
+    mpx_proxy *d = NULL;
+    assert_ok(mpx_dict_new(client, &d));
+    assert_int_equal(mpxd_stat(client, "objects"), before + 1);
+    uint64_t id = mpx_proxy_id(d);
+    assert_true(id != 0);
+    mpx_proxy_free(&d);
+    assert_null(d);
+    assert_int_equal(mpxd_stat(client, "objects"), before);
+
+    /* Closing a session drops its references too. */
+    mpx_client *other = mpxd_connect(&server);
+    assert_ok(mpx_dict_new(other, &d));
+    assert_int_equal(mpxd_stat(client, "objects"), before + 1);
+    mpx_client_free(&other);
+    assert_code(mpx_dict_len(d, &(size_t){0}), MPX_ECLOSED);
+    mpx_proxy_free(&d);
+    /* The BYE is asynchronous: ask until the server has processed it. */
+    for (int i = 0; i < 200 && mpxd_stat(client, "objects") != before; i++)
+        usleep(5000);
+    assert_int_equal(mpxd_stat(client, "objects"), before);
+}
+
+static void test_name_of_another_type_is_type_error(void **state)
+{
+    (void)state;
+    mpx_proxy *named = NULL, *other = NULL;
+    assert_ok(mpx_dict_open(client, "typed.name", &named));
+    assert_code(mpx_open(client, "typed.name", "value", &other), MPX_ETYPE);
+    assert_null(other);
+    assert_non_null(strstr(mpx_last_error(), "is a dict"));
+    assert_code(mpx_open(client, "typed.other", "no-such-type", &other), MPX_EVALUE);
+    assert_ok(mpx_open(client, "typed.name", "dict", &other));
+    assert_int_equal(mpx_proxy_id(other), mpx_proxy_id(named));
+    assert_string_equal(mpx_proxy_type(other), "dict");
+    mpx_proxy_free(&other);
+    mpx_proxy_free(&named);
+}
+
+static void test_value_object(void **state)
+{
+    (void)state;
+    mpx_proxy *v = NULL;
+    mpx_value *res = NULL, *args = mpx_array(), *x = mpx_str("hello");
+    assert_ok(mpx_create(client, "value", &v));
+    assert_ok(mpx_call(v, "get", NULL, MPX_TIMEOUT_DEFAULT, &res));
+    assert_int_equal(mpx_value_type(res), MPX_NIL);
+    mpx_value_free(&res);
+    assert_ok(mpx_array_push(args, &x));
+    assert_ok(mpx_call(v, "set", args, MPX_TIMEOUT_DEFAULT, NULL));
+    assert_ok(mpx_call(v, "get", NULL, MPX_TIMEOUT_DEFAULT, &res));
+    assert_string_equal(mpx_value_str(res, NULL), "hello");
+    /* A dict function refuses a proxy of another type without a round trip. */
+    size_t n;
+    assert_code(mpx_dict_len(v, &n), MPX_EINVAL);
+    mpx_value_free(&res);
+    mpx_value_free(&args);
+    mpx_proxy_free(&v);
+}
+
+static void test_wrong_method_and_arity(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *args = mpx_array(), *res = NULL;
+    assert_code(mpx_call(d, "no_such_method", args, MPX_TIMEOUT_DEFAULT, &res), MPX_ENOMETHOD);
+    assert_non_null(strstr(mpx_last_error(), "no_such_method"));
+    assert_code(mpx_call(d, "get", args, MPX_TIMEOUT_DEFAULT, &res), MPX_EARGS);
+    assert_code(mpx_call(d, "len", NULL, MPX_TIMEOUT_DEFAULT, &res), 0);
+    uint64_t n = 9;
+    assert_ok(mpx_value_get_uint(res, &n));
+    assert_int_equal(n, 0);
+    mpx_value_free(&res);
+    mpx_value *notarray = mpx_int(1);
+    assert_code(mpx_call(d, "len", notarray, MPX_TIMEOUT_DEFAULT, &res), MPX_EINVAL);
+    mpx_value_free(&notarray);
+    mpx_value_free(&args);
+    assert_ok(mpx_ping(client));
+}
+
+static void test_call_raw(void **state)
+{
+    mpx_proxy *d = *state;
+    /* ["k", 42] and ["k"] as msgpack */
+    static const char set_args[] = "\x92\xa1k\x2a", get_args[] = "\x91\xa1k";
+    char *res = NULL;
+    size_t len = 0;
+    assert_ok(mpx_call_raw(d, "set", set_args, 4, MPX_TIMEOUT_DEFAULT, NULL, NULL));
+    assert_ok(mpx_call_raw(d, "get", get_args, 3, MPX_TIMEOUT_DEFAULT, &res, &len));
+    assert_int_equal(len, 1);
+    assert_int_equal((unsigned char)res[0], 0x2a);
+    mpx_free(res);
+    /* Values are stored as sent: a float32 value comes back as the same 5 bytes. */
+    static const char f32_args[] = "\x92\xa1" "f" "\xca\x3f\xc0\x00\x00", f_key[] = "\x91\xa1" "f";
+    assert_ok(mpx_call_raw(d, "set", f32_args, 8, MPX_TIMEOUT_DEFAULT, NULL, NULL));
+    assert_ok(mpx_call_raw(d, "get", f_key, 3, MPX_TIMEOUT_DEFAULT, &res, &len));
+    assert_int_equal(len, 5);
+    assert_memory_equal(res, "\xca\x3f\xc0\x00\x00", 5);
+    mpx_free(res);
+    assert_code(mpx_call_raw(d, "get", "\x91", 1, MPX_TIMEOUT_DEFAULT, &res, &len), MPX_EINVAL);
+    assert_code(mpx_call_raw(d, "get", "\xa1k", 2, MPX_TIMEOUT_DEFAULT, &res, &len), MPX_EINVAL);
+}
+
+static void test_bad_handles(void **state)
+{
+    (void)state;
+    size_t n;
+    assert_code(mpx_dict_len(NULL, &n), MPX_EINVAL);
+    assert_code(mpx_dict_open(NULL, "x", &(mpx_proxy *){NULL}), MPX_EINVAL);
+    assert_code(mpx_dict_open(client, "", &(mpx_proxy *){NULL}), MPX_EINVAL);
+    assert_code(mpx_ping(NULL), MPX_EINVAL);
+    mpx_proxy_free(NULL);
+    mpx_client_free(NULL);
+    mpx_value_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_set_get_roundtrip_every_type, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_set_overwrites_and_keeps_order, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_get_missing_is_key_error, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_get_default, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_keys_are_canonical, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_delete, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_contains_and_len, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_keys_values_items, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_update_from_map_and_pairs, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_update_is_all_or_nothing, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_pop, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_popitem_is_lifo, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_setdefault, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_clear_and_copy, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_many_keys_survive_growth_and_deletes, dict_setup, dict_teardown),
+        cmocka_unit_test(test_named_dict_is_shared),
+        cmocka_unit_test(test_anonymous_dict_freed_with_last_proxy),
+        cmocka_unit_test(test_name_of_another_type_is_type_error),
+        cmocka_unit_test(test_value_object),
+        cmocka_unit_test_setup_teardown(test_wrong_method_and_arity, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_call_raw, dict_setup, dict_teardown),
+        cmocka_unit_test(test_bad_handles),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

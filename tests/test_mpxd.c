@@ -1,0 +1,209 @@
+/*
+ * test_mpxd.c — mpxd as a program: its options, the authkey rules, clean stops on signals,
+ * and what a client sees when the server stalls or dies.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Runs mpxd with args and env (NULL-terminated "K=V" list or NULL), capturing its output in
+ * *out; returns its exit status. For invocations that exit by themselves. */
+static int run_mpxd(const char *const *args, char *const *env, char **out)
+{
+    char path[] = "/tmp/mpxtest-out-XXXXXX";
+    int fd = mkstemp(path);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[16] = {mpxd_path()};
+        for (int i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = args[i];
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (env)
+            execve(argv[0], (char *const *)argv, env);
+        else
+            execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    close(fd);
+    *out = read_file(path, NULL);
+    unlink(path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_help_lists_every_option(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(run_mpxd((const char *[]){"--help", NULL}, NULL, &out), 0);
+    const char *opts[] = {"--authkey-file", "--authkey-out", "--max-message",
+                          "--handshake-timeout", "--ready-fd", "--lifeline-fd", "--quiet",
+                          "MPX_AUTHKEY", "SIGTERM"};
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+        assert_non_null(strstr(out, opts[i]));
+    free(out);
+    assert_int_equal(run_mpxd((const char *[]){"--no-such-option", NULL}, NULL, &out), 2);
+    free(out);
+    assert_int_equal(run_mpxd((const char *[]){"--max-message", "lots", NULL}, NULL, &out), 2);
+    assert_non_null(strstr(out, "--max-message"));
+    free(out);
+}
+
+static void test_refuses_public_bind_without_authkey(void **state)
+{
+    (void)state;
+    char ep[64], keyout[] = "/tmp/mpxtest-key-XXXXXX", *out;
+    snprintf(ep, sizeof ep, "tcp://0.0.0.0:%d", free_tcp_port());
+    int fd = mkstemp(keyout);
+    close(fd);
+    char home[] = "HOME=/nonexistent", *env[] = {home, NULL};
+    assert_int_equal(
+        run_mpxd((const char *[]){"--authkey-out", keyout, ep, NULL}, env, &out), 1);
+    assert_non_null(strstr(out, "refusing"));
+    free(out);
+    unlink(keyout);
+}
+
+static void test_generated_key_is_private_and_never_printed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mpxtest-gen-XXXXXX", keyfile[128], ep[128], log[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(keyfile, sizeof keyfile, "%s/sub/authkey", dir);
+    snprintf(ep, sizeof ep, "ipc://%s/mpx.sock", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stderr);
+        (void)f;
+        dup2(2, 1);
+        execl(mpxd_path(), mpxd_path(), "--authkey-out", keyfile, ep, (char *)NULL);
+        _exit(127);
+    }
+    struct stat st;
+    for (int i = 0; i < 200 && stat(ep + 6, &st) != 0; i++)
+        usleep(10 * 1000);
+    assert_int_equal(stat(keyfile, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    size_t keylen;
+    char *key = read_file(keyfile, &keylen);
+    assert_int_equal(keylen, 65); /* 64 hex digits and a newline */
+    key[64] = '\0';
+    mpx_client *c = NULL;
+    assert_ok(mpx_connect_keyfile(ep, keyfile, &c));
+    assert_ok(mpx_ping(c));
+    mpx_client_free(&c);
+
+    /* SIGTERM: exit status 0 and the ipc socket file removed. */
+    kill(pid, SIGTERM);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(stat(ep + 6, &st), -1);
+    char *out = read_file(log, NULL);
+    assert_non_null(strstr(out, keyfile)); /* says where the key is */
+    assert_null(strstr(out, key));         /* never the key itself */
+    free(out);
+    free(key);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_key_from_environment_and_sigint(void **state)
+{
+    (void)state;
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("MPX_AUTHKEY", "environment key", 1);
+        execl(mpxd_path(), mpxd_path(), "--quiet", ep, (char *)NULL);
+        _exit(127);
+    }
+    mpx_client *c = NULL;
+    int rc = MPX_ETIMEDOUT;
+    for (int i = 0; i < 50 && rc != 0; i++) { /* until it has bound */
+        rc = mpx_connect(ep, "environment key", 15, &c);
+        if (rc)
+            usleep(20 * 1000);
+    }
+    assert_ok(rc);
+    mpx_client_free(&c);
+    kill(pid, SIGINT);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_stalled_server_times_out_and_connection_survives(void **state)
+{
+    (void)state;
+    mpxd_proc server;
+    mpxd_start(&server, "ipc", NULL);
+    mpx_client *c = mpxd_connect(&server);
+    mpx_proxy *d = NULL;
+    assert_ok(mpx_dict_new(c, &d));
+    assert_ok(mpx_client_set_timeout(c, 200));
+    kill(server.pid, SIGSTOP);
+    size_t n;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_code(mpx_dict_len(d, &n), MPX_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 5); /* it did not hang */
+    kill(server.pid, SIGCONT);
+    /* The late reply is discarded; the next call gets its own answer. */
+    assert_ok(mpx_client_set_timeout(c, 5000));
+    mpx_value *k = mpx_str("a"), *v = mpx_str("b");
+    assert_ok(mpx_dict_set(d, k, v));
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, 1);
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    mpx_proxy_free(&d);
+    mpx_client_free(&c);
+    assert_int_equal(mpxd_stop(&server), 0);
+}
+
+static void test_dead_server_gives_timeout_not_hang(void **state)
+{
+    (void)state;
+    mpxd_proc server;
+    mpxd_start(&server, "tcp", NULL);
+    mpx_client *c = mpxd_connect(&server);
+    assert_ok(mpx_client_set_timeout(c, 300));
+    kill(server.pid, SIGKILL);
+    waitpid(server.pid, NULL, 0);
+    server.pid = 0;
+    assert_code(mpx_ping(c), MPX_ETIMEDOUT);
+    mpx_client_free(&c);
+    mpxd_stop(&server);
+    /* Nobody there at all: connect times out too. */
+    assert_code(mpx_connect(server.endpoint, "k", 1, &c), MPX_ETIMEDOUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_refuses_public_bind_without_authkey),
+        cmocka_unit_test(test_generated_key_is_private_and_never_printed),
+        cmocka_unit_test(test_key_from_environment_and_sigint),
+        cmocka_unit_test(test_stalled_server_times_out_and_connection_survives),
+        cmocka_unit_test(test_dead_server_gives_timeout_not_hang),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

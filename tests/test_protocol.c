@@ -1,0 +1,439 @@
+/*
+ * test_protocol.c — mpxd against a raw ZeroMQ peer that builds its own frames: garbage,
+ * truncated msgpack, a wrong MAC, a replay, an oversized request, a request before the
+ * handshake, another protocol version and a wrong authkey. Each is refused as docs/protocol.md
+ * says, never executed, and counted; a well-behaved client connected all along keeps working
+ * with its data intact.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "codec.h"
+#include "harness.h"
+
+#define MAX_MESSAGE 4096
+
+static mpxd_proc server;
+static mpx_client *good;
+static mpx_proxy *good_dict;
+static uint8_t authkey[64];
+static size_t keylen;
+
+typedef struct {
+    void *ctx;
+    void *sock;
+    uint64_t sid;
+    mpx__mac_key c2s, s2c;
+    uint64_t send_seq;
+    uint8_t frame[MAX_MESSAGE * 2];
+    size_t len;
+    mpx__frame in; /* the last frame received, pointing into `frame` */
+} raw_peer;
+
+static void raw_open(raw_peer *p)
+{
+    memset(p, 0, sizeof *p);
+    p->ctx = zmq_ctx_new();
+    p->sock = zmq_socket(p->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(p->sock, server.endpoint), 0);
+}
+
+static void raw_close(raw_peer *p)
+{
+    zmq_close(p->sock);
+    zmq_ctx_term(p->ctx);
+}
+
+static void raw_send(raw_peer *p, const void *buf, size_t len)
+{
+    assert_int_equal(zmq_send(p->sock, buf, len, 0), (int)len);
+}
+
+/* Receives one frame (failing the test after 5 s: "it did not hang"). */
+static void raw_recv(raw_peer *p)
+{
+    zmq_pollitem_t item = {.socket = p->sock, .events = ZMQ_POLLIN};
+    assert_int_equal(zmq_poll(&item, 1, 5000), 1);
+    int n = zmq_recv(p->sock, p->frame, sizeof p->frame, 0);
+    assert_true(n >= 0 && (size_t)n <= sizeof p->frame);
+    p->len = (size_t)n;
+    assert_ok(mpx__frame_parse(p->frame, p->len, &p->in));
+}
+
+/* Receives an ERROR frame and returns its code (negative). */
+static int raw_recv_error(raw_peer *p)
+{
+    raw_recv(p);
+    assert_int_equal(p->in.kind, MPX_K_ERROR);
+    mpx__mp_cursor c;
+    uint32_t n;
+    int64_t code;
+    mpx__mp_init(&c, p->in.body, p->in.body_len);
+    assert_ok(mpx__mp_array(&c, &n));
+    assert_ok(mpx__mp_int(&c, &code));
+    return (int)-code;
+}
+
+/* Runs the handshake with key; returns 0 or the code of the ERROR frame that ended it. */
+static int raw_handshake(raw_peer *p, const uint8_t *key, size_t len)
+{
+    uint8_t nc[32], ns[32], hello[MPX_HDR_LEN + 32], auth[MPX_HDR_LEN], k[32];
+    randombytes_buf(nc, sizeof nc);
+    mpx__frame_header(hello, MPX_K_HELLO, 0, 0);
+    memcpy(hello + MPX_HDR_LEN, nc, 32);
+    raw_send(p, hello, sizeof hello);
+    raw_recv(p);
+    assert_int_equal(p->in.kind, MPX_K_CHALLENGE);
+    p->sid = p->in.sid;
+    memcpy(ns, p->in.body, 32);
+    mpx__frame_header(auth, MPX_K_AUTH, p->sid, 0);
+    mpx__hs_proof(key, len, MPX_LABEL_CLIENT, nc, ns, p->sid, auth + MPX_MAC_OFF);
+    raw_send(p, auth, sizeof auth);
+    mpx__hs_proof(key, len, MPX_LABEL_C2S, nc, ns, p->sid, k);
+    mpx__mac_key_init(&p->c2s, k);
+    mpx__hs_proof(key, len, MPX_LABEL_S2C, nc, ns, p->sid, k);
+    mpx__mac_key_init(&p->s2c, k);
+    raw_recv(p);
+    if (p->in.kind == MPX_K_ERROR) {
+        p->len = 0;
+        mpx__mp_cursor c;
+        uint32_t n;
+        int64_t code;
+        mpx__mp_init(&c, p->in.body, p->in.body_len);
+        mpx__mp_array(&c, &n);
+        mpx__mp_int(&c, &code);
+        return (int)-code;
+    }
+    assert_int_equal(p->in.kind, MPX_K_WELCOME);
+    assert_ok(mpx__mac_verify(&p->s2c, &p->in));
+    return 0;
+}
+
+/* Builds a signed CALL frame with the next sequence number around body. */
+static size_t raw_build(raw_peer *p, const void *body, size_t len, uint8_t *out)
+{
+    mpx__frame_header(out, MPX_K_CALL, p->sid, ++p->send_seq);
+    memcpy(out + MPX_HDR_LEN, body, len);
+    mpx__mac_sign(&p->c2s, out, MPX_HDR_LEN + len);
+    return MPX_HDR_LEN + len;
+}
+
+/* Receives a REPLY, checks its MAC, and returns its status (0 or a negative code). */
+static int raw_recv_reply(raw_peer *p, uint64_t *req_id)
+{
+    raw_recv(p);
+    assert_int_equal(p->in.kind, MPX_K_REPLY);
+    assert_ok(mpx__mac_verify(&p->s2c, &p->in));
+    mpx__mp_cursor c;
+    uint32_t n;
+    int64_t status;
+    mpx__mp_init(&c, p->in.body, p->in.body_len);
+    assert_ok(mpx__mp_array(&c, &n));
+    assert_int_equal(n, 3);
+    assert_ok(mpx__mp_uint(&c, req_id));
+    assert_ok(mpx__mp_int(&c, &status));
+    return (int)-status;
+}
+
+/* Sends a call given as msgpack body bytes and returns the reply's status. */
+static int raw_call(raw_peer *p, const void *body, size_t len)
+{
+    uint8_t frame[MAX_MESSAGE * 2];
+    uint64_t id;
+    raw_send(p, frame, raw_build(p, body, len, frame));
+    return raw_recv_reply(p, &id);
+}
+
+/* The good client's data is all there and it still answers. */
+static void assert_good_client_intact(void)
+{
+    mpx_value *k = mpx_str("precious"), *v = NULL;
+    assert_ok(mpx_dict_get(good_dict, k, &v));
+    assert_string_equal(mpx_value_str(v, NULL), "data");
+    size_t n;
+    assert_ok(mpx_dict_len(good_dict, &n));
+    assert_int_equal(n, 1);
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--max-message", "4096", "--handshake-timeout", "500", NULL};
+    mpxd_start(&server, "tcp", extra);
+    size_t len;
+    char *key = read_file(server.keyfile, &len);
+    memcpy(authkey, key, len);
+    keylen = len;
+    free(key);
+    good = mpxd_connect(&server);
+    assert_ok(mpx_dict_open(good, "precious", &good_dict));
+    mpx_value *k = mpx_str("precious"), *v = mpx_str("data");
+    assert_ok(mpx_dict_set(good_dict, k, v));
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    mpx_proxy_free(&good_dict);
+    mpx_client_free(&good);
+    return mpxd_stop(&server);
+}
+
+static void test_garbage_before_handshake(void **state)
+{
+    (void)state;
+    raw_peer p;
+    raw_open(&p);
+    raw_send(&p, "hello, mpxd", 11);
+    assert_code(raw_recv_error(&p), MPX_EPROTO);
+    raw_send(&p, "", 0);
+    assert_code(raw_recv_error(&p), MPX_EPROTO);
+    raw_close(&p);
+    assert_good_client_intact();
+}
+
+static void test_call_before_handshake(void **state)
+{
+    (void)state;
+    raw_peer p;
+    raw_open(&p);
+    static const uint8_t body[] = {0x94, 0x01, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x90};
+    uint8_t frame[64];
+    uint64_t before = mpxd_stat(good, "rejected_unauth");
+    mpx__frame_header(frame, MPX_K_CALL, 1, 1);
+    memcpy(frame + MPX_HDR_LEN, body, sizeof body);
+    raw_send(&p, frame, MPX_HDR_LEN + sizeof body);
+    assert_code(raw_recv_error(&p), MPX_ENOAUTH);
+    /* A large frame before the handshake is not even parsed. */
+    static uint8_t big[1024];
+    raw_send(&p, big, sizeof big);
+    assert_code(raw_recv_error(&p), MPX_ENOAUTH);
+    assert_int_equal(mpxd_stat(good, "rejected_unauth"), before + 2);
+    raw_close(&p);
+    assert_good_client_intact();
+}
+
+static void test_other_protocol_version(void **state)
+{
+    (void)state;
+    raw_peer p;
+    raw_open(&p);
+    uint8_t hello[MPX_HDR_LEN + 32] = {0};
+    mpx__frame_header(hello, MPX_K_HELLO, 0, 0);
+    hello[0] = 9;
+    raw_send(&p, hello, sizeof hello);
+    assert_code(raw_recv_error(&p), MPX_EVERSION);
+    assert_true(mpxd_stat(good, "rejected_version") >= 1);
+    raw_close(&p);
+    assert_good_client_intact();
+}
+
+static void test_wrong_authkey(void **state)
+{
+    (void)state;
+    raw_peer p;
+    uint64_t before = mpxd_stat(good, "auth_failures");
+    raw_open(&p);
+    assert_code(raw_handshake(&p, (const uint8_t *)"wrong key", 9), MPX_EAUTH);
+    raw_close(&p);
+    /* Through the library: a clear error, and the server keeps serving. */
+    mpx_client *c = NULL;
+    assert_code(mpx_connect(server.endpoint, "wrong key", 9, &c), MPX_EAUTH);
+    assert_null(c);
+    assert_non_null(strstr(mpx_last_error(), "authentication failed"));
+    assert_int_equal(mpxd_stat(good, "auth_failures"), before + 2);
+    assert_good_client_intact();
+    char *log = read_file(server.logfile, NULL);
+    assert_non_null(strstr(log, "authentication failed"));
+    free(log);
+}
+
+static void test_malformed_and_truncated_bodies(void **state)
+{
+    (void)state;
+    raw_peer p;
+    raw_open(&p);
+    assert_ok(raw_handshake(&p, authkey, keylen));
+    uint64_t before = mpxd_stat(good, "rejected_malformed");
+    /* Not msgpack at all. */
+    assert_code(raw_call(&p, "\xc1\xc1\xc1", 3), MPX_EBADREQ);
+    /* [5, 0, "ping", [ ... one argument declared, none sent */
+    static const uint8_t truncated[] = {0x94, 0x05, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x91};
+    assert_code(raw_call(&p, truncated, sizeof truncated), MPX_EBADREQ);
+    /* A str declaring more bytes than follow. */
+    static const uint8_t short_str[] = {0x94, 0x06, 0x00, 0xa9, 'p', 'i'};
+    assert_code(raw_call(&p, short_str, sizeof short_str), MPX_EBADREQ);
+    /* Trailing bytes after a complete call. */
+    static const uint8_t trailing[] = {0x94, 0x07, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x90, 0x00};
+    assert_code(raw_call(&p, trailing, sizeof trailing), MPX_EBADREQ);
+    assert_int_equal(mpxd_stat(good, "rejected_malformed"), before + 4);
+    /* The session is still good: a correct ping works. */
+    static const uint8_t ping[] = {0x94, 0x08, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x90};
+    assert_ok(raw_call(&p, ping, sizeof ping));
+    raw_close(&p);
+    assert_good_client_intact();
+}
+
+static void test_unknown_object_method_and_arity(void **state)
+{
+    (void)state;
+    raw_peer p;
+    raw_open(&p);
+    assert_ok(raw_handshake(&p, authkey, keylen));
+    static const uint8_t no_obj[] = {0x94, 0x01, 0xcd, 0x27, 0x0f, 0xa3, 'l', 'e', 'n', 0x90};
+    assert_code(raw_call(&p, no_obj, sizeof no_obj), MPX_ENOOBJ);
+    static const uint8_t no_method[] = {0x94, 0x02, 0x00, 0xa3, 'z', 'a', 'p', 0x90};
+    assert_code(raw_call(&p, no_method, sizeof no_method), MPX_ENOMETHOD);
+    static const uint8_t arity[] = {0x94, 0x03, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x91, 0x01};
+    assert_code(raw_call(&p, arity, sizeof arity), MPX_EARGS);
+    /* open("x", 7): the type must be a string */
+    static const uint8_t bad_type[] = {0x94, 0x04, 0x00, 0xa4, 'o', 'p', 'e', 'n', 0x92, 0xa1, 'x', 0x07};
+    assert_code(raw_call(&p, bad_type, sizeof bad_type), MPX_ETYPE);
+    raw_close(&p);
+    assert_good_client_intact();
+}
+
+/* [req, dict id, "set", ["k", v]] with a one-byte integer v. */
+static size_t set_call(uint8_t *out, uint64_t dict_id, uint8_t req, uint8_t v)
+{
+    uint8_t body[] = {0x94, req, 0xcf, 0, 0, 0, 0, 0, 0, 0, 0, 0xa3, 's', 'e', 't', 0x92, 0xa1, 'k', v};
+    mpx__put_u64be(body + 3, dict_id);
+    memcpy(out, body, sizeof body);
+    return sizeof body;
+}
+
+static int64_t good_get_k(mpx_proxy *d)
+{
+    mpx_value *k = mpx_str("k"), *v = NULL;
+    int64_t i = -1;
+    assert_ok(mpx_dict_get(d, k, &v));
+    assert_ok(mpx_value_get_int(v, &i));
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    return i;
+}
+
+static void test_wrong_mac_and_replay_are_never_executed(void **state)
+{
+    (void)state;
+    raw_peer p;
+    mpx_proxy *d = NULL;
+    assert_ok(mpx_dict_open(good, "replay.target", &d));
+    raw_open(&p);
+    assert_ok(raw_handshake(&p, authkey, keylen));
+    uint8_t body[64], first[128], frame[128];
+    uint64_t id, mac_before = mpxd_stat(good, "rejected_mac");
+    uint64_t replay_before = mpxd_stat(good, "rejected_replay");
+
+    size_t len = raw_build(&p, body, set_call(body, mpx_proxy_id(d), 1, 1), first);
+    raw_send(&p, first, len);
+    assert_ok(raw_recv_reply(&p, &id));
+    assert_int_equal(good_get_k(d), 1);
+
+    /* Tampered: k = 2 with one bit of the body flipped after signing. */
+    len = raw_build(&p, body, set_call(body, mpx_proxy_id(d), 2, 2), frame);
+    frame[len - 1] ^= 0x01;
+    raw_send(&p, frame, len);
+    assert_code(raw_recv_error(&p), MPX_EAUTH);
+    assert_ok(mpx__mac_verify(&p.s2c, &p.in)); /* the refusal itself is signed */
+    assert_int_equal(good_get_k(d), 1);
+
+    /* The refused frame did not use up its sequence number: resend it intact. */
+    frame[len - 1] ^= 0x01;
+    raw_send(&p, frame, len);
+    assert_ok(raw_recv_reply(&p, &id));
+    assert_int_equal(good_get_k(d), 2);
+
+    /* Replay the first frame (k = 1): refused, k stays 2. */
+    raw_send(&p, first, MPX_HDR_LEN + set_call(body, 0, 1, 1));
+    assert_code(raw_recv_error(&p), MPX_EREPLAY);
+    assert_int_equal(good_get_k(d), 2);
+
+    /* A frame naming another session id is refused like a bad MAC. */
+    len = raw_build(&p, body, set_call(body, mpx_proxy_id(d), 3, 3), frame);
+    mpx__put_u64be(frame + 2, p.sid ^ 1);
+    raw_send(&p, frame, len);
+    assert_code(raw_recv_error(&p), MPX_EAUTH);
+    assert_int_equal(good_get_k(d), 2);
+
+    assert_int_equal(mpxd_stat(good, "rejected_mac"), mac_before + 2);
+    assert_int_equal(mpxd_stat(good, "rejected_replay"), replay_before + 1);
+    raw_close(&p);
+    mpx_proxy_free(&d);
+    assert_good_client_intact();
+}
+
+static void test_oversized_request_keeps_connection(void **state)
+{
+    (void)state;
+    raw_peer p;
+    raw_open(&p);
+    assert_ok(raw_handshake(&p, authkey, keylen));
+    /* [9, 0, "ping", [bin of 5000 bytes]]: over the 4096-byte limit */
+    static uint8_t body[5100];
+    size_t n = 0;
+    const uint8_t head[] = {0x94, 0x09, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x91, 0xc5, 0x13, 0x88};
+    memcpy(body, head, sizeof head);
+    n = sizeof head + 5000;
+    uint64_t before = mpxd_stat(good, "rejected_oversize"), id = 0;
+    static uint8_t frame[MAX_MESSAGE * 2];
+    raw_send(&p, frame, raw_build(&p, body, n, frame));
+    assert_code(raw_recv_reply(&p, &id), MPX_ETOOBIG);
+    assert_int_equal(id, 9);
+    assert_int_equal(mpxd_stat(good, "rejected_oversize"), before + 1);
+    static const uint8_t ping[] = {0x94, 0x0a, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x90};
+    assert_ok(raw_call(&p, ping, sizeof ping));
+    raw_close(&p);
+
+    /* The library refuses it before sending, knowing the limit from WELCOME. */
+    mpx_value *k = mpx_str("big"), *v = mpx_bytes(body, 5000);
+    assert_code(mpx_dict_set(good_dict, k, v), MPX_ETOOBIG);
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    assert_good_client_intact();
+}
+
+static void test_unfinished_handshake_expires(void **state)
+{
+    (void)state;
+    raw_peer p;
+    raw_open(&p);
+    uint8_t hello[MPX_HDR_LEN + 32] = {0};
+    mpx__frame_header(hello, MPX_K_HELLO, 0, 0);
+    uint64_t sessions = mpxd_stat(good, "sessions");
+    raw_send(&p, hello, sizeof hello);
+    raw_recv(&p);
+    assert_int_equal(p.in.kind, MPX_K_CHALLENGE);
+    assert_int_equal(mpxd_stat(good, "sessions"), sessions + 1);
+    /* --handshake-timeout 500: gone within the next sweep (bounded wait: "did not hang"). */
+    for (int i = 0; i < 100 && mpxd_stat(good, "sessions") > sessions; i++)
+        usleep(50 * 1000);
+    assert_true(mpxd_stat(good, "sessions") <= sessions);
+    raw_close(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_garbage_before_handshake),
+        cmocka_unit_test(test_call_before_handshake),
+        cmocka_unit_test(test_other_protocol_version),
+        cmocka_unit_test(test_wrong_authkey),
+        cmocka_unit_test(test_malformed_and_truncated_bodies),
+        cmocka_unit_test(test_unknown_object_method_and_arity),
+        cmocka_unit_test(test_wrong_mac_and_replay_are_never_executed),
+        cmocka_unit_test(test_oversized_request_keeps_connection),
+        cmocka_unit_test(test_unfinished_handshake_expires),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
