@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what mpx needs to build and test, from Debian packages; does nothing for packages
+# already there. Used by scripts/test.sh and scripts/demo.sh.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libsodium-dev
+          libcmocka-dev uthash-dev "$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
