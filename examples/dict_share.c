@@ -35,8 +35,7 @@ int main(void)
     mpx_manager *manager = NULL;
     mpx_proxy *results = NULL;
     int rc = mpx_manager_start(&manager);
-    if (rc == 0)
-        rc = mpx_dict_new(mpx_manager_client(manager), &results);
+    if (rc == 0) rc = mpx_dict_new(mpx_manager_client(manager), &results);
     if (rc) {
         fprintf(stderr, "dict_share: %s (%s)\n", mpx_strerror(rc), mpx_last_error());
         return 1;
@@ -49,8 +48,8 @@ int main(void)
     /* Wait for the workers by pid: the private mpxd is a child of this process too. */
     int failed = 0, status;
     for (int id = 0; id < WORKERS; id++)
-        failed += waitpid(pids[id], &status, 0) < 0 || !WIFEXITED(status) ||
-                  WEXITSTATUS(status) != 0;
+        failed +=
+            waitpid(pids[id], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 
     size_t len = 0;
     rc = mpx_dict_len(results, &len);

@@ -27,20 +27,16 @@ int main(int argc, char **argv)
     mpx_client *client = NULL;
     mpx_proxy *d = NULL;
     int rc = mpx_connect_keyfile(argv[1], argv[2], &client);
-    if (rc)
-        return fail("connect", rc);
-    if ((rc = mpx_dict_open(client, name, &d)) != 0)
-        return fail("open the dict", rc);
+    if (rc) return fail("connect", rc);
+    if ((rc = mpx_dict_open(client, name, &d)) != 0) return fail("open the dict", rc);
 
     /* visits = d.get("visits", 0) + 1; d["visits"] = visits */
     mpx_value *key = mpx_str("visits"), *zero = mpx_uint(0), *count = NULL;
     rc = mpx_dict_get_default(d, key, zero, &count);
     uint64_t visits = 0;
-    if (rc == 0)
-        mpx_value_get_uint(count, &visits);
+    if (rc == 0) mpx_value_get_uint(count, &visits);
     mpx_value *next = mpx_uint(++visits);
-    if (rc == 0)
-        rc = mpx_dict_set(d, key, next);
+    if (rc == 0) rc = mpx_dict_set(d, key, next);
 
     /* d.update({"last": "remote_dict", "tags": ["demo", 42]}) */
     mpx_value *pairs = mpx_map(), *k = mpx_str("last"), *v = mpx_str("remote_dict");
@@ -50,12 +46,10 @@ int main(int argc, char **argv)
     mpx_array_push(tags, &t2);
     k = mpx_str("tags");
     mpx_map_put(pairs, &k, &tags);
-    if (rc == 0)
-        rc = mpx_dict_update(d, pairs);
+    if (rc == 0) rc = mpx_dict_update(d, pairs);
 
     size_t len = 0;
-    if (rc == 0)
-        rc = mpx_dict_len(d, &len);
+    if (rc == 0) rc = mpx_dict_len(d, &len);
     if (rc == 0)
         printf("dict '%s' on %s: visits=%llu, %zu keys\n", name, argv[1],
                (unsigned long long)visits, len);

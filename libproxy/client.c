@@ -41,14 +41,14 @@ typedef struct pending {
 
 struct mpx_client {
     uint32_t tag;
-    pthread_mutex_t mu;   /* owns the socket and everything below */
-    pthread_cond_t cv;    /* a reply arrived, or the reader role is free */
-    pthread_cond_t turn;  /* the reader waits here while senders use the socket */
-    atomic_int want;      /* threads waiting to send */
-    atomic_bool polling;  /* the reader is inside zmq_poll */
-    int wake_fd;          /* eventfd: pulls the reader out of zmq_poll */
-    bool reader;          /* some thread is reading */
-    pending *pending;     /* calls waiting for replies */
+    pthread_mutex_t mu;  /* owns the socket and everything below */
+    pthread_cond_t cv;   /* a reply arrived, or the reader role is free */
+    pthread_cond_t turn; /* the reader waits here while senders use the socket */
+    atomic_int want;     /* threads waiting to send */
+    atomic_bool polling; /* the reader is inside zmq_poll */
+    int wake_fd;         /* eventfd: pulls the reader out of zmq_poll */
+    bool reader;         /* some thread is reading */
+    pending *pending;    /* calls waiting for replies */
     void *zctx;
     void *sock;
     char *endpoint;
@@ -62,10 +62,10 @@ struct mpx_client {
     atomic_uint_fast64_t next_req;
     size_t max_message;
     int timeout_ms;
-    int broken;          /* a sticky transport error; 0 while the connection is good */
+    int broken; /* a sticky transport error; 0 while the connection is good */
     char broken_msg[200];
     unsigned fork_gen;
-    mpx_proxy *proxies;  /* open proxies, re-attached after a fork */
+    mpx_proxy *proxies; /* open proxies, re-attached after a fork */
 };
 
 /* ---- fork generations -------------------------------------------------------------------- */
@@ -108,10 +108,8 @@ static int frame_buf_write(void *data, const char *p, size_t len)
         while (cap < b->size + len)
             cap *= 2;
         char *n = b->data == b->inline_buf ? malloc(cap) : realloc(b->data, cap);
-        if (!n)
-            return -1;
-        if (b->data == b->inline_buf)
-            memcpy(n, b->inline_buf, b->size);
+        if (!n) return -1;
+        if (b->data == b->inline_buf) memcpy(n, b->inline_buf, b->size);
         b->data = n;
         b->cap = cap;
     }
@@ -129,8 +127,7 @@ static void frame_buf_init(frame_buf *b)
 
 static void frame_buf_free(frame_buf *b)
 {
-    if (b->data != b->inline_buf)
-        free(b->data);
+    if (b->data != b->inline_buf) free(b->data);
 }
 
 static int64_t now_ms(void)
@@ -185,8 +182,7 @@ static int recv_frame(mpx_client *c, zmq_msg_t *msg, int64_t deadline)
         int n = zmq_poll(&item, 1, (long)left);
         if (n < 0 && errno != EINTR)
             return mpx__fail(MPX_ECONN, "poll failed: %s", zmq_strerror(errno));
-        if (n > 0 && zmq_msg_recv(msg, c->sock, ZMQ_DONTWAIT) >= 0)
-            return 0;
+        if (n > 0 && zmq_msg_recv(msg, c->sock, ZMQ_DONTWAIT) >= 0) return 0;
     }
 }
 
@@ -209,14 +205,12 @@ static int handshake_recv(mpx_client *c, zmq_msg_t *msg, uint8_t kind, mpx__fram
                           int64_t deadline)
 {
     int rc = recv_frame(c, msg, deadline);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = mpx__frame_parse(zmq_msg_data(msg), zmq_msg_size(msg), f);
     if (rc == MPX_EVERSION)
         return mpx__fail(rc, "the server speaks protocol version %u, not %d",
                          ((uint8_t *)zmq_msg_data(msg))[0], MPX_PROTOCOL_VERSION);
-    if (rc == 0 && f->kind == MPX_K_ERROR)
-        return frame_error(f, "during the handshake");
+    if (rc == 0 && f->kind == MPX_K_ERROR) return frame_error(f, "during the handshake");
     if (rc || f->kind != kind)
         return mpx__fail(MPX_EPROTO, "unexpected frame during the handshake");
     return 0;
@@ -241,10 +235,8 @@ static int handshake(mpx_client *c)
     memcpy(frame + MPX_HDR_LEN, nc, sizeof nc);
     int rc = handshake_send(c, frame, sizeof frame);
     zmq_msg_init(&msg);
-    if (rc == 0)
-        rc = handshake_recv(c, &msg, MPX_K_CHALLENGE, &f, deadline);
-    if (rc == 0 && f.body_len != MPX_NONCE_LEN)
-        rc = mpx__fail(MPX_EPROTO, "malformed CHALLENGE");
+    if (rc == 0) rc = handshake_recv(c, &msg, MPX_K_CHALLENGE, &f, deadline);
+    if (rc == 0 && f.body_len != MPX_NONCE_LEN) rc = mpx__fail(MPX_EPROTO, "malformed CHALLENGE");
     if (rc == 0) {
         c->sid = f.sid;
         memcpy(ns, f.body, sizeof ns);
@@ -260,8 +252,7 @@ static int handshake(mpx_client *c)
     }
     if (rc == 0) {
         mpx__frame_header(frame, MPX_K_AUTH, c->sid, 0);
-        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_CLIENT, nc, ns, c->sid,
-                      frame + MPX_MAC_OFF);
+        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_CLIENT, nc, ns, c->sid, frame + MPX_MAC_OFF);
         rc = handshake_send(c, frame, MPX_HDR_LEN);
     }
     if (rc == 0) {
@@ -285,7 +276,8 @@ static int handshake(mpx_client *c)
         for (int ok = mpx__mp_map(&cur, &n) == 0; ok && n--;) {
             ok = mpx__mp_str(&cur, &k, &klen) == 0;
             uint64_t v;
-            if (ok && klen == 11 && memcmp(k, "max_message", 11) == 0 && mpx__mp_uint(&cur, &v) == 0)
+            if (ok && klen == 11 && memcmp(k, "max_message", 11) == 0 &&
+                mpx__mp_uint(&cur, &v) == 0)
                 c->max_message = v;
             else if (ok)
                 ok = mpx__mp_skip(&cur) == 0;
@@ -301,20 +293,16 @@ static int session_open(mpx_client *c)
 {
     c->max_message = MPX_DEFAULT_MAX_MESSAGE;
     c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c->wake_fd < 0)
-        return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));
+    if (c->wake_fd < 0) return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));
     int rc = socket_open(c);
     return rc ? rc : handshake(c);
 }
 
 static void session_close_socket(mpx_client *c)
 {
-    if (c->sock)
-        zmq_close(c->sock);
-    if (c->zctx)
-        zmq_ctx_term(c->zctx);
-    if (c->wake_fd >= 0)
-        close(c->wake_fd);
+    if (c->sock) zmq_close(c->sock);
+    if (c->zctx) zmq_ctx_term(c->zctx);
+    if (c->wake_fd >= 0) close(c->wake_fd);
     c->sock = c->zctx = NULL;
     c->wake_fd = -1;
 }
@@ -349,12 +337,10 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
 {
     if (!endpoint || !authkey || keylen == 0 || !out)
         return mpx__fail(MPX_EINVAL, "mpx_connect: endpoint, authkey and out are required");
-    if (sodium_init() < 0)
-        return mpx__fail(MPX_ESYS, "libsodium failed to initialise");
+    if (sodium_init() < 0) return mpx__fail(MPX_ESYS, "libsodium failed to initialise");
     pthread_once(&fork_once, fork_register);
     mpx_client *c = calloc(1, sizeof *c);
-    if (!c)
-        return mpx__fail(MPX_ENOMEM, "mpx_connect: out of memory");
+    if (!c) return mpx__fail(MPX_ENOMEM, "mpx_connect: out of memory");
     c->tag = CLIENT_TAG;
     c->wake_fd = -1;
     c->timeout_ms = MPX_DEFAULT_TIMEOUT_MS;
@@ -380,20 +366,16 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
 
 int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out)
 {
-    if (!keyfile)
-        return mpx__fail(MPX_EINVAL, "mpx_connect_keyfile: no key file");
+    if (!keyfile) return mpx__fail(MPX_EINVAL, "mpx_connect_keyfile: no key file");
     uint8_t key[4097];
     int fd = open(keyfile, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;
     int err = errno;
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     if (n < 0)
         return mpx__fail(MPX_ESYS, "cannot read the authkey file %s: %s", keyfile, strerror(err));
-    if (n > 0 && key[n - 1] == '\n')
-        n--;
-    if (n > 0 && key[n - 1] == '\r')
-        n--;
+    if (n > 0 && key[n - 1] == '\n') n--;
+    if (n > 0 && key[n - 1] == '\r') n--;
     if (n == 0 || n == (ssize_t)sizeof key)
         return mpx__fail(MPX_EINVAL, "the authkey file %s must hold 1 to 4096 bytes", keyfile);
     int rc = mpx_connect(endpoint, key, (size_t)n, out);
@@ -416,8 +398,7 @@ static int reattach_proxies(mpx_client *c)
         mpx__args args = {.items = items, .n = 1};
         int rc = id ? mpx__invoke(c, 0, "attach", &args, MPX_TIMEOUT_DEFAULT, NULL) : MPX_ENOMEM;
         mpx_value_free(&id);
-        if (rc && rc != MPX_ENOOBJ)
-            return rc;
+        if (rc && rc != MPX_ENOOBJ) return rc;
     }
     return 0;
 }
@@ -431,8 +412,7 @@ static int client_after_fork(mpx_client *c)
         pthread_mutex_unlock(&fork_mu);
         return 0;
     }
-    if (n_orphans < sizeof orphans / sizeof *orphans)
-        orphans[n_orphans++] = c->zctx;
+    if (n_orphans < sizeof orphans / sizeof *orphans) orphans[n_orphans++] = c->zctx;
     c->zctx = c->sock = NULL;
     close(c->wake_fd); /* the child's own copy; the parent's is untouched */
     c->wake_fd = -1;
@@ -444,8 +424,7 @@ static int client_after_fork(mpx_client *c)
     c->broken = 0;
     c->fork_gen = gen;
     int rc = session_open(c);
-    if (rc == 0)
-        rc = reattach_proxies(c);
+    if (rc == 0) rc = reattach_proxies(c);
     if (rc) {
         pthread_mutex_lock(&c->mu);
         client_break(c, rc, mpx_last_error());
@@ -468,8 +447,7 @@ static void lock_for_send(mpx_client *c)
         }
     }
     pthread_mutex_lock(&c->mu);
-    if (atomic_fetch_sub(&c->want, 1) == 1)
-        pthread_cond_broadcast(&c->turn);
+    if (atomic_fetch_sub(&c->want, 1) == 1) pthread_cond_broadcast(&c->turn);
 }
 
 static pending *pending_take(mpx_client *c, uint64_t req_id)
@@ -503,8 +481,7 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
         return client_break(c, rc, mpx_last_error());
     }
     mpx__mp_init(&cur, f.body, f.body_len);
-    if (f.kind != MPX_K_REPLY || mpx__mp_array(&cur, &n) || n != 3 ||
-        mpx__mp_uint(&cur, &req_id))
+    if (f.kind != MPX_K_REPLY || mpx__mp_array(&cur, &n) || n != 3 || mpx__mp_uint(&cur, &req_id))
         return client_break(c, MPX_EPROTO, "malformed reply from the server");
     pending *p = pending_take(c, req_id);
     if (p) { /* else the call timed out already: its reply is dropped */
@@ -532,8 +509,7 @@ static void read_until(mpx_client *c, pending *p, int64_t deadline)
         while (atomic_load(&c->want) > 0)
             pthread_cond_wait(&c->turn, &c->mu);
         int64_t left = deadline - now_ms();
-        if (left <= 0)
-            break;
+        if (left <= 0) break;
         atomic_store(&c->polling, true);
         if (atomic_load(&c->want) > 0) { /* a sender came in between: let it go first */
             atomic_store(&c->polling, false);
@@ -555,8 +531,7 @@ static void read_until(mpx_client *c, pending *p, int64_t deadline)
                 /* nothing to drain: another wake-up got there first */
             }
         }
-        if (items[0].revents & ZMQ_POLLIN)
-            drain_replies(c);
+        if (items[0].revents & ZMQ_POLLIN) drain_replies(c);
     }
     c->reader = false;
     pthread_cond_broadcast(&c->cv); /* someone else may read now */
@@ -572,8 +547,7 @@ static void timed_wait(mpx_client *c, int64_t deadline)
 static int wait_reply(mpx_client *c, pending *p, int64_t deadline)
 {
     while (!p->done) {
-        if (c->broken)
-            return mpx__fail(c->broken, "%s", c->broken_msg);
+        if (c->broken) return mpx__fail(c->broken, "%s", c->broken_msg);
         if (now_ms() >= deadline) {
             pending_take(c, p->req_id);
             return mpx__fail(MPX_ETIMEDOUT, "no reply within the timeout");
@@ -594,8 +568,7 @@ static int pack_call(frame_buf *b, uint64_t req_id, uint64_t obj_id, const char 
     int rc = msgpack_pack_array(&pk, 4) | msgpack_pack_uint64(&pk, req_id) |
              msgpack_pack_uint64(&pk, obj_id) |
              msgpack_pack_str_with_body(&pk, method, strlen(method));
-    if (args && args->raw)
-        return rc | frame_buf_write(b, args->raw, args->raw_len);
+    if (args && args->raw) return rc | frame_buf_write(b, args->raw, args->raw_len);
     rc |= msgpack_pack_array(&pk, args ? args->n : 0);
     for (size_t i = 0; rc == 0 && args && i < args->n; i++)
         rc = mpx__value_pack(&pk, args->items[i]);
@@ -630,11 +603,9 @@ static int parse_result(pending *p, mpx__result *res)
     mpx__mp_init(&cur, f.body, f.body_len);
     mpx__mp_array(&cur, &n);
     mpx__mp_uint(&cur, &req_id);
-    if (mpx__mp_int(&cur, &status))
-        return mpx__fail(MPX_EPROTO, "malformed reply status");
+    if (mpx__mp_int(&cur, &status)) return mpx__fail(MPX_EPROTO, "malformed reply status");
     if (status != 0) {
-        if (mpx__mp_str(&cur, &msg, &len))
-            return mpx__fail(MPX_EPROTO, "malformed error reply");
+        if (mpx__mp_str(&cur, &msg, &len)) return mpx__fail(MPX_EPROTO, "malformed error reply");
         return mpx__fail_remote(status > 0 && status < 1000 ? (int)-status : MPX_EPROTO, msg, len);
     }
     const uint8_t *start = cur.p;
@@ -652,12 +623,10 @@ static int parse_result(pending *p, mpx__result *res)
 int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
                 int timeout_ms, mpx__result *res)
 {
-    if (!mpx__client_ok(c))
-        return mpx__fail(MPX_EINVAL, "not a client handle");
+    if (!mpx__client_ok(c)) return mpx__fail(MPX_EINVAL, "not a client handle");
     if (c->fork_gen != atomic_load(&fork_generation)) {
         int rc = client_after_fork(c);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     pending p = {.req_id = atomic_fetch_add(&c->next_req, 1)};
     frame_buf b;
@@ -676,12 +645,10 @@ int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__a
     zmq_msg_init(&p.reply);
     lock_for_send(c);
     int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg) : send_call(c, &b, &p);
-    if (rc == 0)
-        rc = wait_reply(c, &p, deadline);
+    if (rc == 0) rc = wait_reply(c, &p, deadline);
     pthread_mutex_unlock(&c->mu);
     frame_buf_free(&b);
-    if (rc == 0)
-        rc = parse_result(&p, res);
+    if (rc == 0) rc = parse_result(&p, res);
     zmq_msg_close(&p.reply);
     return rc;
 }
@@ -707,8 +674,7 @@ int mpx_ping(mpx_client *c)
 int mpx_server_stats(mpx_client *c, mpx_value **out)
 {
     mpx__result res;
-    if (!out)
-        return mpx__fail(MPX_EINVAL, "mpx_server_stats: no out argument");
+    if (!out) return mpx__fail(MPX_EINVAL, "mpx_server_stats: no out argument");
     int rc = mpx__invoke(c, 0, "stats", NULL, MPX_TIMEOUT_DEFAULT, &res);
     if (rc == 0) {
         rc = mpx__result_value(&res, out);
@@ -737,8 +703,7 @@ void mpx__client_link(mpx_client *c, mpx_proxy *p)
     pthread_mutex_lock(&c->mu);
     p->prev = NULL;
     p->next = c->proxies;
-    if (c->proxies)
-        c->proxies->prev = p;
+    if (c->proxies) c->proxies->prev = p;
     c->proxies = p;
     pthread_mutex_unlock(&c->mu);
 }
@@ -750,8 +715,7 @@ void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
         p->prev->next = p->next;
     else
         c->proxies = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
+    if (p->next) p->next->prev = p->prev;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -769,16 +733,14 @@ static void send_bye(mpx_client *c)
 
 void mpx_client_free(mpx_client **cp)
 {
-    if (!cp || !mpx__client_ok(*cp))
-        return;
+    if (!cp || !mpx__client_ok(*cp)) return;
     mpx_client *c = *cp;
     *cp = NULL;
     for (mpx_proxy *p = c->proxies; p; p = p->next)
         p->client = NULL; /* the session's end releases them all */
     if (c->fork_gen != atomic_load(&fork_generation)) {
         /* A forked child that never used this client: the inherited socket is not ours. */
-        if (n_orphans < sizeof orphans / sizeof *orphans)
-            orphans[n_orphans++] = c->zctx;
+        if (n_orphans < sizeof orphans / sizeof *orphans) orphans[n_orphans++] = c->zctx;
         c->zctx = c->sock = NULL;
     } else {
         send_bye(c);

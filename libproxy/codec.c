@@ -37,10 +37,8 @@ static uint32_t get_be(const uint8_t *p, int n)
 int mpx__frame_parse(const void *buf, size_t len, mpx__frame *f)
 {
     const uint8_t *p = buf;
-    if (len < MPX_HDR_LEN)
-        return MPX_EPROTO;
-    if (p[0] != MPX_PROTOCOL_VERSION)
-        return MPX_EVERSION;
+    if (len < MPX_HDR_LEN) return MPX_EPROTO;
+    if (p[0] != MPX_PROTOCOL_VERSION) return MPX_EVERSION;
     f->version = p[0];
     f->kind = p[1];
     f->sid = mpx__get_u64be(p + 2);
@@ -88,8 +86,8 @@ int mpx__mac_verify(const mpx__mac_key *k, const mpx__frame *f)
 }
 
 void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
-                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN],
-                   uint64_t sid, uint8_t out[32])
+                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
+                   uint8_t out[32])
 {
     crypto_auth_hmacsha256_state st;
     uint8_t sid_be[8];
@@ -114,10 +112,9 @@ void mpx__mp_init(mpx__mp_cursor *c, const void *buf, size_t len)
 /* The header size of the token starting with byte b, not counting a str/bin/ext body. */
 static size_t token_header_len(uint8_t b)
 {
-    if (b <= 0x7f || b >= 0xe0 || (b >= 0x80 && b <= 0xbf))
-        return 1;
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0x80 && b <= 0xbf)) return 1;
     static const uint8_t len_c0[] = {
-        1, 0, 1, 1, 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9, /* c0..cf */
+        1, 0, 1, 1, 2, 3, 5, 3,  4,  6, 5, 9, 2, 3, 5, 9, /* c0..cf */
         2, 3, 5, 9, 3, 4, 6, 10, 18, 2, 3, 5, 3, 5, 3, 5, /* d0..df */
     };
     return len_c0[b - 0xc0];
@@ -148,8 +145,14 @@ static void token_fixed(mpx__mp_token *t, const uint8_t *p)
     uint8_t b = p[0];
     uint64_t u = 0;
     switch (b) {
-    case 0xc0: t->kind = MPX_MP_NIL; break;
-    case 0xc2: case 0xc3: t->kind = MPX_MP_BOOL; t->b = b == 0xc3; break;
+    case 0xc0:
+        t->kind = MPX_MP_NIL;
+        break;
+    case 0xc2:
+    case 0xc3:
+        t->kind = MPX_MP_BOOL;
+        t->b = b == 0xc3;
+        break;
     case 0xca: {
         uint32_t w = get_be(p + 1, 4);
         float f;
@@ -163,20 +166,43 @@ static void token_fixed(mpx__mp_token *t, const uint8_t *p)
         t->kind = MPX_MP_F64;
         memcpy(&t->d, &u, 8);
         break;
-    case 0xcc: case 0xcd: case 0xce:
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
         t->kind = MPX_MP_UINT;
         t->u = get_be(p + 1, (int)token_header_len(b) - 1);
         break;
-    case 0xcf: t->kind = MPX_MP_UINT; t->u = mpx__get_u64be(p + 1); break;
-    case 0xd0: token_int(t, (int8_t)p[1]); break;
-    case 0xd1: token_int(t, (int16_t)get_be(p + 1, 2)); break;
-    case 0xd2: token_int(t, (int32_t)get_be(p + 1, 4)); break;
-    case 0xd3: token_int(t, (int64_t)mpx__get_u64be(p + 1)); break;
-    case 0xd4: token_ext(t, p + 1, 1); break;
-    case 0xd5: token_ext(t, p + 1, 2); break;
-    case 0xd6: token_ext(t, p + 1, 4); break;
-    case 0xd7: token_ext(t, p + 1, 8); break;
-    case 0xd8: token_ext(t, p + 1, 16); break;
+    case 0xcf:
+        t->kind = MPX_MP_UINT;
+        t->u = mpx__get_u64be(p + 1);
+        break;
+    case 0xd0:
+        token_int(t, (int8_t)p[1]);
+        break;
+    case 0xd1:
+        token_int(t, (int16_t)get_be(p + 1, 2));
+        break;
+    case 0xd2:
+        token_int(t, (int32_t)get_be(p + 1, 4));
+        break;
+    case 0xd3:
+        token_int(t, (int64_t)mpx__get_u64be(p + 1));
+        break;
+    case 0xd4:
+        token_ext(t, p + 1, 1);
+        break;
+    case 0xd5:
+        token_ext(t, p + 1, 2);
+        break;
+    case 0xd6:
+        token_ext(t, p + 1, 4);
+        break;
+    case 0xd7:
+        token_ext(t, p + 1, 8);
+        break;
+    case 0xd8:
+        token_ext(t, p + 1, 16);
+        break;
     default:
         if (b <= 0x7f) {
             t->kind = MPX_MP_UINT;
@@ -208,7 +234,10 @@ static void token_sized(mpx__mp_token *t, const uint8_t *p, size_t hdr)
     } else {
         bool is_bin = b >= 0xc4 && b <= 0xc6;
         bool is_str = b >= 0xd9 && b <= 0xdb;
-        t->kind = is_bin ? MPX_MP_BIN : is_str ? MPX_MP_STR : (b <= 0xdd) ? MPX_MP_ARRAY : MPX_MP_MAP;
+        t->kind = is_bin        ? MPX_MP_BIN
+                  : is_str      ? MPX_MP_STR
+                  : (b <= 0xdd) ? MPX_MP_ARRAY
+                                : MPX_MP_MAP;
         t->len = get_be(p + 1, (int)hdr - 1);
     }
     t->data = p + hdr;
@@ -222,11 +251,9 @@ static bool token_is_sized(uint8_t b)
 int mpx__mp_next(mpx__mp_cursor *c, mpx__mp_token *t)
 {
     size_t left = (size_t)(c->end - c->p);
-    if (left == 0 || c->p[0] == 0xc1)
-        return MPX_EPROTO;
+    if (left == 0 || c->p[0] == 0xc1) return MPX_EPROTO;
     size_t hdr = token_header_len(c->p[0]);
-    if (left < hdr)
-        return MPX_EPROTO;
+    if (left < hdr) return MPX_EPROTO;
     if (!token_is_sized(c->p[0])) {
         token_fixed(t, c->p);
         c->p += hdr;
@@ -234,13 +261,10 @@ int mpx__mp_next(mpx__mp_cursor *c, mpx__mp_token *t)
     }
     token_sized(t, c->p, hdr);
     uint64_t need = t->len;
-    if (t->kind == MPX_MP_MAP)
-        need *= 2; /* items: each takes at least a byte */
-    if (need > left - hdr)
-        return MPX_EPROTO;
+    if (t->kind == MPX_MP_MAP) need *= 2; /* items: each takes at least a byte */
+    if (need > left - hdr) return MPX_EPROTO;
     c->p += hdr;
-    if (t->kind == MPX_MP_STR || t->kind == MPX_MP_BIN || t->kind == MPX_MP_EXT)
-        c->p += t->len;
+    if (t->kind == MPX_MP_STR || t->kind == MPX_MP_BIN || t->kind == MPX_MP_EXT) c->p += t->len;
     return 0;
 }
 
@@ -248,10 +272,8 @@ static int read_kind(mpx__mp_cursor *c, mpx__mp_kind kind, mpx__mp_token *t)
 {
     mpx__mp_cursor save = *c;
     int rc = mpx__mp_next(c, t);
-    if (rc == 0 && t->kind != kind)
-        rc = MPX_ETYPE;
-    if (rc)
-        *c = save;
+    if (rc == 0 && t->kind != kind) rc = MPX_ETYPE;
+    if (rc) *c = save;
     return rc;
 }
 
@@ -259,8 +281,7 @@ int mpx__mp_array(mpx__mp_cursor *c, uint32_t *n)
 {
     mpx__mp_token t;
     int rc = read_kind(c, MPX_MP_ARRAY, &t);
-    if (rc == 0)
-        *n = t.len;
+    if (rc == 0) *n = t.len;
     return rc;
 }
 
@@ -268,8 +289,7 @@ int mpx__mp_map(mpx__mp_cursor *c, uint32_t *n)
 {
     mpx__mp_token t;
     int rc = read_kind(c, MPX_MP_MAP, &t);
-    if (rc == 0)
-        *n = t.len;
+    if (rc == 0) *n = t.len;
     return rc;
 }
 
@@ -277,8 +297,7 @@ int mpx__mp_uint(mpx__mp_cursor *c, uint64_t *v)
 {
     mpx__mp_token t;
     int rc = read_kind(c, MPX_MP_UINT, &t);
-    if (rc == 0)
-        *v = t.u;
+    if (rc == 0) *v = t.u;
     return rc;
 }
 
@@ -293,8 +312,7 @@ int mpx__mp_int(mpx__mp_cursor *c, int64_t *v)
         *v = (int64_t)t.u;
     else if (rc == 0)
         rc = t.kind == MPX_MP_UINT ? MPX_EVALUE : MPX_ETYPE;
-    if (rc)
-        *c = save;
+    if (rc) *c = save;
     return rc;
 }
 
@@ -302,8 +320,7 @@ int mpx__mp_bool(mpx__mp_cursor *c, bool *v)
 {
     mpx__mp_token t;
     int rc = read_kind(c, MPX_MP_BOOL, &t);
-    if (rc == 0)
-        *v = t.b;
+    if (rc == 0) *v = t.b;
     return rc;
 }
 
@@ -326,15 +343,12 @@ bool mpx__mp_is_nil(const mpx__mp_cursor *c)
 static int skip_depth(mpx__mp_cursor *c, int depth)
 {
     mpx__mp_token t;
-    if (depth > MPX_MAX_DEPTH)
-        return MPX_EPROTO;
+    if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     uint64_t items = t.kind == MPX_MP_MAP ? 2ull * t.len : t.kind == MPX_MP_ARRAY ? t.len : 0;
     for (uint64_t i = 0; i < items; i++)
-        if ((rc = skip_depth(c, depth + 1)) != 0)
-            return rc;
+        if ((rc = skip_depth(c, depth + 1)) != 0) return rc;
     return 0;
 }
 
@@ -342,8 +356,7 @@ int mpx__mp_skip(mpx__mp_cursor *c)
 {
     mpx__mp_cursor save = *c;
     int rc = skip_depth(c, 0);
-    if (rc)
-        *c = save;
+    if (rc) *c = save;
     return rc;
 }
 
@@ -352,21 +365,35 @@ int mpx__mp_skip(mpx__mp_cursor *c)
 static int canon_pack(mpx__mp_cursor *c, msgpack_packer *pk, int depth)
 {
     mpx__mp_token t;
-    if (depth > MPX_MAX_DEPTH)
-        return MPX_EPROTO;
+    if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     switch (t.kind) {
-    case MPX_MP_NIL: rc = msgpack_pack_nil(pk); break;
-    case MPX_MP_BOOL: rc = t.b ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
-    case MPX_MP_UINT: rc = msgpack_pack_uint64(pk, t.u); break;
-    case MPX_MP_INT: rc = msgpack_pack_int64(pk, t.i); break;
+    case MPX_MP_NIL:
+        rc = msgpack_pack_nil(pk);
+        break;
+    case MPX_MP_BOOL:
+        rc = t.b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        break;
+    case MPX_MP_UINT:
+        rc = msgpack_pack_uint64(pk, t.u);
+        break;
+    case MPX_MP_INT:
+        rc = msgpack_pack_int64(pk, t.i);
+        break;
     case MPX_MP_F32:
-    case MPX_MP_F64: rc = msgpack_pack_double(pk, t.d); break;
-    case MPX_MP_STR: rc = msgpack_pack_str_with_body(pk, t.data, t.len); break;
-    case MPX_MP_BIN: rc = msgpack_pack_bin_with_body(pk, t.data, t.len); break;
-    case MPX_MP_EXT: rc = msgpack_pack_ext_with_body(pk, t.data, t.len, t.ext_type); break;
+    case MPX_MP_F64:
+        rc = msgpack_pack_double(pk, t.d);
+        break;
+    case MPX_MP_STR:
+        rc = msgpack_pack_str_with_body(pk, t.data, t.len);
+        break;
+    case MPX_MP_BIN:
+        rc = msgpack_pack_bin_with_body(pk, t.data, t.len);
+        break;
+    case MPX_MP_EXT:
+        rc = msgpack_pack_ext_with_body(pk, t.data, t.len, t.ext_type);
+        break;
     case MPX_MP_ARRAY:
     case MPX_MP_MAP: {
         uint64_t items = t.kind == MPX_MP_MAP ? 2ull * t.len : t.len;
@@ -391,8 +418,7 @@ int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_sbuffer *out)
     mpx__mp_init(&c, obj, len);
     msgpack_packer_init(&pk, out, sbuffer_write_checked);
     int rc = canon_pack(&c, &pk, 0);
-    if (rc == 0 && c.p != c.end)
-        rc = MPX_EPROTO;
+    if (rc == 0 && c.p != c.end) rc = MPX_EPROTO;
     return rc;
 }
 

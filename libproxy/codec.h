@@ -21,8 +21,8 @@
 #define MPX_MAC_OFF 18
 #define MPX_MAC_LEN 32
 #define MPX_NONCE_LEN 32
-#define MPX_MAX_DEPTH 512           /* deepest nesting of arrays and maps accepted */
-#define MPX_PREAUTH_MAX_FRAME 256   /* largest frame accepted before the handshake ends */
+#define MPX_MAX_DEPTH 512         /* deepest nesting of arrays and maps accepted */
+#define MPX_PREAUTH_MAX_FRAME 256 /* largest frame accepted before the handshake ends */
 #define MPX_DEFAULT_MAX_MESSAGE (16u << 20)
 
 /* Frame kinds (docs/protocol.md, "Frames"). Client to server below 0x80, server to client
@@ -71,8 +71,8 @@ int mpx__mac_verify(const mpx__mac_key *k, const mpx__frame *f);
 
 /* Handshake proof: HMAC-SHA256(authkey, label || nc || ns || sid as 8 bytes big-endian). */
 void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
-                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN],
-                   uint64_t sid, uint8_t out[32]);
+                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
+                   uint8_t out[32]);
 
 #define MPX_LABEL_SERVER "mpx1 server proof"
 #define MPX_LABEL_CLIENT "mpx1 client proof"

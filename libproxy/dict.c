@@ -7,11 +7,9 @@ static int dict_call(mpx_proxy *d, const char *method, const mpx_value *const *i
                      mpx_value **out)
 {
     int rc = mpx__proxy_check(d, "dict");
-    if (rc)
-        return rc;
+    if (rc) return rc;
     for (size_t i = 0; i < n; i++)
-        if (!items[i])
-            return mpx__fail(MPX_EINVAL, "dict.%s: a NULL key or value", method);
+        if (!items[i]) return mpx__fail(MPX_EINVAL, "dict.%s: a NULL key or value", method);
     mpx__args args = {.items = items, .n = n};
     mpx__result res;
     rc = mpx__invoke(d->client, d->id, method, &args, MPX_TIMEOUT_DEFAULT, out ? &res : NULL);
@@ -24,8 +22,7 @@ static int dict_call(mpx_proxy *d, const char *method, const mpx_value *const *i
 
 int mpx_dict_open(mpx_client *c, const char *name, mpx_proxy **out)
 {
-    if (!name)
-        return mpx__fail(MPX_EINVAL, "mpx_dict_open: no name");
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_dict_open: no name");
     return mpx__proxy_open(c, name, "dict", out);
 }
 
@@ -46,8 +43,7 @@ int mpx_dict_get(mpx_proxy *d, const mpx_value *key, mpx_value **out)
     return out ? dict_call(d, "get", items, 1, out) : mpx__fail(MPX_EINVAL, "no out argument");
 }
 
-int mpx_dict_get_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
-                         mpx_value **out)
+int mpx_dict_get_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt, mpx_value **out)
 {
     const mpx_value *items[] = {key, dflt};
     return out ? dict_call(d, "get", items, 2, out) : mpx__fail(MPX_EINVAL, "no out argument");
@@ -65,8 +61,7 @@ static int dict_scalar(mpx_proxy *d, const char *method, const mpx_value *key,
 {
     const mpx_value *items[] = {key};
     mpx_value *v = NULL;
-    if (!out)
-        return mpx__fail(MPX_EINVAL, "no out argument");
+    if (!out) return mpx__fail(MPX_EINVAL, "no out argument");
     int rc = dict_call(d, method, items, key ? 1 : 0, &v);
     if (rc == 0 && get(v, out) != 0)
         rc = mpx__fail(MPX_EPROTO, "dict.%s: unexpected result type", method);
@@ -83,15 +78,13 @@ static int get_size(const mpx_value *v, void *out)
 {
     uint64_t u;
     int rc = mpx_value_get_uint(v, &u);
-    if (rc == 0)
-        *(size_t *)out = (size_t)u;
+    if (rc == 0) *(size_t *)out = (size_t)u;
     return rc;
 }
 
 int mpx_dict_contains(mpx_proxy *d, const mpx_value *key, bool *out)
 {
-    if (!key)
-        return mpx__fail(MPX_EINVAL, "dict.contains: a NULL key");
+    if (!key) return mpx__fail(MPX_EINVAL, "dict.contains: a NULL key");
     return dict_scalar(d, "contains", key, get_bool, out);
 }
 
@@ -130,8 +123,7 @@ int mpx_dict_pop(mpx_proxy *d, const mpx_value *key, mpx_value **out)
     return dict_call(d, "pop", items, 1, out);
 }
 
-int mpx_dict_pop_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
-                         mpx_value **out)
+int mpx_dict_pop_default(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt, mpx_value **out)
 {
     const mpx_value *items[] = {key, dflt};
     return dict_call(d, "pop", items, 2, out);
@@ -140,8 +132,7 @@ int mpx_dict_pop_default(mpx_proxy *d, const mpx_value *key, const mpx_value *df
 int mpx_dict_popitem(mpx_proxy *d, mpx_value **key, mpx_value **val)
 {
     mpx_value *pair = NULL;
-    if (!key || !val)
-        return mpx__fail(MPX_EINVAL, "dict.popitem: key and val are required");
+    if (!key || !val) return mpx__fail(MPX_EINVAL, "dict.popitem: key and val are required");
     int rc = dict_call(d, "popitem", NULL, 0, &pair);
     if (rc == 0 && (mpx_value_type(pair) != MPX_ARRAY || mpx_value_len(pair) != 2))
         rc = mpx__fail(MPX_EPROTO, "dict.popitem: unexpected result");
@@ -158,8 +149,7 @@ int mpx_dict_popitem(mpx_proxy *d, mpx_value **key, mpx_value **val)
     return rc;
 }
 
-int mpx_dict_setdefault(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt,
-                        mpx_value **out)
+int mpx_dict_setdefault(mpx_proxy *d, const mpx_value *key, const mpx_value *dflt, mpx_value **out)
 {
     const mpx_value *items[] = {key, dflt};
     return dict_call(d, "setdefault", items, dflt ? 2 : 1, out);

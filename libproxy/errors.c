@@ -13,9 +13,11 @@ static _Thread_local char last_error[512];
 const char *mpx_strerror(int code)
 {
     switch (code) {
-    case 0: return "success";
-#define MPX_ERR_MSG(name, num, msg)                                                            \
-    case MPX_##name: return msg;
+    case 0:
+        return "success";
+#define MPX_ERR_MSG(name, num, msg)                                                                \
+    case MPX_##name:                                                                               \
+        return msg;
         MPX_ERRNO_MAP(MPX_ERR_MSG)
 #undef MPX_ERR_MSG
     }
@@ -25,9 +27,11 @@ const char *mpx_strerror(int code)
 const char *mpx_err_name(int code)
 {
     switch (code) {
-    case 0: return "MPX_OK";
-#define MPX_ERR_NAME(name, num, msg)                                                           \
-    case MPX_##name: return "MPX_" #name;
+    case 0:
+        return "MPX_OK";
+#define MPX_ERR_NAME(name, num, msg)                                                               \
+    case MPX_##name:                                                                               \
+        return "MPX_" #name;
         MPX_ERRNO_MAP(MPX_ERR_NAME)
 #undef MPX_ERR_NAME
     }
@@ -55,8 +59,7 @@ int mpx__fail(int code, const char *fmt, ...)
 
 int mpx__fail_remote(int code, const char *msg, size_t len)
 {
-    if (len >= sizeof last_error)
-        len = sizeof last_error - 1;
+    if (len >= sizeof last_error) len = sizeof last_error - 1;
     memcpy(last_error, msg, len);
     last_error[len] = '\0';
     return code;

@@ -32,11 +32,11 @@ extern char **environ;
 
 struct mpx_manager {
     uint32_t tag;
-    pid_t owner;        /* the process that started the server; only it stops it */
+    pid_t owner; /* the process that started the server; only it stops it */
     pid_t server;
-    int lifeline;       /* write end; mpxd stops when every copy is closed */
+    int lifeline; /* write end; mpxd stops when every copy is closed */
     mpx_client *client;
-    char dir[96];       /* short enough for an ipc path (sun_path is 108 bytes) */
+    char dir[96]; /* short enough for an ipc path (sun_path is 108 bytes) */
     char keyfile[112];
     char endpoint[120];
 };
@@ -45,23 +45,18 @@ struct mpx_manager {
 static const char *mpxd_path(void)
 {
     const char *env = getenv("MPX_MPXD");
-    if (env && *env)
-        return env;
-    if (access(MPX_INSTALLED_MPXD, X_OK) == 0)
-        return MPX_INSTALLED_MPXD;
+    if (env && *env) return env;
+    if (access(MPX_INSTALLED_MPXD, X_OK) == 0) return MPX_INSTALLED_MPXD;
     return MPX_BUILD_MPXD;
 }
 
 static int make_dir(mpx_manager *m)
 {
     const char *base = getenv("XDG_RUNTIME_DIR");
-    if (!base || !*base || access(base, W_OK) != 0)
-        base = getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
+    if (!base || !*base || access(base, W_OK) != 0) base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
     /* An ipc path must fit in sockaddr_un.sun_path (108 bytes). */
-    if (strlen(base) > 80)
-        base = "/tmp";
+    if (strlen(base) > 80) base = "/tmp";
     snprintf(m->dir, sizeof m->dir, "%s/mpx-XXXXXX", base);
     if (!mkdtemp(m->dir)) /* mode 0700 */
         return mpx__fail(MPX_ESYS, "cannot make a directory in %s: %s", base, strerror(errno));
@@ -78,8 +73,7 @@ static int write_key(const mpx_manager *m, char key[65])
     sodium_memzero(raw, sizeof raw);
     int fd = open(m->keyfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && write(fd, key, 64) == 64;
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return ok ? 0 : mpx__fail(MPX_ESYS, "cannot write %s: %s", m->keyfile, strerror(errno));
 }
 
@@ -87,17 +81,23 @@ static int write_key(const mpx_manager *m, char key[65])
 static int spawn_server(mpx_manager *m, int ready[2], int life[2])
 {
     const char *path = mpxd_path();
-    char *argv[] = {(char *)path,   (char *)"--quiet",  (char *)"--authkey-file", m->keyfile,
-                    (char *)"--ready-fd", (char *)"3", (char *)"--lifeline-fd", (char *)"4",
-                    m->endpoint,    NULL};
+    char *argv[] = {(char *)path,
+                    (char *)"--quiet",
+                    (char *)"--authkey-file",
+                    m->keyfile,
+                    (char *)"--ready-fd",
+                    (char *)"3",
+                    (char *)"--lifeline-fd",
+                    (char *)"4",
+                    m->endpoint,
+                    NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
     posix_spawn_file_actions_adddup2(&fa, life[0], 4);
     int err = posix_spawn(&m->server, path, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (err)
-        return mpx__fail(MPX_ESYS, "cannot start %s: %s", path, strerror(err));
+    if (err) return mpx__fail(MPX_ESYS, "cannot start %s: %s", path, strerror(err));
     return 0;
 }
 
@@ -108,20 +108,17 @@ static int await_ready(int fd)
     char buf[8];
     int n = poll(&pfd, 1, READY_TIMEOUT_MS);
     ssize_t got = n > 0 ? read(fd, buf, sizeof buf) : 0;
-    if (got >= 5 && memcmp(buf, "ready", 5) == 0)
-        return 0;
+    if (got >= 5 && memcmp(buf, "ready", 5) == 0) return 0;
     return mpx__fail(MPX_ESYS, "%s did not start: %s", mpxd_path(),
                      n == 0 ? "no answer within 10 s" : "it exited (is another server there?)");
 }
 
 static void server_stop(mpx_manager *m)
 {
-    if (m->server <= 0)
-        return;
+    if (m->server <= 0) return;
     kill(m->server, SIGTERM);
     for (int i = 0; i < 500; i++) { /* up to 5 s, then it is killed */
-        if (waitpid(m->server, NULL, WNOHANG) != 0)
-            return;
+        if (waitpid(m->server, NULL, WNOHANG) != 0) return;
         nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
     }
     kill(m->server, SIGKILL);
@@ -136,8 +133,7 @@ static void manager_destroy(mpx_manager *m)
         unlink(m->keyfile);
         rmdir(m->dir);
     }
-    if (m->lifeline >= 0)
-        close(m->lifeline);
+    if (m->lifeline >= 0) close(m->lifeline);
     m->tag = MPX_DEAD_TAG;
     free(m);
 }
@@ -147,36 +143,27 @@ static int manager_launch(mpx_manager *m)
     char key[65];
     int ready[2] = {-1, -1}, life[2] = {-1, -1};
     int rc = make_dir(m);
-    if (rc == 0)
-        rc = write_key(m, key);
+    if (rc == 0) rc = write_key(m, key);
     if (rc == 0 && (pipe2(ready, O_CLOEXEC) != 0 || pipe2(life, O_CLOEXEC) != 0))
         rc = mpx__fail(MPX_ESYS, "pipe: %s", strerror(errno));
-    if (rc == 0)
-        rc = spawn_server(m, ready, life);
+    if (rc == 0) rc = spawn_server(m, ready, life);
     if (ready[1] >= 0) /* the server's ends: only the server keeps them */
         close(ready[1]);
-    if (life[0] >= 0)
-        close(life[0]);
+    if (life[0] >= 0) close(life[0]);
     m->lifeline = life[1];
-    if (rc == 0)
-        rc = await_ready(ready[0]);
-    if (ready[0] >= 0)
-        close(ready[0]);
-    if (rc == 0)
-        rc = mpx_connect(m->endpoint, key, 64, &m->client);
+    if (rc == 0) rc = await_ready(ready[0]);
+    if (ready[0] >= 0) close(ready[0]);
+    if (rc == 0) rc = mpx_connect(m->endpoint, key, 64, &m->client);
     sodium_memzero(key, sizeof key);
     return rc;
 }
 
 int mpx_manager_start(mpx_manager **out)
 {
-    if (!out)
-        return mpx__fail(MPX_EINVAL, "mpx_manager_start: no out argument");
-    if (sodium_init() < 0)
-        return mpx__fail(MPX_ESYS, "libsodium failed to initialise");
+    if (!out) return mpx__fail(MPX_EINVAL, "mpx_manager_start: no out argument");
+    if (sodium_init() < 0) return mpx__fail(MPX_ESYS, "libsodium failed to initialise");
     mpx_manager *m = calloc(1, sizeof *m);
-    if (!m)
-        return mpx__fail(MPX_ENOMEM, "out of memory");
+    if (!m) return mpx__fail(MPX_ENOMEM, "out of memory");
     m->tag = MANAGER_TAG;
     m->owner = getpid();
     m->lifeline = -1;
@@ -203,8 +190,7 @@ const char *mpx_manager_endpoint(const mpx_manager *m)
 
 void mpx_manager_shutdown(mpx_manager **mp)
 {
-    if (!mp || !*mp || (*mp)->tag != MANAGER_TAG)
-        return;
+    if (!mp || !*mp || (*mp)->tag != MANAGER_TAG) return;
     manager_destroy(*mp);
     *mp = NULL;
 }

@@ -62,22 +62,19 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy
 
 int mpx_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out)
 {
-    if (!name || !type)
-        return mpx__fail(MPX_EINVAL, "mpx_open: a name and a type are required");
+    if (!name || !type) return mpx__fail(MPX_EINVAL, "mpx_open: a name and a type are required");
     return mpx__proxy_open(c, name, type, out);
 }
 
 int mpx_create(mpx_client *c, const char *type, mpx_proxy **out)
 {
-    if (!type)
-        return mpx__fail(MPX_EINVAL, "mpx_create: a type is required");
+    if (!type) return mpx__fail(MPX_EINVAL, "mpx_create: a type is required");
     return mpx__proxy_open(c, NULL, type, out);
 }
 
 void mpx_proxy_free(mpx_proxy **pp)
 {
-    if (!pp || !proxy_ok(*pp))
-        return;
+    if (!pp || !proxy_ok(*pp)) return;
     mpx_proxy *p = *pp;
     *pp = NULL;
     if (p->client) {
@@ -86,8 +83,7 @@ void mpx_proxy_free(mpx_proxy **pp)
         mpx__args args = {.items = items, .n = 1};
         mpx__client_unlink(p->client, p);
         /* Best effort: if the call fails the session's end releases the reference. */
-        if (id)
-            mpx__invoke(p->client, 0, "release", &args, MPX_TIMEOUT_DEFAULT, NULL);
+        if (id) mpx__invoke(p->client, 0, "release", &args, MPX_TIMEOUT_DEFAULT, NULL);
         mpx_value_free(&id);
     }
     p->tag = MPX_DEAD_TAG;
@@ -107,10 +103,8 @@ const char *mpx_proxy_type(const mpx_proxy *p)
 /* Checks a proxy before a call: its tag, its client, and (for typed calls) its type. */
 int mpx__proxy_check(const mpx_proxy *p, const char *type)
 {
-    if (!proxy_ok(p))
-        return mpx__fail(MPX_EINVAL, "not a proxy handle");
-    if (!p->client)
-        return mpx__fail(MPX_ECLOSED, "the proxy's client was freed");
+    if (!proxy_ok(p)) return mpx__fail(MPX_EINVAL, "not a proxy handle");
+    if (!p->client) return mpx__fail(MPX_ECLOSED, "the proxy's client was freed");
     if (type && strcmp(p->type, type) != 0)
         return mpx__fail(MPX_EINVAL, "the proxy is a %s, not a %s", p->type, type);
     return 0;
@@ -120,14 +114,12 @@ int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeou
              mpx_value **result)
 {
     int rc = mpx__proxy_check(p, NULL);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (!method || (args && mpx_value_type(args) != MPX_ARRAY))
         return mpx__fail(MPX_EINVAL, "mpx_call: a method name and an array of arguments");
     size_t n = args ? mpx_value_len(args) : 0;
     const mpx_value **items = n ? malloc(n * sizeof *items) : NULL;
-    if (n && !items)
-        return mpx__fail(MPX_ENOMEM, "out of memory");
+    if (n && !items) return mpx__fail(MPX_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
         items[i] = mpx_value_at(args, i);
     mpx__args a = {.items = items, .n = n};
@@ -145,8 +137,7 @@ int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args
                  int timeout_ms, char **result, size_t *result_len)
 {
     int rc = mpx__proxy_check(p, NULL);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     mpx__mp_cursor cur;
     uint32_t n;
     mpx__mp_init(&cur, args, args_len);

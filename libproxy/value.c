@@ -32,8 +32,7 @@ struct mpx_value {
 static mpx_value *value_new(mpx_type type)
 {
     mpx_value *v = calloc(1, sizeof *v);
-    if (v)
-        v->type = type;
+    if (v) v->type = type;
     return v;
 }
 
@@ -45,47 +44,41 @@ mpx_value *mpx_nil(void)
 mpx_value *mpx_bool(bool b)
 {
     mpx_value *v = value_new(MPX_BOOL);
-    if (v)
-        v->b = b;
+    if (v) v->b = b;
     return v;
 }
 
 mpx_value *mpx_int(int64_t i)
 {
     mpx_value *v = value_new(MPX_INT);
-    if (v)
-        v->i = i;
+    if (v) v->i = i;
     return v;
 }
 
 mpx_value *mpx_uint(uint64_t u)
 {
     mpx_value *v = value_new(MPX_UINT);
-    if (v)
-        v->u = u;
+    if (v) v->u = u;
     return v;
 }
 
 mpx_value *mpx_double(double d)
 {
     mpx_value *v = value_new(MPX_DOUBLE);
-    if (v)
-        v->d = d;
+    if (v) v->d = d;
     return v;
 }
 
 static mpx_value *value_blob(mpx_type type, const void *p, size_t len)
 {
     mpx_value *v = value_new(type);
-    if (!v)
-        return NULL;
+    if (!v) return NULL;
     v->s.p = malloc(len + 1);
     if (!v->s.p) {
         free(v);
         return NULL;
     }
-    if (len)
-        memcpy(v->s.p, p, len);
+    if (len) memcpy(v->s.p, p, len);
     v->s.p[len] = '\0';
     v->s.len = len;
     return v;
@@ -118,14 +111,12 @@ mpx_value *mpx_map(void)
 
 static int items_reserve(mpx_value *c, size_t more)
 {
-    if (c->a.len + more <= c->a.cap)
-        return 0;
+    if (c->a.len + more <= c->a.cap) return 0;
     size_t cap = c->a.cap ? c->a.cap * 2 : 8;
     while (cap < c->a.len + more)
         cap *= 2;
     mpx_value **items = realloc(c->a.items, cap * sizeof *items);
-    if (!items)
-        return MPX_ENOMEM;
+    if (!items) return MPX_ENOMEM;
     c->a.items = items;
     c->a.cap = cap;
     return 0;
@@ -135,8 +126,7 @@ int mpx_array_push(mpx_value *array, mpx_value **item)
 {
     if (!array || array->type != MPX_ARRAY || !item || !*item)
         return mpx__fail(MPX_EINVAL, "mpx_array_push: not an array, or no item");
-    if (items_reserve(array, 1))
-        return mpx__fail(MPX_ENOMEM, "mpx_array_push: out of memory");
+    if (items_reserve(array, 1)) return mpx__fail(MPX_ENOMEM, "mpx_array_push: out of memory");
     array->a.items[array->a.len++] = *item;
     *item = NULL;
     return 0;
@@ -146,8 +136,7 @@ int mpx_map_put(mpx_value *map, mpx_value **key, mpx_value **val)
 {
     if (!map || map->type != MPX_MAP || !key || !*key || !val || !*val)
         return mpx__fail(MPX_EINVAL, "mpx_map_put: not a map, or no key or value");
-    if (items_reserve(map, 2))
-        return mpx__fail(MPX_ENOMEM, "mpx_map_put: out of memory");
+    if (items_reserve(map, 2)) return mpx__fail(MPX_ENOMEM, "mpx_map_put: out of memory");
     map->a.items[map->a.len++] = *key;
     map->a.items[map->a.len++] = *val;
     *key = *val = NULL;
@@ -156,10 +145,8 @@ int mpx_map_put(mpx_value *map, mpx_value **key, mpx_value **val)
 
 static void value_destroy(mpx_value *v)
 {
-    if (!v)
-        return;
-    if (v->type == MPX_STR || v->type == MPX_BYTES)
-        free(v->s.p);
+    if (!v) return;
+    if (v->type == MPX_STR || v->type == MPX_BYTES) free(v->s.p);
     if (v->type == MPX_ARRAY || v->type == MPX_MAP) {
         for (size_t i = 0; i < v->a.len; i++)
             value_destroy(v->a.items[i]);
@@ -178,14 +165,11 @@ void mpx_value_free(mpx_value **v)
 
 mpx_value *mpx_value_copy(const mpx_value *v)
 {
-    if (!v)
-        return NULL;
-    if (v->type == MPX_STR || v->type == MPX_BYTES)
-        return value_blob(v->type, v->s.p, v->s.len);
+    if (!v) return NULL;
+    if (v->type == MPX_STR || v->type == MPX_BYTES) return value_blob(v->type, v->s.p, v->s.len);
     mpx_value *c = value_new(v->type);
     if (!c || (v->type != MPX_ARRAY && v->type != MPX_MAP)) {
-        if (c)
-            *c = *v;
+        if (c) *c = *v;
         return c;
     }
     if (items_reserve(c, v->a.len)) {
@@ -205,37 +189,36 @@ mpx_value *mpx_value_copy(const mpx_value *v)
 
 static bool int_equal(const mpx_value *a, const mpx_value *b)
 {
-    if (a->type == b->type)
-        return a->type == MPX_INT ? a->i == b->i : a->u == b->u;
+    if (a->type == b->type) return a->type == MPX_INT ? a->i == b->i : a->u == b->u;
     const mpx_value *s = a->type == MPX_INT ? a : b, *u = a->type == MPX_INT ? b : a;
     return s->i >= 0 && (uint64_t)s->i == u->u;
 }
 
 bool mpx_value_equal(const mpx_value *a, const mpx_value *b)
 {
-    if (!a || !b)
-        return a == b;
+    if (!a || !b) return a == b;
     bool a_int = a->type == MPX_INT || a->type == MPX_UINT;
     bool b_int = b->type == MPX_INT || b->type == MPX_UINT;
-    if (a_int && b_int)
-        return int_equal(a, b);
-    if (a->type != b->type)
-        return false;
+    if (a_int && b_int) return int_equal(a, b);
+    if (a->type != b->type) return false;
     switch (a->type) {
-    case MPX_NIL: return true;
-    case MPX_BOOL: return a->b == b->b;
-    case MPX_DOUBLE: return a->d == b->d;
+    case MPX_NIL:
+        return true;
+    case MPX_BOOL:
+        return a->b == b->b;
+    case MPX_DOUBLE:
+        return a->d == b->d;
     case MPX_STR:
-    case MPX_BYTES: return a->s.len == b->s.len && memcmp(a->s.p, b->s.p, a->s.len) == 0;
+    case MPX_BYTES:
+        return a->s.len == b->s.len && memcmp(a->s.p, b->s.p, a->s.len) == 0;
     case MPX_ARRAY:
     case MPX_MAP:
-        if (a->a.len != b->a.len)
-            return false;
+        if (a->a.len != b->a.len) return false;
         for (size_t i = 0; i < a->a.len; i++)
-            if (!mpx_value_equal(a->a.items[i], b->a.items[i]))
-                return false;
+            if (!mpx_value_equal(a->a.items[i], b->a.items[i])) return false;
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -246,50 +229,49 @@ mpx_type mpx_value_type(const mpx_value *v)
 
 int mpx_value_get_bool(const mpx_value *v, bool *out)
 {
-    if (!v || v->type != MPX_BOOL || !out)
-        return MPX_ETYPE;
+    if (!v || v->type != MPX_BOOL || !out) return MPX_ETYPE;
     *out = v->b;
     return 0;
 }
 
 int mpx_value_get_int(const mpx_value *v, int64_t *out)
 {
-    if (!v || !out || (v->type != MPX_INT && v->type != MPX_UINT))
-        return MPX_ETYPE;
-    if (v->type == MPX_UINT && v->u > INT64_MAX)
-        return MPX_EVALUE;
+    if (!v || !out || (v->type != MPX_INT && v->type != MPX_UINT)) return MPX_ETYPE;
+    if (v->type == MPX_UINT && v->u > INT64_MAX) return MPX_EVALUE;
     *out = v->type == MPX_INT ? v->i : (int64_t)v->u;
     return 0;
 }
 
 int mpx_value_get_uint(const mpx_value *v, uint64_t *out)
 {
-    if (!v || !out || (v->type != MPX_INT && v->type != MPX_UINT))
-        return MPX_ETYPE;
-    if (v->type == MPX_INT && v->i < 0)
-        return MPX_EVALUE;
+    if (!v || !out || (v->type != MPX_INT && v->type != MPX_UINT)) return MPX_ETYPE;
+    if (v->type == MPX_INT && v->i < 0) return MPX_EVALUE;
     *out = v->type == MPX_UINT ? v->u : (uint64_t)v->i;
     return 0;
 }
 
 int mpx_value_get_double(const mpx_value *v, double *out)
 {
-    if (!v || !out)
-        return MPX_ETYPE;
+    if (!v || !out) return MPX_ETYPE;
     switch (v->type) {
-    case MPX_DOUBLE: *out = v->d; return 0;
-    case MPX_INT: *out = (double)v->i; return 0;
-    case MPX_UINT: *out = (double)v->u; return 0;
-    default: return MPX_ETYPE;
+    case MPX_DOUBLE:
+        *out = v->d;
+        return 0;
+    case MPX_INT:
+        *out = (double)v->i;
+        return 0;
+    case MPX_UINT:
+        *out = (double)v->u;
+        return 0;
+    default:
+        return MPX_ETYPE;
     }
 }
 
 static const char *blob(const mpx_value *v, mpx_type type, size_t *len)
 {
-    if (!v || v->type != type)
-        return NULL;
-    if (len)
-        *len = v->s.len;
+    if (!v || v->type != type) return NULL;
+    if (len) *len = v->s.len;
     return v->s.p;
 }
 
@@ -305,14 +287,17 @@ const void *mpx_value_bytes(const mpx_value *v, size_t *len)
 
 size_t mpx_value_len(const mpx_value *v)
 {
-    if (!v)
-        return 0;
+    if (!v) return 0;
     switch (v->type) {
     case MPX_STR:
-    case MPX_BYTES: return v->s.len;
-    case MPX_ARRAY: return v->a.len;
-    case MPX_MAP: return v->a.len / 2;
-    default: return 0;
+    case MPX_BYTES:
+        return v->s.len;
+    case MPX_ARRAY:
+        return v->a.len;
+    case MPX_MAP:
+        return v->a.len / 2;
+    default:
+        return 0;
     }
 }
 
@@ -333,8 +318,7 @@ const mpx_value *mpx_value_val_at(const mpx_value *map, size_t i)
 
 const mpx_value *mpx_map_get(const mpx_value *map, const char *key)
 {
-    if (!map || map->type != MPX_MAP || !key)
-        return NULL;
+    if (!map || map->type != MPX_MAP || !key) return NULL;
     size_t klen = strlen(key);
     for (size_t i = map->a.len; i >= 2; i -= 2) {
         const mpx_value *k = map->a.items[i - 2];
@@ -350,13 +334,27 @@ int mpx__value_pack(msgpack_packer *pk, const mpx_value *v)
 {
     int rc = 0;
     switch (v->type) {
-    case MPX_NIL: rc = msgpack_pack_nil(pk); break;
-    case MPX_BOOL: rc = v->b ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
-    case MPX_INT: rc = msgpack_pack_int64(pk, v->i); break;
-    case MPX_UINT: rc = msgpack_pack_uint64(pk, v->u); break;
-    case MPX_DOUBLE: rc = msgpack_pack_double(pk, v->d); break;
-    case MPX_STR: rc = msgpack_pack_str_with_body(pk, v->s.p, v->s.len); break;
-    case MPX_BYTES: rc = msgpack_pack_bin_with_body(pk, v->s.p, v->s.len); break;
+    case MPX_NIL:
+        rc = msgpack_pack_nil(pk);
+        break;
+    case MPX_BOOL:
+        rc = v->b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        break;
+    case MPX_INT:
+        rc = msgpack_pack_int64(pk, v->i);
+        break;
+    case MPX_UINT:
+        rc = msgpack_pack_uint64(pk, v->u);
+        break;
+    case MPX_DOUBLE:
+        rc = msgpack_pack_double(pk, v->d);
+        break;
+    case MPX_STR:
+        rc = msgpack_pack_str_with_body(pk, v->s.p, v->s.len);
+        break;
+    case MPX_BYTES:
+        rc = msgpack_pack_bin_with_body(pk, v->s.p, v->s.len);
+        break;
     case MPX_ARRAY:
     case MPX_MAP:
         rc = v->type == MPX_ARRAY ? msgpack_pack_array(pk, v->a.len)
@@ -370,8 +368,7 @@ int mpx__value_pack(msgpack_packer *pk, const mpx_value *v)
 
 int mpx_value_encode(const mpx_value *v, char **buf, size_t *len)
 {
-    if (!v || !buf || !len)
-        return mpx__fail(MPX_EINVAL, "mpx_value_encode: NULL argument");
+    if (!v || !buf || !len) return mpx__fail(MPX_EINVAL, "mpx_value_encode: NULL argument");
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
@@ -395,8 +392,7 @@ static int decode_items(mpx__mp_cursor *c, int depth, mpx_value *v, uint64_t n)
     for (uint64_t i = 0; i < n; i++) {
         mpx_value *item;
         int rc = decode_at(c, depth + 1, &item);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         if (items_reserve(v, 1)) {
             value_destroy(item);
             return MPX_ENOMEM;
@@ -409,35 +405,39 @@ static int decode_items(mpx__mp_cursor *c, int depth, mpx_value *v, uint64_t n)
 static mpx_value *decode_scalar(const mpx__mp_token *t)
 {
     switch (t->kind) {
-    case MPX_MP_NIL: return mpx_nil();
-    case MPX_MP_BOOL: return mpx_bool(t->b);
-    case MPX_MP_UINT: return mpx_uint(t->u);
-    case MPX_MP_INT: return mpx_int(t->i);
+    case MPX_MP_NIL:
+        return mpx_nil();
+    case MPX_MP_BOOL:
+        return mpx_bool(t->b);
+    case MPX_MP_UINT:
+        return mpx_uint(t->u);
+    case MPX_MP_INT:
+        return mpx_int(t->i);
     case MPX_MP_F32:
-    case MPX_MP_F64: return mpx_double(t->d);
-    case MPX_MP_STR: return value_blob(MPX_STR, t->data, t->len);
-    case MPX_MP_BIN: return value_blob(MPX_BYTES, t->data, t->len);
-    default: return NULL;
+    case MPX_MP_F64:
+        return mpx_double(t->d);
+    case MPX_MP_STR:
+        return value_blob(MPX_STR, t->data, t->len);
+    case MPX_MP_BIN:
+        return value_blob(MPX_BYTES, t->data, t->len);
+    default:
+        return NULL;
     }
 }
 
 static int decode_at(mpx__mp_cursor *c, int depth, mpx_value **out)
 {
     mpx__mp_token t;
-    if (depth > MPX_MAX_DEPTH)
-        return MPX_EPROTO;
+    if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
-    if (rc)
-        return rc;
-    if (t.kind == MPX_MP_EXT)
-        return MPX_EPROTO;
+    if (rc) return rc;
+    if (t.kind == MPX_MP_EXT) return MPX_EPROTO;
     if (t.kind != MPX_MP_ARRAY && t.kind != MPX_MP_MAP) {
         *out = decode_scalar(&t);
         return *out ? 0 : MPX_ENOMEM;
     }
     mpx_value *v = value_new(t.kind == MPX_MP_ARRAY ? MPX_ARRAY : MPX_MAP);
-    if (!v)
-        return MPX_ENOMEM;
+    if (!v) return MPX_ENOMEM;
     rc = decode_items(c, depth, v, t.kind == MPX_MP_MAP ? 2ull * t.len : t.len);
     if (rc) {
         value_destroy(v);
@@ -449,8 +449,7 @@ static int decode_at(mpx__mp_cursor *c, int depth, mpx_value **out)
 
 int mpx_value_decode(const void *buf, size_t len, mpx_value **out)
 {
-    if (!buf || !out)
-        return mpx__fail(MPX_EINVAL, "mpx_value_decode: NULL argument");
+    if (!buf || !out) return mpx__fail(MPX_EINVAL, "mpx_value_decode: NULL argument");
     mpx__mp_cursor c;
     mpx_value *v = NULL;
     mpx__mp_init(&c, buf, len);
@@ -460,8 +459,9 @@ int mpx_value_decode(const void *buf, size_t len, mpx_value **out)
         rc = MPX_EPROTO;
     }
     if (rc)
-        return mpx__fail(rc, "mpx_value_decode: %s", rc == MPX_ENOMEM ? "out of memory"
-                                                    : "malformed, truncated or unsupported msgpack");
+        return mpx__fail(rc, "mpx_value_decode: %s",
+                         rc == MPX_ENOMEM ? "out of memory"
+                                          : "malformed, truncated or unsupported msgpack");
     *out = v;
     return 0;
 }

@@ -17,8 +17,7 @@ const mpx__type *const mpx__types[] = {&mpx__type_dict, &mpx__type_value, NULL};
 const mpx__type *mpx__type_find(const char *name, size_t len)
 {
     for (const mpx__type *const *t = mpx__types; *t; t++)
-        if (strlen((*t)->name) == len && memcmp((*t)->name, name, len) == 0)
-            return *t;
+        if (strlen((*t)->name) == len && memcmp((*t)->name, name, len) == 0) return *t;
     return NULL;
 }
 
@@ -60,17 +59,35 @@ void mpx__repr(const mpx__span *s, char *out, size_t outlen)
         return;
     }
     switch (t.kind) {
-    case MPX_MP_NIL: snprintf(out, outlen, "nil"); break;
-    case MPX_MP_BOOL: snprintf(out, outlen, "%s", t.b ? "true" : "false"); break;
-    case MPX_MP_UINT: snprintf(out, outlen, "%llu", (unsigned long long)t.u); break;
-    case MPX_MP_INT: snprintf(out, outlen, "%lld", (long long)t.i); break;
+    case MPX_MP_NIL:
+        snprintf(out, outlen, "nil");
+        break;
+    case MPX_MP_BOOL:
+        snprintf(out, outlen, "%s", t.b ? "true" : "false");
+        break;
+    case MPX_MP_UINT:
+        snprintf(out, outlen, "%llu", (unsigned long long)t.u);
+        break;
+    case MPX_MP_INT:
+        snprintf(out, outlen, "%lld", (long long)t.i);
+        break;
     case MPX_MP_F32:
-    case MPX_MP_F64: snprintf(out, outlen, "%g", t.d); break;
+    case MPX_MP_F64:
+        snprintf(out, outlen, "%g", t.d);
+        break;
     case MPX_MP_STR:
-    case MPX_MP_BIN: repr_str(&t, out, outlen); break;
-    case MPX_MP_EXT: snprintf(out, outlen, "<ext %d>", t.ext_type); break;
-    case MPX_MP_ARRAY: snprintf(out, outlen, "<array of %u>", t.len); break;
-    case MPX_MP_MAP: snprintf(out, outlen, "<map of %u>", t.len); break;
+    case MPX_MP_BIN:
+        repr_str(&t, out, outlen);
+        break;
+    case MPX_MP_EXT:
+        snprintf(out, outlen, "<ext %d>", t.ext_type);
+        break;
+    case MPX_MP_ARRAY:
+        snprintf(out, outlen, "<array of %u>", t.len);
+        break;
+    case MPX_MP_MAP:
+        snprintf(out, outlen, "<map of %u>", t.len);
+        break;
     }
 }
 
@@ -94,8 +111,7 @@ static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have
     *have_id = false;
     mpx__mp_init(&c, body, len);
     *why = "a call is an array of 4: [request id, object id, method, arguments]";
-    if (mpx__mp_array(&c, &n) || n != 4 || mpx__mp_uint(&c, &cb->req_id))
-        return MPX_EBADREQ;
+    if (mpx__mp_array(&c, &n) || n != 4 || mpx__mp_uint(&c, &cb->req_id)) return MPX_EBADREQ;
     *have_id = true;
     if (mpx__mp_uint(&c, &cb->obj_id) || mpx__mp_str(&c, &cb->method, &cb->method_len) ||
         mpx__mp_array(&c, &cb->argc))

@@ -40,8 +40,7 @@ static void log_line(const char *level, const char *fmt, va_list ap)
 
 void mpx__log_info(const mpx__server *s, const char *fmt, ...)
 {
-    if (s->cfg.quiet)
-        return;
+    if (s->cfg.quiet) return;
     va_list ap;
     va_start(ap, fmt);
     log_line("info", fmt, ap);
@@ -112,8 +111,7 @@ static bool handle_one(mpx__server *s)
     const uint8_t *data = zmq_msg_data(&frame);
     size_t len = parts == 2 ? zmq_msg_size(&frame) : 0; /* several parts parse as malformed */
     const char *peer = NULL;
-    if (len > 1 && data[1] == MPX_K_HELLO)
-        peer = zmq_msg_gets(&frame, "Peer-Address");
+    if (len > 1 && data[1] == MPX_K_HELLO) peer = zmq_msg_gets(&frame, "Peer-Address");
     mpx__session_input(s, zmq_msg_data(&rid), zmq_msg_size(&rid), data, len,
                        peer && *peer ? peer : "a local peer");
     zmq_msg_close(&frame);
@@ -158,9 +156,7 @@ void mpx__server_close(mpx__server *s)
 {
     mpx__sessions_close_all(s);
     mpx__registry_close(&s->reg);
-    if (s->router)
-        zmq_close(s->router);
-    if (s->zctx)
-        zmq_ctx_term(s->zctx);
+    if (s->router) zmq_close(s->router);
+    if (s->zctx) zmq_ctx_term(s->zctx);
     msgpack_sbuffer_destroy(&s->out);
 }

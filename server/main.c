@@ -60,8 +60,7 @@ static int parse_size(const char *s, size_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v == 0 || v > (1ull << 31))
-        return -1;
+    if (errno || end == s || *end || v == 0 || v > (1ull << 31)) return -1;
     *out = (size_t)v;
     return 0;
 }
@@ -84,11 +83,21 @@ static int parse_options(int argc, char **argv, options *o)
     int c;
     while ((c = getopt_long(argc, argv, "qVh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'k': o->key_file = optarg; break;
-        case 'o': o->key_out = optarg; break;
-        case 'q': o->cfg.quiet = true; break;
-        case 'V': printf("mpxd %s (protocol %d)\n", MPX_VERSION_STRING, MPX_PROTOCOL_VERSION); exit(0);
-        case 'h': fputs(usage, stdout); exit(0);
+        case 'k':
+            o->key_file = optarg;
+            break;
+        case 'o':
+            o->key_out = optarg;
+            break;
+        case 'q':
+            o->cfg.quiet = true;
+            break;
+        case 'V':
+            printf("mpxd %s (protocol %d)\n", MPX_VERSION_STRING, MPX_PROTOCOL_VERSION);
+            exit(0);
+        case 'h':
+            fputs(usage, stdout);
+            exit(0);
         case 'm':
         case 't':
         case 'r':
@@ -110,7 +119,9 @@ static int parse_options(int argc, char **argv, options *o)
             else
                 o->lifeline_fd = (int)v;
             break;
-        default: fputs("Try 'mpxd --help'.\n", stderr); return -1;
+        default:
+            fputs("Try 'mpxd --help'.\n", stderr);
+            return -1;
         }
     }
     return 0;
@@ -120,18 +131,14 @@ static int parse_options(int argc, char **argv, options *o)
  * address. */
 static bool endpoint_is_local(const char *ep)
 {
-    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
-        return true;
-    if (strncmp(ep, "tcp://", 6) != 0)
-        return false;
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0) return true;
+    if (strncmp(ep, "tcp://", 6) != 0) return false;
     const char *host = ep + 6, *colon = strrchr(host, ':');
     size_t len = colon ? (size_t)(colon - host) : strlen(host);
-    if (len >= 4 && strncmp(host, "127.", 4) == 0)
-        return memchr(host, ';', len) == NULL;
+    if (len >= 4 && strncmp(host, "127.", 4) == 0) return memchr(host, ';', len) == NULL;
     static const char *const loopback[] = {"localhost", "[::1]", "lo"};
     for (size_t i = 0; i < sizeof loopback / sizeof *loopback; i++)
-        if (strlen(loopback[i]) == len && strncmp(host, loopback[i], len) == 0)
-            return true;
+        if (strlen(loopback[i]) == len && strncmp(host, loopback[i], len) == 0) return true;
     return false;
 }
 
@@ -141,18 +148,15 @@ static int read_key_file(const char *path, uint8_t *key, size_t *len)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         fprintf(stderr, "mpxd: cannot read the authkey file %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         return -1;
     }
     if (st.st_mode & 077)
         fprintf(stderr, "mpxd: warning: the authkey file %s is readable by other users\n", path);
     ssize_t n = read(fd, key, MAX_KEY_LEN + 1);
     close(fd);
-    if (n > 0 && key[n - 1] == '\n')
-        n--;
-    if (n > 0 && key[n - 1] == '\r')
-        n--;
+    if (n > 0 && key[n - 1] == '\n') n--;
+    if (n > 0 && key[n - 1] == '\r') n--;
     if (n <= 0 || n > MAX_KEY_LEN) {
         fprintf(stderr, "mpxd: the authkey file %s must hold 1 to %d bytes\n", path, MAX_KEY_LEN);
         return -1;
@@ -165,7 +169,7 @@ static int read_key_file(const char *path, uint8_t *key, size_t *len)
 static int default_key_path(char *buf, size_t size)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
-    int n = xdg && *xdg ? snprintf(buf, size, "%s/mpxd/authkey", xdg)
+    int n = xdg && *xdg     ? snprintf(buf, size, "%s/mpxd/authkey", xdg)
             : home && *home ? snprintf(buf, size, "%s/.mpx/authkey", home)
                             : -1;
     return n > 0 && (size_t)n < size ? 0 : -1;
@@ -190,8 +194,7 @@ static int generate_key(const char *path, uint8_t *key, size_t *len)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, key, 64) != 64 || write(fd, "\n", 1) != 1) {
         fprintf(stderr, "mpxd: cannot write the authkey to %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         return -1;
     }
     close(fd);
@@ -203,8 +206,7 @@ static int load_key(const options *o, bool *explicit_key, uint8_t *key, size_t *
 {
     const char *env = getenv("MPX_AUTHKEY");
     *explicit_key = true;
-    if (o->key_file)
-        return read_key_file(o->key_file, key, len);
+    if (o->key_file) return read_key_file(o->key_file, key, len);
     if (env && *env) {
         *len = strnlen(env, MAX_KEY_LEN + 1);
         if (*len > MAX_KEY_LEN) {
@@ -235,8 +237,7 @@ static int signals_open(void)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
-        return -1;
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
     return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
@@ -263,15 +264,13 @@ int main(int argc, char **argv)
     static char default_ep[] = MPX_DEFAULT_ENDPOINT;
     static char *default_eps[] = {default_ep};
     static uint8_t key[MAX_KEY_LEN + 1];
-    if (sodium_init() < 0 || parse_options(argc, argv, &o) != 0)
-        return 2;
+    if (sodium_init() < 0 || parse_options(argc, argv, &o) != 0) return 2;
     char *const *endpoints = optind < argc ? argv + optind : default_eps;
     int n_endpoints = optind < argc ? argc - optind : 1;
 
     bool explicit_key;
     size_t keylen;
-    if (load_key(&o, &explicit_key, key, &keylen) != 0)
-        return 1;
+    if (load_key(&o, &explicit_key, key, &keylen) != 0) return 1;
     for (int i = 0; !explicit_key && i < n_endpoints; i++) {
         if (!endpoint_is_local(endpoints[i])) {
             fprintf(stderr,

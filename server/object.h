@@ -62,11 +62,11 @@ struct mpx__type {
 
 /* An object in the registry. */
 struct mpx__obj {
-    uint64_t id;            /* never 0 */
+    uint64_t id; /* never 0 */
     const mpx__type *type;
-    char *name;             /* NULL for an anonymous object */
-    uint64_t refs;          /* references held by sessions */
-    void *state;            /* the type's own */
+    char *name;    /* NULL for an anonymous object */
+    uint64_t refs; /* references held by sessions */
+    void *state;   /* the type's own */
 };
 
 /* Records an error for the reply and returns code (a negative MPX_E* code). */

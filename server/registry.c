@@ -33,8 +33,7 @@ void mpx__registry_init(mpx__registry *r)
 static void obj_destroy(mpx__registry *r, mpx__objent *e)
 {
     HASH_DEL(r->by_id, e);
-    if (e->obj.name)
-        HASH_DELETE(hh_name, r->by_name, e);
+    if (e->obj.name) HASH_DELETE(hh_name, r->by_name, e);
     e->obj.type->destroy(e->obj.state);
     free(e->obj.name);
     free(e);
@@ -45,13 +44,12 @@ void mpx__registry_close(mpx__registry *r)
 {
     mpx__objent *e, *tmp;
     HASH_ITER(hh, r->by_id, e, tmp)
-        obj_destroy(r, e);
+    obj_destroy(r, e);
 }
 
 mpx__obj *mpx__registry_find(mpx__registry *r, uint64_t id)
 {
-    if (id == 0)
-        return &manager_obj;
+    if (id == 0) return &manager_obj;
     mpx__objent *e;
     HASH_FIND(hh, r->by_id, &id, sizeof id, e);
     return e ? &e->obj : NULL;
@@ -75,17 +73,16 @@ static void obj_unref(mpx__registry *r, uint64_t id, uint64_t count)
 {
     mpx__objent *e;
     HASH_FIND(hh, r->by_id, &id, sizeof id, e);
-    if (!e)
-        return;
+    if (!e) return;
     e->obj.refs -= count;
-    if (e->obj.refs == 0 && !e->obj.name)
-        obj_destroy(r, e);
+    if (e->obj.refs == 0 && !e->obj.name) obj_destroy(r, e);
 }
 
 void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs)
 {
     mpx__ref *ref, *tmp;
-    HASH_ITER(hh, *refs, ref, tmp) {
+    HASH_ITER(hh, *refs, ref, tmp)
+    {
         HASH_DEL(*refs, ref);
         obj_unref(r, ref->id, ref->count);
         free(ref);
@@ -134,8 +131,9 @@ static int reply_handle(mpx__req *req, mpx__obj *obj)
     ref_add(&req->session->refs, obj);
     msgpack_pack_array(req->out, 2);
     msgpack_pack_uint64(req->out, obj->id);
-    return msgpack_pack_str_with_body(req->out, obj->type->name, strlen(obj->type->name)) ? MPX_ENOMEM
-                                                                                        : 0;
+    return msgpack_pack_str_with_body(req->out, obj->type->name, strlen(obj->type->name))
+               ? MPX_ENOMEM
+               : 0;
 }
 
 static int obj_new(mpx__req *req, const mpx__type *type, const char *name, size_t name_len,
@@ -144,8 +142,7 @@ static int obj_new(mpx__req *req, const mpx__type *type, const char *name, size_
     mpx__span argv[MPX_MAX_ARGS];
     uint32_t argc = 0;
     int rc = args ? split_args(req, args, argv, &argc) : 0;
-    if (rc)
-        return rc;
+    if (rc) return rc;
     mpx__req creq = *req;
     creq.argc = argc;
     creq.argv = argv;
@@ -178,8 +175,7 @@ static int m_open(mpx__req *req)
     if (mpx__mp_str(&c, &name, &len) || len == 0)
         return mpx__req_fail(req, MPX_ETYPE, "the name must be a non-empty string");
     int rc = type_arg(req, &req->argv[1], &type);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     mpx__objent *e;
     HASH_FIND(hh_name, req->server->reg.by_name, name, len, e);
     if (e && e->obj.type != type)
@@ -197,8 +193,7 @@ static int m_create(mpx__req *req)
     const mpx__type *type;
     mpx__obj *obj;
     int rc = type_arg(req, &req->argv[0], &type);
-    if (rc == 0)
-        rc = obj_new(req, type, NULL, 0, req->argc > 1 ? &req->argv[1] : NULL, &obj);
+    if (rc == 0) rc = obj_new(req, type, NULL, 0, req->argc > 1 ? &req->argv[1] : NULL, &obj);
     return rc ? rc : reply_handle(req, obj);
 }
 
@@ -216,8 +211,7 @@ static int m_attach(mpx__req *req)
 {
     uint64_t id;
     int rc = id_arg(req, &id);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     mpx__obj *obj = id ? mpx__registry_find(&req->server->reg, id) : NULL;
     if (!obj)
         return mpx__req_fail(req, MPX_ENOOBJ, "no object with id %llu", (unsigned long long)id);
@@ -229,8 +223,7 @@ static int m_release(mpx__req *req)
 {
     uint64_t id;
     int rc = id_arg(req, &id);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     mpx__ref *ref;
     HASH_FIND(hh, req->session->refs, &id, sizeof id, ref);
     if (!ref)

@@ -46,7 +46,8 @@ struct mpx__server {
 };
 
 /* Logs one line to stderr with a timestamp. Info lines are dropped with --quiet. */
-void mpx__log_info(const mpx__server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mpx__log_info(const mpx__server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void mpx__log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A monotonic clock in milliseconds. */

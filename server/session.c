@@ -26,8 +26,7 @@ static void send_frame(mpx__server *s, const uint8_t *rid, size_t rid_len)
 {
     /* ROUTER never blocks on send: a peer that is gone or whose queue is full loses the
      * frame, which is the right outcome for a reply nobody can read. */
-    if (zmq_send(s->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return;
+    if (zmq_send(s->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return;
     zmq_send(s->router, s->out.data, s->out.size, ZMQ_DONTWAIT);
 }
 
@@ -52,8 +51,8 @@ void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id
 
 /* An ERROR frame: [code, message]. Signed when the peer has a ready session; otherwise it
  * carries no MAC, and the client trusts it only as far as "the handshake failed". */
-static void send_frame_error(mpx__server *s, mpx__session *sess, const uint8_t *rid,
-                             size_t rid_len, int code, const char *msg)
+static void send_frame_error(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
+                             int code, const char *msg)
 {
     mpx__frame_begin(s);
     msgpack_pack_array(&s->pk, 2);
@@ -142,7 +141,8 @@ static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
     msgpack_pack_str_with_body(&s->pk, "max_message", 11);
     msgpack_pack_uint64(&s->pk, s->cfg.max_message);
     msgpack_pack_str_with_body(&s->pk, "server", 6);
-    msgpack_pack_str_with_body(&s->pk, "mpxd " MPX_VERSION_STRING, strlen("mpxd " MPX_VERSION_STRING));
+    msgpack_pack_str_with_body(&s->pk, "mpxd " MPX_VERSION_STRING,
+                               strlen("mpxd " MPX_VERSION_STRING));
     mpx__session_send(s, sess, MPX_K_WELCOME);
 }
 
@@ -153,8 +153,7 @@ static uint64_t peek_req_id(const mpx__frame *f)
     uint32_t n;
     uint64_t id = 0;
     mpx__mp_init(&c, f->body, f->body_len);
-    if (mpx__mp_array(&c, &n) == 0)
-        mpx__mp_uint(&c, &id);
+    if (mpx__mp_array(&c, &n) == 0) mpx__mp_uint(&c, &id);
     return id;
 }
 
@@ -245,7 +244,8 @@ void mpx__session_input(mpx__server *s, const uint8_t *rid, size_t rid_len, cons
 void mpx__sessions_expire(mpx__server *s, int64_t now_ms)
 {
     mpx__session *sess, *tmp;
-    HASH_ITER(hh, s->sessions, sess, tmp) {
+    HASH_ITER(hh, s->sessions, sess, tmp)
+    {
         if (sess->state == SESSION_CHALLENGED &&
             now_ms - sess->started_ms > s->cfg.handshake_timeout_ms)
             session_end(s, sess);
@@ -256,5 +256,5 @@ void mpx__sessions_close_all(mpx__server *s)
 {
     mpx__session *sess, *tmp;
     HASH_ITER(hh, s->sessions, sess, tmp)
-        session_end(s, sess);
+    session_end(s, sess);
 }

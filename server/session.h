@@ -18,8 +18,8 @@
 typedef enum { SESSION_CHALLENGED, SESSION_READY } mpx__session_state;
 
 struct mpx__session {
-    UT_hash_handle hh;         /* in mpx__server.sessions, keyed by routing id */
-    uint8_t rid[256];          /* ZeroMQ routing id of the peer */
+    UT_hash_handle hh; /* in mpx__server.sessions, keyed by routing id */
+    uint8_t rid[256];  /* ZeroMQ routing id of the peer */
     size_t rid_len;
     mpx__session_state state;
     uint64_t sid;              /* random, never 0 */
@@ -30,8 +30,8 @@ struct mpx__session {
     uint64_t recv_seq;         /* last sequence number accepted from the client */
     uint64_t send_seq;         /* last sequence number sent */
     int64_t started_ms;
-    mpx__ref *refs;            /* object references held */
-    char peer[64];             /* the peer's address, for logs */
+    mpx__ref *refs; /* object references held */
+    char peer[64];  /* the peer's address, for logs */
 };
 
 /* Handles one frame from routing id rid. */

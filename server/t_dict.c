@@ -30,10 +30,10 @@ typedef struct {
     dict_entry *entries; /* insertion order, with holes where pairs were deleted */
     size_t n_entries;    /* entries used, holes included */
     size_t cap_entries;
-    size_t live;         /* len(d) */
-    uint32_t *index;     /* entry index + 1, SLOT_EMPTY or SLOT_DELETED */
-    size_t index_size;   /* a power of two */
-    size_t index_used;   /* slots not empty: live pairs and deleted markers */
+    size_t live;       /* len(d) */
+    uint32_t *index;   /* entry index + 1, SLOT_EMPTY or SLOT_DELETED */
+    size_t index_size; /* a power of two */
+    size_t index_used; /* slots not empty: live pairs and deleted markers */
 } dict;
 
 static uint8_t hash_key[crypto_shorthash_KEYBYTES];
@@ -48,8 +48,7 @@ static uint64_t dict_hash(const uint8_t *key, size_t len)
 }
 
 /* The index slot holding key, or the slot where it would go (*found false). */
-static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_t klen,
-                         bool *found)
+static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_t klen, bool *found)
 {
     size_t mask = d->index_size - 1, i = hash & mask, free_slot = SIZE_MAX;
     for (;; i = (i + 1) & mask) {
@@ -59,8 +58,7 @@ static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_
             return free_slot != SIZE_MAX ? free_slot : i;
         }
         if (s == SLOT_DELETED) {
-            if (free_slot == SIZE_MAX)
-                free_slot = i;
+            if (free_slot == SIZE_MAX) free_slot = i;
             continue;
         }
         const dict_entry *e = &d->entries[s - 1];
@@ -77,8 +75,7 @@ static void dict_rebuild(dict *d, size_t min_live)
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n_entries; i++)
-        if (d->entries[i].blob)
-            d->entries[n++] = d->entries[i];
+        if (d->entries[i].blob) d->entries[n++] = d->entries[i];
     d->n_entries = n;
     size_t size = 8;
     while (size * 2 < min_live * 3)
@@ -157,8 +154,7 @@ static void dict_set(dict *d, const uint8_t *key, size_t klen, const uint8_t *va
     memcpy(e->blob, key, klen);
     memcpy(e->blob + klen, val, vlen);
     e->vlen = (uint32_t)vlen;
-    if (d->index[slot] == SLOT_EMPTY)
-        d->index_used++;
+    if (d->index[slot] == SLOT_EMPTY) d->index_used++;
     d->index[slot] = (uint32_t)(++d->n_entries);
     d->live++;
 }
@@ -179,8 +175,7 @@ static bool dict_remove(dict *d, const uint8_t *key, size_t klen)
 {
     bool found;
     size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
-    if (found)
-        dict_remove_slot(d, slot);
+    if (found) dict_remove_slot(d, slot);
     return found;
 }
 
@@ -200,8 +195,7 @@ static int dict_key(mpx__req *req, const mpx__span *arg, const uint8_t **key, si
     *key = NULL;
     *klen = 0;
     int rc = mpx__mp_canonical(arg->p, arg->len, &key_buf);
-    if (rc)
-        return mpx__req_fail(req, rc, "bad key");
+    if (rc) return mpx__req_fail(req, rc, "bad key");
     *key = (const uint8_t *)key_buf.data;
     *klen = key_buf.size;
     return 0;
@@ -229,8 +223,7 @@ static int m_set(mpx__req *req)
     const uint8_t *key;
     size_t klen;
     int rc = dict_key(req, &req->argv[0], &key, &klen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     dict_set(req->obj->state, key, klen, req->argv[1].p, req->argv[1].len);
     return reply_nil(req);
 }
@@ -240,13 +233,10 @@ static int m_get(mpx__req *req)
     const uint8_t *key;
     size_t klen;
     int rc = dict_key(req, &req->argv[0], &key, &klen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     const dict_entry *e = dict_find(req->obj->state, key, klen);
-    if (e)
-        return reply_raw(req, entry_value(e), e->vlen);
-    if (req->argc == 2)
-        return reply_raw(req, req->argv[1].p, req->argv[1].len);
+    if (e) return reply_raw(req, entry_value(e), e->vlen);
+    if (req->argc == 2) return reply_raw(req, req->argv[1].p, req->argv[1].len);
     return key_error(req, &req->argv[0]);
 }
 
@@ -255,10 +245,8 @@ static int m_delete(mpx__req *req)
     const uint8_t *key;
     size_t klen;
     int rc = dict_key(req, &req->argv[0], &key, &klen);
-    if (rc)
-        return rc;
-    if (!dict_remove(req->obj->state, key, klen))
-        return key_error(req, &req->argv[0]);
+    if (rc) return rc;
+    if (!dict_remove(req->obj->state, key, klen)) return key_error(req, &req->argv[0]);
     return reply_nil(req);
 }
 
@@ -267,8 +255,7 @@ static int m_contains(mpx__req *req)
     const uint8_t *key;
     size_t klen;
     int rc = dict_key(req, &req->argv[0], &key, &klen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     bool found = dict_find(req->obj->state, key, klen) != NULL;
     return (found ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
 }
@@ -288,14 +275,10 @@ static int list_pairs(mpx__req *req, int what)
     int rc = msgpack_pack_array(req->out, d->live) ? MPX_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < d->n_entries; i++) {
         const dict_entry *e = &d->entries[i];
-        if (!e->blob)
-            continue;
-        if (what == LIST_ITEMS)
-            rc = msgpack_pack_array(req->out, 2) ? MPX_ENOMEM : 0;
-        if (rc == 0 && (what & LIST_KEYS))
-            rc = reply_raw(req, e->blob, e->klen);
-        if (rc == 0 && (what & LIST_VALUES))
-            rc = reply_raw(req, entry_value(e), e->vlen);
+        if (!e->blob) continue;
+        if (what == LIST_ITEMS) rc = msgpack_pack_array(req->out, 2) ? MPX_ENOMEM : 0;
+        if (rc == 0 && (what & LIST_KEYS)) rc = reply_raw(req, e->blob, e->klen);
+        if (rc == 0 && (what & LIST_VALUES)) rc = reply_raw(req, entry_value(e), e->vlen);
     }
     return rc;
 }
@@ -332,15 +315,12 @@ static int m_copy(mpx__req *req)
 static int next_pair(mpx__mp_cursor *c, bool is_map, mpx__span *k, mpx__span *v)
 {
     uint32_t n;
-    if (!is_map && (mpx__mp_array(c, &n) || n != 2))
-        return MPX_ETYPE;
+    if (!is_map && (mpx__mp_array(c, &n) || n != 2)) return MPX_ETYPE;
     k->p = c->p;
-    if (mpx__mp_skip(c))
-        return MPX_ETYPE;
+    if (mpx__mp_skip(c)) return MPX_ETYPE;
     k->len = (size_t)(c->p - k->p);
     v->p = c->p;
-    if (mpx__mp_skip(c))
-        return MPX_ETYPE;
+    if (mpx__mp_skip(c)) return MPX_ETYPE;
     v->len = (size_t)(c->p - v->p);
     return 0;
 }
@@ -358,16 +338,14 @@ static int m_update(mpx__req *req)
     /* All or nothing: check every pair before storing any. */
     for (uint32_t i = 0; i < n; i++)
         if (next_pair(&c, is_map, &k, &v))
-            return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair",
-                                 i);
+            return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", i);
     c = first;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *key;
         size_t klen;
         next_pair(&c, is_map, &k, &v);
         int rc = dict_key(req, &k, &key, &klen);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         dict_set(req->obj->state, key, klen, v.p, v.len);
     }
     return reply_nil(req);
@@ -379,13 +357,11 @@ static int m_pop(mpx__req *req)
     size_t klen;
     dict *d = req->obj->state;
     int rc = dict_key(req, &req->argv[0], &key, &klen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     bool found;
     size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
     if (!found) {
-        if (req->argc == 2)
-            return reply_raw(req, req->argv[1].p, req->argv[1].len);
+        if (req->argc == 2) return reply_raw(req, req->argv[1].p, req->argv[1].len);
         return key_error(req, &req->argv[0]);
     }
     const dict_entry *e = &d->entries[d->index[slot] - 1];
@@ -415,11 +391,9 @@ static int m_setdefault(mpx__req *req)
     const uint8_t *key;
     size_t klen;
     int rc = dict_key(req, &req->argv[0], &key, &klen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     const dict_entry *e = dict_find(req->obj->state, key, klen);
-    if (e)
-        return reply_raw(req, entry_value(e), e->vlen);
+    if (e) return reply_raw(req, entry_value(e), e->vlen);
     mpx__span dflt = req->argc == 2 ? req->argv[1] : (mpx__span){&nil, 1};
     dict_set(req->obj->state, key, klen, dflt.p, dflt.len);
     return reply_raw(req, dflt.p, dflt.len);

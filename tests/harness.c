@@ -97,14 +97,12 @@ int mpxd_stop(mpxd_proc *p)
     int status = 0, rc = -1;
     if (p->pid > 0) {
         kill(p->pid, SIGTERM);
-        if (waitpid(p->pid, &status, 0) == p->pid && WIFEXITED(status))
-            rc = WEXITSTATUS(status);
+        if (waitpid(p->pid, &status, 0) == p->pid && WIFEXITED(status)) rc = WEXITSTATUS(status);
         p->pid = 0;
     }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
-    if (p->dir[0] && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", p->dir);
+    if (p->dir[0] && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", p->dir);
     return rc;
 }
 
@@ -121,8 +119,7 @@ uint64_t mpxd_stat(mpx_client *c, const char *name)
     uint64_t v = 0;
     assert_ok(mpx_server_stats(c, &stats));
     const mpx_value *e = mpx_map_get(stats, name);
-    if (!e)
-        fail_msg("no counter named %s", name);
+    if (!e) fail_msg("no counter named %s", name);
     assert_ok(mpx_value_get_uint(e, &v));
     mpx_value_free(&stats);
     return v;
@@ -131,8 +128,7 @@ uint64_t mpxd_stat(mpx_client *c, const char *name)
 char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     char *buf = NULL;
     size_t size = 0;
     FILE *m = open_memstream(&buf, &size);
@@ -142,7 +138,6 @@ char *read_file(const char *path, size_t *len)
         fwrite(chunk, 1, n, m);
     fclose(f);
     fclose(m);
-    if (len)
-        *len = size;
+    if (len) *len = size;
     return buf;
 }

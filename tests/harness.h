@@ -16,29 +16,29 @@
 #include <mpx.h>
 
 /* Fails the test with the code's name and the thread's last error unless expr is 0. */
-#define assert_ok(expr)                                                                        \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != 0)                                                                          \
-            fail_msg("%s returned %s (%s): %s", #expr, mpx_err_name(rc_), mpx_strerror(rc_),   \
-                     mpx_last_error());                                                        \
+#define assert_ok(expr)                                                                            \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != 0)                                                                              \
+            fail_msg("%s returned %s (%s): %s", #expr, mpx_err_name(rc_), mpx_strerror(rc_),       \
+                     mpx_last_error());                                                            \
     } while (0)
 
 /* Fails the test unless expr returns exactly the code want. */
-#define assert_code(expr, want)                                                                \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != (want))                                                                     \
-            fail_msg("%s returned %s, expected %s (%s)", #expr, mpx_err_name(rc_),             \
-                     mpx_err_name(want), mpx_last_error());                                    \
+#define assert_code(expr, want)                                                                    \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != (want))                                                                         \
+            fail_msg("%s returned %s, expected %s (%s)", #expr, mpx_err_name(rc_),                 \
+                     mpx_err_name(want), mpx_last_error());                                        \
     } while (0)
 
 typedef struct {
     pid_t pid;
-    char dir[64];       /* private, removed by mpxd_stop() */
+    char dir[64]; /* private, removed by mpxd_stop() */
     char keyfile[96];
     char endpoint[128];
-    char logfile[96];   /* mpxd's stderr */
+    char logfile[96]; /* mpxd's stderr */
 } mpxd_proc;
 
 /* Starts mpxd on a fresh endpoint of the transport ("ipc" or "tcp") with a random authkey in

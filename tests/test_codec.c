@@ -87,8 +87,8 @@ static void test_cursor_reads_a_call(void **state)
 {
     (void)state;
     /* [7, 300, "get", ["k", -1]] */
-    static const uint8_t msg[] = {0x94, 0x07, 0xcd, 0x01, 0x2c, 0xa3, 'g', 'e', 't',
-                                  0x92, 0xa1, 'k', 0xff};
+    static const uint8_t msg[] = {0x94, 0x07, 0xcd, 0x01, 0x2c, 0xa3, 'g',
+                                  'e',  't',  0x92, 0xa1, 'k',  0xff};
     mpx__mp_cursor c;
     uint32_t n, len;
     uint64_t u;

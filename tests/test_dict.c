@@ -73,9 +73,9 @@ static size_t dict_len(mpx_proxy *d)
 static mpx_value *nested_value(void)
 {
     mpx_value *m = mpx_map(), *list = mpx_array(), *k, *item;
-    mpx_value *items[] = {mpx_nil(),   mpx_bool(true), mpx_int(-5),
-                          mpx_uint(UINT64_C(1) << 63), mpx_double(1.5), mpx_str("s"),
-                          mpx_bytes("\0\1", 2)};
+    mpx_value *items[] = {
+        mpx_nil(),       mpx_bool(true), mpx_int(-5),         mpx_uint(UINT64_C(1) << 63),
+        mpx_double(1.5), mpx_str("s"),   mpx_bytes("\0\1", 2)};
     for (size_t i = 0; i < sizeof items / sizeof *items; i++)
         assert_ok(mpx_array_push(list, &items[i]));
     k = mpx_str("list");
@@ -100,8 +100,9 @@ static void test_set_get_roundtrip_every_type(void **state)
     assert_ok(mpx_dict_get(d, v, &got));
     assert_true(mpx_value_equal(v, got));
     mpx_value_free(&got);
-    mpx_value *scalars[] = {mpx_nil(), mpx_bool(false), mpx_int(INT64_MIN), mpx_uint(UINT64_MAX),
-                            mpx_double(-0.25), mpx_str(""), mpx_bytes(NULL, 0)};
+    mpx_value *scalars[] = {
+        mpx_nil(),         mpx_bool(false), mpx_int(INT64_MIN), mpx_uint(UINT64_MAX),
+        mpx_double(-0.25), mpx_str(""),     mpx_bytes(NULL, 0)};
     for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++) {
         assert_ok(mpx_dict_set(d, scalars[i], v));
         assert_ok(mpx_dict_get(d, scalars[i], &got));
@@ -484,7 +485,11 @@ static void test_call_raw(void **state)
     assert_int_equal((unsigned char)res[0], 0x2a);
     mpx_free(res);
     /* Values are stored as sent: a float32 value comes back as the same 5 bytes. */
-    static const char f32_args[] = "\x92\xa1" "f" "\xca\x3f\xc0\x00\x00", f_key[] = "\x91\xa1" "f";
+    static const char f32_args[] = "\x92\xa1"
+                                   "f"
+                                   "\xca\x3f\xc0\x00\x00",
+                      f_key[] = "\x91\xa1"
+                                "f";
     assert_ok(mpx_call_raw(d, "set", f32_args, 8, MPX_TIMEOUT_DEFAULT, NULL, NULL));
     assert_ok(mpx_call_raw(d, "get", f_key, 3, MPX_TIMEOUT_DEFAULT, &res, &len));
     assert_int_equal(len, 5);
@@ -510,8 +515,10 @@ static void test_bad_handles(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_set_get_roundtrip_every_type, dict_setup, dict_teardown),
-        cmocka_unit_test_setup_teardown(test_set_overwrites_and_keeps_order, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_set_get_roundtrip_every_type, dict_setup,
+                                        dict_teardown),
+        cmocka_unit_test_setup_teardown(test_set_overwrites_and_keeps_order, dict_setup,
+                                        dict_teardown),
         cmocka_unit_test_setup_teardown(test_get_missing_is_key_error, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_get_default, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_keys_are_canonical, dict_setup, dict_teardown),
@@ -524,7 +531,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_popitem_is_lifo, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_setdefault, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_clear_and_copy, dict_setup, dict_teardown),
-        cmocka_unit_test_setup_teardown(test_many_keys_survive_growth_and_deletes, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_many_keys_survive_growth_and_deletes, dict_setup,
+                                        dict_teardown),
         cmocka_unit_test(test_named_dict_is_shared),
         cmocka_unit_test(test_anonymous_dict_freed_with_last_proxy),
         cmocka_unit_test(test_name_of_another_type_is_type_error),

@@ -46,9 +46,9 @@ static void test_help_lists_every_option(void **state)
     (void)state;
     char *out;
     assert_int_equal(run_mpxd((const char *[]){"--help", NULL}, NULL, &out), 0);
-    const char *opts[] = {"--authkey-file", "--authkey-out", "--max-message",
-                          "--handshake-timeout", "--ready-fd", "--lifeline-fd", "--quiet",
-                          "MPX_AUTHKEY", "SIGTERM"};
+    const char *opts[] = {"--authkey-file", "--authkey-out", "--max-message", "--handshake-timeout",
+                          "--ready-fd",     "--lifeline-fd", "--quiet",       "MPX_AUTHKEY",
+                          "SIGTERM"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         assert_non_null(strstr(out, opts[i]));
     free(out);
@@ -67,8 +67,7 @@ static void test_refuses_public_bind_without_authkey(void **state)
     int fd = mkstemp(keyout);
     close(fd);
     char home[] = "HOME=/nonexistent", *env[] = {home, NULL};
-    assert_int_equal(
-        run_mpxd((const char *[]){"--authkey-out", keyout, ep, NULL}, env, &out), 1);
+    assert_int_equal(run_mpxd((const char *[]){"--authkey-out", keyout, ep, NULL}, env, &out), 1);
     assert_non_null(strstr(out, "refusing"));
     free(out);
     unlink(keyout);
@@ -136,8 +135,7 @@ static void test_key_from_environment_and_sigint(void **state)
     int rc = MPX_ETIMEDOUT;
     for (int i = 0; i < 50 && rc != 0; i++) { /* until it has bound */
         rc = mpx_connect(ep, "environment key", 15, &c);
-        if (rc)
-            usleep(20 * 1000);
+        if (rc) usleep(20 * 1000);
     }
     assert_ok(rc);
     mpx_client_free(&c);

@@ -40,8 +40,7 @@ static void fork_writers_and_check(mpx_proxy *d)
     for (int id = 0; id < CHILDREN; id++) {
         pids[id] = fork();
         assert_true(pids[id] >= 0);
-        if (pids[id] == 0)
-            _exit(child_write(d, id));
+        if (pids[id] == 0) _exit(child_write(d, id));
     }
     for (int id = 0; id < CHILDREN; id++) {
         int status;
@@ -155,12 +154,10 @@ static void test_manager_stops_when_owner_dies(void **state)
     pid_t owner = fork();
     if (owner == 0) {
         mpx_manager *m = NULL;
-        if (mpx_manager_start(&m) != 0)
-            _exit(1);
+        if (mpx_manager_start(&m) != 0) _exit(1);
         char ep[256];
         snprintf(ep, sizeof ep, "%s", mpx_manager_endpoint(m));
-        if (write(pipefd[1], ep, strlen(ep) + 1) < 0)
-            _exit(1);
+        if (write(pipefd[1], ep, strlen(ep) + 1) < 0) _exit(1);
         pause(); /* killed below without a chance to shut the manager down */
     }
     char ep[256] = {0};

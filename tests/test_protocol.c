@@ -297,7 +297,8 @@ static void test_unknown_object_method_and_arity(void **state)
     static const uint8_t arity[] = {0x94, 0x03, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x91, 0x01};
     assert_code(raw_call(&p, arity, sizeof arity), MPX_EARGS);
     /* open("x", 7): the type must be a string */
-    static const uint8_t bad_type[] = {0x94, 0x04, 0x00, 0xa4, 'o', 'p', 'e', 'n', 0x92, 0xa1, 'x', 0x07};
+    static const uint8_t bad_type[] = {0x94, 0x04, 0x00, 0xa4, 'o', 'p',
+                                       'e',  'n',  0x92, 0xa1, 'x', 0x07};
     assert_code(raw_call(&p, bad_type, sizeof bad_type), MPX_ETYPE);
     raw_close(&p);
     assert_good_client_intact();
@@ -306,7 +307,8 @@ static void test_unknown_object_method_and_arity(void **state)
 /* [req, dict id, "set", ["k", v]] with a one-byte integer v. */
 static size_t set_call(uint8_t *out, uint64_t dict_id, uint8_t req, uint8_t v)
 {
-    uint8_t body[] = {0x94, req, 0xcf, 0, 0, 0, 0, 0, 0, 0, 0, 0xa3, 's', 'e', 't', 0x92, 0xa1, 'k', v};
+    uint8_t body[] = {0x94, req,  0xcf, 0,   0,   0,    0,    0,   0, 0,
+                      0,    0xa3, 's',  'e', 't', 0x92, 0xa1, 'k', v};
     mpx__put_u64be(body + 3, dict_id);
     memcpy(out, body, sizeof body);
     return sizeof body;

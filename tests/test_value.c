@@ -72,7 +72,7 @@ static void test_encode_decode_roundtrip(void **state)
 {
     (void)state;
     mpx_value *m = mpx_map(), *k = mpx_str("list"), *list = mpx_array();
-    mpx_value *items[] = {mpx_nil(), mpx_bool(false), mpx_int(INT64_MIN), mpx_uint(1),
+    mpx_value *items[] = {mpx_nil(),          mpx_bool(false),    mpx_int(INT64_MIN), mpx_uint(1),
                           mpx_double(-1e300), mpx_bytes("\0", 1), mpx_map()};
     for (size_t i = 0; i < 7; i++)
         assert_ok(mpx_array_push(list, &items[i]));

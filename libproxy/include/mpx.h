@@ -57,27 +57,27 @@ extern "C" {
  * MPX_EAUTH, MPX_EPROTO, MPX_EVERSION) stick to the client: every later call on it returns
  * the same code. MPX_ETIMEDOUT leaves the connection usable; a late reply is discarded.
  * ------------------------------------------------------------------------------------------ */
-#define MPX_ERRNO_MAP(XX)                                                                      \
-    XX(EINVAL, 1, "invalid argument")                                                          \
-    XX(ENOMEM, 2, "out of memory")                                                             \
-    XX(ECONN, 3, "connection failed")                                                          \
-    XX(ETIMEDOUT, 4, "timed out")                                                              \
-    XX(EAUTH, 5, "authentication failed")                                                      \
-    XX(EPROTO, 6, "protocol error")                                                            \
-    XX(EVERSION, 7, "unsupported protocol version")                                            \
-    XX(ESYS, 8, "system call failed")                                                          \
-    XX(ECLOSED, 9, "handle closed")                                                            \
-    XX(EKEY, 20, "key error")                                                                  \
-    XX(EINDEX, 21, "index error")                                                              \
-    XX(ETYPE, 22, "type error")                                                                \
-    XX(EVALUE, 23, "value error")                                                              \
-    XX(ENOOBJ, 24, "no such object")                                                           \
-    XX(ENOMETHOD, 25, "no such method")                                                        \
-    XX(EARGS, 26, "wrong arguments")                                                           \
-    XX(EBADREQ, 27, "bad request")                                                             \
-    XX(ETOOBIG, 28, "message too large")                                                       \
-    XX(ENOAUTH, 29, "not authenticated")                                                       \
-    XX(EREPLAY, 30, "replayed or out-of-sequence message")                                     \
+#define MPX_ERRNO_MAP(XX)                                                                          \
+    XX(EINVAL, 1, "invalid argument")                                                              \
+    XX(ENOMEM, 2, "out of memory")                                                                 \
+    XX(ECONN, 3, "connection failed")                                                              \
+    XX(ETIMEDOUT, 4, "timed out")                                                                  \
+    XX(EAUTH, 5, "authentication failed")                                                          \
+    XX(EPROTO, 6, "protocol error")                                                                \
+    XX(EVERSION, 7, "unsupported protocol version")                                                \
+    XX(ESYS, 8, "system call failed")                                                              \
+    XX(ECLOSED, 9, "handle closed")                                                                \
+    XX(EKEY, 20, "key error")                                                                      \
+    XX(EINDEX, 21, "index error")                                                                  \
+    XX(ETYPE, 22, "type error")                                                                    \
+    XX(EVALUE, 23, "value error")                                                                  \
+    XX(ENOOBJ, 24, "no such object")                                                               \
+    XX(ENOMETHOD, 25, "no such method")                                                            \
+    XX(EARGS, 26, "wrong arguments")                                                               \
+    XX(EBADREQ, 27, "bad request")                                                                 \
+    XX(ETOOBIG, 28, "message too large")                                                           \
+    XX(ENOAUTH, 29, "not authenticated")                                                           \
+    XX(EREPLAY, 30, "replayed or out-of-sequence message")                                         \
     XX(ESHUTDOWN, 31, "server shutting down")
 
 typedef enum {
