@@ -117,10 +117,10 @@ static void dict_free(void *state)
     free(d);
 }
 
-static dict_entry *dict_find(const dict *d, const uint8_t *key, size_t klen)
+static dict_entry *dict_find(const dict *d, const mpx__span *key)
 {
     bool found;
-    size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
+    size_t slot = dict_probe(d, dict_hash(key->p, key->len), key->p, key->len, &found);
     return found ? &d->entries[d->index[slot] - 1] : NULL;
 }
 
@@ -132,8 +132,10 @@ static void dict_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
 }
 
 /* Stores val under key (replacing a value in place keeps the pair's position). */
-static void dict_set(dict *d, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+static void dict_set(dict *d, const mpx__span *k, const mpx__span *v)
 {
+    const uint8_t *key = k->p, *val = v->p;
+    size_t klen = k->len, vlen = v->len;
     uint64_t hash = dict_hash(key, klen);
     bool found;
     size_t slot = dict_probe(d, hash, key, klen, &found);
@@ -171,10 +173,10 @@ static void dict_remove_slot(dict *d, size_t slot)
         d->n_entries--;
 }
 
-static bool dict_remove(dict *d, const uint8_t *key, size_t klen)
+static bool dict_remove(dict *d, const mpx__span *key)
 {
     bool found;
-    size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
+    size_t slot = dict_probe(d, dict_hash(key->p, key->len), key->p, key->len, &found);
     if (found) dict_remove_slot(d, slot);
     return found;
 }
@@ -186,18 +188,16 @@ static const uint8_t *entry_value(const dict_entry *e)
 
 /* ================================ dict methods ============================================ */
 
-/* The canonical form of a key argument, in a buffer reused by every call (one thread). */
 static msgpack_sbuffer key_buf;
 
-static int dict_key(mpx__req *req, const mpx__span *arg, const uint8_t **key, size_t *klen)
+/* The canonical form of a key argument, in a buffer reused by every call (one thread). */
+static int dict_key(mpx__req *req, const mpx__span *arg, mpx__span *key)
 {
     key_buf.size = 0;
-    *key = NULL;
-    *klen = 0;
+    *key = (mpx__span){0};
     int rc = mpx__mp_canonical(arg->p, arg->len, &key_buf);
     if (rc) return mpx__req_fail(req, rc, "bad key");
-    *key = (const uint8_t *)key_buf.data;
-    *klen = key_buf.size;
+    *key = (mpx__span){(const uint8_t *)key_buf.data, key_buf.size};
     return 0;
 }
 
@@ -220,21 +220,19 @@ static int reply_nil(mpx__req *req)
 
 static int m_set(mpx__req *req)
 {
-    const uint8_t *key;
-    size_t klen;
-    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    mpx__span key;
+    int rc = dict_key(req, &req->argv[0], &key);
     if (rc) return rc;
-    dict_set(req->obj->state, key, klen, req->argv[1].p, req->argv[1].len);
+    dict_set(req->obj->state, &key, &req->argv[1]);
     return reply_nil(req);
 }
 
 static int m_get(mpx__req *req)
 {
-    const uint8_t *key;
-    size_t klen;
-    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    mpx__span key;
+    int rc = dict_key(req, &req->argv[0], &key);
     if (rc) return rc;
-    const dict_entry *e = dict_find(req->obj->state, key, klen);
+    const dict_entry *e = dict_find(req->obj->state, &key);
     if (e) return reply_raw(req, entry_value(e), e->vlen);
     if (req->argc == 2) return reply_raw(req, req->argv[1].p, req->argv[1].len);
     return key_error(req, &req->argv[0]);
@@ -242,21 +240,19 @@ static int m_get(mpx__req *req)
 
 static int m_delete(mpx__req *req)
 {
-    const uint8_t *key;
-    size_t klen;
-    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    mpx__span key;
+    int rc = dict_key(req, &req->argv[0], &key);
     if (rc) return rc;
-    if (!dict_remove(req->obj->state, key, klen)) return key_error(req, &req->argv[0]);
+    if (!dict_remove(req->obj->state, &key)) return key_error(req, &req->argv[0]);
     return reply_nil(req);
 }
 
 static int m_contains(mpx__req *req)
 {
-    const uint8_t *key;
-    size_t klen;
-    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    mpx__span key;
+    int rc = dict_key(req, &req->argv[0], &key);
     if (rc) return rc;
-    bool found = dict_find(req->obj->state, key, klen) != NULL;
+    bool found = dict_find(req->obj->state, &key) != NULL;
     return (found ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
 }
 
@@ -341,25 +337,23 @@ static int m_update(mpx__req *req)
             return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", i);
     c = first;
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *key;
-        size_t klen;
+        mpx__span key;
         next_pair(&c, is_map, &k, &v);
-        int rc = dict_key(req, &k, &key, &klen);
+        int rc = dict_key(req, &k, &key);
         if (rc) return rc;
-        dict_set(req->obj->state, key, klen, v.p, v.len);
+        dict_set(req->obj->state, &key, &v);
     }
     return reply_nil(req);
 }
 
 static int m_pop(mpx__req *req)
 {
-    const uint8_t *key;
-    size_t klen;
+    mpx__span key;
     dict *d = req->obj->state;
-    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    int rc = dict_key(req, &req->argv[0], &key);
     if (rc) return rc;
     bool found;
-    size_t slot = dict_probe(d, dict_hash(key, klen), key, klen, &found);
+    size_t slot = dict_probe(d, dict_hash(key.p, key.len), key.p, key.len, &found);
     if (!found) {
         if (req->argc == 2) return reply_raw(req, req->argv[1].p, req->argv[1].len);
         return key_error(req, &req->argv[0]);
@@ -388,14 +382,13 @@ static int m_popitem(mpx__req *req)
 static int m_setdefault(mpx__req *req)
 {
     static const uint8_t nil = 0xc0;
-    const uint8_t *key;
-    size_t klen;
-    int rc = dict_key(req, &req->argv[0], &key, &klen);
+    mpx__span key;
+    int rc = dict_key(req, &req->argv[0], &key);
     if (rc) return rc;
-    const dict_entry *e = dict_find(req->obj->state, key, klen);
+    const dict_entry *e = dict_find(req->obj->state, &key);
     if (e) return reply_raw(req, entry_value(e), e->vlen);
     mpx__span dflt = req->argc == 2 ? req->argv[1] : (mpx__span){&nil, 1};
-    dict_set(req->obj->state, key, klen, dflt.p, dflt.len);
+    dict_set(req->obj->state, &key, &dflt);
     return reply_raw(req, dflt.p, dflt.len);
 }
 
