@@ -10,6 +10,11 @@
  * the reader then steps aside on `turn` until no sender is left. When the reader's own reply
  * arrives it gives the role to any other waiter.
  *
+ * Liveness. mpxd ends a session that stays silent past the timeout it announces in WELCOME,
+ * and gives back what it held. One heartbeat thread per process keeps every client's session
+ * alive: it sends a signed HEARTBEAT frame on any client that has sent nothing for a quarter of
+ * its timeout, also while other threads are blocked in calls on it.
+ *
  * Fork. The child of a fork() cannot use its parent's ZeroMQ context. A pthread_atfork handler
  * bumps a generation counter; the first call in the child sees it, abandons the inherited
  * context and socket without touching them, connects afresh with a new handshake, and
@@ -19,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +70,11 @@ struct mpx_client {
     int timeout_ms;
     int broken; /* a sticky transport error; 0 while the connection is good */
     char broken_msg[200];
-    unsigned fork_gen;
-    mpx_proxy *proxies; /* open proxies, re-attached after a fork */
+    atomic_uint fork_gen;       /* the fork generation this client's session belongs to */
+    mpx_proxy *proxies;         /* open proxies, re-attached after a fork */
+    atomic_int heartbeat_ms;    /* a quarter of the server's session timeout */
+    int64_t last_send_ms;       /* when a frame last went out */
+    struct mpx_client *hb_next; /* in the heartbeat list */
 };
 
 /* ---- fork generations -------------------------------------------------------------------- */
@@ -79,10 +88,17 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void *orphans[64];
 static size_t n_orphans;
 
+/* The heartbeat thread and the clients it serves (see the file comment). */
+static pthread_mutex_t hb_mu = PTHREAD_MUTEX_INITIALIZER;
+static mpx_client *hb_clients;
+static bool hb_running; /* in this process: a fork leaves the thread behind */
+
 static void on_fork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     fork_mu = fresh;
+    hb_mu = fresh;
+    hb_running = false;
     atomic_fetch_add(&fork_generation, 1);
 }
 
@@ -223,6 +239,26 @@ static int handshake_send(mpx_client *c, uint8_t *frame, size_t len)
     return 0;
 }
 
+/* Reads the server's limits from WELCOME's map; keys it does not know are skipped. */
+static void welcome_read(mpx_client *c, const mpx__frame *f)
+{
+    mpx__mp_cursor cur;
+    uint32_t n, klen;
+    const char *k;
+    uint64_t v;
+    mpx__mp_init(&cur, f->body, f->body_len);
+    for (int ok = mpx__mp_map(&cur, &n) == 0; ok && n--;) {
+        ok = mpx__mp_str(&cur, &k, &klen) == 0;
+        bool is_uint = ok && mpx__mp_uint(&cur, &v) == 0;
+        if (is_uint && klen == 11 && memcmp(k, "max_message", 11) == 0)
+            c->max_message = v;
+        else if (is_uint && klen == 15 && memcmp(k, "session_timeout", 15) == 0)
+            c->heartbeat_ms = v / 4 < 25 ? 25 : v / 4 > 60000 ? 60000 : (int)(v / 4);
+        else if (ok && !is_uint)
+            ok = mpx__mp_skip(&cur) == 0;
+    }
+}
+
 /* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
 static int handshake(mpx_client *c)
 {
@@ -269,19 +305,7 @@ static int handshake(mpx_client *c)
     if (rc == 0 && (f.sid != c->sid || f.seq != 1 || mpx__mac_verify(&c->s2c, &f) != 0))
         rc = mpx__fail(MPX_EAUTH, "authentication failed: WELCOME does not verify");
     if (rc == 0) {
-        mpx__mp_cursor cur;
-        uint32_t n, klen;
-        const char *k;
-        mpx__mp_init(&cur, f.body, f.body_len);
-        for (int ok = mpx__mp_map(&cur, &n) == 0; ok && n--;) {
-            ok = mpx__mp_str(&cur, &k, &klen) == 0;
-            uint64_t v;
-            if (ok && klen == 11 && memcmp(k, "max_message", 11) == 0 &&
-                mpx__mp_uint(&cur, &v) == 0)
-                c->max_message = v;
-            else if (ok)
-                ok = mpx__mp_skip(&cur) == 0;
-        }
+        welcome_read(c, &f);
         c->recv_seq = 1;
         c->send_seq = 0;
     }
@@ -292,10 +316,13 @@ static int handshake(mpx_client *c)
 static int session_open(mpx_client *c)
 {
     c->max_message = MPX_DEFAULT_MAX_MESSAGE;
+    c->heartbeat_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS / 4;
     c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->wake_fd < 0) return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));
     int rc = socket_open(c);
-    return rc ? rc : handshake(c);
+    if (rc == 0) rc = handshake(c);
+    if (rc == 0) c->last_send_ms = now_ms();
+    return rc;
 }
 
 static void session_close_socket(mpx_client *c)
@@ -333,6 +360,8 @@ static void sync_init(mpx_client *c)
     pthread_condattr_destroy(&ca);
 }
 
+static void heartbeat_start(mpx_client *c);
+
 int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_client **out)
 {
     if (!endpoint || !authkey || keylen == 0 || !out)
@@ -344,7 +373,7 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
     c->tag = CLIENT_TAG;
     c->wake_fd = -1;
     c->timeout_ms = MPX_DEFAULT_TIMEOUT_MS;
-    c->fork_gen = atomic_load(&fork_generation);
+    atomic_init(&c->fork_gen, atomic_load(&fork_generation));
     atomic_init(&c->next_req, 1);
     sync_init(c);
     c->endpoint = strdup(endpoint);
@@ -360,6 +389,7 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
         client_destroy(c);
         return rc;
     }
+    heartbeat_start(c);
     *out = c;
     return 0;
 }
@@ -388,6 +418,84 @@ bool mpx__client_ok(const mpx_client *c)
     return c && c->tag == CLIENT_TAG;
 }
 
+/* ---- heartbeats ------------------------------------------------------------------------- */
+
+static void lock_for_send(mpx_client *c);
+
+/* Sends a HEARTBEAT on c if it has sent nothing for heartbeat_ms. Called with hb_mu held. */
+static void heartbeat_one(mpx_client *c, int64_t now)
+{
+    if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation))
+        return; /* a child's inherited client is not ours until its first call */
+    uint8_t frame[MPX_HDR_LEN];
+    lock_for_send(c);
+    if (!c->broken && c->sock && now - c->last_send_ms >= c->heartbeat_ms) {
+        mpx__frame_header(frame, MPX_K_HEARTBEAT, c->sid, c->send_seq + 1);
+        mpx__mac_sign(&c->c2s, frame, sizeof frame);
+        if (zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT) == (int)sizeof frame) {
+            c->send_seq++;
+            c->last_send_ms = now;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void *heartbeat_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int wait_ms = 1000;
+        pthread_mutex_lock(&hb_mu);
+        int64_t now = now_ms();
+        for (mpx_client *c = hb_clients; c; c = c->hb_next) {
+            heartbeat_one(c, now);
+            int half = atomic_load(&c->heartbeat_ms) / 2;
+            if (half < wait_ms) wait_ms = half;
+        }
+        pthread_mutex_unlock(&hb_mu);
+        nanosleep(&(struct timespec){.tv_sec = wait_ms / 1000,
+                                     .tv_nsec = (long)(wait_ms % 1000) * 1000000},
+                  NULL);
+    }
+    return NULL;
+}
+
+/* Adds c to the heartbeat list (once) and starts this process's heartbeat thread if it has
+ * none. The thread blocks every signal, so handlers run in the application's threads. */
+static void heartbeat_start(mpx_client *c)
+{
+    pthread_mutex_lock(&hb_mu);
+    bool listed = false;
+    for (mpx_client *i = hb_clients; i; i = i->hb_next)
+        listed |= i == c;
+    if (!listed) {
+        c->hb_next = hb_clients;
+        hb_clients = c;
+    }
+    if (!hb_running) {
+        sigset_t all, old;
+        pthread_t t;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        hb_running = pthread_create(&t, NULL, heartbeat_main, NULL) == 0;
+        if (hb_running) pthread_detach(t);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_mutex_unlock(&hb_mu);
+}
+
+static void heartbeat_stop(mpx_client *c)
+{
+    pthread_mutex_lock(&hb_mu);
+    for (mpx_client **i = &hb_clients; *i; i = &(*i)->hb_next) {
+        if (*i == c) {
+            *i = c->hb_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hb_mu);
+}
+
 /* ---- after fork -------------------------------------------------------------------------- */
 
 static int reattach_proxies(mpx_client *c)
@@ -408,7 +516,7 @@ static int client_after_fork(mpx_client *c)
 {
     pthread_mutex_lock(&fork_mu);
     unsigned gen = atomic_load(&fork_generation);
-    if (c->fork_gen == gen) {
+    if (atomic_load(&c->fork_gen) == gen) {
         pthread_mutex_unlock(&fork_mu);
         return 0;
     }
@@ -422,9 +530,13 @@ static int client_after_fork(mpx_client *c)
     atomic_store(&c->want, 0);
     atomic_store(&c->polling, false);
     c->broken = 0;
-    c->fork_gen = gen;
     int rc = session_open(c);
-    if (rc == 0) rc = reattach_proxies(c);
+    /* Only now may the heartbeat thread and other calls use it: they check the generation. */
+    atomic_store(&c->fork_gen, gen);
+    if (rc == 0) {
+        heartbeat_start(c);
+        rc = reattach_proxies(c);
+    }
     if (rc) {
         pthread_mutex_lock(&c->mu);
         client_break(c, rc, mpx_last_error());
@@ -471,6 +583,12 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
     uint64_t req_id;
     if (mpx__frame_parse(zmq_msg_data(msg), zmq_msg_size(msg), &f) != 0)
         return client_break(c, MPX_EPROTO, "malformed frame from the server");
+    if (f.kind == MPX_K_ERROR && f.sid == 0) {
+        /* Unsigned: the server has no session for us (it ended one that went silent). It
+         * can only end the connection, which is what it asks for. */
+        int rc = frame_error(&f, "from the server");
+        return client_break(c, rc, mpx_last_error());
+    }
     if (f.sid != c->sid || mpx__mac_verify(&c->s2c, &f) != 0)
         return client_break(c, MPX_EAUTH, "a frame from the server failed its MAC");
     if (f.seq != c->recv_seq + 1)
@@ -588,6 +706,7 @@ static int send_call(mpx_client *c, frame_buf *b, pending *p)
     }
     p->next = c->pending;
     c->pending = p;
+    c->last_send_ms = now_ms();
     return 0;
 }
 
@@ -624,7 +743,7 @@ int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__a
                 int timeout_ms, mpx__result *res)
 {
     if (!mpx__client_ok(c)) return mpx__fail(MPX_EINVAL, "not a client handle");
-    if (c->fork_gen != atomic_load(&fork_generation)) {
+    if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation)) {
         int rc = client_after_fork(c);
         if (rc) return rc;
     }
@@ -736,9 +855,10 @@ void mpx_client_free(mpx_client **cp)
     if (!cp || !mpx__client_ok(*cp)) return;
     mpx_client *c = *cp;
     *cp = NULL;
+    heartbeat_stop(c);
     for (mpx_proxy *p = c->proxies; p; p = p->next)
         p->client = NULL; /* the session's end releases them all */
-    if (c->fork_gen != atomic_load(&fork_generation)) {
+    if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation)) {
         /* A forked child that never used this client: the inherited socket is not ours. */
         if (n_orphans < sizeof orphans / sizeof *orphans) orphans[n_orphans++] = c->zctx;
         c->zctx = c->sock = NULL;

@@ -24,6 +24,7 @@
 #define MPX_MAX_DEPTH 512         /* deepest nesting of arrays and maps accepted */
 #define MPX_PREAUTH_MAX_FRAME 256 /* largest frame accepted before the handshake ends */
 #define MPX_DEFAULT_MAX_MESSAGE (16u << 20)
+#define MPX_DEFAULT_SESSION_TIMEOUT_MS 5000 /* silence after which mpxd ends a session */
 
 /* Frame kinds (docs/protocol.md, "Frames"). Client to server below 0x80, server to client
  * from 0x80, so a frame can never be reflected back at its sender. */
@@ -32,6 +33,7 @@ enum {
     MPX_K_AUTH = 0x02,
     MPX_K_CALL = 0x03,
     MPX_K_BYE = 0x04,
+    MPX_K_HEARTBEAT = 0x05,
     MPX_K_CHALLENGE = 0x81,
     MPX_K_WELCOME = 0x82,
     MPX_K_REPLY = 0x83,

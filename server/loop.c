@@ -122,13 +122,16 @@ static bool handle_one(mpx__server *s)
 int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
 {
     int64_t last_sweep = mpx__now_ms();
+    /* Sweep often enough that a session ends within a quarter timeout of going silent. */
+    int sweep_ms = s->cfg.session_timeout_ms / 4;
+    sweep_ms = sweep_ms < 50 ? 50 : sweep_ms > 1000 ? 1000 : sweep_ms;
     for (;;) {
         zmq_pollitem_t items[] = {
             {.socket = s->router, .events = ZMQ_POLLIN},
             {.fd = signal_fd, .events = ZMQ_POLLIN},
             {.fd = lifeline_fd, .events = ZMQ_POLLIN},
         };
-        if (zmq_poll(items, lifeline_fd >= 0 ? 3 : 2, 1000) < 0 && errno != EINTR) {
+        if (zmq_poll(items, lifeline_fd >= 0 ? 3 : 2, sweep_ms) < 0 && errno != EINTR) {
             mpx__log_warn("poll failed: %s", zmq_strerror(errno));
             return -1;
         }
@@ -145,7 +148,7 @@ int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
         for (int i = 0; i < DRAIN_BUDGET && handle_one(s); i++)
             ;
         int64_t now = mpx__now_ms();
-        if (now - last_sweep >= 1000) {
+        if (now - last_sweep >= sweep_ms) {
             mpx__sessions_expire(s, now);
             last_sweep = now;
         }

@@ -37,6 +37,8 @@ static const char usage[] =
     "  --max-message BYTES      largest request served (default 16777216); a larger one is\n"
     "                           refused with MPX_ETOOBIG and the connection kept\n"
     "  --handshake-timeout MS   drop a connection that has not authenticated in MS (10000)\n"
+    "  --session-timeout MS     end a session silent for MS (5000): a dead client's\n"
+    "                           references go back; live clients send heartbeats\n"
     "  --ready-fd FD            write \"ready\\n\" to FD once every endpoint is bound, then close\n"
     "                           it\n"
     "  --lifeline-fd FD         stop when every process holding the other end of the pipe\n"
@@ -72,6 +74,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"authkey-out", required_argument, NULL, 'o'},
         {"max-message", required_argument, NULL, 'm'},
         {"handshake-timeout", required_argument, NULL, 't'},
+        {"session-timeout", required_argument, NULL, 's'},
         {"ready-fd", required_argument, NULL, 'r'},
         {"lifeline-fd", required_argument, NULL, 'l'},
         {"quiet", no_argument, NULL, 'q'},
@@ -100,12 +103,14 @@ static int parse_options(int argc, char **argv, options *o)
             exit(0);
         case 'm':
         case 't':
+        case 's':
         case 'r':
         case 'l':
             if (parse_size(optarg, &v)) {
                 fprintf(stderr, "mpxd: bad value '%s' for --%s\n", optarg,
                         c == 'm'   ? "max-message"
                         : c == 't' ? "handshake-timeout"
+                        : c == 's' ? "session-timeout"
                         : c == 'r' ? "ready-fd"
                                    : "lifeline-fd");
                 return -1;
@@ -114,6 +119,8 @@ static int parse_options(int argc, char **argv, options *o)
                 o->cfg.max_message = v;
             else if (c == 't')
                 o->cfg.handshake_timeout_ms = (int)v;
+            else if (c == 's')
+                o->cfg.session_timeout_ms = (int)v;
             else if (c == 'r')
                 o->ready_fd = (int)v;
             else
@@ -260,7 +267,9 @@ static void remove_ipc_files(char *const *endpoints, int n)
 int main(int argc, char **argv)
 {
     options o = {.lifeline_fd = -1,
-                 .cfg = {.max_message = MPX_DEFAULT_MAX_MESSAGE, .handshake_timeout_ms = 10000}};
+                 .cfg = {.max_message = MPX_DEFAULT_MAX_MESSAGE,
+                         .handshake_timeout_ms = 10000,
+                         .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS}};
     static char default_ep[] = MPX_DEFAULT_ENDPOINT;
     static char *default_eps[] = {default_ep};
     static uint8_t key[MAX_KEY_LEN + 1];

@@ -18,6 +18,7 @@ typedef struct {
     size_t keylen;
     size_t max_message; /* the largest request body served; larger gets MPX_ETOOBIG */
     int handshake_timeout_ms;
+    int session_timeout_ms; /* a session silent this long is ended */
     bool quiet;
 } mpx__config;
 

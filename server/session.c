@@ -133,13 +133,16 @@ static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
     mpx__mac_key_init(&sess->s2c, key);
     sodium_memzero(key, sizeof key);
     sess->state = SESSION_READY;
+    sess->last_seen_ms = mpx__now_ms();
     mpx__log_info(s, "session %016llx from %s authenticated", (unsigned long long)sess->sid,
                   sess->peer);
 
     mpx__frame_begin(s);
-    msgpack_pack_map(&s->pk, 2);
+    msgpack_pack_map(&s->pk, 3);
     msgpack_pack_str_with_body(&s->pk, "max_message", 11);
     msgpack_pack_uint64(&s->pk, s->cfg.max_message);
+    msgpack_pack_str_with_body(&s->pk, "session_timeout", 15);
+    msgpack_pack_uint64(&s->pk, (uint64_t)s->cfg.session_timeout_ms);
     msgpack_pack_str_with_body(&s->pk, "server", 6);
     msgpack_pack_str_with_body(&s->pk, "mpxd " MPX_VERSION_STRING,
                                strlen("mpxd " MPX_VERSION_STRING));
@@ -157,7 +160,7 @@ static uint64_t peek_req_id(const mpx__frame *f)
     return id;
 }
 
-/* CALL or BYE on a READY session: MAC, then sequence, then size, then the call itself. */
+/* CALL, HEARTBEAT or BYE on a READY session: MAC, then sequence, then size, then the call. */
 static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
 {
     if (f->sid != sess->sid || mpx__mac_verify(&sess->c2s, f) != 0) {
@@ -173,6 +176,8 @@ static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
         return;
     }
     sess->recv_seq = f->seq;
+    sess->last_seen_ms = mpx__now_ms();
+    if (f->kind == MPX_K_HEARTBEAT) return;
     if (f->kind == MPX_K_BYE) {
         mpx__log_info(s, "session %016llx from %s closed", (unsigned long long)sess->sid,
                       sess->peer);
@@ -190,6 +195,12 @@ static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
     mpx__dispatch(s, sess, f->body, f->body_len);
 }
 
+/* The kinds a READY session sends, each signed and sequenced. */
+static bool is_signed_kind(uint8_t kind)
+{
+    return kind == MPX_K_CALL || kind == MPX_K_BYE || kind == MPX_K_HEARTBEAT;
+}
+
 static void on_frame(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
                      const mpx__frame *f, const char *peer)
 {
@@ -198,12 +209,13 @@ static void on_frame(mpx__server *s, mpx__session *sess, const uint8_t *rid, siz
         on_hello(s, sess, rid, rid_len, f, peer);
     } else if (f->kind == MPX_K_AUTH && sess && !ready) {
         on_auth(s, sess, f);
-    } else if ((f->kind == MPX_K_CALL || f->kind == MPX_K_BYE) && ready) {
+    } else if (is_signed_kind(f->kind) && ready) {
         on_signed(s, sess, f);
-    } else if (f->kind == MPX_K_CALL || f->kind == MPX_K_BYE || f->kind == MPX_K_AUTH) {
+    } else if (is_signed_kind(f->kind) || f->kind == MPX_K_AUTH) {
         s->stats.rejected_unauth++;
         send_frame_error(s, sess, rid, rid_len, MPX_ENOAUTH,
-                         "not authenticated: complete the handshake first");
+                         "not authenticated: no session on this connection (never opened, or "
+                         "ended after a silence); reconnect");
     } else {
         s->stats.rejected_malformed++;
         send_frame_error(s, sess, rid, rid_len, MPX_EPROTO, "unknown frame kind");
@@ -246,9 +258,15 @@ void mpx__sessions_expire(mpx__server *s, int64_t now_ms)
     mpx__session *sess, *tmp;
     HASH_ITER(hh, s->sessions, sess, tmp)
     {
-        if (sess->state == SESSION_CHALLENGED &&
-            now_ms - sess->started_ms > s->cfg.handshake_timeout_ms)
+        if (sess->state == SESSION_CHALLENGED) {
+            if (now_ms - sess->started_ms > s->cfg.handshake_timeout_ms) session_end(s, sess);
+        } else if (now_ms - sess->last_seen_ms > s->cfg.session_timeout_ms) {
+            /* The client died or lost the network: what it held goes back. */
+            mpx__log_info(s, "session %016llx from %s silent for %lld ms, ended",
+                          (unsigned long long)sess->sid, sess->peer,
+                          (long long)(now_ms - sess->last_seen_ms));
             session_end(s, sess);
+        }
     }
 }
 

@@ -3,8 +3,9 @@
  * numbers, the references it holds (internal to mpxd).
  *
  * Life: a HELLO from a new routing id makes a session in the CHALLENGED state; a correct AUTH
- * makes it READY; a BYE, a failed AUTH, a handshake left unfinished past its timeout, or mpxd
- * stopping ends it, and ending it drops every reference it held.
+ * makes it READY; a BYE, a failed AUTH, a handshake left unfinished past its timeout, silence
+ * (no call and no heartbeat) past the session timeout, or mpxd stopping ends it, and ending it
+ * drops every reference it held.
  */
 #ifndef MPX_SERVER_SESSION_H
 #define MPX_SERVER_SESSION_H
@@ -30,6 +31,7 @@ struct mpx__session {
     uint64_t recv_seq;         /* last sequence number accepted from the client */
     uint64_t send_seq;         /* last sequence number sent */
     int64_t started_ms;
+    int64_t last_seen_ms;      /* last frame accepted from the client */
     mpx__ref *refs; /* object references held */
     char peer[64];  /* the peer's address, for logs */
 };
@@ -48,7 +50,8 @@ void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind);
 void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
                              const char *msg);
 
-/* Ends handshakes older than the handshake timeout. */
+/* Ends handshakes older than the handshake timeout, and sessions silent past the session
+ * timeout. */
 void mpx__sessions_expire(mpx__server *s, int64_t now_ms);
 
 /* Ends every session (at shutdown). */

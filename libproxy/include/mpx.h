@@ -15,6 +15,8 @@
  *  - Destructors take T **, set the caller's pointer to NULL and accept NULL.
  *  - Handles are safe to use from several threads at once, and keep working in a child after
  *    fork() (the child opens its own session the first time it uses them).
+ *  - A background thread sends heartbeats on every open client, so a quiet program keeps its
+ *    session; mpxd ends the session of a process that died and releases what it held.
  *
  * docs/api.md documents every function in full; docs/protocol.md documents the wire.
  */
@@ -52,10 +54,10 @@ extern "C" {
  * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
  * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
  *
- * Two kinds of failure: the codes from MPX_EKEY on are raised by the remote method and leave
- * the connection usable (mpx_err_is_remote() says which). Transport failures (MPX_ECONN,
- * MPX_EAUTH, MPX_EPROTO, MPX_EVERSION) stick to the client: every later call on it returns
- * the same code. MPX_ETIMEDOUT leaves the connection usable; a late reply is discarded.
+ * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG are raised by the remote method and
+ * leave the connection usable (mpx_err_is_remote() says which). Transport failures (MPX_ECONN,
+ * MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_EREPLAY, MPX_ENOAUTH) stick to the client: every
+ * later call on it returns the same code. MPX_ETIMEDOUT leaves the connection usable; a late reply is discarded.
  * ------------------------------------------------------------------------------------------ */
 #define MPX_ERRNO_MAP(XX)                                                                          \
     XX(EINVAL, 1, "invalid argument")                                                              \

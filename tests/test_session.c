@@ -1,0 +1,159 @@
+/*
+ * test_session.c — session liveness with real processes and signals: a client killed with
+ * SIGKILL has its session ended and its references dropped within the session timeout; an
+ * idle client is kept alive by its heartbeats; forked children that exit without closing do
+ * not leave sessions behind; a client whose session was ended is told so clearly.
+ */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define TIMEOUT_MS "600"
+
+static mpxd_proc server;
+static mpx_client *observer;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--session-timeout", TIMEOUT_MS, NULL};
+    mpxd_start(&server, "ipc", extra);
+    observer = mpxd_connect(&server);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    mpx_client_free(&observer);
+    return mpxd_stop(&server);
+}
+
+/* Waits (bounded: 10 s, "it did not hang") until the counter equals want. */
+static void await_stat(const char *name, uint64_t want)
+{
+    for (int i = 0; i < 200 && mpxd_stat(observer, name) != want; i++)
+        usleep(50 * 1000);
+    assert_int_equal(mpxd_stat(observer, name), want);
+}
+
+static void test_killed_client_releases_its_objects(void **state)
+{
+    (void)state;
+    uint64_t objects = mpxd_stat(observer, "objects");
+    uint64_t sessions = mpxd_stat(observer, "sessions");
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c = NULL;
+        mpx_proxy *d = NULL;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) || mpx_dict_new(c, &d))
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1) _exit(1);
+        pause();
+    }
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    assert_int_equal(mpxd_stat(observer, "objects"), objects + 1);
+    assert_int_equal(mpxd_stat(observer, "sessions"), sessions + 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    await_stat("sessions", sessions);
+    await_stat("objects", objects);
+    char *log = read_file(server.logfile, NULL);
+    assert_non_null(strstr(log, "silent for"));
+    free(log);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+static void test_idle_client_is_kept_alive(void **state)
+{
+    (void)state;
+    mpx_client *c = mpxd_connect(&server);
+    mpx_proxy *d = NULL;
+    assert_ok(mpx_dict_new(c, &d));
+    uint64_t sessions = mpxd_stat(observer, "sessions");
+    usleep(2000 * 1000); /* more than three session timeouts without a call */
+    size_t n = 99;
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(mpxd_stat(observer, "sessions"), sessions);
+    mpx_proxy_free(&d);
+    mpx_client_free(&c);
+}
+
+static void test_exited_children_leave_no_sessions(void **state)
+{
+    (void)state;
+    mpx_client *c = mpxd_connect(&server);
+    mpx_proxy *d = NULL;
+    assert_ok(mpx_dict_new(c, &d));
+    uint64_t sessions = mpxd_stat(observer, "sessions");
+    pid_t pids[3];
+    for (int i = 0; i < 3; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            mpx_value *k = mpx_int(i), *v = mpx_int(i);
+            _exit(mpx_dict_set(d, k, v) != 0); /* exits without closing its session */
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        int status;
+        waitpid(pids[i], &status, 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    size_t n = 0;
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, 3);
+    await_stat("sessions", sessions);
+    /* The parent's session and its dict are untouched. */
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, 3);
+    mpx_proxy_free(&d);
+    mpx_client_free(&c);
+}
+
+static void test_ended_session_is_reported_clearly(void **state)
+{
+    (void)state;
+    uint64_t sessions = mpxd_stat(observer, "sessions");
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c = NULL;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c)) _exit(2);
+        raise(SIGSTOP); /* silent, heartbeats included, until the parent continues us */
+        int rc = mpx_ping(c);
+        bool clear = rc == MPX_ENOAUTH && strstr(mpx_last_error(), "no session") != NULL;
+        /* Broken stays broken: the next call says the same. */
+        clear = clear && mpx_ping(c) == MPX_ENOAUTH;
+        mpx_client_free(&c);
+        _exit(clear ? 0 : 3);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    await_stat("sessions", sessions); /* the stopped client's session was ended */
+    kill(pid, SIGCONT);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_killed_client_releases_its_objects),
+        cmocka_unit_test(test_idle_client_is_kept_alive),
+        cmocka_unit_test(test_exited_children_leave_no_sessions),
+        cmocka_unit_test(test_ended_session_is_reported_clearly),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
