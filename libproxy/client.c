@@ -74,6 +74,7 @@ struct mpx_client {
     mpx_proxy *proxies;         /* open proxies, re-attached after a fork */
     atomic_int heartbeat_ms;    /* a quarter of the server's session timeout */
     int64_t last_send_ms;       /* when a frame last went out */
+    int64_t last_recv_ms;       /* when a frame last came in */
     struct mpx_client *hb_next; /* in the heartbeat list */
 };
 
@@ -321,7 +322,7 @@ static int session_open(mpx_client *c)
     if (c->wake_fd < 0) return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));
     int rc = socket_open(c);
     if (rc == 0) rc = handshake(c);
-    if (rc == 0) c->last_send_ms = now_ms();
+    if (rc == 0) c->last_send_ms = c->last_recv_ms = now_ms();
     return rc;
 }
 
@@ -594,6 +595,8 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
     if (f.seq != c->recv_seq + 1)
         return client_break(c, MPX_EREPLAY, "a frame from the server is out of sequence");
     c->recv_seq = f.seq;
+    c->last_recv_ms = now_ms();
+    if (f.kind == MPX_K_HEARTBEAT_ACK) return 0;
     if (f.kind == MPX_K_ERROR) {
         int rc = frame_error(&f, "from the server");
         return client_break(c, rc, mpx_last_error());
@@ -622,12 +625,22 @@ static void drain_replies(mpx_client *c)
 /* The reader's loop: polls until p's reply arrives or the deadline passes. Under mu. */
 static void read_until(mpx_client *c, pending *p, int64_t deadline)
 {
+    int64_t began = now_ms(); /* acks that queued while nobody read count from here */
     c->reader = true;
     while (!p->done && !c->broken) {
         while (atomic_load(&c->want) > 0)
             pthread_cond_wait(&c->turn, &c->mu);
-        int64_t left = deadline - now_ms();
+        int64_t now = now_ms(), left = deadline - now;
+        int beat = atomic_load(&c->heartbeat_ms);
         if (left <= 0) break;
+        /* Heartbeats go out while we wait and each is answered: two session timeouts
+         * (eight heartbeat intervals) of silence mean the server is gone. */
+        int64_t heard = c->last_recv_ms > began ? c->last_recv_ms : began;
+        if (now - heard > 8 * (int64_t)beat) {
+            client_break(c, MPX_ECONN, "the server stopped answering");
+            break;
+        }
+        if (left > beat) left = beat;
         atomic_store(&c->polling, true);
         if (atomic_load(&c->want) > 0) { /* a sender came in between: let it go first */
             atomic_store(&c->polling, false);

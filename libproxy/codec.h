@@ -38,6 +38,7 @@ enum {
     MPX_K_WELCOME = 0x82,
     MPX_K_REPLY = 0x83,
     MPX_K_ERROR = 0x84,
+    MPX_K_HEARTBEAT_ACK = 0x85,
 };
 
 /* A parsed frame. Pointers are borrowed from the buffer given to mpx__frame_parse(). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blocked.h"
 #include "server.h"
 #include "session.h"
 
@@ -172,7 +173,8 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         mpx__session_send_error(s, sess, have_id ? cb.req_id : 0, rc, why);
         return;
     }
-    mpx__req req = {.server = s, .session = sess, .argc = cb.argc, .argv = cb.argv};
+    mpx__req req = {
+        .server = s, .session = sess, .req_id = cb.req_id, .argc = cb.argc, .argv = cb.argv};
     const mpx__method *method = NULL;
     if ((rc = check_call(s, &cb, &req, &method)) != 0) {
         mpx__session_send_error(s, sess, cb.req_id, rc, req.errmsg);
@@ -184,6 +186,7 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
     msgpack_pack_uint8(&s->pk, 0);
     req.out = &s->pk;
     rc = method->fn(&req);
+    if (rc == MPX_PARKED) return; /* answered later (blocked.c) */
     if (rc) {
         mpx__session_send_error(s, sess, cb.req_id, rc,
                                 req.errmsg[0] ? req.errmsg : mpx_strerror(rc));

@@ -15,6 +15,9 @@
 
 #include <zmq.h>
 
+#include <stdlib.h>
+
+#include "blocked.h"
 #include "loop.h"
 #include "session.h"
 
@@ -131,7 +134,8 @@ int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
             {.fd = signal_fd, .events = ZMQ_POLLIN},
             {.fd = lifeline_fd, .events = ZMQ_POLLIN},
         };
-        if (zmq_poll(items, lifeline_fd >= 0 ? 3 : 2, sweep_ms) < 0 && errno != EINTR) {
+        int wait_ms = mpx__blocked_next_ms(s, mpx__now_ms(), sweep_ms);
+        if (zmq_poll(items, lifeline_fd >= 0 ? 3 : 2, wait_ms) < 0 && errno != EINTR) {
             mpx__log_warn("poll failed: %s", zmq_strerror(errno));
             return -1;
         }
@@ -146,7 +150,9 @@ int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
             return 0;
         }
         for (int i = 0; i < DRAIN_BUDGET && handle_one(s); i++)
-            ;
+            mpx__registry_collect(&s->reg);
+        mpx__blocked_expire(s, mpx__now_ms());
+        mpx__registry_collect(&s->reg);
         int64_t now = mpx__now_ms();
         if (now - last_sweep >= sweep_ms) {
             mpx__sessions_expire(s, now);
@@ -157,9 +163,16 @@ int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
 
 void mpx__server_close(mpx__server *s)
 {
+    if (s->router) {
+        /* Every parked call gets its answer, and the socket a moment to deliver them. */
+        mpx__blocked_shutdown(s);
+        set_int(s->router, ZMQ_LINGER, 1000);
+    }
     mpx__sessions_close_all(s);
+    mpx__registry_collect(&s->reg);
     mpx__registry_close(&s->reg);
     if (s->router) zmq_close(s->router);
     if (s->zctx) zmq_ctx_term(s->zctx);
     msgpack_sbuffer_destroy(&s->out);
+    free(s->heap);
 }

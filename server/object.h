@@ -22,6 +22,7 @@ typedef struct mpx__type mpx__type;
 typedef struct mpx__obj mpx__obj;
 typedef struct mpx__session mpx__session;
 typedef struct mpx__server mpx__server;
+typedef struct mpx__parked mpx__parked;
 
 /* One argument: the bytes of one msgpack object inside the request frame. */
 typedef struct {
@@ -35,6 +36,7 @@ typedef struct {
     mpx__server *server;
     mpx__session *session;
     mpx__obj *obj;
+    uint64_t req_id;
     uint32_t argc;
     const mpx__span *argv;
     msgpack_packer *out;
@@ -56,6 +58,9 @@ struct mpx__type {
      * or an error through mpx__req_fail(). */
     int (*create)(mpx__req *req, void **state);
     void (*destroy)(void *state);
+    /* Answers a parked call whose deadline passed (blocked.c); NULL for a type that never
+     * parks. */
+    void (*timeout)(mpx__server *s, mpx__parked *p);
     const mpx__method *methods;
     size_t n_methods;
 };
@@ -65,7 +70,7 @@ struct mpx__obj {
     uint64_t id; /* never 0 */
     const mpx__type *type;
     char *name;    /* NULL for an anonymous object */
-    uint64_t refs; /* references held by sessions */
+    uint64_t refs; /* references held by sessions and by parked calls */
     void *state;   /* the type's own */
 };
 

@@ -2,6 +2,7 @@
  * registry.c — objects by id and by name, per-session references, and the manager object
  * (id 0) whose methods create, find and release objects.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <uthash.h>
@@ -14,6 +15,8 @@ struct mpx__objent {
     mpx__obj obj;
     UT_hash_handle hh;      /* by id */
     UT_hash_handle hh_name; /* by name, for named objects */
+    bool doomed;            /* on the garbage list */
+    mpx__objent *next_garbage;
 };
 
 struct mpx__ref {
@@ -43,6 +46,7 @@ static void obj_destroy(mpx__registry *r, mpx__objent *e)
 void mpx__registry_close(mpx__registry *r)
 {
     mpx__objent *e, *tmp;
+    r->garbage = NULL;
     HASH_ITER(hh, r->by_id, e, tmp)
     obj_destroy(r, e);
 }
@@ -68,14 +72,40 @@ static void ref_add(mpx__ref **refs, mpx__obj *obj)
     obj->refs++;
 }
 
-/* Drops `count` references to object id; an anonymous object left with none is destroyed. */
+/* Drops `count` references to an object; an anonymous object left with none goes on the
+ * garbage list, destroyed by mpx__registry_collect(). */
 static void obj_unref(mpx__registry *r, uint64_t id, uint64_t count)
 {
     mpx__objent *e;
     HASH_FIND(hh, r->by_id, &id, sizeof id, e);
     if (!e) return;
     e->obj.refs -= count;
-    if (e->obj.refs == 0 && !e->obj.name) obj_destroy(r, e);
+    if (e->obj.refs == 0 && !e->obj.name && !e->doomed) {
+        e->doomed = true;
+        e->next_garbage = r->garbage;
+        r->garbage = e;
+    }
+}
+
+void mpx__registry_collect(mpx__registry *r)
+{
+    while (r->garbage) {
+        mpx__objent *e = r->garbage;
+        r->garbage = e->next_garbage;
+        e->doomed = false;
+        if (e->obj.refs == 0) /* else attached again meanwhile */
+            obj_destroy(r, e);
+    }
+}
+
+void mpx__registry_hold(mpx__obj *obj)
+{
+    obj->refs++;
+}
+
+void mpx__registry_unhold(mpx__registry *r, mpx__obj *obj)
+{
+    obj_unref(r, obj->id, 1);
 }
 
 void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs)

@@ -20,6 +20,7 @@ typedef struct {
     mpx__objent *by_name;
     uint64_t next_id;
     uint64_t n_objects;
+    mpx__objent *garbage; /* anonymous objects whose last reference went */
 } mpx__registry;
 
 /* A session's references: object id -> how many proxies it holds. */
@@ -34,8 +35,16 @@ void mpx__registry_close(mpx__registry *r);
 mpx__obj *mpx__registry_find(mpx__registry *r, uint64_t id);
 
 /* Drops every reference in *refs and frees the list; anonymous objects left with none are
- * destroyed. */
+ * destroyed at the next mpx__registry_collect(). */
 void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs);
+
+/* One more / one less reference that belongs to no session (a parked call's). */
+void mpx__registry_hold(mpx__obj *obj);
+void mpx__registry_unhold(mpx__registry *r, mpx__obj *obj);
+
+/* Destroys the anonymous objects left with no reference. The loop calls it between requests,
+ * never while a type is in the middle of waking its waiters. */
+void mpx__registry_collect(mpx__registry *r);
 
 extern const mpx__type mpx__type_manager;
 

@@ -42,6 +42,10 @@ struct mpx__server {
     mpx__session *sessions; /* by routing id */
     size_t n_sessions;
     mpx__registry reg;
+    mpx__parked **heap; /* parked calls with a deadline, soonest first (blocked.c) */
+    size_t heap_len;
+    size_t heap_cap;
+    size_t n_parked;
     msgpack_sbuffer out; /* the frame being built; reused for every send */
     msgpack_packer pk;   /* packs into out */
 };

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "alloc.h"
+#include "blocked.h"
 #include "session.h"
 
 void mpx__frame_begin(mpx__server *s)
@@ -68,6 +69,7 @@ static void send_frame_error(mpx__server *s, mpx__session *sess, const uint8_t *
 
 static void session_end(mpx__server *s, mpx__session *sess)
 {
+    mpx__blocked_drop_session(s, sess);
     mpx__registry_drop_refs(&s->reg, &sess->refs);
     HASH_DEL(s->sessions, sess);
     s->n_sessions--;
@@ -177,7 +179,11 @@ static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
     }
     sess->recv_seq = f->seq;
     sess->last_seen_ms = mpx__now_ms();
-    if (f->kind == MPX_K_HEARTBEAT) return;
+    if (f->kind == MPX_K_HEARTBEAT) { /* answered, so a waiting client knows we are alive */
+        mpx__frame_begin(s);
+        mpx__session_send(s, sess, MPX_K_HEARTBEAT_ACK);
+        return;
+    }
     if (f->kind == MPX_K_BYE) {
         mpx__log_info(s, "session %016llx from %s closed", (unsigned long long)sess->sid,
                       sess->peer);

@@ -31,9 +31,10 @@ struct mpx__session {
     uint64_t recv_seq;         /* last sequence number accepted from the client */
     uint64_t send_seq;         /* last sequence number sent */
     int64_t started_ms;
-    int64_t last_seen_ms;      /* last frame accepted from the client */
-    mpx__ref *refs; /* object references held */
-    char peer[64];  /* the peer's address, for logs */
+    int64_t last_seen_ms; /* last frame accepted from the client */
+    mpx__ref *refs;       /* object references held */
+    mpx__parked *parked;  /* this session\'s parked calls */
+    char peer[64];        /* the peer's address, for logs */
 };
 
 /* Handles one frame from routing id rid. */

@@ -1,0 +1,186 @@
+/*
+ * blocked.c — parked calls: the life of a call that must wait (Queue.get on an empty queue,
+ * Queue.put on a full one, JoinableQueue.join, ...).
+ *
+ *   park     A handler that cannot answer yet calls mpx__park(), which records the call in
+ *            its object's wait queue (FIFO), in its session's list and in the deadline heap,
+ *            holds a reference on the object, and returns MPX_PARKED: no reply is sent.
+ *   wake     When the object changes, its type takes the oldest waiter from the wait queue,
+ *            answers it with mpx__parked_reply() + mpx__parked_finish() (or
+ *            mpx__parked_fail()), which frees it.
+ *   timeout  The loop polls no longer than the nearest deadline, then mpx__blocked_expire()
+ *            hands each expired call to its type's `timeout` hook, which answers it.
+ *   gone     When a session ends, mpx__blocked_drop_session() forgets its calls unanswered
+ *            (nobody is left to read the answer) before its references are dropped.
+ *   shutdown mpx__blocked_shutdown() answers every parked call with MPX_ESHUTDOWN.
+ *
+ * So every parked call gets exactly one answer — a value, a timeout or a shutdown error —
+ * unless its peer is gone. A new blocking method needs: a wait queue in its object's state,
+ * a call to mpx__park() when it must wait, the wake-up where the state changes, and a
+ * `timeout` hook in its type if it can time out. Nothing here ever sleeps.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "blocked.h"
+#include "session.h"
+
+/* ---- the deadline heap (a binary min-heap of parked calls with a deadline) ------------- */
+
+static void heap_swap(mpx__server *s, size_t a, size_t b)
+{
+    mpx__parked *t = s->heap[a];
+    s->heap[a] = s->heap[b];
+    s->heap[b] = t;
+    s->heap[a]->heap_index = a;
+    s->heap[b]->heap_index = b;
+}
+
+static void heap_up(mpx__server *s, size_t i)
+{
+    while (i > 0 && s->heap[(i - 1) / 2]->deadline_ms > s->heap[i]->deadline_ms) {
+        heap_swap(s, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void heap_down(mpx__server *s, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->heap_len && s->heap[l]->deadline_ms < s->heap[m]->deadline_ms) m = l;
+        if (r < s->heap_len && s->heap[r]->deadline_ms < s->heap[m]->deadline_ms) m = r;
+        if (m == i) return;
+        heap_swap(s, i, m);
+        i = m;
+    }
+}
+
+static void heap_add(mpx__server *s, mpx__parked *p)
+{
+    if (s->heap_len == s->heap_cap) {
+        s->heap_cap = s->heap_cap ? s->heap_cap * 2 : 64;
+        s->heap = mpx__xrealloc(s->heap, s->heap_cap * sizeof *s->heap);
+    }
+    p->heap_index = s->heap_len;
+    s->heap[s->heap_len++] = p;
+    heap_up(s, p->heap_index);
+}
+
+static void heap_remove(mpx__server *s, mpx__parked *p)
+{
+    size_t i = p->heap_index, last = --s->heap_len;
+    if (i != last) {
+        heap_swap(s, i, last);
+        heap_down(s, i);
+        heap_up(s, i);
+    }
+}
+
+/* ---- parking ----------------------------------------------------------------------------- */
+
+mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const mpx__span *data)
+{
+    mpx__server *s = req->server;
+    mpx__parked *p = mpx__xcalloc(1, sizeof *p);
+    p->req_id = req->req_id;
+    p->session = req->session;
+    p->obj = req->obj;
+    p->q = q;
+    p->deadline_ms = timeout_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + timeout_ms;
+    if (data) {
+        p->data = mpx__xmalloc(data->len);
+        memcpy(p->data, data->p, data->len);
+        p->len = data->len;
+    }
+    p->prev = q->tail;
+    if (q->tail)
+        q->tail->next = p;
+    else
+        q->head = p;
+    q->tail = p;
+    q->n++;
+    p->s_next = req->session->parked;
+    if (p->s_next) p->s_next->s_prev = p;
+    req->session->parked = p;
+    if (p->deadline_ms != MPX_NO_DEADLINE) heap_add(s, p);
+    mpx__registry_hold(p->obj);
+    s->n_parked++;
+    return p;
+}
+
+/* Unlinks and frees a parked call. */
+static void unpark(mpx__server *s, mpx__parked *p)
+{
+    mpx__waitq *q = p->q;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        q->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        q->tail = p->prev;
+    q->n--;
+    if (p->s_prev)
+        p->s_prev->s_next = p->s_next;
+    else
+        p->session->parked = p->s_next;
+    if (p->s_next) p->s_next->s_prev = p->s_prev;
+    if (p->deadline_ms != MPX_NO_DEADLINE) heap_remove(s, p);
+    s->n_parked--;
+    mpx__registry_unhold(&s->reg, p->obj);
+    free(p->data);
+    free(p);
+}
+
+msgpack_packer *mpx__parked_reply(mpx__server *s, mpx__parked *p)
+{
+    (void)p;
+    mpx__frame_begin(s);
+    msgpack_pack_array(&s->pk, 3);
+    msgpack_pack_uint64(&s->pk, p->req_id);
+    msgpack_pack_uint8(&s->pk, 0);
+    return &s->pk;
+}
+
+void mpx__parked_finish(mpx__server *s, mpx__parked *p)
+{
+    mpx__session_send(s, p->session, MPX_K_REPLY);
+    unpark(s, p);
+}
+
+void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg)
+{
+    mpx__session_send_error(s, p->session, p->req_id, code, msg);
+    unpark(s, p);
+}
+
+int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap)
+{
+    if (s->heap_len == 0) return cap;
+    int64_t left = s->heap[0]->deadline_ms - now_ms;
+    return left <= 0 ? 0 : left < cap ? (int)left : cap;
+}
+
+void mpx__blocked_expire(mpx__server *s, int64_t now_ms)
+{
+    while (s->heap_len > 0 && s->heap[0]->deadline_ms <= now_ms) {
+        mpx__parked *p = s->heap[0];
+        p->obj->type->timeout(s, p);
+    }
+}
+
+void mpx__blocked_drop_session(mpx__server *s, mpx__session *sess)
+{
+    while (sess->parked)
+        unpark(s, sess->parked);
+}
+
+void mpx__blocked_shutdown(mpx__server *s)
+{
+    for (mpx__session *sess = s->sessions; sess; sess = sess->hh.next)
+        while (sess->parked)
+            mpx__parked_fail(s, sess->parked, MPX_ESHUTDOWN, "the server is shutting down");
+}

@@ -1,0 +1,64 @@
+/*
+ * blocked.h — calls that must wait: parked with a deadline and answered later (internal to
+ * mpxd). blocked.c opens with the lifecycle.
+ */
+#ifndef MPX_SERVER_BLOCKED_H
+#define MPX_SERVER_BLOCKED_H
+
+#include <stdint.h>
+
+#include "object.h"
+
+#define MPX_PARKED 1 /* a handler's return value: no reply now, the call is parked */
+#define MPX_NO_DEADLINE INT64_MAX
+
+typedef struct mpx__parked mpx__parked;
+
+/* A FIFO of parked calls: one per thing to wait for (a queue's getters, its putters, ...). */
+typedef struct {
+    mpx__parked *head;
+    mpx__parked *tail;
+    size_t n;
+} mpx__waitq;
+
+struct mpx__parked {
+    uint64_t req_id;
+    mpx__session *session;
+    mpx__obj *obj; /* held (mpx__registry_hold) while parked */
+    mpx__waitq *q;
+    int64_t deadline_ms; /* MPX_NO_DEADLINE: waits until woken */
+    size_t heap_index;
+    mpx__parked *prev, *next;     /* in q, oldest first */
+    mpx__parked *s_prev, *s_next; /* in the session's list */
+    uint8_t *data;                /* a copy of what the call carries (a put's item), or NULL */
+    size_t len;
+    uint64_t arg; /* a small number the type keeps (a get_many's count) */
+};
+
+/* Parks req on q until woken or until timeout_ms from now (MPX_NO_DEADLINE: no limit),
+ * keeping a copy of data (may be NULL). The handler then returns MPX_PARKED. */
+mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const mpx__span *data);
+
+/* Starts the reply to a parked call: the caller packs exactly one result object into the
+ * returned packer, then calls mpx__parked_finish(). */
+msgpack_packer *mpx__parked_reply(mpx__server *s, mpx__parked *p);
+
+/* Sends the reply begun with mpx__parked_reply() and frees the parked call. */
+void mpx__parked_finish(mpx__server *s, mpx__parked *p);
+
+/* Answers a parked call with an error and frees it. */
+void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg);
+
+/* The milliseconds until the next deadline (at most cap), for the loop's poll. */
+int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap);
+
+/* Times out every parked call whose deadline has passed, through its type's timeout hook. */
+void mpx__blocked_expire(mpx__server *s, int64_t now_ms);
+
+/* Forgets a session's parked calls without answering them: its peer is gone. */
+void mpx__blocked_drop_session(mpx__server *s, mpx__session *sess);
+
+/* Answers every parked call with MPX_ESHUTDOWN (mpxd is stopping). */
+void mpx__blocked_shutdown(mpx__server *s);
+
+#endif
