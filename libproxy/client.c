@@ -773,7 +773,9 @@ int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__a
         return mpx__fail(MPX_ETOOBIG, "a request of %zu bytes exceeds the server's limit of %zu",
                          size, c->max_message);
     }
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+    int64_t deadline = timeout_ms == MPX__NO_TIMEOUT
+                           ? INT64_MAX
+                           : now_ms() + (timeout_ms > 0 ? timeout_ms : c->timeout_ms);
     zmq_msg_init(&p.reply);
     lock_for_send(c);
     int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg) : send_call(c, &b, &p);
@@ -813,6 +815,14 @@ int mpx_server_stats(mpx_client *c, mpx_value **out)
         mpx__result_close(&res);
     }
     return rc;
+}
+
+int mpx__client_timeout(mpx_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int t = c->timeout_ms;
+    pthread_mutex_unlock(&c->mu);
+    return t;
 }
 
 int mpx_client_set_timeout(mpx_client *c, int timeout_ms)

@@ -58,8 +58,16 @@ bool mpx__client_ok(const mpx_client *c);
  * Returns 0, MPX_EINVAL or MPX_ECLOSED. */
 int mpx__proxy_check(const mpx_proxy *p, const char *type);
 
-/* Opens or creates an object through the manager (open(name, type) or create(type)) and
- * makes its proxy. */
-int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out);
+/* Opens or creates an object through the manager (open(name, type [, cargs]) or
+ * create(type [, cargs]); cargs, the creation arguments, is an array or NULL) and makes its
+ * proxy. */
+int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx_value *cargs,
+                    mpx_proxy **out);
+
+/* A call timeout meaning "no limit": for calls that wait without a deadline. */
+#define MPX__NO_TIMEOUT INT32_MAX
+
+/* The client's default call timeout in ms. */
+int mpx__client_timeout(mpx_client *c);
 
 #endif

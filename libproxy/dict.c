@@ -23,12 +23,12 @@ static int dict_call(mpx_proxy *d, const char *method, const mpx_value *const *i
 int mpx_dict_open(mpx_client *c, const char *name, mpx_proxy **out)
 {
     if (!name) return mpx__fail(MPX_EINVAL, "mpx_dict_open: no name");
-    return mpx__proxy_open(c, name, "dict", out);
+    return mpx__proxy_open(c, name, "dict", NULL, out);
 }
 
 int mpx_dict_new(mpx_client *c, mpx_proxy **out)
 {
-    return mpx__proxy_open(c, NULL, "dict", out);
+    return mpx__proxy_open(c, NULL, "dict", NULL, out);
 }
 
 int mpx_dict_set(mpx_proxy *d, const mpx_value *key, const mpx_value *val)

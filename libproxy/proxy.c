@@ -27,7 +27,8 @@ static int read_handle(const mpx__result *res, uint64_t *id, char *type, size_t 
     return 0;
 }
 
-int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out)
+int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx_value *cargs,
+                    mpx_proxy **out)
 {
     if (!mpx__client_ok(c) || !out || (name && !*name) || strlen(type) >= MPX_TYPE_NAME_MAX)
         return mpx__fail(MPX_EINVAL, "bad client, name or out argument");
@@ -39,8 +40,9 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy
         mpx_value_free(&vtype);
         return mpx__fail(MPX_ENOMEM, "out of memory");
     }
-    const mpx_value *items[] = {name ? vname : vtype, vtype};
-    mpx__args args = {.items = items, .n = name ? 2 : 1};
+    /* open(name, type [, args]) or create(type [, args]) */
+    const mpx_value *items[3] = {name ? vname : vtype, name ? vtype : cargs, cargs};
+    mpx__args args = {.items = items, .n = (name ? 2u : 1u) + (cargs ? 1u : 0u)};
     mpx__result res;
     int rc = mpx__invoke(c, 0, name ? "open" : "create", &args, MPX_TIMEOUT_DEFAULT, &res);
     mpx_value_free(&vname);
@@ -63,13 +65,13 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, mpx_proxy
 int mpx_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out)
 {
     if (!name || !type) return mpx__fail(MPX_EINVAL, "mpx_open: a name and a type are required");
-    return mpx__proxy_open(c, name, type, out);
+    return mpx__proxy_open(c, name, type, NULL, out);
 }
 
 int mpx_create(mpx_client *c, const char *type, mpx_proxy **out)
 {
     if (!type) return mpx__fail(MPX_EINVAL, "mpx_create: a type is required");
-    return mpx__proxy_open(c, NULL, type, out);
+    return mpx__proxy_open(c, NULL, type, NULL, out);
 }
 
 void mpx_proxy_free(mpx_proxy **pp)

@@ -13,7 +13,8 @@
 #include "server.h"
 #include "session.h"
 
-const mpx__type *const mpx__types[] = {&mpx__type_dict, &mpx__type_value, NULL};
+const mpx__type *const mpx__types[] = {&mpx__type_dict, &mpx__type_value, &mpx__type_queue,
+                                       &mpx__type_joinable_queue, NULL};
 
 const mpx__type *mpx__type_find(const char *name, size_t len)
 {
@@ -193,4 +194,5 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         return;
     }
     mpx__session_send(s, sess, MPX_K_REPLY);
+    if (req.obj->type->wake) req.obj->type->wake(s, req.obj);
 }

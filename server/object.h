@@ -61,6 +61,9 @@ struct mpx__type {
     /* Answers a parked call whose deadline passed (blocked.c); NULL for a type that never
      * parks. */
     void (*timeout)(mpx__server *s, mpx__parked *p);
+    /* Runs after every successful call on an object of this type, once its reply is sent,
+     * to answer the parked calls the call made possible; NULL for a type that never parks. */
+    void (*wake)(mpx__server *s, mpx__obj *obj);
     const mpx__method *methods;
     size_t n_methods;
 };
@@ -91,5 +94,7 @@ const mpx__type *mpx__type_find(const char *name, size_t len);
 
 extern const mpx__type mpx__type_dict;
 extern const mpx__type mpx__type_value;
+extern const mpx__type mpx__type_queue;
+extern const mpx__type mpx__type_joinable_queue;
 
 #endif

@@ -283,9 +283,10 @@ static int m_stats(mpx__req *req)
     const mpx__server *s = req->server;
     const mpx__stats *st = &s->stats;
     msgpack_packer *pk = req->out;
-    msgpack_pack_map(pk, 11);
+    msgpack_pack_map(pk, 12);
     pack_counter(pk, "sessions", s->n_sessions);
     pack_counter(pk, "objects", s->reg.n_objects);
+    pack_counter(pk, "parked", s->n_parked);
     pack_counter(pk, "calls", st->calls);
     pack_counter(pk, "auth_failures", st->auth_failures);
     pack_counter(pk, "rejected_unauth", st->rejected_unauth);

@@ -54,10 +54,11 @@ extern "C" {
  * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
  * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
  *
- * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG are raised by the remote method and
- * leave the connection usable (mpx_err_is_remote() says which). Transport failures (MPX_ECONN,
- * MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_EREPLAY, MPX_ENOAUTH) stick to the client: every
- * later call on it returns the same code. MPX_ETIMEDOUT leaves the connection usable; a late reply is discarded.
+ * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG, MPX_EFULL and MPX_EEMPTY are raised
+ * by the remote method and leave the connection usable (mpx_err_is_remote() says which). Transport
+ * failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_EREPLAY, MPX_ENOAUTH) stick to the
+ * client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the connection usable;
+ * a late reply is discarded.
  * ------------------------------------------------------------------------------------------ */
 #define MPX_ERRNO_MAP(XX)                                                                          \
     XX(EINVAL, 1, "invalid argument")                                                              \
@@ -80,7 +81,9 @@ extern "C" {
     XX(ETOOBIG, 28, "message too large")                                                           \
     XX(ENOAUTH, 29, "not authenticated")                                                           \
     XX(EREPLAY, 30, "replayed or out-of-sequence message")                                         \
-    XX(ESHUTDOWN, 31, "server shutting down")
+    XX(ESHUTDOWN, 31, "server shutting down")                                                      \
+    XX(EFULL, 32, "queue full")                                                                    \
+    XX(EEMPTY, 33, "queue empty")
 
 typedef enum {
     MPX_OK = 0,
@@ -349,6 +352,53 @@ MPX_EXPORT int mpx_dict_clear(mpx_proxy *d);
 /* d.copy(): the whole dict as a map value, in insertion order. Caller owns *out; free it with
  * mpx_value_free(). */
 MPX_EXPORT int mpx_dict_copy(mpx_proxy *d, mpx_value **out);
+
+/* ------------------------------------------------------------------------------------------
+ * Queue and JoinableQueue: Python's queue.Queue, shared. Waiting happens on the server and is
+ * served in arrival order. wait_ms is 0 (do not wait), a number of milliseconds, or
+ * MPX_FOREVER.
+ * ------------------------------------------------------------------------------------------ */
+
+/* Wait without a limit (a heartbeat still notices a dead server: MPX_ECONN). */
+#define MPX_FOREVER (-1)
+
+/* A new anonymous queue / the queue named name, created if absent, holding at most maxsize
+ * items (0: no limit; ignored when the named queue exists). The joinable kind adds
+ * mpx_queue_task_done() and mpx_queue_join(). Caller owns *out; free it with
+ * mpx_proxy_free(). Returns 0, MPX_ETYPE (the name is another type's), or a transport
+ * error. */
+MPX_EXPORT int mpx_queue_new(mpx_client *c, size_t maxsize, mpx_proxy **out);
+MPX_EXPORT int mpx_queue_open(mpx_client *c, const char *name, size_t maxsize, mpx_proxy **out);
+MPX_EXPORT int mpx_joinable_queue_new(mpx_client *c, size_t maxsize, mpx_proxy **out);
+MPX_EXPORT int mpx_joinable_queue_open(mpx_client *c, const char *name, size_t maxsize,
+                                       mpx_proxy **out);
+
+/* q.put(item): waits up to wait_ms for room. Returns 0, MPX_EFULL (no room in time), or an
+ * error. */
+MPX_EXPORT int mpx_queue_put(mpx_proxy *q, const mpx_value *item, int wait_ms);
+
+/* q.get(): the oldest item, waiting up to wait_ms for one. Caller owns *out; free it with
+ * mpx_value_free(). Returns 0, MPX_EEMPTY (nothing in time), or an error. */
+MPX_EXPORT int mpx_queue_get(mpx_proxy *q, int wait_ms, mpx_value **out);
+
+/* Puts every item of an array in one message, or none: MPX_EFULL if they do not all fit. */
+MPX_EXPORT int mpx_queue_put_many(mpx_proxy *q, const mpx_value *items);
+
+/* Gets 1 to max items as an array, waiting up to wait_ms while the queue is empty. Caller
+ * owns *out; free it with mpx_value_free(). Returns 0, MPX_EEMPTY, or an error. */
+MPX_EXPORT int mpx_queue_get_many(mpx_proxy *q, size_t max, int wait_ms, mpx_value **out);
+
+/* q.qsize(), q.empty(), q.full(). */
+MPX_EXPORT int mpx_queue_qsize(mpx_proxy *q, size_t *out);
+MPX_EXPORT int mpx_queue_empty(mpx_proxy *q, bool *out);
+MPX_EXPORT int mpx_queue_full(mpx_proxy *q, bool *out);
+
+/* JoinableQueue: marks one item done; MPX_EVALUE if called more often than items were put. */
+MPX_EXPORT int mpx_queue_task_done(mpx_proxy *q);
+
+/* JoinableQueue: waits up to wait_ms until every item put has been marked done; *done says
+ * whether that happened (false: the wait ran out). */
+MPX_EXPORT int mpx_queue_join(mpx_proxy *q, int wait_ms, bool *done);
 
 /* ------------------------------------------------------------------------------------------
  * Private manager: the equivalent of Python's multiprocessing.Manager()

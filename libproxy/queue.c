@@ -1,0 +1,217 @@
+/*
+ * queue.c — the Queue and JoinableQueue proxies: one function per method of t_queue.c.
+ *
+ * Waiting happens on the server (the call is parked there), so a blocking get costs this
+ * process no thread beyond the caller's; the call's own timeout is the wait plus the client's
+ * default, or none for MPX_FOREVER, in which case the heartbeats notice a dead server.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "client.h"
+
+static int queue_check(mpx_proxy *q)
+{
+    int rc = mpx__proxy_check(q, NULL);
+    if (rc) return rc;
+    const char *t = mpx_proxy_type(q);
+    if (strcmp(t, "queue") != 0 && strcmp(t, "joinable_queue") != 0)
+        return mpx__fail(MPX_EINVAL, "the proxy is a %s, not a queue", t);
+    return 0;
+}
+
+/* Calls a queue method; out may be NULL to discard the result. */
+static int queue_call(mpx_proxy *q, const char *method, const mpx_value *const *items, size_t n,
+                      int timeout_ms, mpx_value **out)
+{
+    int rc = queue_check(q);
+    if (rc) return rc;
+    mpx__args args = {.items = items, .n = n};
+    mpx__result res;
+    rc = mpx__invoke(q->client, q->id, method, &args, timeout_ms, out ? &res : NULL);
+    if (rc == 0 && out) {
+        rc = mpx__result_value(&res, out);
+        mpx__result_close(&res);
+    }
+    return rc;
+}
+
+/* The wire form of a wait: block and timeout values, and the call's own timeout. */
+typedef struct {
+    mpx_value *block;
+    mpx_value *timeout;
+    int call_timeout;
+} wait_spec;
+
+static int wait_spec_make(mpx_proxy *q, int wait_ms, wait_spec *w)
+{
+    if (wait_ms < 0 && wait_ms != MPX_FOREVER)
+        return mpx__fail(MPX_EINVAL, "wait_ms: 0, a number of ms, or MPX_FOREVER");
+    int rc = queue_check(q);
+    if (rc) return rc;
+    w->block = mpx_bool(wait_ms != 0);
+    w->timeout = wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
+    int base = mpx__client_timeout(q->client);
+    w->call_timeout = wait_ms == MPX_FOREVER         ? MPX__NO_TIMEOUT
+                      : wait_ms > INT_MAX / 2 - base ? MPX__NO_TIMEOUT
+                                                     : wait_ms + base;
+    if (!w->block || !w->timeout) {
+        mpx_value_free(&w->block);
+        mpx_value_free(&w->timeout);
+        return mpx__fail(MPX_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void wait_spec_free(wait_spec *w)
+{
+    mpx_value_free(&w->block);
+    mpx_value_free(&w->timeout);
+}
+
+static int queue_make(mpx_client *c, const char *name, const char *type, size_t maxsize,
+                      mpx_proxy **out)
+{
+    mpx_value *cargs = mpx_array(), *max = mpx_uint(maxsize);
+    int rc = cargs && max ? mpx_array_push(cargs, &max) : MPX_ENOMEM;
+    if (rc == 0)
+        rc = mpx__proxy_open(c, name, type, cargs, out);
+    else
+        rc = mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&cargs);
+    mpx_value_free(&max);
+    return rc;
+}
+
+int mpx_queue_new(mpx_client *c, size_t maxsize, mpx_proxy **out)
+{
+    return queue_make(c, NULL, "queue", maxsize, out);
+}
+
+int mpx_queue_open(mpx_client *c, const char *name, size_t maxsize, mpx_proxy **out)
+{
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_queue_open: no name");
+    return queue_make(c, name, "queue", maxsize, out);
+}
+
+int mpx_joinable_queue_new(mpx_client *c, size_t maxsize, mpx_proxy **out)
+{
+    return queue_make(c, NULL, "joinable_queue", maxsize, out);
+}
+
+int mpx_joinable_queue_open(mpx_client *c, const char *name, size_t maxsize, mpx_proxy **out)
+{
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_joinable_queue_open: no name");
+    return queue_make(c, name, "joinable_queue", maxsize, out);
+}
+
+int mpx_queue_put(mpx_proxy *q, const mpx_value *item, int wait_ms)
+{
+    wait_spec w;
+    if (!item) return mpx__fail(MPX_EINVAL, "mpx_queue_put: no item");
+    int rc = wait_spec_make(q, wait_ms, &w);
+    if (rc) return rc;
+    const mpx_value *items[] = {item, w.block, w.timeout};
+    rc = queue_call(q, "put", items, 3, w.call_timeout, NULL);
+    wait_spec_free(&w);
+    return rc;
+}
+
+int mpx_queue_get(mpx_proxy *q, int wait_ms, mpx_value **out)
+{
+    wait_spec w;
+    if (!out) return mpx__fail(MPX_EINVAL, "mpx_queue_get: no out argument");
+    int rc = wait_spec_make(q, wait_ms, &w);
+    if (rc) return rc;
+    const mpx_value *items[] = {w.block, w.timeout};
+    rc = queue_call(q, "get", items, 2, w.call_timeout, out);
+    wait_spec_free(&w);
+    return rc;
+}
+
+int mpx_queue_put_many(mpx_proxy *q, const mpx_value *items)
+{
+    if (mpx_value_type(items) != MPX_ARRAY || !items)
+        return mpx__fail(MPX_EINVAL, "mpx_queue_put_many: items must be an array");
+    const mpx_value *args[] = {items};
+    return queue_call(q, "put_many", args, 1, MPX_TIMEOUT_DEFAULT, NULL);
+}
+
+int mpx_queue_get_many(mpx_proxy *q, size_t max, int wait_ms, mpx_value **out)
+{
+    wait_spec w;
+    if (!out || max == 0) return mpx__fail(MPX_EINVAL, "mpx_queue_get_many: max > 0 and out");
+    int rc = wait_spec_make(q, wait_ms, &w);
+    if (rc) return rc;
+    mpx_value *vmax = mpx_uint(max);
+    const mpx_value *items[] = {vmax, w.block, w.timeout};
+    rc = vmax ? queue_call(q, "get_many", items, 3, w.call_timeout, out)
+              : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&vmax);
+    wait_spec_free(&w);
+    return rc;
+}
+
+/* Calls a method without arguments whose result is read by get(). */
+static int queue_read(mpx_proxy *q, const char *method, int (*get)(const mpx_value *, void *),
+                      void *out)
+{
+    mpx_value *v = NULL;
+    if (!out) return mpx__fail(MPX_EINVAL, "queue.%s: no out argument", method);
+    int rc = queue_call(q, method, NULL, 0, MPX_TIMEOUT_DEFAULT, &v);
+    if (rc == 0 && get(v, out) != 0)
+        rc = mpx__fail(MPX_EPROTO, "queue.%s: unexpected result type", method);
+    mpx_value_free(&v);
+    return rc;
+}
+
+static int get_bool(const mpx_value *v, void *out)
+{
+    return mpx_value_get_bool(v, out);
+}
+
+static int get_size(const mpx_value *v, void *out)
+{
+    uint64_t u;
+    int rc = mpx_value_get_uint(v, &u);
+    if (rc == 0) *(size_t *)out = (size_t)u;
+    return rc;
+}
+
+int mpx_queue_qsize(mpx_proxy *q, size_t *out)
+{
+    return queue_read(q, "qsize", get_size, out);
+}
+
+int mpx_queue_empty(mpx_proxy *q, bool *out)
+{
+    return queue_read(q, "empty", get_bool, out);
+}
+
+int mpx_queue_full(mpx_proxy *q, bool *out)
+{
+    return queue_read(q, "full", get_bool, out);
+}
+
+int mpx_queue_task_done(mpx_proxy *q)
+{
+    return queue_call(q, "task_done", NULL, 0, MPX_TIMEOUT_DEFAULT, NULL);
+}
+
+int mpx_queue_join(mpx_proxy *q, int wait_ms, bool *done)
+{
+    wait_spec w;
+    mpx_value *v = NULL;
+    if (!done) return mpx__fail(MPX_EINVAL, "mpx_queue_join: no out argument");
+    int rc = wait_spec_make(q, wait_ms, &w);
+    if (rc) return rc;
+    mpx_value *t = wait_ms == MPX_FOREVER ? mpx_nil() : mpx_uint((uint64_t)wait_ms);
+    const mpx_value *items[] = {t};
+    rc = t ? queue_call(q, "join", items, 1, w.call_timeout, &v) : MPX_ENOMEM;
+    if (rc == 0 && mpx_value_get_bool(v, done) != 0)
+        rc = mpx__fail(MPX_EPROTO, "queue.join: unexpected result type");
+    mpx_value_free(&t);
+    mpx_value_free(&v);
+    wait_spec_free(&w);
+    return rc;
+}

@@ -1,0 +1,437 @@
+/*
+ * test_queue.c — Queue and JoinableQueue against a real mpxd: every method and error, each
+ * timeout path, waiters served in arrival order, a blocked call woken from another client and
+ * from another thread on the same connection, a waiter killed with SIGKILL, parked calls
+ * answered at shutdown, and producers and consumers in separate processes.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static mpxd_proc server;
+static mpx_client *client;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--session-timeout", "600", NULL};
+    mpxd_start(&server, "ipc", extra);
+    client = mpxd_connect(&server);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    mpx_client_free(&client);
+    return mpxd_stop(&server);
+}
+
+static void put_int(mpx_proxy *q, int64_t i, int wait_ms)
+{
+    mpx_value *v = mpx_int(i);
+    assert_ok(mpx_queue_put(q, v, wait_ms));
+    mpx_value_free(&v);
+}
+
+static int64_t get_int(mpx_proxy *q, int wait_ms)
+{
+    mpx_value *v = NULL;
+    int64_t i = -1;
+    assert_ok(mpx_queue_get(q, wait_ms, &v));
+    assert_ok(mpx_value_get_int(v, &i));
+    mpx_value_free(&v);
+    return i;
+}
+
+/* Waits (bounded) until the server holds `n` parked calls. */
+static void await_parked(mpx_client *c, uint64_t n)
+{
+    for (int i = 0; i < 400 && mpxd_stat(c, "parked") != n; i++)
+        usleep(10 * 1000);
+    assert_int_equal(mpxd_stat(c, "parked"), n);
+}
+
+static void test_fifo_and_sizes(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    size_t n;
+    bool b;
+    assert_ok(mpx_queue_new(client, 2, &q));
+    assert_ok(mpx_queue_empty(q, &b));
+    assert_true(b);
+    put_int(q, 1, 0);
+    put_int(q, 2, 0);
+    assert_ok(mpx_queue_qsize(q, &n));
+    assert_int_equal(n, 2);
+    assert_ok(mpx_queue_full(q, &b));
+    assert_true(b);
+    assert_int_equal(get_int(q, 0), 1);
+    assert_int_equal(get_int(q, MPX_FOREVER), 2);
+    assert_ok(mpx_queue_empty(q, &b));
+    assert_true(b);
+    mpx_proxy_free(&q);
+}
+
+static void test_nowait_and_timeouts(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    mpx_value *v = mpx_str("x"), *out = NULL;
+    assert_ok(mpx_queue_new(client, 1, &q));
+    assert_code(mpx_queue_get(q, 0, &out), MPX_EEMPTY);
+    assert_true(mpx_err_is_remote(MPX_EEMPTY));
+    assert_code(mpx_queue_get(q, 100, &out), MPX_EEMPTY);
+    assert_ok(mpx_queue_put(q, v, 0));
+    assert_code(mpx_queue_put(q, v, 0), MPX_EFULL);
+    assert_code(mpx_queue_put(q, v, 100), MPX_EFULL);
+    assert_code(mpx_queue_put(q, v, -5), MPX_EINVAL);
+    assert_int_equal(mpxd_stat(client, "parked"), 0); /* the timed-out calls are gone */
+    assert_ok(mpx_queue_get(q, 0, &out));
+    assert_string_equal(mpx_value_str(out, NULL), "x");
+    mpx_value_free(&out);
+    mpx_value_free(&v);
+    mpx_proxy_free(&q);
+}
+
+typedef struct {
+    mpx_client *c; /* NULL: use the shared client */
+    const char *name;
+    int64_t got;
+    int rc;
+} getter_job;
+
+static void *getter(void *arg)
+{
+    getter_job *job = arg;
+    mpx_proxy *q = NULL;
+    mpx_value *v = NULL;
+    job->rc = mpx_queue_open(job->c ? job->c : client, job->name, 0, &q);
+    if (job->rc == 0) job->rc = mpx_queue_get(q, MPX_FOREVER, &v);
+    if (job->rc == 0) mpx_value_get_int(v, &job->got);
+    mpx_value_free(&v);
+    mpx_proxy_free(&q);
+    return NULL;
+}
+
+static void test_blocked_get_woken_by_other_client(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    getter_job job = {.c = mpxd_connect(&server), .name = "q.wake.other"};
+    assert_ok(mpx_queue_open(client, job.name, 0, &q));
+    pthread_t t;
+    pthread_create(&t, NULL, getter, &job);
+    await_parked(client, 1);
+    put_int(q, 42, 0);
+    pthread_join(t, NULL);
+    assert_ok(job.rc);
+    assert_int_equal(job.got, 42);
+    mpx_client_free(&job.c);
+    mpx_proxy_free(&q);
+}
+
+static void test_blocked_get_same_connection_other_thread(void **state)
+{
+    (void)state;
+    /* One thread blocks on the connection; another uses the same connection meanwhile. */
+    mpx_proxy *q = NULL;
+    getter_job job = {.c = NULL, .name = "q.wake.same"};
+    assert_ok(mpx_queue_open(client, job.name, 0, &q));
+    pthread_t t;
+    pthread_create(&t, NULL, getter, &job);
+    await_parked(client, 1);
+    assert_ok(mpx_ping(client));
+    put_int(q, 7, 0);
+    pthread_join(t, NULL);
+    assert_ok(job.rc);
+    assert_int_equal(job.got, 7);
+    mpx_proxy_free(&q);
+}
+
+typedef struct {
+    mpx_proxy *q;
+    int rc;
+} putter_job;
+
+static void *putter(void *arg)
+{
+    putter_job *job = arg;
+    mpx_value *v = mpx_int(2);
+    job->rc = mpx_queue_put(job->q, v, MPX_FOREVER);
+    mpx_value_free(&v);
+    return NULL;
+}
+
+static void test_blocked_put_woken_by_get(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    assert_ok(mpx_queue_new(client, 1, &q));
+    put_int(q, 1, 0);
+    putter_job job = {.q = q};
+    pthread_t t;
+    pthread_create(&t, NULL, putter, &job);
+    await_parked(client, 1);
+    assert_int_equal(get_int(q, 0), 1); /* frees the room; the parked put goes in */
+    pthread_join(t, NULL);
+    assert_ok(job.rc);
+    assert_int_equal(get_int(q, 0), 2);
+    mpx_proxy_free(&q);
+}
+
+static void test_waiters_are_served_in_arrival_order(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    getter_job jobs[N];
+    pthread_t t[N];
+    mpx_proxy *q = NULL;
+    assert_ok(mpx_queue_open(client, "q.fifo", 0, &q));
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (getter_job){.c = mpxd_connect(&server), .name = "q.fifo", .got = -1};
+        pthread_create(&t[i], NULL, getter, &jobs[i]);
+        await_parked(client, (uint64_t)i + 1); /* so arrival order is known */
+    }
+    mpx_value *items = mpx_array();
+    for (int i = 0; i < N; i++) {
+        mpx_value *v = mpx_int(100 + i);
+        assert_ok(mpx_array_push(items, &v));
+    }
+    assert_ok(mpx_queue_put_many(q, items));
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_ok(jobs[i].rc);
+        assert_int_equal(jobs[i].got, 100 + i);
+        mpx_client_free(&jobs[i].c);
+    }
+    mpx_value_free(&items);
+    mpx_proxy_free(&q);
+}
+
+static void test_put_many_get_many(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    mpx_value *items = mpx_array(), *out = NULL;
+    assert_ok(mpx_queue_new(client, 4, &q));
+    for (int i = 0; i < 5; i++) {
+        mpx_value *v = mpx_int(i);
+        assert_ok(mpx_array_push(items, &v));
+    }
+    assert_code(mpx_queue_put_many(q, items), MPX_EFULL); /* all or nothing */
+    size_t n = 9;
+    assert_ok(mpx_queue_qsize(q, &n));
+    assert_int_equal(n, 0);
+    assert_code(mpx_queue_get_many(q, 3, 0, &out), MPX_EEMPTY);
+    mpx_value_free(&items);
+    items = mpx_array();
+    for (int i = 0; i < 4; i++) {
+        mpx_value *v = mpx_int(i);
+        assert_ok(mpx_array_push(items, &v));
+    }
+    assert_ok(mpx_queue_put_many(q, items));
+    assert_ok(mpx_queue_get_many(q, 3, 0, &out));
+    assert_int_equal(mpx_value_len(out), 3);
+    int64_t i;
+    assert_ok(mpx_value_get_int(mpx_value_at(out, 2), &i));
+    assert_int_equal(i, 2);
+    mpx_value_free(&out);
+    assert_ok(mpx_queue_get_many(q, 10, 0, &out));
+    assert_int_equal(mpx_value_len(out), 1);
+    mpx_value_free(&out);
+    assert_code(mpx_queue_get_many(q, 0, 0, &out), MPX_EINVAL);
+    mpx_value_free(&items);
+    mpx_proxy_free(&q);
+}
+
+static void test_joinable_task_done_and_join(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL, *plain = NULL;
+    bool done = false;
+    assert_ok(mpx_joinable_queue_new(client, 0, &q));
+    assert_ok(mpx_queue_join(q, 0, &done));
+    assert_true(done);
+    put_int(q, 1, 0);
+    put_int(q, 2, 0);
+    assert_ok(mpx_queue_join(q, 50, &done));
+    assert_false(done);
+    get_int(q, 0);
+    get_int(q, 0);
+    assert_ok(mpx_queue_task_done(q));
+    assert_ok(mpx_queue_join(q, 0, &done));
+    assert_false(done);
+    assert_ok(mpx_queue_task_done(q));
+    assert_ok(mpx_queue_join(q, MPX_FOREVER, &done));
+    assert_true(done);
+    assert_code(mpx_queue_task_done(q), MPX_EVALUE);
+    assert_non_null(strstr(mpx_last_error(), "too many times"));
+    /* A plain queue has no task_done. */
+    assert_ok(mpx_queue_new(client, 0, &plain));
+    assert_code(mpx_queue_task_done(plain), MPX_ENOMETHOD);
+    mpx_proxy_free(&plain);
+    mpx_proxy_free(&q);
+}
+
+static void test_killed_waiter_does_not_swallow_items(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    assert_ok(mpx_queue_open(client, "q.killed", 0, &q));
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c = NULL;
+        mpx_proxy *cq = NULL;
+        mpx_value *v = NULL;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+            mpx_queue_open(c, "q.killed", 0, &cq))
+            _exit(1);
+        mpx_queue_get(cq, MPX_FOREVER, &v); /* parks until killed */
+        _exit(2);
+    }
+    await_parked(client, 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    await_parked(client, 0); /* dropped with its session */
+    put_int(q, 5, 0);
+    assert_int_equal(get_int(q, 0), 5);
+    mpx_proxy_free(&q);
+}
+
+static void test_shutdown_answers_parked_calls(void **state)
+{
+    (void)state;
+    mpxd_proc other;
+    mpxd_start(&other, "ipc", NULL);
+    getter_job job = {.c = mpxd_connect(&other), .name = "q.shutdown"};
+    pthread_t t;
+    pthread_create(&t, NULL, getter, &job);
+    await_parked(job.c, 1);
+    kill(other.pid, SIGTERM);
+    pthread_join(t, NULL);
+    assert_code(job.rc, MPX_ESHUTDOWN);
+    mpx_client_free(&job.c);
+    assert_int_equal(mpxd_stop(&other), 0);
+}
+
+/* ---- producers and consumers in separate processes ---------------------------------------- */
+
+#define ITEMS_PER_PRODUCER 200
+
+static int producer(int id)
+{
+    mpx_client *c = NULL;
+    mpx_proxy *q = NULL;
+    if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+        mpx_joinable_queue_open(c, "pc.jobs", 0, &q))
+        return 1;
+    for (int i = 0; i < ITEMS_PER_PRODUCER; i++) {
+        mpx_value *v = mpx_int(id * 100000 + i);
+        int rc = mpx_queue_put(q, v, MPX_FOREVER);
+        mpx_value_free(&v);
+        if (rc) return 2;
+    }
+    mpx_proxy_free(&q);
+    mpx_client_free(&c);
+    return 0;
+}
+
+/* Consumes until the nil sentinel; records each item in a dict, failing on a duplicate. */
+static int consumer(int id)
+{
+    mpx_client *c = NULL;
+    mpx_proxy *q = NULL, *seen = NULL;
+    if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+        mpx_joinable_queue_open(c, "pc.jobs", 0, &q) || mpx_dict_open(c, "pc.seen", &seen))
+        return 1;
+    int status = 0;
+    mpx_value *me = mpx_int(id);
+    for (;;) {
+        mpx_value *item = NULL, *owner = NULL;
+        if (mpx_queue_get(q, MPX_FOREVER, &item)) return 3;
+        bool sentinel = mpx_value_type(item) == MPX_NIL;
+        if (!sentinel &&
+            (mpx_dict_setdefault(seen, item, me, &owner) != 0 || !mpx_value_equal(owner, me)))
+            status = 4; /* someone else had this item already */
+        mpx_value_free(&item);
+        mpx_value_free(&owner);
+        if (mpx_queue_task_done(q)) return 5;
+        if (sentinel) break;
+    }
+    mpx_value_free(&me);
+    mpx_proxy_free(&seen);
+    mpx_proxy_free(&q);
+    mpx_client_free(&c);
+    return status;
+}
+
+static void run_producers_consumers(int n_prod, int n_cons)
+{
+    mpx_proxy *q = NULL, *seen = NULL;
+    assert_ok(mpx_joinable_queue_open(client, "pc.jobs", 0, &q));
+    assert_ok(mpx_dict_open(client, "pc.seen", &seen));
+    assert_ok(mpx_dict_clear(seen));
+    pid_t prods[4], cons[4];
+    for (int i = 0; i < n_cons; i++)
+        if ((cons[i] = fork()) == 0) _exit(consumer(i));
+    for (int i = 0; i < n_prod; i++)
+        if ((prods[i] = fork()) == 0) _exit(producer(i));
+    int status;
+    for (int i = 0; i < n_prod; i++) {
+        assert_int_equal(waitpid(prods[i], &status, 0), prods[i]);
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    /* Every item is in: one sentinel per consumer ends them, after the real items (FIFO). */
+    mpx_value *nil = mpx_nil();
+    for (int i = 0; i < n_cons; i++)
+        assert_ok(mpx_queue_put(q, nil, MPX_FOREVER));
+    mpx_value_free(&nil);
+    bool done = false;
+    assert_ok(mpx_queue_join(q, 30000, &done)); /* generous: "it did not hang" */
+    assert_true(done);
+    for (int i = 0; i < n_cons; i++) {
+        assert_int_equal(waitpid(cons[i], &status, 0), cons[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    size_t n = 0;
+    assert_ok(mpx_dict_len(seen, &n));
+    assert_int_equal(n, (size_t)n_prod * ITEMS_PER_PRODUCER);
+    mpx_proxy_free(&seen);
+    mpx_proxy_free(&q);
+}
+
+static void test_producers_consumers(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = {{1, 1}, {1, 4}, {4, 1}, {4, 4}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        run_producers_consumers(shapes[i][0], shapes[i][1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fifo_and_sizes),
+        cmocka_unit_test(test_nowait_and_timeouts),
+        cmocka_unit_test(test_blocked_get_woken_by_other_client),
+        cmocka_unit_test(test_blocked_get_same_connection_other_thread),
+        cmocka_unit_test(test_blocked_put_woken_by_get),
+        cmocka_unit_test(test_waiters_are_served_in_arrival_order),
+        cmocka_unit_test(test_put_many_get_many),
+        cmocka_unit_test(test_joinable_task_done_and_join),
+        cmocka_unit_test(test_killed_waiter_does_not_swallow_items),
+        cmocka_unit_test(test_shutdown_answers_parked_calls),
+        cmocka_unit_test(test_producers_consumers),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
