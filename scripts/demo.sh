@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs the dependencies, builds, starts mpxd on its default endpoint
 # (tcp://127.0.0.1:5555) with a freshly generated authkey, and runs the demos against it:
-# remote_dict twice (the second run sees what the first left) and dict_share (a private
-# manager shared with forked workers). Stops mpxd at the end, or on Ctrl-C.
+# remote_dict twice (the second run sees what the first left), dict_share (a private
+# manager shared with forked workers) and producer_consumer (processes around a JoinableQueue). Stops mpxd at the end, or on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -19,3 +19,4 @@ for _ in $(seq 100); do [ -s "$run/ready" ] && break; sleep 0.05; done
 build/examples/remote_dict tcp://127.0.0.1:5555 "$run/authkey" demo
 build/examples/remote_dict tcp://127.0.0.1:5555 "$run/authkey" demo
 build/examples/dict_share
+build/examples/producer_consumer 4 4 1000
