@@ -184,3 +184,27 @@ void mpx__blocked_shutdown(mpx__server *s)
         while (sess->parked)
             mpx__parked_fail(s, sess->parked, MPX_ESHUTDOWN, "the server is shutting down");
 }
+
+/* Reads the optional (block, timeout_ms) arguments from argv[first]: *wait_ms is 0 (do not
+ * wait), MPX_NO_DEADLINE, or a number of milliseconds. */
+int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms)
+{
+    mpx__mp_cursor c;
+    bool block = true;
+    uint64_t ms = 0;
+    *wait_ms = MPX_NO_DEADLINE;
+    if (req->argc > first) {
+        mpx__mp_init(&c, req->argv[first].p, req->argv[first].len);
+        if (mpx__mp_bool(&c, &block))
+            return mpx__req_fail(req, MPX_ETYPE, "'block' must be a bool");
+    }
+    if (req->argc > first + 1) {
+        mpx__mp_init(&c, req->argv[first + 1].p, req->argv[first + 1].len);
+        if (!mpx__mp_is_nil(&c) && mpx__mp_uint(&c, &ms))
+            return mpx__req_fail(req, MPX_EVALUE,
+                                 "'timeout' must be nil or a non-negative number of ms");
+        if (!mpx__mp_is_nil(&c)) *wait_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
+    }
+    if (!block) *wait_ms = 0;
+    return 0;
+}

@@ -49,6 +49,11 @@ void mpx__parked_finish(mpx__server *s, mpx__parked *p);
 /* Answers a parked call with an error and frees it. */
 void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg);
 
+/* Reads a blocking method's optional (block: bool, timeout: nil or uint ms) arguments from
+ * argv[first] on, as Python's queue and threading take them: *wait_ms is 0 (do not wait),
+ * MPX_NO_DEADLINE, or milliseconds. Returns 0, MPX_ETYPE or MPX_EVALUE. */
+int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms);
+
 /* The milliseconds until the next deadline (at most cap), for the loop's poll. */
 int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap);
 

@@ -13,8 +13,13 @@
 #include "server.h"
 #include "session.h"
 
-const mpx__type *const mpx__types[] = {&mpx__type_dict, &mpx__type_value, &mpx__type_queue,
-                                       &mpx__type_joinable_queue, NULL};
+const mpx__type *const mpx__types[] = {&mpx__type_dict,
+                                       &mpx__type_value,
+                                       &mpx__type_queue,
+                                       &mpx__type_joinable_queue,
+                                       &mpx__type_lock,
+                                       &mpx__type_rlock,
+                                       NULL};
 
 const mpx__type *mpx__type_find(const char *name, size_t len)
 {

@@ -64,6 +64,9 @@ struct mpx__type {
     /* Runs after every successful call on an object of this type, once its reply is sent,
      * to answer the parked calls the call made possible; NULL for a type that never parks. */
     void (*wake)(mpx__server *s, mpx__obj *obj);
+    /* The session `sess` ended while owning something in obj (mpx__session_own()): give it
+     * back. The wake hook runs right after. NULL for a type nothing can be owned in. */
+    void (*session_lost)(mpx__server *s, mpx__obj *obj, mpx__session *sess);
     const mpx__method *methods;
     size_t n_methods;
 };
@@ -96,5 +99,7 @@ extern const mpx__type mpx__type_dict;
 extern const mpx__type mpx__type_value;
 extern const mpx__type mpx__type_queue;
 extern const mpx__type mpx__type_joinable_queue;
+extern const mpx__type mpx__type_lock;
+extern const mpx__type mpx__type_rlock;
 
 #endif

@@ -67,9 +67,61 @@ static void send_frame_error(mpx__server *s, mpx__session *sess, const uint8_t *
     send_frame(s, rid, rid_len);
 }
 
+/* One object a session owns something in, and how many times. */
+typedef struct mpx__owned {
+    uint64_t id;
+    uint64_t count;
+    UT_hash_handle hh;
+} mpx__owned;
+
+void mpx__session_own(mpx__server *s, mpx__session *sess, mpx__obj *obj)
+{
+    (void)s;
+    mpx__owned *o;
+    HASH_FIND(hh, sess->owned, &obj->id, sizeof obj->id, o);
+    if (!o) {
+        o = mpx__xcalloc(1, sizeof *o);
+        o->id = obj->id;
+        HASH_ADD(hh, sess->owned, id, sizeof o->id, o);
+    }
+    o->count++;
+    mpx__registry_hold(obj);
+}
+
+void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj)
+{
+    mpx__owned *o;
+    HASH_FIND(hh, sess->owned, &obj->id, sizeof obj->id, o);
+    if (!o) return;
+    if (--o->count == 0) {
+        HASH_DEL(sess->owned, o);
+        free(o);
+    }
+    mpx__registry_unhold(&s->reg, obj);
+}
+
+/* Gives back everything the session owned: each type's session_lost, then its wake. */
+static void session_give_back(mpx__server *s, mpx__session *sess)
+{
+    mpx__owned *o, *tmp;
+    HASH_ITER(hh, sess->owned, o, tmp)
+    {
+        mpx__obj *obj = mpx__registry_find(&s->reg, o->id);
+        HASH_DEL(sess->owned, o);
+        if (obj) {
+            obj->type->session_lost(s, obj, sess);
+            if (obj->type->wake) obj->type->wake(s, obj);
+            for (uint64_t i = 0; i < o->count; i++)
+                mpx__registry_unhold(&s->reg, obj);
+        }
+        free(o);
+    }
+}
+
 static void session_end(mpx__server *s, mpx__session *sess)
 {
     mpx__blocked_drop_session(s, sess);
+    session_give_back(s, sess);
     mpx__registry_drop_refs(&s->reg, &sess->refs);
     HASH_DEL(s->sessions, sess);
     s->n_sessions--;

@@ -31,10 +31,11 @@ struct mpx__session {
     uint64_t recv_seq;         /* last sequence number accepted from the client */
     uint64_t send_seq;         /* last sequence number sent */
     int64_t started_ms;
-    int64_t last_seen_ms; /* last frame accepted from the client */
-    mpx__ref *refs;       /* object references held */
-    mpx__parked *parked;  /* this session\'s parked calls */
-    char peer[64];        /* the peer's address, for logs */
+    int64_t last_seen_ms;     /* last frame accepted from the client */
+    mpx__ref *refs;           /* object references held */
+    mpx__parked *parked;      /* this session's parked calls */
+    struct mpx__owned *owned; /* objects it owns something in (a held lock) */
+    char peer[64];            /* the peer's address, for logs */
 };
 
 /* Handles one frame from routing id rid. */
@@ -50,6 +51,11 @@ void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind);
 /* Sends a REPLY [req_id, code, message] for a failed request. */
 void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
                              const char *msg);
+
+/* Records that sess owns something in obj (a lock it holds), holding obj alive; when the
+ * session ends, obj's type gets session_lost(). Calls nest: each own needs one disown. */
+void mpx__session_own(mpx__server *s, mpx__session *sess, mpx__obj *obj);
+void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj);
 
 /* Ends handshakes older than the handshake timeout, and sessions silent past the session
  * timeout. */

@@ -84,30 +84,6 @@ static void queue_free(void *state)
 
 /* ================================ queue methods =========================================== */
 
-/* Reads the optional (block, timeout_ms) arguments from argv[first]: *wait_ms is 0 (do not
- * wait), MPX_NO_DEADLINE, or a number of milliseconds. */
-static int wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms)
-{
-    mpx__mp_cursor c;
-    bool block = true;
-    uint64_t ms = 0;
-    *wait_ms = MPX_NO_DEADLINE;
-    if (req->argc > first) {
-        mpx__mp_init(&c, req->argv[first].p, req->argv[first].len);
-        if (mpx__mp_bool(&c, &block))
-            return mpx__req_fail(req, MPX_ETYPE, "'block' must be a bool");
-    }
-    if (req->argc > first + 1) {
-        mpx__mp_init(&c, req->argv[first + 1].p, req->argv[first + 1].len);
-        if (!mpx__mp_is_nil(&c) && mpx__mp_uint(&c, &ms))
-            return mpx__req_fail(req, MPX_EVALUE,
-                                 "'timeout' must be nil or a non-negative number of ms");
-        if (!mpx__mp_is_nil(&c)) *wait_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
-    }
-    if (!block) *wait_ms = 0;
-    return 0;
-}
-
 static int reply_nil(mpx__req *req)
 {
     return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
@@ -117,7 +93,7 @@ static int m_put(mpx__req *req)
 {
     queue *q = req->obj->state;
     int64_t wait_ms;
-    int rc = wait_args(req, 1, &wait_ms);
+    int rc = mpx__wait_args(req, 1, &wait_ms);
     if (rc) return rc;
     if (!queue_full(q) && q->putters.n == 0) {
         queue_push_copy(q, &req->argv[0]);
@@ -153,7 +129,7 @@ static int get_common(mpx__req *req, uint64_t max, bool as_array, uint32_t wait_
 {
     queue *q = req->obj->state;
     int64_t wait_ms;
-    int rc = wait_args(req, wait_arg, &wait_ms);
+    int rc = mpx__wait_args(req, wait_arg, &wait_ms);
     if (rc) return rc;
     if (q->count > 0) { /* no getter can be parked while items wait */
         pack_items(q, req->out, max, as_array);

@@ -83,7 +83,8 @@ extern "C" {
     XX(EREPLAY, 30, "replayed or out-of-sequence message")                                         \
     XX(ESHUTDOWN, 31, "server shutting down")                                                      \
     XX(EFULL, 32, "queue full")                                                                    \
-    XX(EEMPTY, 33, "queue empty")
+    XX(EEMPTY, 33, "queue empty")                                                                  \
+    XX(ENOTHELD, 34, "lock not held by the caller")
 
 typedef enum {
     MPX_OK = 0,
@@ -399,6 +400,32 @@ MPX_EXPORT int mpx_queue_task_done(mpx_proxy *q);
 /* JoinableQueue: waits up to wait_ms until every item put has been marked done; *done says
  * whether that happened (false: the wait ran out). */
 MPX_EXPORT int mpx_queue_join(mpx_proxy *q, int wait_ms, bool *done);
+
+/* ------------------------------------------------------------------------------------------
+ * Lock and RLock: Python's threading.Lock and RLock, held by a session (and, for an RLock, a
+ * thread of it), fair (FIFO), and given back when the holder's session ends.
+ * ------------------------------------------------------------------------------------------ */
+
+/* A new anonymous lock / the lock named name, created if absent. Caller owns *out; free it
+ * with mpx_proxy_free(). Returns 0, MPX_ETYPE (the name is another type's), or an error. */
+MPX_EXPORT int mpx_lock_new(mpx_client *c, mpx_proxy **out);
+MPX_EXPORT int mpx_lock_open(mpx_client *c, const char *name, mpx_proxy **out);
+MPX_EXPORT int mpx_rlock_new(mpx_client *c, mpx_proxy **out);
+MPX_EXPORT int mpx_rlock_open(mpx_client *c, const char *name, mpx_proxy **out);
+
+/* lock.acquire(): waits up to wait_ms (0, ms, or MPX_FOREVER). *acquired says whether it was
+ * taken. When it was, *fence (if not NULL) is its fencing token, larger than every token this
+ * lock handed out before (an RLock re-entry repeats the current one), and *owner_died (if not
+ * NULL) says the previous holder's session ended while holding it. Returns 0 or an error. */
+MPX_EXPORT int mpx_lock_acquire(mpx_proxy *lock, int wait_ms, bool *acquired, uint64_t *fence,
+                                bool *owner_died);
+
+/* lock.release(): MPX_ENOTHELD if the caller (this session; for an RLock, this thread) does
+ * not hold it. An RLock is free once released as many times as acquired. */
+MPX_EXPORT int mpx_lock_release(mpx_proxy *lock);
+
+/* lock.locked(). */
+MPX_EXPORT int mpx_lock_locked(mpx_proxy *lock, bool *out);
 
 /* ------------------------------------------------------------------------------------------
  * Private manager: the equivalent of Python's multiprocessing.Manager()

@@ -1,0 +1,118 @@
+/*
+ * lock.c — the Lock and RLock proxies (t_lock.c). An RLock's owner is this session and the
+ * calling OS thread, so each acquire and release sends the thread's id.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static int lock_check(mpx_proxy *l)
+{
+    int rc = mpx__proxy_check(l, NULL);
+    if (rc) return rc;
+    const char *t = mpx_proxy_type(l);
+    if (strcmp(t, "lock") != 0 && strcmp(t, "rlock") != 0)
+        return mpx__fail(MPX_EINVAL, "the proxy is a %s, not a lock", t);
+    return 0;
+}
+
+int mpx_lock_new(mpx_client *c, mpx_proxy **out)
+{
+    return mpx__proxy_open(c, NULL, "lock", NULL, out);
+}
+
+int mpx_lock_open(mpx_client *c, const char *name, mpx_proxy **out)
+{
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_lock_open: no name");
+    return mpx__proxy_open(c, name, "lock", NULL, out);
+}
+
+int mpx_rlock_new(mpx_client *c, mpx_proxy **out)
+{
+    return mpx__proxy_open(c, NULL, "rlock", NULL, out);
+}
+
+int mpx_rlock_open(mpx_client *c, const char *name, mpx_proxy **out)
+{
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_rlock_open: no name");
+    return mpx__proxy_open(c, name, "rlock", NULL, out);
+}
+
+/* Reads acquire's [acquired, fence, owner_died]. */
+static int read_acquire(const mpx_value *v, bool *acquired, uint64_t *fence, bool *owner_died)
+{
+    bool a, died;
+    uint64_t f;
+    if (mpx_value_len(v) != 3 || mpx_value_get_bool(mpx_value_at(v, 0), &a) ||
+        mpx_value_get_uint(mpx_value_at(v, 1), &f) || mpx_value_get_bool(mpx_value_at(v, 2), &died))
+        return mpx__fail(MPX_EPROTO, "lock.acquire: unexpected result");
+    *acquired = a;
+    if (fence) *fence = f;
+    if (owner_died) *owner_died = died;
+    return 0;
+}
+
+int mpx_lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence, bool *owner_died)
+{
+    int rc = lock_check(l);
+    if (rc) return rc;
+    if (!acquired || (wait_ms < 0 && wait_ms != MPX_FOREVER))
+        return mpx__fail(MPX_EINVAL, "mpx_lock_acquire: acquired, and a valid wait_ms");
+    int base = mpx__client_timeout(l->client);
+    int call_timeout = wait_ms == MPX_FOREVER || wait_ms > MPX__NO_TIMEOUT / 2 - base
+                           ? MPX__NO_TIMEOUT
+                           : wait_ms + base;
+    mpx_value *block = mpx_bool(wait_ms != 0);
+    mpx_value *timeout = wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
+    mpx_value *thread = mpx_uint((uint64_t)gettid()), *res = NULL;
+    const mpx_value *items[] = {block, timeout, thread};
+    mpx__args args = {.items = items, .n = 3};
+    mpx__result r;
+    if (!block || !timeout || !thread)
+        rc = mpx__fail(MPX_ENOMEM, "out of memory");
+    else
+        rc = mpx__invoke(l->client, l->id, "acquire", &args, call_timeout, &r);
+    if (rc == 0) {
+        rc = mpx__result_value(&r, &res);
+        mpx__result_close(&r);
+    }
+    if (rc == 0) rc = read_acquire(res, acquired, fence, owner_died);
+    mpx_value_free(&block);
+    mpx_value_free(&timeout);
+    mpx_value_free(&thread);
+    mpx_value_free(&res);
+    return rc;
+}
+
+int mpx_lock_release(mpx_proxy *l)
+{
+    int rc = lock_check(l);
+    if (rc) return rc;
+    mpx_value *thread = mpx_uint((uint64_t)gettid());
+    const mpx_value *items[] = {thread};
+    mpx__args args = {.items = items, .n = 1};
+    rc = thread ? mpx__invoke(l->client, l->id, "release", &args, MPX_TIMEOUT_DEFAULT, NULL)
+                : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&thread);
+    return rc;
+}
+
+int mpx_lock_locked(mpx_proxy *l, bool *out)
+{
+    int rc = lock_check(l);
+    if (rc) return rc;
+    if (!out) return mpx__fail(MPX_EINVAL, "mpx_lock_locked: no out argument");
+    mpx__result r;
+    mpx_value *v = NULL;
+    rc = mpx__invoke(l->client, l->id, "locked", NULL, MPX_TIMEOUT_DEFAULT, &r);
+    if (rc == 0) {
+        rc = mpx__result_value(&r, &v);
+        mpx__result_close(&r);
+    }
+    if (rc == 0 && mpx_value_get_bool(v, out))
+        rc = mpx__fail(MPX_EPROTO, "lock.locked: unexpected result");
+    mpx_value_free(&v);
+    return rc;
+}

@@ -1,0 +1,197 @@
+/*
+ * t_lock.c — Lock and RLock (Python's threading.Lock and RLock), held by sessions, fair, and
+ * given back when the holder's session ends.
+ *
+ * The owner of a Lock is a session; the owner of an RLock is a session and a thread id the
+ * client sends (its OS thread id), so two threads sharing one connection are two owners.
+ * Every acquire that makes a new holder (not an RLock re-entry) hands out a fencing token,
+ * a number that only grows for this lock: a resource guarded by the lock can refuse a writer
+ * whose token is older than one it has seen, such as a holder whose session died. When the
+ * holder's session ends, the lock passes to the oldest waiter, who is told the owner died.
+ */
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "blocked.h"
+#include "session.h"
+
+/* ================================ lock API ================================================ */
+
+typedef struct {
+    mpx__session *owner;   /* NULL while free */
+    uint64_t owner_thread; /* RLock: the owning thread of that session */
+    uint64_t depth;        /* RLock: how many times the owner acquired it */
+    uint64_t fence;        /* the last fencing token handed out */
+    bool owner_died;       /* the last holder's session ended holding it; told to the next */
+    bool reentrant;
+    mpx__waitq waiters; /* parked acquires, oldest first; arg = thread id */
+} lock;
+
+static bool lock_owned_by(const lock *l, const mpx__session *sess, uint64_t thread)
+{
+    return l->owner == sess && (!l->reentrant || l->owner_thread == thread);
+}
+
+/* Makes sess/thread the holder and packs [true, fence, owner_died]. */
+static void lock_take(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t thread,
+                      msgpack_packer *pk)
+{
+    lock *l = obj->state;
+    l->owner = sess;
+    l->owner_thread = thread;
+    l->depth = 1;
+    l->fence++;
+    mpx__session_own(s, sess, obj);
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_true(pk);
+    msgpack_pack_uint64(pk, l->fence);
+    l->owner_died ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    l->owner_died = false;
+}
+
+static void pack_refused(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_false(pk);
+    msgpack_pack_uint8(pk, 0);
+    msgpack_pack_false(pk);
+}
+
+/* ================================ lock methods ============================================ */
+
+/* Reads the optional thread id from argv[i] (0 if absent). */
+static int thread_arg(mpx__req *req, uint32_t i, uint64_t *thread)
+{
+    *thread = 0;
+    if (req->argc <= i) return 0;
+    mpx__mp_cursor c;
+    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_uint(&c, thread))
+        return mpx__req_fail(req, MPX_ETYPE, "the thread id must be an unsigned integer");
+    return 0;
+}
+
+/* acquire([block [, timeout [, thread]]]) -> [acquired, fence, owner_died] */
+static int m_acquire(mpx__req *req)
+{
+    lock *l = req->obj->state;
+    int64_t wait_ms;
+    uint64_t thread;
+    int rc = mpx__wait_args(req, 0, &wait_ms);
+    if (rc == 0) rc = thread_arg(req, 2, &thread);
+    if (rc) return rc;
+    if (l->reentrant && lock_owned_by(l, req->session, thread)) {
+        l->depth++;
+        msgpack_pack_array(req->out, 3);
+        msgpack_pack_true(req->out);
+        msgpack_pack_uint64(req->out, l->fence);
+        return msgpack_pack_false(req->out) ? MPX_ENOMEM : 0;
+    }
+    if (!l->owner && !l->waiters.head) {
+        lock_take(req->server, req->obj, req->session, thread, req->out);
+        return 0;
+    }
+    if (wait_ms == 0) {
+        pack_refused(req->out);
+        return 0;
+    }
+    mpx__park(req, &l->waiters, wait_ms, NULL)->arg = thread;
+    return MPX_PARKED;
+}
+
+/* release([thread]) */
+static int m_release(mpx__req *req)
+{
+    lock *l = req->obj->state;
+    uint64_t thread;
+    int rc = thread_arg(req, 0, &thread);
+    if (rc) return rc;
+    if (!lock_owned_by(l, req->session, thread))
+        return mpx__req_fail(req, MPX_ENOTHELD, "%s",
+                             l->owner ? "release of a lock held by another owner"
+                                      : "release of an unlocked lock");
+    if (--l->depth == 0) {
+        l->owner = NULL;
+        mpx__session_disown(req->server, req->session, req->obj);
+    }
+    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+}
+
+static int m_locked(mpx__req *req)
+{
+    const lock *l = req->obj->state;
+    return (l->owner ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
+}
+
+/* A free lock goes to the oldest waiter. */
+static void lock_wake(mpx__server *s, mpx__obj *obj)
+{
+    lock *l = obj->state;
+    if (l->owner || !l->waiters.head) return;
+    mpx__parked *p = l->waiters.head;
+    lock_take(s, obj, p->session, p->arg, mpx__parked_reply(s, p));
+    mpx__parked_finish(s, p);
+}
+
+static void lock_timeout(mpx__server *s, mpx__parked *p)
+{
+    pack_refused(mpx__parked_reply(s, p));
+    mpx__parked_finish(s, p);
+}
+
+static void lock_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *sess)
+{
+    (void)s;
+    lock *l = obj->state;
+    if (l->owner != sess) return;
+    l->owner = NULL;
+    l->depth = 0;
+    l->owner_died = true;
+}
+
+static int lock_create_common(mpx__req *req, void **state, bool reentrant)
+{
+    if (req->argc) return mpx__req_fail(req, MPX_EARGS, "a lock takes no creation arguments");
+    lock *l = mpx__xcalloc(1, sizeof *l);
+    l->reentrant = reentrant;
+    *state = l;
+    return 0;
+}
+
+static int lock_create(mpx__req *req, void **state)
+{
+    return lock_create_common(req, state, false);
+}
+
+static int rlock_create(mpx__req *req, void **state)
+{
+    return lock_create_common(req, state, true);
+}
+
+static const mpx__method lock_methods[] = {
+    {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 3},
+    {.name = "release", .fn = m_release, .min_args = 0, .max_args = 1},
+    {.name = "locked", .fn = m_locked, .min_args = 0, .max_args = 0},
+};
+
+const mpx__type mpx__type_lock = {
+    .name = "lock",
+    .create = lock_create,
+    .destroy = free,
+    .timeout = lock_timeout,
+    .wake = lock_wake,
+    .session_lost = lock_session_lost,
+    .methods = lock_methods,
+    .n_methods = sizeof lock_methods / sizeof lock_methods[0],
+};
+
+const mpx__type mpx__type_rlock = {
+    .name = "rlock",
+    .create = rlock_create,
+    .destroy = free,
+    .timeout = lock_timeout,
+    .wake = lock_wake,
+    .session_lost = lock_session_lost,
+    .methods = lock_methods,
+    .n_methods = sizeof lock_methods / sizeof lock_methods[0],
+};
