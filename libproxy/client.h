@@ -67,6 +67,24 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx
 /* A call timeout meaning "no limit": for calls that wait without a deadline. */
 #define MPX__NO_TIMEOUT INT32_MAX
 
+/* Calls method with items (each must be non-NULL: a NULL item is taken for a failed
+ * allocation) and decodes the result into *out (NULL: discard it). */
+int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
+                    int timeout_ms, mpx_value **out);
+
+/* As mpx__call_items(), for a method whose answer is a bool / an unsigned count. */
+int mpx__call_bool(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
+                   int timeout_ms, bool *out);
+int mpx__call_uint(mpx_proxy *p, const char *method, uint64_t *out);
+
+/* Checks a wait_ms argument (0, ms, or MPX_FOREVER) and gives the call's own timeout: the
+ * wait plus the client's default, or none for MPX_FOREVER. Returns 0 or MPX_EINVAL. */
+int mpx__wait_call_timeout(mpx_proxy *p, int wait_ms, int *call_timeout);
+
+/* The wire timeout for wait_ms: nil (no limit, or no wait) or the milliseconds. Caller owns
+ * the result. */
+mpx_value *mpx__wait_value(int wait_ms);
+
 /* The client's default call timeout in ms. */
 int mpx__client_timeout(mpx_client *c);
 

@@ -166,3 +166,58 @@ void mpx_free(void *p)
 {
     free(p);
 }
+
+/* ---- helpers for the typed proxy files ---------------------------------------------------- */
+
+int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
+                    int timeout_ms, mpx_value **out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!items[i]) return mpx__fail(MPX_ENOMEM, "%s: out of memory", method);
+    mpx__args args = {.items = items, .n = n};
+    mpx__result res;
+    int rc = mpx__invoke(p->client, p->id, method, &args, timeout_ms, out ? &res : NULL);
+    if (rc == 0 && out) {
+        rc = mpx__result_value(&res, out);
+        mpx__result_close(&res);
+    }
+    return rc;
+}
+
+int mpx__call_bool(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
+                   int timeout_ms, bool *out)
+{
+    mpx_value *v = NULL;
+    if (!out) return mpx__fail(MPX_EINVAL, "%s: no out argument", method);
+    int rc = mpx__call_items(p, method, items, n, timeout_ms, &v);
+    if (rc == 0 && mpx_value_get_bool(v, out) != 0)
+        rc = mpx__fail(MPX_EPROTO, "%s: the server's answer is not a bool", method);
+    mpx_value_free(&v);
+    return rc;
+}
+
+int mpx__call_uint(mpx_proxy *p, const char *method, uint64_t *out)
+{
+    mpx_value *v = NULL;
+    if (!out) return mpx__fail(MPX_EINVAL, "%s: no out argument", method);
+    int rc = mpx__call_items(p, method, NULL, 0, MPX_TIMEOUT_DEFAULT, &v);
+    if (rc == 0 && mpx_value_get_uint(v, out) != 0)
+        rc = mpx__fail(MPX_EPROTO, "%s: the server's answer is not a count", method);
+    mpx_value_free(&v);
+    return rc;
+}
+
+int mpx__wait_call_timeout(mpx_proxy *p, int wait_ms, int *call_timeout)
+{
+    if (wait_ms < 0 && wait_ms != MPX_FOREVER)
+        return mpx__fail(MPX_EINVAL, "wait_ms: 0, a number of ms, or MPX_FOREVER");
+    int base = mpx__client_timeout(p->client);
+    *call_timeout = wait_ms == MPX_FOREVER || wait_ms > MPX__NO_TIMEOUT / 2 - base ? MPX__NO_TIMEOUT
+                                                                                   : wait_ms + base;
+    return 0;
+}
+
+mpx_value *mpx__wait_value(int wait_ms)
+{
+    return wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
+}

@@ -187,24 +187,31 @@ void mpx__blocked_shutdown(mpx__server *s)
 
 /* Reads the optional (block, timeout_ms) arguments from argv[first]: *wait_ms is 0 (do not
  * wait), MPX_NO_DEADLINE, or a number of milliseconds. */
-int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms)
+int mpx__timeout_arg(mpx__req *req, uint32_t i, int64_t *wait_ms)
 {
     mpx__mp_cursor c;
-    bool block = true;
-    uint64_t ms = 0;
+    uint64_t ms;
     *wait_ms = MPX_NO_DEADLINE;
+    if (req->argc <= i) return 0;
+    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_is_nil(&c)) return 0;
+    if (mpx__mp_uint(&c, &ms))
+        return mpx__req_fail(req, MPX_EVALUE,
+                             "'timeout' must be nil or a non-negative number of ms");
+    *wait_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
+    return 0;
+}
+
+int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms)
+{
+    bool block = true;
     if (req->argc > first) {
+        mpx__mp_cursor c;
         mpx__mp_init(&c, req->argv[first].p, req->argv[first].len);
         if (mpx__mp_bool(&c, &block))
             return mpx__req_fail(req, MPX_ETYPE, "'block' must be a bool");
     }
-    if (req->argc > first + 1) {
-        mpx__mp_init(&c, req->argv[first + 1].p, req->argv[first + 1].len);
-        if (!mpx__mp_is_nil(&c) && mpx__mp_uint(&c, &ms))
-            return mpx__req_fail(req, MPX_EVALUE,
-                                 "'timeout' must be nil or a non-negative number of ms");
-        if (!mpx__mp_is_nil(&c)) *wait_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
-    }
-    if (!block) *wait_ms = 0;
-    return 0;
+    int rc = mpx__timeout_arg(req, first + 1, wait_ms);
+    if (rc == 0 && !block) *wait_ms = 0;
+    return rc;
 }

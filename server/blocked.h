@@ -54,6 +54,10 @@ void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg)
  * MPX_NO_DEADLINE, or milliseconds. Returns 0, MPX_ETYPE or MPX_EVALUE. */
 int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms);
 
+/* Reads an optional timeout (nil or uint ms) from argv[i]: MPX_NO_DEADLINE when absent or nil.
+ * Returns 0 or MPX_EVALUE. */
+int mpx__timeout_arg(mpx__req *req, uint32_t i, int64_t *wait_ms);
+
 /* The milliseconds until the next deadline (at most cap), for the loop's poll. */
 int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap);
 

@@ -13,13 +13,19 @@
 #include "server.h"
 #include "session.h"
 
-const mpx__type *const mpx__types[] = {&mpx__type_dict,
-                                       &mpx__type_value,
-                                       &mpx__type_queue,
-                                       &mpx__type_joinable_queue,
-                                       &mpx__type_lock,
-                                       &mpx__type_rlock,
-                                       NULL};
+/* Every type mpxd serves: adding one is its t_<type>.c file and a line here. */
+const mpx__type *const mpx__types[] = {
+    &mpx__type_dict,
+    &mpx__type_value,
+    &mpx__type_queue,
+    &mpx__type_joinable_queue,
+    &mpx__type_lock,
+    &mpx__type_rlock,
+    &mpx__type_event,
+    &mpx__type_semaphore,
+    &mpx__type_bounded_semaphore,
+    NULL,
+};
 
 const mpx__type *mpx__type_find(const char *name, size_t len)
 {

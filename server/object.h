@@ -64,9 +64,10 @@ struct mpx__type {
     /* Runs after every successful call on an object of this type, once its reply is sent,
      * to answer the parked calls the call made possible; NULL for a type that never parks. */
     void (*wake)(mpx__server *s, mpx__obj *obj);
-    /* The session `sess` ended while owning something in obj (mpx__session_own()): give it
-     * back. The wake hook runs right after. NULL for a type nothing can be owned in. */
-    void (*session_lost)(mpx__server *s, mpx__obj *obj, mpx__session *sess);
+    /* The session `sess` ended while owning something in obj (`count` mpx__session_own()
+     * calls not undone): give it back. The wake hook runs right after. NULL for a type nothing
+     * can be owned in. */
+    void (*session_lost)(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t count);
     const mpx__method *methods;
     size_t n_methods;
 };
@@ -101,5 +102,8 @@ extern const mpx__type mpx__type_queue;
 extern const mpx__type mpx__type_joinable_queue;
 extern const mpx__type mpx__type_lock;
 extern const mpx__type mpx__type_rlock;
+extern const mpx__type mpx__type_event;
+extern const mpx__type mpx__type_semaphore;
+extern const mpx__type mpx__type_bounded_semaphore;
 
 #endif

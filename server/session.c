@@ -109,7 +109,7 @@ static void session_give_back(mpx__server *s, mpx__session *sess)
         mpx__obj *obj = mpx__registry_find(&s->reg, o->id);
         HASH_DEL(sess->owned, o);
         if (obj) {
-            obj->type->session_lost(s, obj, sess);
+            obj->type->session_lost(s, obj, sess, o->count);
             if (obj->type->wake) obj->type->wake(s, obj);
             for (uint64_t i = 0; i < o->count; i++)
                 mpx__registry_unhold(&s->reg, obj);

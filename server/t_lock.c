@@ -139,9 +139,10 @@ static void lock_timeout(mpx__server *s, mpx__parked *p)
     mpx__parked_finish(s, p);
 }
 
-static void lock_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *sess)
+static void lock_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t count)
 {
     (void)s;
+    (void)count; /* a lock is owned once, whatever an RLock's depth */
     lock *l = obj->state;
     if (l->owner != sess) return;
     l->owner = NULL;

@@ -219,15 +219,9 @@ static int m_task_done(mpx__req *req)
 static int m_join(mpx__req *req)
 {
     queue *q = req->obj->state;
-    int64_t wait_ms = MPX_NO_DEADLINE;
-    if (req->argc == 1) {
-        mpx__mp_cursor c;
-        uint64_t ms;
-        mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
-        if (!mpx__mp_is_nil(&c) && mpx__mp_uint(&c, &ms))
-            return mpx__req_fail(req, MPX_EVALUE, "'timeout' must be nil or a number of ms");
-        if (!mpx__mp_is_nil(&c)) wait_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
-    }
+    int64_t wait_ms;
+    int rc = mpx__timeout_arg(req, 0, &wait_ms);
+    if (rc) return rc;
     if (q->unfinished == 0) return pack_bool(req, true);
     if (wait_ms == 0) return pack_bool(req, false);
     mpx__park(req, &q->joiners, wait_ms, NULL);

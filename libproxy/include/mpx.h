@@ -428,6 +428,47 @@ MPX_EXPORT int mpx_lock_release(mpx_proxy *lock);
 MPX_EXPORT int mpx_lock_locked(mpx_proxy *lock, bool *out);
 
 /* ------------------------------------------------------------------------------------------
+ * Event: Python's threading.Event, shared.
+ * ------------------------------------------------------------------------------------------ */
+
+/* A new anonymous event / the event named name, created if absent (initially clear). Caller
+ * owns *out; free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_event_new(mpx_client *c, mpx_proxy **out);
+MPX_EXPORT int mpx_event_open(mpx_client *c, const char *name, mpx_proxy **out);
+
+/* e.set() (wakes every waiter), e.clear(), e.is_set(). */
+MPX_EXPORT int mpx_event_set(mpx_proxy *e);
+MPX_EXPORT int mpx_event_clear(mpx_proxy *e);
+MPX_EXPORT int mpx_event_is_set(mpx_proxy *e, bool *out);
+
+/* e.wait(): waits up to wait_ms (0, ms, or MPX_FOREVER) for the flag; *flag is true if it was
+ * set, false if the wait ran out. */
+MPX_EXPORT int mpx_event_wait(mpx_proxy *e, int wait_ms, bool *flag);
+
+/* ------------------------------------------------------------------------------------------
+ * Semaphore and BoundedSemaphore: Python's threading classes, shared and fair (FIFO). Units a
+ * session acquired and did not release are returned when the session ends.
+ * ------------------------------------------------------------------------------------------ */
+
+/* A new anonymous semaphore / the one named name, created if absent, with value units (the
+ * value matters only when it is created). Caller owns *out; free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_semaphore_new(mpx_client *c, uint64_t value, mpx_proxy **out);
+MPX_EXPORT int mpx_semaphore_open(mpx_client *c, const char *name, uint64_t value, mpx_proxy **out);
+MPX_EXPORT int mpx_bounded_semaphore_new(mpx_client *c, uint64_t value, mpx_proxy **out);
+MPX_EXPORT int mpx_bounded_semaphore_open(mpx_client *c, const char *name, uint64_t value,
+                                          mpx_proxy **out);
+
+/* s.acquire(): takes one unit, waiting up to wait_ms; *acquired says whether it did. */
+MPX_EXPORT int mpx_semaphore_acquire(mpx_proxy *s, int wait_ms, bool *acquired);
+
+/* s.release(n): returns n >= 1 units. A BoundedSemaphore refuses to go past its initial
+ * value: MPX_EVALUE, nothing released. */
+MPX_EXPORT int mpx_semaphore_release(mpx_proxy *s, uint64_t n);
+
+/* The units available now. */
+MPX_EXPORT int mpx_semaphore_value(mpx_proxy *s, uint64_t *out);
+
+/* ------------------------------------------------------------------------------------------
  * Private manager: the equivalent of Python's multiprocessing.Manager()
  * ------------------------------------------------------------------------------------------ */
 typedef struct mpx_manager mpx_manager;

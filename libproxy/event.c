@@ -1,0 +1,50 @@
+/*
+ * event.c — the Event proxy (t_event.c).
+ */
+#include "client.h"
+
+static int event_check(mpx_proxy *e)
+{
+    return mpx__proxy_check(e, "event");
+}
+
+int mpx_event_new(mpx_client *c, mpx_proxy **out)
+{
+    return mpx__proxy_open(c, NULL, "event", NULL, out);
+}
+
+int mpx_event_open(mpx_client *c, const char *name, mpx_proxy **out)
+{
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_event_open: no name");
+    return mpx__proxy_open(c, name, "event", NULL, out);
+}
+
+int mpx_event_set(mpx_proxy *e)
+{
+    int rc = event_check(e);
+    return rc ? rc : mpx__call_items(e, "set", NULL, 0, MPX_TIMEOUT_DEFAULT, NULL);
+}
+
+int mpx_event_clear(mpx_proxy *e)
+{
+    int rc = event_check(e);
+    return rc ? rc : mpx__call_items(e, "clear", NULL, 0, MPX_TIMEOUT_DEFAULT, NULL);
+}
+
+int mpx_event_is_set(mpx_proxy *e, bool *out)
+{
+    int rc = event_check(e);
+    return rc ? rc : mpx__call_bool(e, "is_set", NULL, 0, MPX_TIMEOUT_DEFAULT, out);
+}
+
+int mpx_event_wait(mpx_proxy *e, int wait_ms, bool *flag)
+{
+    int call_timeout, rc = event_check(e);
+    if (rc == 0) rc = mpx__wait_call_timeout(e, wait_ms, &call_timeout);
+    if (rc) return rc;
+    mpx_value *t = wait_ms == 0 ? mpx_uint(0) : mpx__wait_value(wait_ms);
+    const mpx_value *items[] = {t};
+    rc = mpx__call_bool(e, "wait", items, 1, call_timeout, flag);
+    mpx_value_free(&t);
+    return rc;
+}

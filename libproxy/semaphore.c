@@ -1,0 +1,80 @@
+/*
+ * semaphore.c — the Semaphore and BoundedSemaphore proxies (t_semaphore.c).
+ */
+#include <string.h>
+
+#include "client.h"
+
+static int semaphore_check(mpx_proxy *s)
+{
+    int rc = mpx__proxy_check(s, NULL);
+    if (rc) return rc;
+    const char *t = mpx_proxy_type(s);
+    if (strcmp(t, "semaphore") != 0 && strcmp(t, "bounded_semaphore") != 0)
+        return mpx__fail(MPX_EINVAL, "the proxy is a %s, not a semaphore", t);
+    return 0;
+}
+
+static int semaphore_make(mpx_client *c, const char *name, const char *type, uint64_t value,
+                          mpx_proxy **out)
+{
+    mpx_value *cargs = mpx_array(), *v = mpx_uint(value);
+    int rc = cargs && v ? mpx_array_push(cargs, &v) : MPX_ENOMEM;
+    rc = rc ? mpx__fail(MPX_ENOMEM, "out of memory") : mpx__proxy_open(c, name, type, cargs, out);
+    mpx_value_free(&cargs);
+    mpx_value_free(&v);
+    return rc;
+}
+
+int mpx_semaphore_new(mpx_client *c, uint64_t value, mpx_proxy **out)
+{
+    return semaphore_make(c, NULL, "semaphore", value, out);
+}
+
+int mpx_semaphore_open(mpx_client *c, const char *name, uint64_t value, mpx_proxy **out)
+{
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_semaphore_open: no name");
+    return semaphore_make(c, name, "semaphore", value, out);
+}
+
+int mpx_bounded_semaphore_new(mpx_client *c, uint64_t value, mpx_proxy **out)
+{
+    return semaphore_make(c, NULL, "bounded_semaphore", value, out);
+}
+
+int mpx_bounded_semaphore_open(mpx_client *c, const char *name, uint64_t value, mpx_proxy **out)
+{
+    if (!name) return mpx__fail(MPX_EINVAL, "mpx_bounded_semaphore_open: no name");
+    return semaphore_make(c, name, "bounded_semaphore", value, out);
+}
+
+int mpx_semaphore_acquire(mpx_proxy *s, int wait_ms, bool *acquired)
+{
+    int call_timeout, rc = semaphore_check(s);
+    if (rc == 0) rc = mpx__wait_call_timeout(s, wait_ms, &call_timeout);
+    if (rc) return rc;
+    mpx_value *block = mpx_bool(wait_ms != 0), *t = mpx__wait_value(wait_ms);
+    const mpx_value *items[] = {block, t};
+    rc = mpx__call_bool(s, "acquire", items, 2, call_timeout, acquired);
+    mpx_value_free(&block);
+    mpx_value_free(&t);
+    return rc;
+}
+
+int mpx_semaphore_release(mpx_proxy *s, uint64_t n)
+{
+    int rc = semaphore_check(s);
+    if (rc) return rc;
+    if (n == 0) return mpx__fail(MPX_EINVAL, "mpx_semaphore_release: n must be one or more");
+    mpx_value *vn = mpx_uint(n);
+    const mpx_value *items[] = {vn};
+    rc = mpx__call_items(s, "release", items, 1, MPX_TIMEOUT_DEFAULT, NULL);
+    mpx_value_free(&vn);
+    return rc;
+}
+
+int mpx_semaphore_value(mpx_proxy *s, uint64_t *out)
+{
+    int rc = semaphore_check(s);
+    return rc ? rc : mpx__call_uint(s, "value", out);
+}

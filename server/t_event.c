@@ -1,0 +1,90 @@
+/*
+ * t_event.c — Event (Python's threading.Event): a flag, and waiters parked until it is set.
+ */
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "blocked.h"
+
+/* ================================ event API =============================================== */
+
+typedef struct {
+    bool flag;
+    mpx__waitq waiters; /* parked waits */
+} event;
+
+/* ================================ event methods =========================================== */
+
+static int pack_bool(msgpack_packer *pk, bool b)
+{
+    return (b ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ? MPX_ENOMEM : 0;
+}
+
+static int m_set(mpx__req *req)
+{
+    ((event *)req->obj->state)->flag = true; /* the wake hook frees every waiter */
+    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+}
+
+static int m_clear(mpx__req *req)
+{
+    ((event *)req->obj->state)->flag = false;
+    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+}
+
+static int m_is_set(mpx__req *req)
+{
+    return pack_bool(req->out, ((event *)req->obj->state)->flag);
+}
+
+/* wait([timeout]) -> the flag: true once set, false if the timeout ran out first */
+static int m_wait(mpx__req *req)
+{
+    event *e = req->obj->state;
+    int64_t wait_ms;
+    int rc = mpx__timeout_arg(req, 0, &wait_ms);
+    if (rc) return rc;
+    if (e->flag || wait_ms == 0) return pack_bool(req->out, e->flag);
+    mpx__park(req, &e->waiters, wait_ms, NULL);
+    return MPX_PARKED;
+}
+
+static void event_wake(mpx__server *s, mpx__obj *obj)
+{
+    event *e = obj->state;
+    while (e->flag && e->waiters.head) {
+        mpx__parked *p = e->waiters.head;
+        msgpack_pack_true(mpx__parked_reply(s, p));
+        mpx__parked_finish(s, p);
+    }
+}
+
+static void event_timeout(mpx__server *s, mpx__parked *p)
+{
+    msgpack_pack_false(mpx__parked_reply(s, p));
+    mpx__parked_finish(s, p);
+}
+
+static int event_create(mpx__req *req, void **state)
+{
+    if (req->argc) return mpx__req_fail(req, MPX_EARGS, "an event takes no creation arguments");
+    *state = mpx__xcalloc(1, sizeof(event));
+    return 0;
+}
+
+static const mpx__method event_methods[] = {
+    {.name = "set", .fn = m_set, .min_args = 0, .max_args = 0},
+    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
+    {.name = "is_set", .fn = m_is_set, .min_args = 0, .max_args = 0},
+    {.name = "wait", .fn = m_wait, .min_args = 0, .max_args = 1},
+};
+
+const mpx__type mpx__type_event = {
+    .name = "event",
+    .create = event_create,
+    .destroy = free,
+    .timeout = event_timeout,
+    .wake = event_wake,
+    .methods = event_methods,
+    .n_methods = sizeof event_methods / sizeof event_methods[0],
+};
