@@ -7,7 +7,10 @@
  *            holds a reference on the object, and returns MPX_PARKED: no reply is sent.
  *   wake     When the object changes, its type takes the oldest waiter from the wait queue,
  *            answers it with mpx__parked_reply() + mpx__parked_finish() (or
- *            mpx__parked_fail()), which frees it.
+ *            mpx__parked_fail()), which frees it. This happens in the type's wake hook, which
+ *            the dispatcher runs once the changing call's own reply is sent — never inside a
+ *            handler, whose reply is still being built in the shared buffer (mpxd aborts if a
+ *            type gets this wrong).
  *   timeout  The loop polls no longer than the nearest deadline, then mpx__blocked_expire()
  *            hands each expired call to its type's `timeout` hook, which answers it.
  *   gone     When a session ends, mpx__blocked_drop_session() forgets its calls unanswered
@@ -135,9 +138,19 @@ static void unpark(mpx__server *s, mpx__parked *p)
     free(p);
 }
 
+/* Answering another call from inside a handler would overwrite the handler's own reply in
+ * s->out: a bug in a type (it must answer from its wake hook), never a peer's doing. */
+static void assert_not_in_handler(const mpx__server *s)
+{
+    if (s->in_handler) {
+        mpx__log_warn("internal error: a parked call answered inside a method handler");
+        abort();
+    }
+}
+
 msgpack_packer *mpx__parked_reply(mpx__server *s, mpx__parked *p)
 {
-    (void)p;
+    assert_not_in_handler(s);
     mpx__frame_begin(s);
     msgpack_pack_array(&s->pk, 3);
     msgpack_pack_uint64(&s->pk, p->req_id);
@@ -153,6 +166,7 @@ void mpx__parked_finish(mpx__server *s, mpx__parked *p)
 
 void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg)
 {
+    assert_not_in_handler(s);
     mpx__session_send_error(s, p->session, p->req_id, code, msg);
     unpark(s, p);
 }

@@ -24,6 +24,7 @@ const mpx__type *const mpx__types[] = {
     &mpx__type_event,
     &mpx__type_semaphore,
     &mpx__type_bounded_semaphore,
+    &mpx__type_barrier,
     NULL,
 };
 
@@ -197,7 +198,9 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
     msgpack_pack_uint64(&s->pk, cb.req_id);
     msgpack_pack_uint8(&s->pk, 0);
     req.out = &s->pk;
+    s->in_handler = true;
     rc = method->fn(&req);
+    s->in_handler = false;
     if (rc == MPX_PARKED) return; /* answered later (blocked.c) */
     if (rc) {
         mpx__session_send_error(s, sess, cb.req_id, rc,

@@ -105,5 +105,6 @@ extern const mpx__type mpx__type_rlock;
 extern const mpx__type mpx__type_event;
 extern const mpx__type mpx__type_semaphore;
 extern const mpx__type mpx__type_bounded_semaphore;
+extern const mpx__type mpx__type_barrier;
 
 #endif

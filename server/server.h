@@ -46,6 +46,7 @@ struct mpx__server {
     size_t heap_len;
     size_t heap_cap;
     size_t n_parked;
+    bool in_handler;     /* a method handler is running: s->out holds its reply */
     msgpack_sbuffer out; /* the frame being built; reused for every send */
     msgpack_packer pk;   /* packs into out */
 };

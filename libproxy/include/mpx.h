@@ -84,7 +84,8 @@ extern "C" {
     XX(ESHUTDOWN, 31, "server shutting down")                                                      \
     XX(EFULL, 32, "queue full")                                                                    \
     XX(EEMPTY, 33, "queue empty")                                                                  \
-    XX(ENOTHELD, 34, "lock not held by the caller")
+    XX(ENOTHELD, 34, "lock not held by the caller")                                                \
+    XX(EBROKEN, 35, "broken barrier")
 
 typedef enum {
     MPX_OK = 0,
@@ -467,6 +468,35 @@ MPX_EXPORT int mpx_semaphore_release(mpx_proxy *s, uint64_t n);
 
 /* The units available now. */
 MPX_EXPORT int mpx_semaphore_value(mpx_proxy *s, uint64_t *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Barrier: Python's threading.Barrier, shared. A timeout, an abort, a reset or a waiter whose
+ * process dies breaks it: every waiter, and every later wait until a reset, gets MPX_EBROKEN.
+ * ------------------------------------------------------------------------------------------ */
+
+/* mpx_barrier_wait()'s wait_ms meaning "the barrier's own timeout". */
+#define MPX_BARRIER_TIMEOUT (-2)
+
+/* A new anonymous barrier / the one named name, created if absent, for parties >= 1 callers,
+ * with a default wait timeout (ms, or MPX_FOREVER for none). Caller owns *out; free it with
+ * mpx_proxy_free(). */
+MPX_EXPORT int mpx_barrier_new(mpx_client *c, uint64_t parties, int timeout_ms, mpx_proxy **out);
+MPX_EXPORT int mpx_barrier_open(mpx_client *c, const char *name, uint64_t parties, int timeout_ms,
+                                mpx_proxy **out);
+
+/* b.wait(): waits until all parties arrive, up to wait_ms (ms, MPX_FOREVER, or
+ * MPX_BARRIER_TIMEOUT); *index is this caller's arrival index, 0..parties-1, unique in its
+ * generation. Returns 0, MPX_EBROKEN, or an error. */
+MPX_EXPORT int mpx_barrier_wait(mpx_proxy *b, int wait_ms, uint64_t *index);
+
+/* b.reset() (waiters get MPX_EBROKEN; the barrier is whole again), b.abort() (breaks it). */
+MPX_EXPORT int mpx_barrier_reset(mpx_proxy *b);
+MPX_EXPORT int mpx_barrier_abort(mpx_proxy *b);
+
+/* b.parties, b.n_waiting, b.broken. */
+MPX_EXPORT int mpx_barrier_parties(mpx_proxy *b, uint64_t *out);
+MPX_EXPORT int mpx_barrier_n_waiting(mpx_proxy *b, uint64_t *out);
+MPX_EXPORT int mpx_barrier_broken(mpx_proxy *b, bool *out);
 
 /* ------------------------------------------------------------------------------------------
  * Private manager: the equivalent of Python's multiprocessing.Manager()
