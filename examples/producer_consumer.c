@@ -46,6 +46,7 @@ static int consume(mpx_proxy *jobs, mpx_proxy *results, int id)
     mpx_value_free(&k);
     mpx_value_free(&v);
     printf("consumer %d: %lld items\n", id, (long long)count);
+    fflush(stdout); /* a forked consumer leaves through _exit() */
     return rc != 0;
 }
 

@@ -10,7 +10,7 @@ cmake -S . -B build -DMPX_BUILD_TESTS=ON >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure
 
-cmake -S . -B build-asan -DMPX_BUILD_TESTS=ON -DMPX_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug \
+cmake -S . -B build-asan -DMPX_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Debug \
       -DMPX_SANITIZER=address,undefined >/dev/null
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
