@@ -85,6 +85,14 @@ int mpx__wait_call_timeout(mpx_proxy *p, int wait_ms, int *call_timeout);
  * the result. */
 mpx_value *mpx__wait_value(int wait_ms);
 
+/* Lock.acquire / Lock.release on any proxy whose object has them (a lock, an rlock, a
+ * condition), sending the calling thread's id (lock.c). */
+int mpx__lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence, bool *owner_died);
+int mpx__lock_release(mpx_proxy *l);
+
+/* The calling thread's id, as RLock ownership uses it. */
+uint64_t mpx__thread_id(void);
+
 /* The client's default call timeout in ms. */
 int mpx__client_timeout(mpx_client *c);
 

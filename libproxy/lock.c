@@ -8,6 +8,11 @@
 
 #include "client.h"
 
+uint64_t mpx__thread_id(void)
+{
+    return (uint64_t)gettid();
+}
+
 static int lock_check(mpx_proxy *l)
 {
     int rc = mpx__proxy_check(l, NULL);
@@ -57,16 +62,17 @@ static int read_acquire(const mpx_value *v, bool *acquired, uint64_t *fence, boo
 int mpx_lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence, bool *owner_died)
 {
     int rc = lock_check(l);
-    if (rc) return rc;
-    if (!acquired || (wait_ms < 0 && wait_ms != MPX_FOREVER))
-        return mpx__fail(MPX_EINVAL, "mpx_lock_acquire: acquired, and a valid wait_ms");
-    int base = mpx__client_timeout(l->client);
-    int call_timeout = wait_ms == MPX_FOREVER || wait_ms > MPX__NO_TIMEOUT / 2 - base
-                           ? MPX__NO_TIMEOUT
-                           : wait_ms + base;
+    return rc ? rc : mpx__lock_acquire(l, wait_ms, acquired, fence, owner_died);
+}
+
+int mpx__lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence, bool *owner_died)
+{
+    int call_timeout, rc;
+    if (!acquired) return mpx__fail(MPX_EINVAL, "acquire: no out argument");
+    if ((rc = mpx__wait_call_timeout(l, wait_ms, &call_timeout)) != 0) return rc;
     mpx_value *block = mpx_bool(wait_ms != 0);
     mpx_value *timeout = wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
-    mpx_value *thread = mpx_uint((uint64_t)gettid()), *res = NULL;
+    mpx_value *thread = mpx_uint(mpx__thread_id()), *res = NULL;
     const mpx_value *items[] = {block, timeout, thread};
     mpx__args args = {.items = items, .n = 3};
     mpx__result r;
@@ -89,8 +95,13 @@ int mpx_lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence,
 int mpx_lock_release(mpx_proxy *l)
 {
     int rc = lock_check(l);
-    if (rc) return rc;
-    mpx_value *thread = mpx_uint((uint64_t)gettid());
+    return rc ? rc : mpx__lock_release(l);
+}
+
+int mpx__lock_release(mpx_proxy *l)
+{
+    int rc;
+    mpx_value *thread = mpx_uint(mpx__thread_id());
     const mpx_value *items[] = {thread};
     mpx__args args = {.items = items, .n = 1};
     rc = thread ? mpx__invoke(l->client, l->id, "release", &args, MPX_TIMEOUT_DEFAULT, NULL)

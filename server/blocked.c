@@ -83,20 +83,10 @@ static void heap_remove(mpx__server *s, mpx__parked *p)
 
 /* ---- parking ----------------------------------------------------------------------------- */
 
-mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const mpx__span *data)
+static void waitq_append(mpx__waitq *q, mpx__parked *p)
 {
-    mpx__server *s = req->server;
-    mpx__parked *p = mpx__xcalloc(1, sizeof *p);
-    p->req_id = req->req_id;
-    p->session = req->session;
-    p->obj = req->obj;
     p->q = q;
-    p->deadline_ms = timeout_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + timeout_ms;
-    if (data) {
-        p->data = mpx__xmalloc(data->len);
-        memcpy(p->data, data->p, data->len);
-        p->len = data->len;
-    }
+    p->next = NULL;
     p->prev = q->tail;
     if (q->tail)
         q->tail->next = p;
@@ -104,17 +94,9 @@ mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const m
         q->head = p;
     q->tail = p;
     q->n++;
-    p->s_next = req->session->parked;
-    if (p->s_next) p->s_next->s_prev = p;
-    req->session->parked = p;
-    if (p->deadline_ms != MPX_NO_DEADLINE) heap_add(s, p);
-    mpx__registry_hold(p->obj);
-    s->n_parked++;
-    return p;
 }
 
-/* Unlinks and frees a parked call. */
-static void unpark(mpx__server *s, mpx__parked *p)
+static void waitq_unlink(mpx__parked *p)
 {
     mpx__waitq *q = p->q;
     if (p->prev)
@@ -126,6 +108,44 @@ static void unpark(mpx__server *s, mpx__parked *p)
     else
         q->tail = p->prev;
     q->n--;
+}
+
+mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const mpx__span *data)
+{
+    mpx__server *s = req->server;
+    mpx__parked *p = mpx__xcalloc(1, sizeof *p);
+    p->req_id = req->req_id;
+    p->session = req->session;
+    p->obj = req->obj;
+    p->deadline_ms = timeout_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + timeout_ms;
+    if (data) {
+        p->data = mpx__xmalloc(data->len);
+        memcpy(p->data, data->p, data->len);
+        p->len = data->len;
+    }
+    waitq_append(q, p);
+    p->s_next = req->session->parked;
+    if (p->s_next) p->s_next->s_prev = p;
+    req->session->parked = p;
+    if (p->deadline_ms != MPX_NO_DEADLINE) heap_add(s, p);
+    mpx__registry_hold(p->obj);
+    s->n_parked++;
+    return p;
+}
+
+void mpx__parked_move(mpx__server *s, mpx__parked *p, mpx__waitq *q, int64_t timeout_ms)
+{
+    waitq_unlink(p);
+    waitq_append(q, p);
+    if (p->deadline_ms != MPX_NO_DEADLINE) heap_remove(s, p);
+    p->deadline_ms = timeout_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + timeout_ms;
+    if (p->deadline_ms != MPX_NO_DEADLINE) heap_add(s, p);
+}
+
+/* Unlinks and frees a parked call. */
+static void unpark(mpx__server *s, mpx__parked *p)
+{
+    waitq_unlink(p);
     if (p->s_prev)
         p->s_prev->s_next = p->s_next;
     else

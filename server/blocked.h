@@ -33,11 +33,20 @@ struct mpx__parked {
     uint8_t *data;                /* a copy of what the call carries (a put's item), or NULL */
     size_t len;
     uint64_t arg; /* a small number the type keeps (a get_many's count) */
+    uint64_t arg2;
+    bool flag;
+    /* For a call parked on another object's queue (a Condition.wait re-acquiring its lock):
+     * what that object calls instead of its usual answer when it serves this call. */
+    void (*granted)(mpx__server *s, mpx__parked *p, mpx__obj *by);
 };
 
 /* Parks req on q until woken or until timeout_ms from now (MPX_NO_DEADLINE: no limit),
  * keeping a copy of data (may be NULL). The handler then returns MPX_PARKED. */
 mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const mpx__span *data);
+
+/* Moves a parked call to the tail of another wait queue with a new timeout (MPX_NO_DEADLINE
+ * for none). It stays the same call of the same session. */
+void mpx__parked_move(mpx__server *s, mpx__parked *p, mpx__waitq *q, int64_t timeout_ms);
 
 /* Starts the reply to a parked call: the caller packs exactly one result object into the
  * returned packer, then calls mpx__parked_finish(). */
@@ -69,5 +78,17 @@ void mpx__blocked_drop_session(mpx__server *s, mpx__session *sess);
 
 /* Answers every parked call with MPX_ESHUTDOWN (mpxd is stopping). */
 void mpx__blocked_shutdown(mpx__server *s);
+
+/* Lock internals a Condition uses (t_lock.c). */
+bool mpx__is_lock(const mpx__obj *obj);
+bool mpx__lock_held(const mpx__obj *obj, const mpx__session *sess, uint64_t thread);
+/* Frees the lock whatever its depth; returns the depth it had. */
+uint64_t mpx__lock_release_all(mpx__server *s, mpx__obj *obj);
+mpx__waitq *mpx__lock_waiters(mpx__obj *obj);
+/* Makes sess/thread the holder at depth (a new holder: the fencing token grows). */
+void mpx__lock_grant(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t thread,
+                     uint64_t depth);
+/* Hands a free lock to its oldest waiter (not inside a handler). */
+void mpx__lock_wake(mpx__server *s, mpx__obj *obj);
 
 #endif

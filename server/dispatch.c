@@ -15,17 +15,10 @@
 
 /* Every type mpxd serves: adding one is its t_<type>.c file and a line here. */
 const mpx__type *const mpx__types[] = {
-    &mpx__type_dict,
-    &mpx__type_value,
-    &mpx__type_queue,
-    &mpx__type_joinable_queue,
-    &mpx__type_lock,
-    &mpx__type_rlock,
-    &mpx__type_event,
-    &mpx__type_semaphore,
-    &mpx__type_bounded_semaphore,
-    &mpx__type_barrier,
-    NULL,
+    &mpx__type_dict,           &mpx__type_value,     &mpx__type_queue,
+    &mpx__type_joinable_queue, &mpx__type_lock,      &mpx__type_rlock,
+    &mpx__type_event,          &mpx__type_semaphore, &mpx__type_bounded_semaphore,
+    &mpx__type_barrier,        &mpx__type_condition, NULL,
 };
 
 const mpx__type *mpx__type_find(const char *name, size_t len)
@@ -201,7 +194,10 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
     s->in_handler = true;
     rc = method->fn(&req);
     s->in_handler = false;
-    if (rc == MPX_PARKED) return; /* answered later (blocked.c) */
+    if (rc == MPX_PARKED) { /* answered later (blocked.c); parking may free something */
+        if (req.obj->type->wake) req.obj->type->wake(s, req.obj);
+        return;
+    }
     if (rc) {
         mpx__session_send_error(s, sess, cb.req_id, rc,
                                 req.errmsg[0] ? req.errmsg : mpx_strerror(rc));

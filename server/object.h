@@ -106,5 +106,6 @@ extern const mpx__type mpx__type_event;
 extern const mpx__type mpx__type_semaphore;
 extern const mpx__type mpx__type_bounded_semaphore;
 extern const mpx__type mpx__type_barrier;
+extern const mpx__type mpx__type_condition;
 
 #endif

@@ -108,6 +108,11 @@ void mpx__registry_unhold(mpx__registry *r, mpx__obj *obj)
     obj_unref(r, obj->id, 1);
 }
 
+void mpx__registry_unhold_id(mpx__registry *r, uint64_t id)
+{
+    obj_unref(r, id, 1);
+}
+
 void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs)
 {
     mpx__ref *ref, *tmp;

@@ -41,6 +41,8 @@ void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs);
 /* One more / one less reference that belongs to no session (a parked call's). */
 void mpx__registry_hold(mpx__obj *obj);
 void mpx__registry_unhold(mpx__registry *r, mpx__obj *obj);
+/* As mpx__registry_unhold(), by id: safe when the object may already be gone (shutdown). */
+void mpx__registry_unhold_id(mpx__registry *r, uint64_t id);
 
 /* Destroys the anonymous objects left with no reference. The loop calls it between requests,
  * never while a type is in the middle of waking its waiters. */

@@ -123,14 +123,62 @@ static int m_locked(mpx__req *req)
     return (l->owner ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
 }
 
-/* A free lock goes to the oldest waiter. */
+/* A free lock goes to the oldest waiter; a Condition.wait re-acquiring answers its own way. */
 static void lock_wake(mpx__server *s, mpx__obj *obj)
 {
     lock *l = obj->state;
     if (l->owner || !l->waiters.head) return;
     mpx__parked *p = l->waiters.head;
+    if (p->granted) {
+        p->granted(s, p, obj);
+        return;
+    }
     lock_take(s, obj, p->session, p->arg, mpx__parked_reply(s, p));
     mpx__parked_finish(s, p);
+}
+
+/* ---- for Condition (t_condition.c) ------------------------------------------------------ */
+
+bool mpx__is_lock(const mpx__obj *obj)
+{
+    return obj->type == &mpx__type_lock || obj->type == &mpx__type_rlock;
+}
+
+bool mpx__lock_held(const mpx__obj *obj, const mpx__session *sess, uint64_t thread)
+{
+    return lock_owned_by(obj->state, sess, thread);
+}
+
+uint64_t mpx__lock_release_all(mpx__server *s, mpx__obj *obj)
+{
+    lock *l = obj->state;
+    uint64_t depth = l->depth;
+    mpx__session_disown(s, l->owner, obj);
+    l->owner = NULL;
+    l->depth = 0;
+    return depth;
+}
+
+mpx__waitq *mpx__lock_waiters(mpx__obj *obj)
+{
+    return &((lock *)obj->state)->waiters;
+}
+
+void mpx__lock_grant(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t thread,
+                     uint64_t depth)
+{
+    lock *l = obj->state;
+    l->owner = sess;
+    l->owner_thread = thread;
+    l->depth = depth;
+    l->fence++;
+    l->owner_died = false;
+    mpx__session_own(s, sess, obj);
+}
+
+void mpx__lock_wake(mpx__server *s, mpx__obj *obj)
+{
+    lock_wake(s, obj);
 }
 
 static void lock_timeout(mpx__server *s, mpx__parked *p)

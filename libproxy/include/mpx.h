@@ -499,6 +499,39 @@ MPX_EXPORT int mpx_barrier_n_waiting(mpx_proxy *b, uint64_t *out);
 MPX_EXPORT int mpx_barrier_broken(mpx_proxy *b, bool *out);
 
 /* ------------------------------------------------------------------------------------------
+ * Condition: Python's threading.Condition on a shared Lock or RLock. Waiters are notified in
+ * arrival order and re-acquire the lock in turn before their wait returns.
+ * ------------------------------------------------------------------------------------------ */
+
+/* A new anonymous condition / the one named name, created if absent, on lock (a lock or rlock
+ * proxy), or on a new RLock of its own when lock is NULL. The server keeps the lock alive as
+ * long as the condition. Caller owns *out; free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_condition_new(mpx_client *c, mpx_proxy *lock, mpx_proxy **out);
+MPX_EXPORT int mpx_condition_open(mpx_client *c, const char *name, mpx_proxy *lock,
+                                  mpx_proxy **out);
+
+/* cond.acquire() / cond.release(): the lock's, as mpx_lock_acquire() / mpx_lock_release(). */
+MPX_EXPORT int mpx_condition_acquire(mpx_proxy *cond, int wait_ms, bool *acquired);
+MPX_EXPORT int mpx_condition_release(mpx_proxy *cond);
+
+/* cond.wait(): must hold the lock (else MPX_ENOTHELD). Releases it, waits up to wait_ms for a
+ * notify, re-acquires it (however long that takes), then returns; *notified is false if the
+ * wait ran out. */
+MPX_EXPORT int mpx_condition_wait(mpx_proxy *cond, int wait_ms, bool *notified);
+
+/* cond.notify(n) / cond.notify_all(): must hold the lock (else MPX_ENOTHELD). */
+MPX_EXPORT int mpx_condition_notify(mpx_proxy *cond, uint64_t n);
+MPX_EXPORT int mpx_condition_notify_all(mpx_proxy *cond);
+
+/* A predicate for mpx_condition_wait_for(); arg is the caller's. */
+typedef bool (*mpx_predicate)(void *arg);
+
+/* cond.wait_for(pred, timeout): holding the lock, waits until pred(arg) is true, for up to
+ * wait_ms in all; *result is the predicate's last value. */
+MPX_EXPORT int mpx_condition_wait_for(mpx_proxy *cond, mpx_predicate pred, void *arg, int wait_ms,
+                                      bool *result);
+
+/* ------------------------------------------------------------------------------------------
  * Private manager: the equivalent of Python's multiprocessing.Manager()
  * ------------------------------------------------------------------------------------------ */
 typedef struct mpx_manager mpx_manager;

@@ -1,0 +1,197 @@
+/*
+ * t_condition.c — Condition (Python's threading.Condition) on a Lock or RLock object.
+ *
+ * wait() must be called holding the lock. It releases the lock completely (remembering an
+ * RLock's depth) and parks on the condition. notify(n) moves the n oldest waiters — and a
+ * waiter whose timeout runs out moves itself — to the tail of the lock's own wait queue, so
+ * they re-acquire it in turn with everyone else. When the lock reaches one of them it calls
+ * cond_granted() instead of answering an acquire: the waiter holds the lock again, at its old
+ * depth, and only then is wait() answered: true if notified, false if it timed out.
+ *
+ * acquire, release and locked are the lock's own methods, run on the lock object.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "blocked.h"
+#include "session.h"
+
+/* ================================ condition API =========================================== */
+
+typedef struct {
+    mpx__registry *reg; /* to let go of the lock when the condition goes */
+    mpx__obj *lock;     /* held (mpx__registry_hold) while the condition exists */
+    uint64_t lock_id;   /* let go of by id: at shutdown the lock may be destroyed first */
+    mpx__waitq waiters; /* parked waits; arg = thread, arg2 = the RLock depth to restore */
+} condition;
+
+/* The lock reached a re-acquiring waiter: it holds it again, and wait() is answered. */
+static void cond_granted(mpx__server *s, mpx__parked *p, mpx__obj *lock)
+{
+    mpx__lock_grant(s, lock, p->session, p->arg, p->arg2);
+    msgpack_packer *pk = mpx__parked_reply(s, p);
+    p->flag ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    mpx__parked_finish(s, p);
+}
+
+/* Sends a waiter to re-acquire the lock; `notified` is what wait() will answer. */
+static void cond_requeue(mpx__server *s, condition *c, mpx__parked *p, bool notified)
+{
+    p->flag = notified;
+    p->granted = cond_granted;
+    mpx__parked_move(s, p, mpx__lock_waiters(c->lock), MPX_NO_DEADLINE);
+}
+
+/* ================================ condition methods ======================================= */
+
+/* Reads the thread id at argv[i] (0 if absent). */
+static int thread_arg(mpx__req *req, uint32_t i, uint64_t *thread)
+{
+    *thread = 0;
+    if (req->argc <= i) return 0;
+    mpx__mp_cursor cur;
+    mpx__mp_init(&cur, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_uint(&cur, thread))
+        return mpx__req_fail(req, MPX_ETYPE, "the thread id must be an unsigned integer");
+    return 0;
+}
+
+/* Runs one of the lock's own methods on the lock object. */
+static int on_lock(mpx__req *req, const char *method)
+{
+    condition *c = req->obj->state;
+    const mpx__method *m = mpx__type_method(c->lock->type, method, strlen(method));
+    mpx__req sub = *req;
+    sub.obj = c->lock;
+    int rc = m->fn(&sub);
+    if (rc < 0) memcpy(req->errmsg, sub.errmsg, sizeof req->errmsg);
+    return rc;
+}
+
+static int m_acquire(mpx__req *req)
+{
+    return on_lock(req, "acquire");
+}
+
+static int m_release(mpx__req *req)
+{
+    return on_lock(req, "release");
+}
+
+static int m_locked(mpx__req *req)
+{
+    return on_lock(req, "locked");
+}
+
+/* wait([timeout [, thread]]) -> notified */
+static int m_wait(mpx__req *req)
+{
+    condition *c = req->obj->state;
+    int64_t wait_ms;
+    uint64_t thread;
+    int rc = mpx__timeout_arg(req, 0, &wait_ms);
+    if (rc == 0) rc = thread_arg(req, 1, &thread);
+    if (rc) return rc;
+    if (!mpx__lock_held(c->lock, req->session, thread))
+        return mpx__req_fail(req, MPX_ENOTHELD, "cannot wait on an un-acquired lock");
+    uint64_t depth = mpx__lock_release_all(req->server, c->lock);
+    mpx__parked *p = mpx__park(req, &c->waiters, wait_ms, NULL);
+    p->arg = thread;
+    p->arg2 = depth;
+    return MPX_PARKED; /* the wake hook hands the freed lock on */
+}
+
+static int notify_common(mpx__req *req, uint64_t n)
+{
+    condition *c = req->obj->state;
+    uint64_t thread;
+    int rc = thread_arg(req, 1, &thread);
+    if (rc) return rc;
+    if (!mpx__lock_held(c->lock, req->session, thread))
+        return mpx__req_fail(req, MPX_ENOTHELD, "cannot notify on an un-acquired lock");
+    for (uint64_t i = 0; i < n && c->waiters.head; i++)
+        cond_requeue(req->server, c, c->waiters.head, true); /* moved, not answered */
+    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+}
+
+/* notify([n = 1 [, thread]]) */
+static int m_notify(mpx__req *req)
+{
+    uint64_t n = 1;
+    if (req->argc >= 1) {
+        mpx__mp_cursor cur;
+        mpx__mp_init(&cur, req->argv[0].p, req->argv[0].len);
+        if (mpx__mp_uint(&cur, &n)) return mpx__req_fail(req, MPX_ETYPE, "n must be a uint");
+    }
+    return notify_common(req, n);
+}
+
+/* notify_all([nil [, thread]]) */
+static int m_notify_all(mpx__req *req)
+{
+    return notify_common(req, UINT64_MAX);
+}
+
+/* The lock may have been freed (a wait, a release through the condition): hand it on. */
+static void cond_wake(mpx__server *s, mpx__obj *obj)
+{
+    mpx__lock_wake(s, ((condition *)obj->state)->lock);
+}
+
+/* A wait timed out: it still re-acquires the lock before it answers false. */
+static void cond_timeout(mpx__server *s, mpx__parked *p)
+{
+    condition *c = p->obj->state;
+    cond_requeue(s, c, p, false);
+    mpx__lock_wake(s, c->lock);
+}
+
+static void cond_free(void *state)
+{
+    condition *c = state;
+    mpx__registry_unhold_id(c->reg, c->lock_id);
+    free(c);
+}
+
+/* Creation arguments: [lock id] — an existing lock or rlock. */
+static int cond_create(mpx__req *req, void **state)
+{
+    mpx__mp_cursor cur;
+    uint64_t id;
+    if (req->argc != 1) return mpx__req_fail(req, MPX_EARGS, "a condition takes a lock's id");
+    mpx__mp_init(&cur, req->argv[0].p, req->argv[0].len);
+    if (mpx__mp_uint(&cur, &id)) return mpx__req_fail(req, MPX_ETYPE, "the lock id is a uint");
+    mpx__obj *lock = id ? mpx__registry_find(&req->server->reg, id) : NULL;
+    if (!lock)
+        return mpx__req_fail(req, MPX_ENOOBJ, "no object with id %llu", (unsigned long long)id);
+    if (!mpx__is_lock(lock))
+        return mpx__req_fail(req, MPX_ETYPE, "a condition needs a lock or rlock, not a %s",
+                             lock->type->name);
+    condition *c = mpx__xcalloc(1, sizeof *c);
+    c->reg = &req->server->reg;
+    c->lock = lock;
+    c->lock_id = lock->id;
+    mpx__registry_hold(lock);
+    *state = c;
+    return 0;
+}
+
+static const mpx__method cond_methods[] = {
+    {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 3},
+    {.name = "release", .fn = m_release, .min_args = 0, .max_args = 1},
+    {.name = "locked", .fn = m_locked, .min_args = 0, .max_args = 0},
+    {.name = "wait", .fn = m_wait, .min_args = 0, .max_args = 2},
+    {.name = "notify", .fn = m_notify, .min_args = 0, .max_args = 2},
+    {.name = "notify_all", .fn = m_notify_all, .min_args = 0, .max_args = 2},
+};
+
+const mpx__type mpx__type_condition = {
+    .name = "condition",
+    .create = cond_create,
+    .destroy = cond_free,
+    .timeout = cond_timeout,
+    .wake = cond_wake,
+    .methods = cond_methods,
+    .n_methods = sizeof cond_methods / sizeof cond_methods[0],
+};
