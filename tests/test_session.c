@@ -2,8 +2,10 @@
  * test_session.c — session liveness with real processes and signals: a client killed with
  * SIGKILL has its session ended and its references dropped within the session timeout; an
  * idle client is kept alive by its heartbeats; forked children that exit without closing do
- * not leave sessions behind; a client whose session was ended is told so clearly.
+ * not leave sessions behind; a client whose session was ended is told so clearly; a call
+ * blocked without a limit ends with MPX_ECONN when the server dies.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -147,6 +149,46 @@ static void test_ended_session_is_reported_clearly(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+typedef struct {
+    mpx_proxy *q;
+    int rc;
+} blocked_job;
+
+static void *blocked_get(void *arg)
+{
+    blocked_job *job = arg;
+    mpx_value *v = NULL;
+    job->rc = mpx_queue_get(job->q, MPX_FOREVER, &v);
+    mpx_value_free(&v);
+    return NULL;
+}
+
+static void test_blocked_call_sees_server_death(void **state)
+{
+    (void)state;
+    mpxd_proc doomed;
+    const char *extra[] = {"--session-timeout", TIMEOUT_MS, NULL};
+    mpxd_start(&doomed, "tcp", extra);
+    mpx_client *c = mpxd_connect(&doomed);
+    blocked_job job = {0};
+    assert_ok(mpx_queue_new(c, 0, &job.q));
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_get, &job);
+    for (int i = 0; i < 400 && mpxd_stat(c, "parked") != 1; i++)
+        usleep(10 * 1000);
+    kill(doomed.pid, SIGKILL);
+    waitpid(doomed.pid, NULL, 0);
+    doomed.pid = 0;
+    /* No limit on the wait, yet it ends: the heartbeats go unanswered. The test's own
+     * timeout bounds the join. */
+    pthread_join(t, NULL);
+    assert_code(job.rc, MPX_ECONN);
+    assert_code(mpx_ping(c), MPX_ECONN); /* the connection stays broken */
+    mpx_proxy_free(&job.q);
+    mpx_client_free(&c);
+    mpxd_stop(&doomed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_idle_client_is_kept_alive),
         cmocka_unit_test(test_exited_children_leave_no_sessions),
         cmocka_unit_test(test_ended_session_is_reported_clearly),
+        cmocka_unit_test(test_blocked_call_sees_server_death),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
