@@ -1,0 +1,234 @@
+/*
+ * park_scale.c — what 10,000 parked calls cost mpxd: its threads, its memory per waiter, and
+ * the latency another client sees on dict reads meanwhile. Prints one table.
+ *
+ *   park_scale [WAITERS [READS]]        (defaults 10000 and 20000)
+ *
+ * mpxd is $MPX_MPXD or the one in the build tree. The waiters are queue gets on an empty
+ * queue, sent by one connection that speaks the protocol itself (docs/protocol.md) so it can
+ * keep them all outstanding; the reader is an ordinary libmpx client. Every loop is bounded.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "codec.h"
+#include "mpx.h"
+
+static char dir[] = "/tmp/mpxbench-XXXXXX";
+static char keyfile[64], endpoint[96];
+static const char key[] = "park-scale-benchmark-key";
+static pid_t server;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "park_scale: %s: %s\n", what, mpx_last_error());
+    if (server > 0) kill(server, SIGKILL);
+    exit(1);
+}
+
+static void start_server(void)
+{
+    const char *mpxd = getenv("MPX_MPXD") ? getenv("MPX_MPXD") : MPXD_PATH;
+    int ready[2];
+    if (!mkdtemp(dir) || pipe(ready)) die("setup");
+    snprintf(keyfile, sizeof keyfile, "%s/key", dir);
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/mpx.sock", dir);
+    int fd = open(keyfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || write(fd, key, strlen(key)) != (ssize_t)strlen(key)) die("key file");
+    close(fd);
+    if ((server = fork()) == 0) {
+        dup2(ready[1], 3);
+        execl(mpxd, mpxd, "-q", "--authkey-file", keyfile, "--ready-fd", "3", endpoint,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(ready[1]);
+    char buf[8];
+    struct pollfd p = {.fd = ready[0], .events = POLLIN};
+    if (poll(&p, 1, 10000) != 1 || read(ready[0], buf, sizeof buf) < 5) die("mpxd start");
+    close(ready[0]);
+}
+
+/* A field of /proc/PID/status, in its own unit (kB for VmRSS). */
+static long proc_status(const char *field)
+{
+    char path[64], line[256];
+    long v = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)server);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, strlen(field)) == 0) v = atol(line + strlen(field) + 1);
+    if (f) fclose(f);
+    return v;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* p50 and p99 of `reads` dict gets, in microseconds. */
+static void measure_reads(mpx_proxy *d, int reads, double *p50, double *p99)
+{
+    int64_t *t = malloc(sizeof *t * (size_t)reads);
+    mpx_value *k = mpx_str("key-1"), *v = NULL;
+    for (int i = 0; i < reads; i++) {
+        int64_t t0 = now_us();
+        if (mpx_dict_get(d, k, &v)) die("dict get");
+        t[i] = now_us() - t0;
+        mpx_value_free(&v);
+    }
+    qsort(t, (size_t)reads, sizeof *t, cmp_i64);
+    *p50 = (double)t[reads / 2];
+    *p99 = (double)t[reads * 99 / 100];
+    mpx_value_free(&k);
+    free(t);
+}
+
+/* The raw waiter: handshake, then `n` signed CALLs queue.get() sent without reading. */
+typedef struct {
+    void *ctx, *sock;
+    uint64_t sid, seq;
+    mpx__mac_key c2s;
+} raw_client;
+
+static void raw_recv(raw_client *r, uint8_t *buf, size_t cap, mpx__frame *f)
+{
+    zmq_pollitem_t it = {.socket = r->sock, .events = ZMQ_POLLIN};
+    int n = zmq_poll(&it, 1, 5000) == 1 ? zmq_recv(r->sock, buf, cap, 0) : -1;
+    if (n < 0 || mpx__frame_parse(buf, (size_t)n, f)) die("raw handshake");
+}
+
+static void raw_connect(raw_client *r)
+{
+    uint8_t nc[32], ns[32], hello[MPX_HDR_LEN + 32], auth[MPX_HDR_LEN], k[32], buf[512];
+    mpx__frame f;
+    r->ctx = zmq_ctx_new();
+    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
+    int hwm = 0;
+    zmq_setsockopt(r->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(r->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_connect(r->sock, endpoint);
+    randombytes_buf(nc, sizeof nc);
+    mpx__frame_header(hello, MPX_K_HELLO, 0, 0);
+    memcpy(hello + MPX_HDR_LEN, nc, 32);
+    zmq_send(r->sock, hello, sizeof hello, 0);
+    raw_recv(r, buf, sizeof buf, &f);
+    r->sid = f.sid;
+    memcpy(ns, f.body, 32);
+    const uint8_t *kk = (const uint8_t *)key;
+    mpx__frame_header(auth, MPX_K_AUTH, r->sid, 0);
+    mpx__hs_proof(kk, strlen(key), MPX_LABEL_CLIENT, nc, ns, r->sid, auth + MPX_MAC_OFF);
+    zmq_send(r->sock, auth, sizeof auth, 0);
+    mpx__hs_proof(kk, strlen(key), MPX_LABEL_C2S, nc, ns, r->sid, k);
+    mpx__mac_key_init(&r->c2s, k);
+    raw_recv(r, buf, sizeof buf, &f);
+    if (f.kind != MPX_K_WELCOME) die("raw welcome");
+}
+
+static void raw_park_gets(raw_client *r, uint64_t queue_id, int n)
+{
+    for (int i = 0; i < n; i++) {
+        /* [req, queue_id, "get", [true, nil]] */
+        uint8_t frame[MPX_HDR_LEN + 32], *b = frame + MPX_HDR_LEN;
+        size_t len = 0;
+        b[len++] = 0x94;
+        b[len++] = 0xcf;
+        mpx__put_u64be(b + len, (uint64_t)i + 1);
+        len += 8;
+        b[len++] = 0xcf;
+        mpx__put_u64be(b + len, queue_id);
+        len += 8;
+        memcpy(b + len, "\xa3get\x92\xc3\xc0", 7);
+        len += 7;
+        mpx__frame_header(frame, MPX_K_CALL, r->sid, ++r->seq);
+        mpx__mac_sign(&r->c2s, frame, MPX_HDR_LEN + len);
+        zmq_send(r->sock, frame, MPX_HDR_LEN + len, 0);
+    }
+}
+
+static uint64_t stat_of(mpx_client *c, const char *name)
+{
+    mpx_value *s = NULL;
+    uint64_t v = 0;
+    if (mpx_server_stats(c, &s)) die("stats");
+    mpx_value_get_uint(mpx_map_get(s, name), &v);
+    mpx_value_free(&s);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    int waiters = argc > 1 ? atoi(argv[1]) : 10000, reads = argc > 2 ? atoi(argv[2]) : 20000;
+    if (sodium_init() < 0 || waiters <= 0 || reads <= 0) die("arguments");
+    start_server();
+    mpx_client *c = NULL;
+    mpx_proxy *d = NULL, *q = NULL;
+    if (mpx_connect(endpoint, key, strlen(key), &c) || mpx_dict_new(c, &d) ||
+        mpx_queue_new(c, 0, &q))
+        die("connect");
+    for (int i = 0; i < 1000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "key-%d", i);
+        mpx_value *k = mpx_str(name), *v = mpx_str("0123456789abcdef");
+        if (mpx_dict_set(d, k, v)) die("fill");
+        mpx_value_free(&k);
+        mpx_value_free(&v);
+    }
+    double idle50, idle99, busy50, busy99;
+    measure_reads(d, reads, &idle50, &idle99);
+    long rss_idle = proc_status("VmRSS"), threads_idle = proc_status("Threads");
+
+    raw_client r = {0};
+    raw_connect(&r);
+    int64_t t0 = now_us();
+    raw_park_gets(&r, mpx_proxy_id(q), waiters);
+    for (int i = 0; i < 3000 && stat_of(c, "parked") < (uint64_t)waiters; i++)
+        usleep(10 * 1000);
+    double park_ms = (double)(now_us() - t0) / 1000.0;
+    uint64_t parked = stat_of(c, "parked");
+    measure_reads(d, reads, &busy50, &busy99);
+    long rss_busy = proc_status("VmRSS"), threads_busy = proc_status("Threads");
+
+    printf("mpxd with %d calls parked on one connection (%d dict reads measured each way)\n",
+           waiters, reads);
+    printf("%-34s %14s %14s %8s\n", "metric", "idle", "parked", "ratio");
+    printf("%-34s %14.1f %14.1f %8.2f\n", "dict get p50 (us)", idle50, busy50, busy50 / idle50);
+    printf("%-34s %14.1f %14.1f %8.2f\n", "dict get p99 (us)", idle99, busy99, busy99 / idle99);
+    printf("%-34s %14ld %14ld %8.2f\n", "mpxd resident memory (kB)", rss_idle, rss_busy,
+           (double)rss_busy / (double)rss_idle);
+    printf("%-34s %14ld %14ld\n", "mpxd threads (1 loop + libzmq)", threads_idle, threads_busy);
+    printf("%-34s %14s %14llu\n", "calls parked", "0", (unsigned long long)parked);
+    printf("%-34s %14s %14.0f\n", "bytes of memory per parked call", "-",
+           (double)(rss_busy - rss_idle) * 1024.0 / (double)waiters);
+    printf("%-34s %14s %14.1f\n", "time to park them all (ms)", "-", park_ms);
+
+    zmq_close(r.sock);
+    zmq_ctx_term(r.ctx);
+    mpx_proxy_free(&q);
+    mpx_proxy_free(&d);
+    mpx_client_free(&c);
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) != 0 || parked != (uint64_t)waiters;
+}
