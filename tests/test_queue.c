@@ -102,6 +102,29 @@ static void test_nowait_and_timeouts(void **state)
     mpx_proxy_free(&q);
 }
 
+static void test_nowait_methods_on_the_wire(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    mpx_value *args = mpx_array(), *item = mpx_str("w"), *res = NULL;
+    assert_ok(mpx_queue_new(client, 1, &q));
+    assert_code(mpx_call(q, "get_nowait", NULL, MPX_TIMEOUT_DEFAULT, &res), MPX_EEMPTY);
+    assert_ok(mpx_array_push(args, &item));
+    assert_ok(mpx_call(q, "put_nowait", args, MPX_TIMEOUT_DEFAULT, NULL));
+    assert_code(mpx_call(q, "put_nowait", args, MPX_TIMEOUT_DEFAULT, NULL), MPX_EFULL);
+    assert_ok(mpx_call(q, "get_nowait", NULL, MPX_TIMEOUT_DEFAULT, &res));
+    assert_string_equal(mpx_value_str(res, NULL), "w");
+    mpx_value_free(&res);
+    /* Ill-typed wait arguments are refused, and nothing is parked. */
+    mpx_value *bad = mpx_array(), *one = mpx_int(1);
+    assert_ok(mpx_array_push(bad, &one));
+    assert_code(mpx_call(q, "get", bad, MPX_TIMEOUT_DEFAULT, &res), MPX_ETYPE);
+    assert_int_equal(mpxd_stat(client, "parked"), 0);
+    mpx_value_free(&bad);
+    mpx_value_free(&args);
+    mpx_proxy_free(&q);
+}
+
 typedef struct {
     mpx_client *c; /* NULL: use the shared client */
     const char *name;
@@ -423,6 +446,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo_and_sizes),
         cmocka_unit_test(test_nowait_and_timeouts),
+        cmocka_unit_test(test_nowait_methods_on_the_wire),
         cmocka_unit_test(test_blocked_get_woken_by_other_client),
         cmocka_unit_test(test_blocked_get_same_connection_other_thread),
         cmocka_unit_test(test_blocked_put_woken_by_get),
