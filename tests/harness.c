@@ -17,6 +17,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+mpxd_proc server;
+mpx_client *client;
+
+int harness_group_setup(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--session-timeout", HARNESS_SESSION_TIMEOUT, NULL};
+    mpxd_start(&server, "ipc", extra);
+    client = mpxd_connect(&server);
+    return 0;
+}
+
+int harness_group_teardown(void **state)
+{
+    (void)state;
+    mpx_client_free(&client);
+    return mpxd_stop(&server);
+}
+
+void await_stat(mpx_client *c, const char *name, uint64_t want)
+{
+    for (int i = 0; i < 1000 && mpxd_stat(c, name) != want; i++)
+        usleep(10 * 1000);
+    assert_int_equal(mpxd_stat(c, name), want);
+}
+
 const char *mpxd_path(void)
 {
     const char *env = getenv("MPX_MPXD");

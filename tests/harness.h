@@ -62,6 +62,19 @@ int free_tcp_port(void);
 /* The path of the mpxd under test. */
 const char *mpxd_path(void);
 
+/* The server and client most test files share: started by harness_group_setup() on ipc://
+ * with a short session timeout (HARNESS_SESSION_TIMEOUT ms), so liveness tests finish fast,
+ * and stopped by harness_group_teardown(), which fails if mpxd does not exit cleanly. */
+#define HARNESS_SESSION_TIMEOUT "600"
+extern mpxd_proc server;
+extern mpx_client *client;
+int harness_group_setup(void **state);
+int harness_group_teardown(void **state);
+
+/* Waits (at most 10 s: "it did not hang") until the server counter `name` equals want, and
+ * fails the test if it never does. */
+void await_stat(mpx_client *c, const char *name, uint64_t want);
+
 /* Reads the whole of a file into a NUL-terminated buffer the caller frees (NULL on error). */
 char *read_file(const char *path, size_t *len);
 

@@ -9,25 +9,6 @@
 
 #include "harness.h"
 
-static mpxd_proc server;
-static mpx_client *client;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    const char *extra[] = {"--session-timeout", "600", NULL};
-    mpxd_start(&server, "ipc", extra);
-    client = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&client);
-    return mpxd_stop(&server);
-}
-
 typedef struct {
     mpx_client *c;
     const char *name;
@@ -162,5 +143,5 @@ int main(void)
         cmocka_unit_test(test_abort_and_reset_wake_waiters_broken),
         cmocka_unit_test(test_dead_waiter_breaks_it),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

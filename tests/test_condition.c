@@ -11,32 +11,6 @@
 
 #include "harness.h"
 
-static mpxd_proc server;
-static mpx_client *client;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    const char *extra[] = {"--session-timeout", "600", NULL};
-    mpxd_start(&server, "ipc", extra);
-    client = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&client);
-    return mpxd_stop(&server);
-}
-
-static void await_parked(uint64_t n)
-{
-    for (int i = 0; i < 400 && mpxd_stat(client, "parked") != n; i++)
-        usleep(10 * 1000);
-    assert_int_equal(mpxd_stat(client, "parked"), n);
-}
-
 static void hold(mpx_proxy *cond)
 {
     bool got = false;
@@ -112,7 +86,7 @@ static void test_notify_wakes_in_arrival_order(void **state)
     for (int i = 0; i < N; i++) {
         jobs[i] = (waiter_job){.c = mpxd_connect(&server), .name = "cond.order", .order = &order};
         pthread_create(&t[i], NULL, waiter, &jobs[i]);
-        await_parked((uint64_t)i + 1);
+        await_stat(client, "parked", (uint64_t)i + 1);
     }
     hold(cond);
     assert_ok(mpx_condition_notify(cond, 1));
@@ -120,7 +94,7 @@ static void test_notify_wakes_in_arrival_order(void **state)
     pthread_join(t[0], NULL); /* the first to wait, and only it */
     assert_ok(jobs[0].rc);
     assert_true(jobs[0].notified);
-    await_parked(N - 1);
+    await_stat(client, "parked", N - 1);
     hold(cond);
     assert_ok(mpx_condition_notify_all(cond));
     assert_ok(mpx_condition_release(cond));
@@ -216,14 +190,14 @@ static void test_dead_waiter_leaves_it_consistent(void **state)
         mpx_condition_wait(cc, MPX_FOREVER, &notified);
         _exit(2);
     }
-    await_parked(1);
+    await_stat(client, "parked", 1);
     waiter_job job = {.c = mpxd_connect(&server), .name = "cond.dead", .order = &order};
     pthread_t t;
     pthread_create(&t, NULL, waiter, &job);
-    await_parked(2);
+    await_stat(client, "parked", 2);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    await_parked(1); /* the dead waiter is gone with its session */
+    await_stat(client, "parked", 1); /* the dead waiter is gone with its session */
     hold(cond);
     assert_ok(mpx_condition_notify(cond, 1)); /* reaches the live waiter */
     assert_ok(mpx_condition_release(cond));
@@ -243,5 +217,5 @@ int main(void)
         cmocka_unit_test(test_wait_for_predicate),
         cmocka_unit_test(test_dead_waiter_leaves_it_consistent),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -9,24 +9,6 @@
 
 #include "harness.h"
 
-static mpxd_proc server;
-static mpx_client *client;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    mpxd_start(&server, "ipc", NULL);
-    client = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&client);
-    return mpxd_stop(&server);
-}
-
 static int dict_setup(void **state)
 {
     mpx_proxy *d = NULL;
@@ -541,5 +523,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_raw, dict_setup, dict_teardown),
         cmocka_unit_test(test_bad_handles),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -7,24 +7,6 @@
 
 #include "harness.h"
 
-static mpxd_proc server;
-static mpx_client *client;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    mpxd_start(&server, "ipc", NULL);
-    client = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&client);
-    return mpxd_stop(&server);
-}
-
 static void test_set_clear_is_set_and_wait(void **state)
 {
     (void)state;
@@ -76,9 +58,7 @@ static void test_set_wakes_every_waiter(void **state)
         jobs[i] = (waiter_job){.c = mpxd_connect(&server)};
         pthread_create(&t[i], NULL, waiter, &jobs[i]);
     }
-    for (int i = 0; i < 400 && mpxd_stat(client, "parked") != N; i++)
-        usleep(10 * 1000);
-    assert_int_equal(mpxd_stat(client, "parked"), N);
+    await_stat(client, "parked", N);
     assert_ok(mpx_event_set(e));
     for (int i = 0; i < N; i++) {
         pthread_join(t[i], NULL);
@@ -95,5 +75,5 @@ int main(void)
         cmocka_unit_test(test_set_clear_is_set_and_wait),
         cmocka_unit_test(test_set_wakes_every_waiter),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -12,32 +12,6 @@
 
 #include "harness.h"
 
-static mpxd_proc server;
-static mpx_client *client;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    const char *extra[] = {"--session-timeout", "600", NULL};
-    mpxd_start(&server, "ipc", extra);
-    client = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&client);
-    return mpxd_stop(&server);
-}
-
-static void await_parked(uint64_t n)
-{
-    for (int i = 0; i < 400 && mpxd_stat(client, "parked") != n; i++)
-        usleep(10 * 1000);
-    assert_int_equal(mpxd_stat(client, "parked"), n);
-}
-
 /* Acquires l, failing the test unless it was taken; returns the fencing token. */
 static uint64_t take(mpx_proxy *l, int wait_ms)
 {
@@ -199,7 +173,7 @@ static void test_waiters_get_it_in_arrival_order(void **state)
     for (int i = 0; i < N; i++) {
         jobs[i] = (fifo_job){.c = mpxd_connect(&server), .order = i, .got_order = -1};
         pthread_create(&t[i], NULL, fifo_waiter, &jobs[i]);
-        await_parked((uint64_t)i + 1);
+        await_stat(client, "parked", (uint64_t)i + 1);
     }
     assert_ok(mpx_lock_release(l));
     for (int i = 0; i < N; i++) {
@@ -316,5 +290,5 @@ int main(void)
         cmocka_unit_test(test_dead_holder_releases_to_waiter),
         cmocka_unit_test(test_counter_from_four_processes_is_exact),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -16,7 +16,6 @@
 
 #define MAX_MESSAGE 4096
 
-static mpxd_proc server;
 static mpx_client *good;
 static mpx_proxy *good_dict;
 static uint8_t authkey[64];

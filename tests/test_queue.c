@@ -15,25 +15,6 @@
 
 #include "harness.h"
 
-static mpxd_proc server;
-static mpx_client *client;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    const char *extra[] = {"--session-timeout", "600", NULL};
-    mpxd_start(&server, "ipc", extra);
-    client = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&client);
-    return mpxd_stop(&server);
-}
-
 static void put_int(mpx_proxy *q, int64_t i, int wait_ms)
 {
     mpx_value *v = mpx_int(i);
@@ -52,13 +33,6 @@ static int64_t get_int(mpx_proxy *q, int wait_ms)
 }
 
 /* Waits (bounded) until the server holds `n` parked calls. */
-static void await_parked(mpx_client *c, uint64_t n)
-{
-    for (int i = 0; i < 400 && mpxd_stat(c, "parked") != n; i++)
-        usleep(10 * 1000);
-    assert_int_equal(mpxd_stat(c, "parked"), n);
-}
-
 static void test_fifo_and_sizes(void **state)
 {
     (void)state;
@@ -153,7 +127,7 @@ static void test_blocked_get_woken_by_other_client(void **state)
     assert_ok(mpx_queue_open(client, job.name, 0, &q));
     pthread_t t;
     pthread_create(&t, NULL, getter, &job);
-    await_parked(client, 1);
+    await_stat(client, "parked", 1);
     put_int(q, 42, 0);
     pthread_join(t, NULL);
     assert_ok(job.rc);
@@ -171,7 +145,7 @@ static void test_blocked_get_same_connection_other_thread(void **state)
     assert_ok(mpx_queue_open(client, job.name, 0, &q));
     pthread_t t;
     pthread_create(&t, NULL, getter, &job);
-    await_parked(client, 1);
+    await_stat(client, "parked", 1);
     assert_ok(mpx_ping(client));
     put_int(q, 7, 0);
     pthread_join(t, NULL);
@@ -203,7 +177,7 @@ static void test_blocked_put_woken_by_get(void **state)
     putter_job job = {.q = q};
     pthread_t t;
     pthread_create(&t, NULL, putter, &job);
-    await_parked(client, 1);
+    await_stat(client, "parked", 1);
     assert_int_equal(get_int(q, 0), 1); /* frees the room; the parked put goes in */
     pthread_join(t, NULL);
     assert_ok(job.rc);
@@ -222,7 +196,7 @@ static void test_waiters_are_served_in_arrival_order(void **state)
     for (int i = 0; i < N; i++) {
         jobs[i] = (getter_job){.c = mpxd_connect(&server), .name = "q.fifo", .got = -1};
         pthread_create(&t[i], NULL, getter, &jobs[i]);
-        await_parked(client, (uint64_t)i + 1); /* so arrival order is known */
+        await_stat(client, "parked", (uint64_t)i + 1); /* so arrival order is known */
     }
     mpx_value *items = mpx_array();
     for (int i = 0; i < N; i++) {
@@ -321,10 +295,10 @@ static void test_killed_waiter_does_not_swallow_items(void **state)
         mpx_queue_get(cq, MPX_FOREVER, &v); /* parks until killed */
         _exit(2);
     }
-    await_parked(client, 1);
+    await_stat(client, "parked", 1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    await_parked(client, 0); /* dropped with its session */
+    await_stat(client, "parked", 0); /* dropped with its session */
     put_int(q, 5, 0);
     assert_int_equal(get_int(q, 0), 5);
     mpx_proxy_free(&q);
@@ -338,7 +312,7 @@ static void test_shutdown_answers_parked_calls(void **state)
     getter_job job = {.c = mpxd_connect(&other), .name = "q.shutdown"};
     pthread_t t;
     pthread_create(&t, NULL, getter, &job);
-    await_parked(job.c, 1);
+    await_stat(job.c, "parked", 1);
     kill(other.pid, SIGTERM);
     pthread_join(t, NULL);
     assert_code(job.rc, MPX_ESHUTDOWN);
@@ -457,5 +431,5 @@ int main(void)
         cmocka_unit_test(test_shutdown_answers_parked_calls),
         cmocka_unit_test(test_producers_consumers),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

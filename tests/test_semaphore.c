@@ -11,25 +11,6 @@
 
 #include "harness.h"
 
-static mpxd_proc server;
-static mpx_client *client;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    const char *extra[] = {"--session-timeout", "600", NULL};
-    mpxd_start(&server, "ipc", extra);
-    client = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&client);
-    return mpxd_stop(&server);
-}
-
 static uint64_t value_of(mpx_proxy *s)
 {
     uint64_t v = 99;
@@ -90,13 +71,6 @@ static void *acquirer(void *arg)
     return NULL;
 }
 
-static void await_parked(uint64_t n)
-{
-    for (int k = 0; k < 400 && mpxd_stat(client, "parked") != n; k++)
-        usleep(10 * 1000);
-    assert_int_equal(mpxd_stat(client, "parked"), n);
-}
-
 static void test_release_wakes_waiters_in_order(void **state)
 {
     (void)state;
@@ -108,13 +82,13 @@ static void test_release_wakes_waiters_in_order(void **state)
     for (int i = 0; i < N; i++) {
         jobs[i] = (sem_job){.c = mpxd_connect(&server)};
         pthread_create(&t[i], NULL, acquirer, &jobs[i]);
-        await_parked((uint64_t)i + 1);
+        await_stat(client, "parked", (uint64_t)i + 1);
     }
     /* One unit: the first to arrive gets it, and only it. */
     assert_ok(mpx_semaphore_release(s, 1));
     pthread_join(t[0], NULL);
     assert_true(jobs[0].got);
-    await_parked(N - 1);
+    await_stat(client, "parked", N - 1);
     assert_false(jobs[1].done);
     assert_false(jobs[2].done);
     /* release(n) wakes n waiters at once. */
@@ -176,5 +150,5 @@ int main(void)
         cmocka_unit_test(test_release_wakes_waiters_in_order),
         cmocka_unit_test(test_killed_holder_units_come_back),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

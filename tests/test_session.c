@@ -16,40 +16,12 @@
 
 #include "harness.h"
 
-#define TIMEOUT_MS "600"
-
-static mpxd_proc server;
-static mpx_client *observer;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    const char *extra[] = {"--session-timeout", TIMEOUT_MS, NULL};
-    mpxd_start(&server, "ipc", extra);
-    observer = mpxd_connect(&server);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    mpx_client_free(&observer);
-    return mpxd_stop(&server);
-}
-
 /* Waits (bounded: 10 s, "it did not hang") until the counter equals want. */
-static void await_stat(const char *name, uint64_t want)
-{
-    for (int i = 0; i < 200 && mpxd_stat(observer, name) != want; i++)
-        usleep(50 * 1000);
-    assert_int_equal(mpxd_stat(observer, name), want);
-}
-
 static void test_killed_client_releases_its_objects(void **state)
 {
     (void)state;
-    uint64_t objects = mpxd_stat(observer, "objects");
-    uint64_t sessions = mpxd_stat(observer, "sessions");
+    uint64_t objects = mpxd_stat(client, "objects");
+    uint64_t sessions = mpxd_stat(client, "sessions");
     int ready[2];
     assert_int_equal(pipe(ready), 0);
     pid_t pid = fork();
@@ -63,12 +35,12 @@ static void test_killed_client_releases_its_objects(void **state)
     }
     char x;
     assert_int_equal(read(ready[0], &x, 1), 1);
-    assert_int_equal(mpxd_stat(observer, "objects"), objects + 1);
-    assert_int_equal(mpxd_stat(observer, "sessions"), sessions + 1);
+    assert_int_equal(mpxd_stat(client, "objects"), objects + 1);
+    assert_int_equal(mpxd_stat(client, "sessions"), sessions + 1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    await_stat("sessions", sessions);
-    await_stat("objects", objects);
+    await_stat(client, "sessions", sessions);
+    await_stat(client, "objects", objects);
     char *log = read_file(server.logfile, NULL);
     assert_non_null(strstr(log, "silent for"));
     free(log);
@@ -82,12 +54,12 @@ static void test_idle_client_is_kept_alive(void **state)
     mpx_client *c = mpxd_connect(&server);
     mpx_proxy *d = NULL;
     assert_ok(mpx_dict_new(c, &d));
-    uint64_t sessions = mpxd_stat(observer, "sessions");
+    uint64_t sessions = mpxd_stat(client, "sessions");
     usleep(2000 * 1000); /* more than three session timeouts without a call */
     size_t n = 99;
     assert_ok(mpx_dict_len(d, &n));
     assert_int_equal(n, 0);
-    assert_int_equal(mpxd_stat(observer, "sessions"), sessions);
+    assert_int_equal(mpxd_stat(client, "sessions"), sessions);
     mpx_proxy_free(&d);
     mpx_client_free(&c);
 }
@@ -98,7 +70,7 @@ static void test_exited_children_leave_no_sessions(void **state)
     mpx_client *c = mpxd_connect(&server);
     mpx_proxy *d = NULL;
     assert_ok(mpx_dict_new(c, &d));
-    uint64_t sessions = mpxd_stat(observer, "sessions");
+    uint64_t sessions = mpxd_stat(client, "sessions");
     pid_t pids[3];
     for (int i = 0; i < 3; i++) {
         pids[i] = fork();
@@ -115,7 +87,7 @@ static void test_exited_children_leave_no_sessions(void **state)
     size_t n = 0;
     assert_ok(mpx_dict_len(d, &n));
     assert_int_equal(n, 3);
-    await_stat("sessions", sessions);
+    await_stat(client, "sessions", sessions);
     /* The parent's session and its dict are untouched. */
     assert_ok(mpx_dict_len(d, &n));
     assert_int_equal(n, 3);
@@ -126,7 +98,7 @@ static void test_exited_children_leave_no_sessions(void **state)
 static void test_ended_session_is_reported_clearly(void **state)
 {
     (void)state;
-    uint64_t sessions = mpxd_stat(observer, "sessions");
+    uint64_t sessions = mpxd_stat(client, "sessions");
     pid_t pid = fork();
     if (pid == 0) {
         mpx_client *c = NULL;
@@ -142,7 +114,7 @@ static void test_ended_session_is_reported_clearly(void **state)
     int status;
     assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
     assert_true(WIFSTOPPED(status));
-    await_stat("sessions", sessions); /* the stopped client's session was ended */
+    await_stat(client, "sessions", sessions); /* the stopped client's session was ended */
     kill(pid, SIGCONT);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
@@ -167,15 +139,14 @@ static void test_blocked_call_sees_server_death(void **state)
 {
     (void)state;
     mpxd_proc doomed;
-    const char *extra[] = {"--session-timeout", TIMEOUT_MS, NULL};
+    const char *extra[] = {"--session-timeout", HARNESS_SESSION_TIMEOUT, NULL};
     mpxd_start(&doomed, "tcp", extra);
     mpx_client *c = mpxd_connect(&doomed);
     blocked_job job = {0};
     assert_ok(mpx_queue_new(c, 0, &job.q));
     pthread_t t;
     pthread_create(&t, NULL, blocked_get, &job);
-    for (int i = 0; i < 400 && mpxd_stat(c, "parked") != 1; i++)
-        usleep(10 * 1000);
+    await_stat(c, "parked", 1);
     kill(doomed.pid, SIGKILL);
     waitpid(doomed.pid, NULL, 0);
     doomed.pid = 0;
@@ -198,5 +169,5 @@ int main(void)
         cmocka_unit_test(test_ended_session_is_reported_clearly),
         cmocka_unit_test(test_blocked_call_sees_server_death),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
