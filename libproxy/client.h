@@ -76,6 +76,11 @@ int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *it
 int mpx__call_bool(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
                    int timeout_ms, bool *out);
 int mpx__call_uint(mpx_proxy *p, const char *method, uint64_t *out);
+int mpx__call_size(mpx_proxy *p, const char *method, size_t *out);
+
+/* mpx__proxy_open() with one unsigned creation argument (a maxsize, a value). */
+int mpx__proxy_open_uint(mpx_client *c, const char *name, const char *type, uint64_t arg,
+                         mpx_proxy **out);
 
 /* Checks a wait_ms argument (0, ms, or MPX_FOREVER) and gives the call's own timeout: the
  * wait plus the client's default, or none for MPX_FOREVER. Returns 0 or MPX_EINVAL. */

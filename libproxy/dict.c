@@ -55,42 +55,19 @@ int mpx_dict_del(mpx_proxy *d, const mpx_value *key)
     return dict_call(d, "delete", items, 1, NULL);
 }
 
-/* Calls a method whose result is a scalar and reads it with get(). */
-static int dict_scalar(mpx_proxy *d, const char *method, const mpx_value *key,
-                       int (*get)(const mpx_value *, void *), void *out)
-{
-    const mpx_value *items[] = {key};
-    mpx_value *v = NULL;
-    if (!out) return mpx__fail(MPX_EINVAL, "no out argument");
-    int rc = dict_call(d, method, items, key ? 1 : 0, &v);
-    if (rc == 0 && get(v, out) != 0)
-        rc = mpx__fail(MPX_EPROTO, "dict.%s: unexpected result type", method);
-    mpx_value_free(&v);
-    return rc;
-}
-
-static int get_bool(const mpx_value *v, void *out)
-{
-    return mpx_value_get_bool(v, out);
-}
-
-static int get_size(const mpx_value *v, void *out)
-{
-    uint64_t u;
-    int rc = mpx_value_get_uint(v, &u);
-    if (rc == 0) *(size_t *)out = (size_t)u;
-    return rc;
-}
-
 int mpx_dict_contains(mpx_proxy *d, const mpx_value *key, bool *out)
 {
+    const mpx_value *items[] = {key};
+    int rc = mpx__proxy_check(d, "dict");
+    if (rc) return rc;
     if (!key) return mpx__fail(MPX_EINVAL, "dict.contains: a NULL key");
-    return dict_scalar(d, "contains", key, get_bool, out);
+    return mpx__call_bool(d, "contains", items, 1, MPX_TIMEOUT_DEFAULT, out);
 }
 
 int mpx_dict_len(mpx_proxy *d, size_t *out)
 {
-    return dict_scalar(d, "len", NULL, get_size, out);
+    int rc = mpx__proxy_check(d, "dict");
+    return rc ? rc : mpx__call_size(d, "len", out);
 }
 
 int mpx_dict_keys(mpx_proxy *d, mpx_value **out)

@@ -221,3 +221,24 @@ mpx_value *mpx__wait_value(int wait_ms)
 {
     return wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
 }
+
+int mpx__call_size(mpx_proxy *p, const char *method, size_t *out)
+{
+    uint64_t v = 0;
+    if (!out) return mpx__fail(MPX_EINVAL, "%s: no out argument", method);
+    int rc = mpx__call_uint(p, method, &v);
+    if (rc == 0) *out = (size_t)v;
+    return rc;
+}
+
+int mpx__proxy_open_uint(mpx_client *c, const char *name, const char *type, uint64_t arg,
+                         mpx_proxy **out)
+{
+    mpx_value *cargs = mpx_array(), *v = mpx_uint(arg);
+    int rc = cargs && v && mpx_array_push(cargs, &v) == 0
+                 ? mpx__proxy_open(c, name, type, cargs, out)
+                 : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&cargs);
+    mpx_value_free(&v);
+    return rc;
+}

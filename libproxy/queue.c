@@ -72,15 +72,7 @@ static void wait_spec_free(wait_spec *w)
 static int queue_make(mpx_client *c, const char *name, const char *type, size_t maxsize,
                       mpx_proxy **out)
 {
-    mpx_value *cargs = mpx_array(), *max = mpx_uint(maxsize);
-    int rc = cargs && max ? mpx_array_push(cargs, &max) : MPX_ENOMEM;
-    if (rc == 0)
-        rc = mpx__proxy_open(c, name, type, cargs, out);
-    else
-        rc = mpx__fail(MPX_ENOMEM, "out of memory");
-    mpx_value_free(&cargs);
-    mpx_value_free(&max);
-    return rc;
+    return mpx__proxy_open_uint(c, name, type, maxsize, out);
 }
 
 int mpx_queue_new(mpx_client *c, size_t maxsize, mpx_proxy **out)
@@ -152,45 +144,22 @@ int mpx_queue_get_many(mpx_proxy *q, size_t max, int wait_ms, mpx_value **out)
     return rc;
 }
 
-/* Calls a method without arguments whose result is read by get(). */
-static int queue_read(mpx_proxy *q, const char *method, int (*get)(const mpx_value *, void *),
-                      void *out)
-{
-    mpx_value *v = NULL;
-    if (!out) return mpx__fail(MPX_EINVAL, "queue.%s: no out argument", method);
-    int rc = queue_call(q, method, NULL, 0, MPX_TIMEOUT_DEFAULT, &v);
-    if (rc == 0 && get(v, out) != 0)
-        rc = mpx__fail(MPX_EPROTO, "queue.%s: unexpected result type", method);
-    mpx_value_free(&v);
-    return rc;
-}
-
-static int get_bool(const mpx_value *v, void *out)
-{
-    return mpx_value_get_bool(v, out);
-}
-
-static int get_size(const mpx_value *v, void *out)
-{
-    uint64_t u;
-    int rc = mpx_value_get_uint(v, &u);
-    if (rc == 0) *(size_t *)out = (size_t)u;
-    return rc;
-}
-
 int mpx_queue_qsize(mpx_proxy *q, size_t *out)
 {
-    return queue_read(q, "qsize", get_size, out);
+    int rc = queue_check(q);
+    return rc ? rc : mpx__call_size(q, "qsize", out);
 }
 
 int mpx_queue_empty(mpx_proxy *q, bool *out)
 {
-    return queue_read(q, "empty", get_bool, out);
+    int rc = queue_check(q);
+    return rc ? rc : mpx__call_bool(q, "empty", NULL, 0, MPX_TIMEOUT_DEFAULT, out);
 }
 
 int mpx_queue_full(mpx_proxy *q, bool *out)
 {
-    return queue_read(q, "full", get_bool, out);
+    int rc = queue_check(q);
+    return rc ? rc : mpx__call_bool(q, "full", NULL, 0, MPX_TIMEOUT_DEFAULT, out);
 }
 
 int mpx_queue_task_done(mpx_proxy *q)

@@ -18,12 +18,7 @@ static int semaphore_check(mpx_proxy *s)
 static int semaphore_make(mpx_client *c, const char *name, const char *type, uint64_t value,
                           mpx_proxy **out)
 {
-    mpx_value *cargs = mpx_array(), *v = mpx_uint(value);
-    int rc = cargs && v ? mpx_array_push(cargs, &v) : MPX_ENOMEM;
-    rc = rc ? mpx__fail(MPX_ENOMEM, "out of memory") : mpx__proxy_open(c, name, type, cargs, out);
-    mpx_value_free(&cargs);
-    mpx_value_free(&v);
-    return rc;
+    return mpx__proxy_open_uint(c, name, type, value, out);
 }
 
 int mpx_semaphore_new(mpx_client *c, uint64_t value, mpx_proxy **out)
