@@ -88,16 +88,24 @@ void mpx__session_own(mpx__server *s, mpx__session *sess, mpx__obj *obj)
     mpx__registry_hold(obj);
 }
 
-void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj)
+void mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, uint64_t n)
 {
     mpx__owned *o;
     HASH_FIND(hh, sess->owned, &obj->id, sizeof obj->id, o);
     if (!o) return;
-    if (--o->count == 0) {
+    uint64_t k = n < o->count ? n : o->count;
+    o->count -= k;
+    if (o->count == 0) {
         HASH_DEL(sess->owned, o);
         free(o);
     }
-    mpx__registry_unhold(&s->reg, obj);
+    for (uint64_t i = 0; i < k; i++)
+        mpx__registry_unhold(&s->reg, obj);
+}
+
+void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj)
+{
+    mpx__session_disown_n(s, sess, obj, 1);
 }
 
 /* Gives back everything the session owned: each type's session_lost, then its wake. */

@@ -56,6 +56,8 @@ void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id
  * session ends, obj's type gets session_lost(). Calls nest: each own needs one disown. */
 void mpx__session_own(mpx__server *s, mpx__session *sess, mpx__obj *obj);
 void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj);
+/* Undoes up to n owns at once (no more than sess has); the cost is bounded by what it holds. */
+void mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, uint64_t n);
 
 /* Ends handshakes older than the handshake timeout, and sessions silent past the session
  * timeout. */

@@ -26,7 +26,7 @@ typedef struct {
 /* Adds n units; a bounded semaphore stops at its initial value. */
 static void semaphore_add(semaphore *sem, uint64_t n)
 {
-    sem->value += n;
+    sem->value = n > UINT64_MAX - sem->value ? UINT64_MAX : sem->value + n;
     if (sem->bounded && sem->value > sem->initial) sem->value = sem->initial;
 }
 
@@ -65,11 +65,13 @@ static int m_release(mpx__req *req)
         if (mpx__mp_uint(&c, &n) || n == 0)
             return mpx__req_fail(req, MPX_EVALUE, "ValueError: n must be one or more");
     }
+    if (n > UINT64_MAX - sem->value)
+        return mpx__req_fail(req, MPX_EVALUE, "ValueError: n is too large");
     if (sem->bounded && sem->value + n > sem->initial)
         return mpx__req_fail(req, MPX_EVALUE, "ValueError: Semaphore released too many times");
     sem->value += n;
-    for (uint64_t i = 0; i < n; i++)
-        mpx__session_disown(req->server, req->session, req->obj);
+    /* Bounded by what this session holds, whatever n a peer sends. */
+    mpx__session_disown_n(req->server, req->session, req->obj, n);
     return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
 }
 

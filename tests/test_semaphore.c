@@ -36,6 +36,11 @@ static void test_counts_units(void **state)
     assert_ok(mpx_semaphore_release(s, 3)); /* a plain semaphore may go past its start */
     assert_int_equal(value_of(s), 3);
     assert_code(mpx_semaphore_release(s, 0), MPX_EINVAL);
+    /* A huge n is refused or served at once, never looped over, and never overflows. */
+    assert_code(mpx_semaphore_release(s, UINT64_MAX), MPX_EVALUE);
+    assert_ok(mpx_semaphore_release(s, UINT64_MAX - 3));
+    assert_true(value_of(s) == UINT64_MAX);
+    assert_ok(mpx_ping(client));
     mpx_proxy_free(&s);
 }
 
