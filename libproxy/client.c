@@ -67,8 +67,8 @@ struct mpx_client {
     uint64_t recv_seq;
     atomic_uint_fast64_t next_req;
     size_t max_message;
-    int timeout_ms;
-    int broken; /* a sticky transport error; 0 while the connection is good */
+    atomic_int timeout_ms; /* read without mu: the reader may hold mu while it polls */
+    int broken;            /* a sticky transport error; 0 while the connection is good */
     char broken_msg[200];
     atomic_uint fork_gen;       /* the fork generation this client's session belongs to */
     mpx_proxy *proxies;         /* open proxies, re-attached after a fork */
@@ -195,7 +195,7 @@ static int recv_frame(mpx_client *c, zmq_msg_t *msg, int64_t deadline)
         int64_t left = deadline - now_ms();
         if (left <= 0)
             return mpx__fail(MPX_ETIMEDOUT, "no answer from %s within %d ms", c->endpoint,
-                             c->timeout_ms);
+                             atomic_load(&c->timeout_ms));
         int n = zmq_poll(&item, 1, (long)left);
         if (n < 0 && errno != EINTR)
             return mpx__fail(MPX_ECONN, "poll failed: %s", zmq_strerror(errno));
@@ -264,7 +264,7 @@ static void welcome_read(mpx_client *c, const mpx__frame *f)
 static int handshake(mpx_client *c)
 {
     uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN], mac[32];
-    int64_t deadline = now_ms() + c->timeout_ms;
+    int64_t deadline = now_ms() + atomic_load(&c->timeout_ms);
     zmq_msg_t msg;
     mpx__frame f;
     randombytes_buf(nc, sizeof nc);
@@ -373,7 +373,7 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
     if (!c) return mpx__fail(MPX_ENOMEM, "mpx_connect: out of memory");
     c->tag = CLIENT_TAG;
     c->wake_fd = -1;
-    c->timeout_ms = MPX_DEFAULT_TIMEOUT_MS;
+    atomic_init(&c->timeout_ms, MPX_DEFAULT_TIMEOUT_MS);
     atomic_init(&c->fork_gen, atomic_load(&fork_generation));
     atomic_init(&c->next_req, 1);
     sync_init(c);
@@ -421,7 +421,7 @@ bool mpx__client_ok(const mpx_client *c)
 
 /* ---- heartbeats ------------------------------------------------------------------------- */
 
-static void lock_for_send(mpx_client *c);
+static void client_lock(mpx_client *c);
 
 /* Sends a HEARTBEAT on c if it has sent nothing for heartbeat_ms. Called with hb_mu held. */
 static void heartbeat_one(mpx_client *c, int64_t now)
@@ -429,7 +429,7 @@ static void heartbeat_one(mpx_client *c, int64_t now)
     if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation))
         return; /* a child's inherited client is not ours until its first call */
     uint8_t frame[MPX_HDR_LEN];
-    lock_for_send(c);
+    client_lock(c);
     if (!c->broken && c->sock && now - c->last_send_ms >= c->heartbeat_ms) {
         mpx__frame_header(frame, MPX_K_HEARTBEAT, c->sid, c->send_seq + 1);
         mpx__mac_sign(&c->c2s, frame, sizeof frame);
@@ -549,8 +549,9 @@ static int client_after_fork(mpx_client *c)
 
 /* ---- calls ------------------------------------------------------------------------------- */
 
-/* Takes mu to use the socket, pulling the reader out of zmq_poll first. */
-static void lock_for_send(mpx_client *c)
+/* Takes mu, pulling the reader out of zmq_poll first: every path that takes mu while a reader
+ * may be polling must come through here, or it waits for the reader's poll to end. */
+static void client_lock(mpx_client *c)
 {
     atomic_fetch_add(&c->want, 1);
     if (atomic_load(&c->polling)) {
@@ -775,9 +776,9 @@ int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__a
     }
     int64_t deadline = timeout_ms == MPX__NO_TIMEOUT
                            ? INT64_MAX
-                           : now_ms() + (timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+                           : now_ms() + (timeout_ms > 0 ? timeout_ms : atomic_load(&c->timeout_ms));
     zmq_msg_init(&p.reply);
-    lock_for_send(c);
+    client_lock(c);
     int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg) : send_call(c, &b, &p);
     if (rc == 0) rc = wait_reply(c, &p, deadline);
     pthread_mutex_unlock(&c->mu);
@@ -819,19 +820,14 @@ int mpx_server_stats(mpx_client *c, mpx_value **out)
 
 int mpx__client_timeout(mpx_client *c)
 {
-    pthread_mutex_lock(&c->mu);
-    int t = c->timeout_ms;
-    pthread_mutex_unlock(&c->mu);
-    return t;
+    return atomic_load(&c->timeout_ms);
 }
 
 int mpx_client_set_timeout(mpx_client *c, int timeout_ms)
 {
     if (!mpx__client_ok(c) || timeout_ms <= 0)
         return mpx__fail(MPX_EINVAL, "mpx_client_set_timeout: bad client or timeout");
-    pthread_mutex_lock(&c->mu);
-    c->timeout_ms = timeout_ms;
-    pthread_mutex_unlock(&c->mu);
+    atomic_store(&c->timeout_ms, timeout_ms);
     return 0;
 }
 
@@ -842,7 +838,7 @@ const char *mpx_client_endpoint(const mpx_client *c)
 
 void mpx__client_link(mpx_client *c, mpx_proxy *p)
 {
-    pthread_mutex_lock(&c->mu);
+    client_lock(c); /* the reader may hold mu while it polls */
     p->prev = NULL;
     p->next = c->proxies;
     if (c->proxies) c->proxies->prev = p;
@@ -852,7 +848,7 @@ void mpx__client_link(mpx_client *c, mpx_proxy *p)
 
 void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
 {
-    pthread_mutex_lock(&c->mu);
+    client_lock(c); /* the reader may hold mu while it polls */
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -864,7 +860,7 @@ void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
 static void send_bye(mpx_client *c)
 {
     uint8_t frame[MPX_HDR_LEN];
-    pthread_mutex_lock(&c->mu);
+    client_lock(c); /* the reader may hold mu while it polls */
     if (!c->broken) {
         mpx__frame_header(frame, MPX_K_BYE, c->sid, ++c->send_seq);
         mpx__mac_sign(&c->c2s, frame, sizeof frame);
