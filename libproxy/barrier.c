@@ -9,10 +9,6 @@ static int barrier_make(mpx_client *c, const char *name, uint64_t parties, int t
     if (parties == 0 || (timeout_ms < 0 && timeout_ms != MPX_FOREVER))
         return mpx__fail(MPX_EINVAL, "a barrier needs parties >= 1 and a valid timeout");
     mpx_value *cargs = mpx_array(), *p = mpx_uint(parties), *t = mpx__wait_value(timeout_ms);
-    if (timeout_ms == 0) {
-        mpx_value_free(&t);
-        t = mpx_uint(0);
-    }
     int rc = cargs && p && t && mpx_array_push(cargs, &p) == 0 && mpx_array_push(cargs, &t) == 0
                  ? mpx__proxy_open(c, name, "barrier", cargs, out)
                  : mpx__fail(MPX_ENOMEM, "out of memory");
@@ -42,7 +38,7 @@ int mpx_barrier_wait(mpx_proxy *b, int wait_ms, uint64_t *index)
     bool own_timeout = wait_ms == MPX_BARRIER_TIMEOUT;
     int call_timeout = MPX__NO_TIMEOUT; /* the barrier's own timeout is not known here */
     if (!own_timeout && (rc = mpx__wait_call_timeout(b, wait_ms, &call_timeout)) != 0) return rc;
-    mpx_value *t = wait_ms == 0 ? mpx_uint(0) : mpx__wait_value(wait_ms), *res = NULL;
+    mpx_value *t = mpx__wait_value(wait_ms), *res = NULL;
     const mpx_value *items[] = {t};
     rc = mpx__call_items(b, "wait", items, own_timeout ? 0 : 1, call_timeout, &res);
     if (rc == 0 && mpx_value_get_uint(res, index) != 0)

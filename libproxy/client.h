@@ -86,9 +86,21 @@ int mpx__proxy_open_uint(mpx_client *c, const char *name, const char *type, uint
  * wait plus the client's default, or none for MPX_FOREVER. Returns 0 or MPX_EINVAL. */
 int mpx__wait_call_timeout(mpx_proxy *p, int wait_ms, int *call_timeout);
 
-/* The wire timeout for wait_ms: nil (no limit, or no wait) or the milliseconds. Caller owns
- * the result. */
+/* The wire timeout for wait_ms: nil for MPX_FOREVER, else the milliseconds (0: do not wait).
+ * Caller owns the result; NULL if out of memory. */
 mpx_value *mpx__wait_value(int wait_ms);
+
+/* A blocking method's (block, timeout) arguments and the call's own timeout, for wait_ms. */
+typedef struct {
+    mpx_value *block;
+    mpx_value *timeout;
+    int call_timeout;
+} mpx__wait;
+
+/* Fills w for wait_ms; on success free it with mpx__wait_free(). Returns 0, MPX_EINVAL or
+ * MPX_ENOMEM. */
+int mpx__wait_make(mpx_proxy *p, int wait_ms, mpx__wait *w);
+void mpx__wait_free(mpx__wait *w);
 
 /* Lock.acquire / Lock.release on any proxy whose object has them (a lock, an rlock, a
  * condition), sending the calling thread's id (lock.c). */

@@ -67,7 +67,7 @@ int mpx_condition_wait(mpx_proxy *cond, int wait_ms, bool *notified)
     if (rc == 0) rc = mpx__wait_call_timeout(cond, wait_ms, &call_timeout);
     if (rc) return rc;
     /* Re-acquiring after the wait has no limit on the server: no limit here either. */
-    mpx_value *t = wait_ms == 0 ? mpx_uint(0) : mpx__wait_value(wait_ms);
+    mpx_value *t = mpx__wait_value(wait_ms);
     mpx_value *thread = mpx_uint(mpx__thread_id());
     const mpx_value *items[] = {t, thread};
     rc = mpx__call_bool(cond, "wait", items, 2, MPX__NO_TIMEOUT, notified);

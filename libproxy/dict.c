@@ -10,14 +10,7 @@ static int dict_call(mpx_proxy *d, const char *method, const mpx_value *const *i
     if (rc) return rc;
     for (size_t i = 0; i < n; i++)
         if (!items[i]) return mpx__fail(MPX_EINVAL, "dict.%s: a NULL key or value", method);
-    mpx__args args = {.items = items, .n = n};
-    mpx__result res;
-    rc = mpx__invoke(d->client, d->id, method, &args, MPX_TIMEOUT_DEFAULT, out ? &res : NULL);
-    if (rc == 0 && out) {
-        rc = mpx__result_value(&res, out);
-        mpx__result_close(&res);
-    }
-    return rc;
+    return mpx__call_items(d, method, items, n, MPX_TIMEOUT_DEFAULT, out);
 }
 
 int mpx_dict_open(mpx_client *c, const char *name, mpx_proxy **out)

@@ -42,7 +42,7 @@ int mpx_event_wait(mpx_proxy *e, int wait_ms, bool *flag)
     int call_timeout, rc = event_check(e);
     if (rc == 0) rc = mpx__wait_call_timeout(e, wait_ms, &call_timeout);
     if (rc) return rc;
-    mpx_value *t = wait_ms == 0 ? mpx_uint(0) : mpx__wait_value(wait_ms);
+    mpx_value *t = mpx__wait_value(wait_ms);
     const mpx_value *items[] = {t};
     rc = mpx__call_bool(e, "wait", items, 1, call_timeout, flag);
     mpx_value_free(&t);

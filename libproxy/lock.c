@@ -67,28 +67,18 @@ int mpx_lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence,
 
 int mpx__lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence, bool *owner_died)
 {
-    int call_timeout, rc;
+    mpx__wait w;
+    mpx_value *res = NULL;
     if (!acquired) return mpx__fail(MPX_EINVAL, "acquire: no out argument");
-    if ((rc = mpx__wait_call_timeout(l, wait_ms, &call_timeout)) != 0) return rc;
-    mpx_value *block = mpx_bool(wait_ms != 0);
-    mpx_value *timeout = wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
-    mpx_value *thread = mpx_uint(mpx__thread_id()), *res = NULL;
-    const mpx_value *items[] = {block, timeout, thread};
-    mpx__args args = {.items = items, .n = 3};
-    mpx__result r;
-    if (!block || !timeout || !thread)
-        rc = mpx__fail(MPX_ENOMEM, "out of memory");
-    else
-        rc = mpx__invoke(l->client, l->id, "acquire", &args, call_timeout, &r);
-    if (rc == 0) {
-        rc = mpx__result_value(&r, &res);
-        mpx__result_close(&r);
-    }
+    int rc = mpx__wait_make(l, wait_ms, &w);
+    if (rc) return rc;
+    mpx_value *thread = mpx_uint(mpx__thread_id());
+    const mpx_value *items[] = {w.block, w.timeout, thread};
+    rc = mpx__call_items(l, "acquire", items, 3, w.call_timeout, &res);
     if (rc == 0) rc = read_acquire(res, acquired, fence, owner_died);
-    mpx_value_free(&block);
-    mpx_value_free(&timeout);
     mpx_value_free(&thread);
     mpx_value_free(&res);
+    mpx__wait_free(&w);
     return rc;
 }
 
@@ -100,12 +90,9 @@ int mpx_lock_release(mpx_proxy *l)
 
 int mpx__lock_release(mpx_proxy *l)
 {
-    int rc;
     mpx_value *thread = mpx_uint(mpx__thread_id());
     const mpx_value *items[] = {thread};
-    mpx__args args = {.items = items, .n = 1};
-    rc = thread ? mpx__invoke(l->client, l->id, "release", &args, MPX_TIMEOUT_DEFAULT, NULL)
-                : mpx__fail(MPX_ENOMEM, "out of memory");
+    int rc = mpx__call_items(l, "release", items, 1, MPX_TIMEOUT_DEFAULT, NULL);
     mpx_value_free(&thread);
     return rc;
 }
@@ -113,17 +100,5 @@ int mpx__lock_release(mpx_proxy *l)
 int mpx_lock_locked(mpx_proxy *l, bool *out)
 {
     int rc = lock_check(l);
-    if (rc) return rc;
-    if (!out) return mpx__fail(MPX_EINVAL, "mpx_lock_locked: no out argument");
-    mpx__result r;
-    mpx_value *v = NULL;
-    rc = mpx__invoke(l->client, l->id, "locked", NULL, MPX_TIMEOUT_DEFAULT, &r);
-    if (rc == 0) {
-        rc = mpx__result_value(&r, &v);
-        mpx__result_close(&r);
-    }
-    if (rc == 0 && mpx_value_get_bool(v, out))
-        rc = mpx__fail(MPX_EPROTO, "lock.locked: unexpected result");
-    mpx_value_free(&v);
-    return rc;
+    return rc ? rc : mpx__call_bool(l, "locked", NULL, 0, MPX_TIMEOUT_DEFAULT, out);
 }

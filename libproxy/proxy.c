@@ -219,7 +219,26 @@ int mpx__wait_call_timeout(mpx_proxy *p, int wait_ms, int *call_timeout)
 
 mpx_value *mpx__wait_value(int wait_ms)
 {
-    return wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
+    return wait_ms == MPX_FOREVER ? mpx_nil() : mpx_uint((uint64_t)wait_ms);
+}
+
+int mpx__wait_make(mpx_proxy *p, int wait_ms, mpx__wait *w)
+{
+    int rc = mpx__wait_call_timeout(p, wait_ms, &w->call_timeout);
+    if (rc) return rc;
+    w->block = mpx_bool(wait_ms != 0);
+    w->timeout = mpx__wait_value(wait_ms);
+    if (!w->block || !w->timeout) {
+        mpx__wait_free(w);
+        return mpx__fail(MPX_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+void mpx__wait_free(mpx__wait *w)
+{
+    mpx_value_free(&w->block);
+    mpx_value_free(&w->timeout);
 }
 
 int mpx__call_size(mpx_proxy *p, const char *method, size_t *out)

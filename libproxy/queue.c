@@ -5,7 +5,6 @@
  * process no thread beyond the caller's; the call's own timeout is the wait plus the client's
  * default, or none for MPX_FOREVER, in which case the heartbeats notice a dead server.
  */
-#include <limits.h>
 #include <string.h>
 
 #include "client.h"
@@ -25,48 +24,14 @@ static int queue_call(mpx_proxy *q, const char *method, const mpx_value *const *
                       int timeout_ms, mpx_value **out)
 {
     int rc = queue_check(q);
-    if (rc) return rc;
-    mpx__args args = {.items = items, .n = n};
-    mpx__result res;
-    rc = mpx__invoke(q->client, q->id, method, &args, timeout_ms, out ? &res : NULL);
-    if (rc == 0 && out) {
-        rc = mpx__result_value(&res, out);
-        mpx__result_close(&res);
-    }
-    return rc;
+    return rc ? rc : mpx__call_items(q, method, items, n, timeout_ms, out);
 }
 
-/* The wire form of a wait: block and timeout values, and the call's own timeout. */
-typedef struct {
-    mpx_value *block;
-    mpx_value *timeout;
-    int call_timeout;
-} wait_spec;
-
-static int wait_spec_make(mpx_proxy *q, int wait_ms, wait_spec *w)
+/* Checks q, then fills w for wait_ms. */
+static int queue_wait(mpx_proxy *q, int wait_ms, mpx__wait *w)
 {
-    if (wait_ms < 0 && wait_ms != MPX_FOREVER)
-        return mpx__fail(MPX_EINVAL, "wait_ms: 0, a number of ms, or MPX_FOREVER");
     int rc = queue_check(q);
-    if (rc) return rc;
-    w->block = mpx_bool(wait_ms != 0);
-    w->timeout = wait_ms > 0 ? mpx_uint((uint64_t)wait_ms) : mpx_nil();
-    int base = mpx__client_timeout(q->client);
-    w->call_timeout = wait_ms == MPX_FOREVER         ? MPX__NO_TIMEOUT
-                      : wait_ms > INT_MAX / 2 - base ? MPX__NO_TIMEOUT
-                                                     : wait_ms + base;
-    if (!w->block || !w->timeout) {
-        mpx_value_free(&w->block);
-        mpx_value_free(&w->timeout);
-        return mpx__fail(MPX_ENOMEM, "out of memory");
-    }
-    return 0;
-}
-
-static void wait_spec_free(wait_spec *w)
-{
-    mpx_value_free(&w->block);
-    mpx_value_free(&w->timeout);
+    return rc ? rc : mpx__wait_make(q, wait_ms, w);
 }
 
 static int queue_make(mpx_client *c, const char *name, const char *type, size_t maxsize,
@@ -99,25 +64,25 @@ int mpx_joinable_queue_open(mpx_client *c, const char *name, size_t maxsize, mpx
 
 int mpx_queue_put(mpx_proxy *q, const mpx_value *item, int wait_ms)
 {
-    wait_spec w;
+    mpx__wait w;
     if (!item) return mpx__fail(MPX_EINVAL, "mpx_queue_put: no item");
-    int rc = wait_spec_make(q, wait_ms, &w);
+    int rc = queue_wait(q, wait_ms, &w);
     if (rc) return rc;
     const mpx_value *items[] = {item, w.block, w.timeout};
     rc = queue_call(q, "put", items, 3, w.call_timeout, NULL);
-    wait_spec_free(&w);
+    mpx__wait_free(&w);
     return rc;
 }
 
 int mpx_queue_get(mpx_proxy *q, int wait_ms, mpx_value **out)
 {
-    wait_spec w;
+    mpx__wait w;
     if (!out) return mpx__fail(MPX_EINVAL, "mpx_queue_get: no out argument");
-    int rc = wait_spec_make(q, wait_ms, &w);
+    int rc = queue_wait(q, wait_ms, &w);
     if (rc) return rc;
     const mpx_value *items[] = {w.block, w.timeout};
     rc = queue_call(q, "get", items, 2, w.call_timeout, out);
-    wait_spec_free(&w);
+    mpx__wait_free(&w);
     return rc;
 }
 
@@ -131,16 +96,16 @@ int mpx_queue_put_many(mpx_proxy *q, const mpx_value *items)
 
 int mpx_queue_get_many(mpx_proxy *q, size_t max, int wait_ms, mpx_value **out)
 {
-    wait_spec w;
+    mpx__wait w;
     if (!out || max == 0) return mpx__fail(MPX_EINVAL, "mpx_queue_get_many: max > 0 and out");
-    int rc = wait_spec_make(q, wait_ms, &w);
+    int rc = queue_wait(q, wait_ms, &w);
     if (rc) return rc;
     mpx_value *vmax = mpx_uint(max);
     const mpx_value *items[] = {vmax, w.block, w.timeout};
     rc = vmax ? queue_call(q, "get_many", items, 3, w.call_timeout, out)
               : mpx__fail(MPX_ENOMEM, "out of memory");
     mpx_value_free(&vmax);
-    wait_spec_free(&w);
+    mpx__wait_free(&w);
     return rc;
 }
 
@@ -169,18 +134,11 @@ int mpx_queue_task_done(mpx_proxy *q)
 
 int mpx_queue_join(mpx_proxy *q, int wait_ms, bool *done)
 {
-    wait_spec w;
-    mpx_value *v = NULL;
-    if (!done) return mpx__fail(MPX_EINVAL, "mpx_queue_join: no out argument");
-    int rc = wait_spec_make(q, wait_ms, &w);
+    mpx__wait w;
+    int rc = queue_wait(q, wait_ms, &w);
     if (rc) return rc;
-    mpx_value *t = wait_ms == MPX_FOREVER ? mpx_nil() : mpx_uint((uint64_t)wait_ms);
-    const mpx_value *items[] = {t};
-    rc = t ? queue_call(q, "join", items, 1, w.call_timeout, &v) : MPX_ENOMEM;
-    if (rc == 0 && mpx_value_get_bool(v, done) != 0)
-        rc = mpx__fail(MPX_EPROTO, "queue.join: unexpected result type");
-    mpx_value_free(&t);
-    mpx_value_free(&v);
-    wait_spec_free(&w);
+    const mpx_value *items[] = {w.timeout}; /* join takes only the timeout */
+    rc = mpx__call_bool(q, "join", items, 1, w.call_timeout, done);
+    mpx__wait_free(&w);
     return rc;
 }

@@ -45,14 +45,13 @@ int mpx_bounded_semaphore_open(mpx_client *c, const char *name, uint64_t value, 
 
 int mpx_semaphore_acquire(mpx_proxy *s, int wait_ms, bool *acquired)
 {
-    int call_timeout, rc = semaphore_check(s);
-    if (rc == 0) rc = mpx__wait_call_timeout(s, wait_ms, &call_timeout);
+    mpx__wait w;
+    int rc = semaphore_check(s);
+    if (rc == 0) rc = mpx__wait_make(s, wait_ms, &w);
     if (rc) return rc;
-    mpx_value *block = mpx_bool(wait_ms != 0), *t = mpx__wait_value(wait_ms);
-    const mpx_value *items[] = {block, t};
-    rc = mpx__call_bool(s, "acquire", items, 2, call_timeout, acquired);
-    mpx_value_free(&block);
-    mpx_value_free(&t);
+    const mpx_value *items[] = {w.block, w.timeout};
+    rc = mpx__call_bool(s, "acquire", items, 2, w.call_timeout, acquired);
+    mpx__wait_free(&w);
     return rc;
 }
 

@@ -223,24 +223,13 @@ static const mpx__method lock_methods[] = {
     {.name = "locked", .fn = m_locked, .min_args = 0, .max_args = 0},
 };
 
-const mpx__type mpx__type_lock = {
-    .name = "lock",
-    .create = lock_create,
-    .destroy = free,
-    .timeout = lock_timeout,
-    .wake = lock_wake,
-    .session_lost = lock_session_lost,
-    .methods = lock_methods,
-    .n_methods = sizeof lock_methods / sizeof lock_methods[0],
-};
+/* Lock and RLock share everything but their name and whether they re-enter. */
+#define LOCK_TYPE(NAME, CREATE)                                                                    \
+    {                                                                                              \
+        .name = NAME, .create = CREATE, .destroy = free, .timeout = lock_timeout,                  \
+        .wake = lock_wake, .session_lost = lock_session_lost, .methods = lock_methods,             \
+        .n_methods = sizeof lock_methods / sizeof lock_methods[0],                                 \
+    }
 
-const mpx__type mpx__type_rlock = {
-    .name = "rlock",
-    .create = rlock_create,
-    .destroy = free,
-    .timeout = lock_timeout,
-    .wake = lock_wake,
-    .session_lost = lock_session_lost,
-    .methods = lock_methods,
-    .n_methods = sizeof lock_methods / sizeof lock_methods[0],
-};
+const mpx__type mpx__type_lock = LOCK_TYPE("lock", lock_create);
+const mpx__type mpx__type_rlock = LOCK_TYPE("rlock", rlock_create);

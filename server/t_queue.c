@@ -319,22 +319,14 @@ static const mpx__method joinable_methods[] = {
     {.name = "join", .fn = m_join, .min_args = 0, .max_args = 1},
 };
 
-const mpx__type mpx__type_queue = {
-    .name = "queue",
-    .create = queue_create,
-    .destroy = queue_free,
-    .wake = queue_wake,
-    .timeout = queue_timeout,
-    .methods = queue_methods,
-    .n_methods = sizeof queue_methods / sizeof queue_methods[0],
-};
+/* Queue and JoinableQueue share everything but their name, methods and joinability. */
+#define QUEUE_TYPE(NAME, CREATE, METHODS)                                                          \
+    {                                                                                              \
+        .name = NAME, .create = CREATE, .destroy = queue_free, .wake = queue_wake,                 \
+        .timeout = queue_timeout, .methods = METHODS,                                              \
+        .n_methods = sizeof METHODS / sizeof METHODS[0],                                           \
+    }
 
-const mpx__type mpx__type_joinable_queue = {
-    .name = "joinable_queue",
-    .create = joinable_create,
-    .destroy = queue_free,
-    .wake = queue_wake,
-    .timeout = queue_timeout,
-    .methods = joinable_methods,
-    .n_methods = sizeof joinable_methods / sizeof joinable_methods[0],
-};
+const mpx__type mpx__type_queue = QUEUE_TYPE("queue", queue_create, queue_methods);
+const mpx__type mpx__type_joinable_queue =
+    QUEUE_TYPE("joinable_queue", joinable_create, joinable_methods);

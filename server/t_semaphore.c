@@ -139,24 +139,14 @@ static const mpx__method semaphore_methods[] = {
     {.name = "value", .fn = m_value, .min_args = 0, .max_args = 0},
 };
 
-const mpx__type mpx__type_semaphore = {
-    .name = "semaphore",
-    .create = semaphore_create,
-    .destroy = free,
-    .timeout = semaphore_timeout,
-    .wake = semaphore_wake,
-    .session_lost = semaphore_session_lost,
-    .methods = semaphore_methods,
-    .n_methods = sizeof semaphore_methods / sizeof semaphore_methods[0],
-};
+/* Semaphore and BoundedSemaphore share everything but their name and bound. */
+#define SEMAPHORE_TYPE(NAME, CREATE)                                                               \
+    {                                                                                              \
+        .name = NAME, .create = CREATE, .destroy = free, .timeout = semaphore_timeout,             \
+        .wake = semaphore_wake, .session_lost = semaphore_session_lost,                            \
+        .methods = semaphore_methods,                                                              \
+        .n_methods = sizeof semaphore_methods / sizeof semaphore_methods[0],                       \
+    }
 
-const mpx__type mpx__type_bounded_semaphore = {
-    .name = "bounded_semaphore",
-    .create = bounded_create,
-    .destroy = free,
-    .timeout = semaphore_timeout,
-    .wake = semaphore_wake,
-    .session_lost = semaphore_session_lost,
-    .methods = semaphore_methods,
-    .n_methods = sizeof semaphore_methods / sizeof semaphore_methods[0],
-};
+const mpx__type mpx__type_semaphore = SEMAPHORE_TYPE("semaphore", semaphore_create);
+const mpx__type mpx__type_bounded_semaphore = SEMAPHORE_TYPE("bounded_semaphore", bounded_create);
