@@ -249,3 +249,14 @@ int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms)
     if (rc == 0 && !block) *wait_ms = 0;
     return rc;
 }
+
+int mpx__thread_arg(mpx__req *req, uint32_t i, uint64_t *thread)
+{
+    *thread = 0;
+    if (req->argc <= i) return 0;
+    mpx__mp_cursor c;
+    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_uint(&c, thread))
+        return mpx__req_fail(req, MPX_ETYPE, "the thread id must be an unsigned integer");
+    return 0;
+}

@@ -79,6 +79,10 @@ void mpx__blocked_drop_session(mpx__server *s, mpx__session *sess);
 /* Answers every parked call with MPX_ESHUTDOWN (mpxd is stopping). */
 void mpx__blocked_shutdown(mpx__server *s);
 
+/* Reads the optional thread id (a uint naming the calling thread, for RLock ownership) from
+ * argv[i]: 0 when absent. Returns 0 or MPX_ETYPE. */
+int mpx__thread_arg(mpx__req *req, uint32_t i, uint64_t *thread);
+
 /* Lock internals a Condition uses (t_lock.c). */
 bool mpx__is_lock(const mpx__obj *obj);
 bool mpx__lock_held(const mpx__obj *obj, const mpx__session *sess, uint64_t thread);

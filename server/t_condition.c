@@ -45,18 +45,6 @@ static void cond_requeue(mpx__server *s, condition *c, mpx__parked *p, bool noti
 
 /* ================================ condition methods ======================================= */
 
-/* Reads the thread id at argv[i] (0 if absent). */
-static int thread_arg(mpx__req *req, uint32_t i, uint64_t *thread)
-{
-    *thread = 0;
-    if (req->argc <= i) return 0;
-    mpx__mp_cursor cur;
-    mpx__mp_init(&cur, req->argv[i].p, req->argv[i].len);
-    if (mpx__mp_uint(&cur, thread))
-        return mpx__req_fail(req, MPX_ETYPE, "the thread id must be an unsigned integer");
-    return 0;
-}
-
 /* Runs one of the lock's own methods on the lock object. */
 static int on_lock(mpx__req *req, const char *method)
 {
@@ -91,7 +79,7 @@ static int m_wait(mpx__req *req)
     int64_t wait_ms;
     uint64_t thread;
     int rc = mpx__timeout_arg(req, 0, &wait_ms);
-    if (rc == 0) rc = thread_arg(req, 1, &thread);
+    if (rc == 0) rc = mpx__thread_arg(req, 1, &thread);
     if (rc) return rc;
     if (!mpx__lock_held(c->lock, req->session, thread))
         return mpx__req_fail(req, MPX_ENOTHELD, "cannot wait on an un-acquired lock");
@@ -106,7 +94,7 @@ static int notify_common(mpx__req *req, uint64_t n)
 {
     condition *c = req->obj->state;
     uint64_t thread;
-    int rc = thread_arg(req, 1, &thread);
+    int rc = mpx__thread_arg(req, 1, &thread);
     if (rc) return rc;
     if (!mpx__lock_held(c->lock, req->session, thread))
         return mpx__req_fail(req, MPX_ENOTHELD, "cannot notify on an un-acquired lock");

@@ -59,18 +59,6 @@ static void pack_refused(msgpack_packer *pk)
 
 /* ================================ lock methods ============================================ */
 
-/* Reads the optional thread id from argv[i] (0 if absent). */
-static int thread_arg(mpx__req *req, uint32_t i, uint64_t *thread)
-{
-    *thread = 0;
-    if (req->argc <= i) return 0;
-    mpx__mp_cursor c;
-    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
-    if (mpx__mp_uint(&c, thread))
-        return mpx__req_fail(req, MPX_ETYPE, "the thread id must be an unsigned integer");
-    return 0;
-}
-
 /* acquire([block [, timeout [, thread]]]) -> [acquired, fence, owner_died] */
 static int m_acquire(mpx__req *req)
 {
@@ -78,7 +66,7 @@ static int m_acquire(mpx__req *req)
     int64_t wait_ms;
     uint64_t thread;
     int rc = mpx__wait_args(req, 0, &wait_ms);
-    if (rc == 0) rc = thread_arg(req, 2, &thread);
+    if (rc == 0) rc = mpx__thread_arg(req, 2, &thread);
     if (rc) return rc;
     if (l->reentrant && lock_owned_by(l, req->session, thread)) {
         l->depth++;
@@ -104,7 +92,7 @@ static int m_release(mpx__req *req)
 {
     lock *l = req->obj->state;
     uint64_t thread;
-    int rc = thread_arg(req, 0, &thread);
+    int rc = mpx__thread_arg(req, 0, &thread);
     if (rc) return rc;
     if (!lock_owned_by(l, req->session, thread))
         return mpx__req_fail(req, MPX_ENOTHELD, "%s",
