@@ -37,13 +37,7 @@
 #define CLIENT_TAG 0x6d707863u /* "mpxc" */
 #define INLINE_FRAME 512       /* frames up to this size are built on the stack */
 
-/* A call waiting for its reply; lives on the calling thread's stack. */
-typedef struct pending {
-    uint64_t req_id;
-    bool done;
-    zmq_msg_t reply;
-    struct pending *next;
-} pending;
+typedef mpx__pending pending;
 
 struct mpx_client {
     uint32_t tag;
@@ -54,7 +48,8 @@ struct mpx_client {
     atomic_bool polling; /* the reader is inside zmq_poll */
     int wake_fd;         /* eventfd: pulls the reader out of zmq_poll */
     bool reader;         /* some thread is reading */
-    pending *pending;    /* calls waiting for replies */
+    pending *pending;    /* calls waiting for replies, oldest first */
+    pending *pending_tail;
     void *zctx;
     void *sock;
     char *endpoint;
@@ -147,7 +142,7 @@ static void frame_buf_free(frame_buf *b)
     if (b->data != b->inline_buf) free(b->data);
 }
 
-static int64_t now_ms(void)
+int64_t mpx__clock_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -192,7 +187,7 @@ static int recv_frame(mpx_client *c, zmq_msg_t *msg, int64_t deadline)
 {
     zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - mpx__clock_ms();
         if (left <= 0)
             return mpx__fail(MPX_ETIMEDOUT, "no answer from %s within %d ms", c->endpoint,
                              atomic_load(&c->timeout_ms));
@@ -264,7 +259,7 @@ static void welcome_read(mpx_client *c, const mpx__frame *f)
 static int handshake(mpx_client *c)
 {
     uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN], mac[32];
-    int64_t deadline = now_ms() + atomic_load(&c->timeout_ms);
+    int64_t deadline = mpx__clock_ms() + atomic_load(&c->timeout_ms);
     zmq_msg_t msg;
     mpx__frame f;
     randombytes_buf(nc, sizeof nc);
@@ -322,7 +317,7 @@ static int session_open(mpx_client *c)
     if (c->wake_fd < 0) return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));
     int rc = socket_open(c);
     if (rc == 0) rc = handshake(c);
-    if (rc == 0) c->last_send_ms = c->last_recv_ms = now_ms();
+    if (rc == 0) c->last_send_ms = c->last_recv_ms = mpx__clock_ms();
     return rc;
 }
 
@@ -447,7 +442,7 @@ static void *heartbeat_main(void *arg)
     for (;;) {
         int wait_ms = 1000;
         pthread_mutex_lock(&hb_mu);
-        int64_t now = now_ms();
+        int64_t now = mpx__clock_ms();
         for (mpx_client *c = hb_clients; c; c = c->hb_next) {
             heartbeat_one(c, now);
             int half = atomic_load(&c->heartbeat_ms) / 2;
@@ -527,7 +522,7 @@ static int client_after_fork(mpx_client *c)
     c->wake_fd = -1;
     sync_init(c); /* a thread of the parent may have held them; none exists here */
     c->reader = false;
-    c->pending = NULL;
+    c->pending = c->pending_tail = NULL;
     atomic_store(&c->want, 0);
     atomic_store(&c->polling, false);
     c->broken = 0;
@@ -564,16 +559,26 @@ static void client_lock(mpx_client *c)
     if (atomic_fetch_sub(&c->want, 1) == 1) pthread_cond_broadcast(&c->turn);
 }
 
+/* Calls are listed in the order they were sent and replies mostly come back in that order,
+ * so the one a reply is for is almost always the first. */
 static pending *pending_take(mpx_client *c, uint64_t req_id)
 {
-    for (pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
-        if ((*pp)->req_id == req_id) {
-            pending *p = *pp;
-            *pp = p->next;
+    pending *prev = NULL;
+    for (pending *p = c->pending; p; prev = p, p = p->next) {
+        if (p->req_id == req_id) {
+            *(prev ? &prev->next : &c->pending) = p->next;
+            if (c->pending_tail == p) c->pending_tail = prev;
             return p;
         }
     }
     return NULL;
+}
+
+static void pending_add(mpx_client *c, pending *p)
+{
+    p->next = NULL;
+    *(c->pending_tail ? &c->pending_tail->next : &c->pending) = p;
+    c->pending_tail = p;
 }
 
 /* Checks one frame from the server and hands a reply to its call. Under mu. */
@@ -596,7 +601,7 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
     if (f.seq != c->recv_seq + 1)
         return client_break(c, MPX_EREPLAY, "a frame from the server is out of sequence");
     c->recv_seq = f.seq;
-    c->last_recv_ms = now_ms();
+    c->last_recv_ms = mpx__clock_ms();
     if (f.kind == MPX_K_HEARTBEAT_ACK) return 0;
     if (f.kind == MPX_K_ERROR) {
         int rc = frame_error(&f, "from the server");
@@ -626,12 +631,12 @@ static void drain_replies(mpx_client *c)
 /* The reader's loop: polls until p's reply arrives or the deadline passes. Under mu. */
 static void read_until(mpx_client *c, pending *p, int64_t deadline)
 {
-    int64_t began = now_ms(); /* acks that queued while nobody read count from here */
+    int64_t began = mpx__clock_ms(); /* acks that queued while nobody read count from here */
     c->reader = true;
     while (!p->done && !c->broken) {
         while (atomic_load(&c->want) > 0)
             pthread_cond_wait(&c->turn, &c->mu);
-        int64_t now = now_ms(), left = deadline - now;
+        int64_t now = mpx__clock_ms(), left = deadline - now;
         int beat = atomic_load(&c->heartbeat_ms);
         if (left <= 0) break;
         /* Heartbeats go out while we wait and each is answered: two session timeouts
@@ -680,7 +685,7 @@ static int wait_reply(mpx_client *c, pending *p, int64_t deadline)
 {
     while (!p->done) {
         if (c->broken) return mpx__fail(c->broken, "%s", c->broken_msg);
-        if (now_ms() >= deadline) {
+        if (mpx__clock_ms() >= deadline) {
             pending_take(c, p->req_id);
             return mpx__fail(MPX_ETIMEDOUT, "no reply within the timeout");
         }
@@ -718,9 +723,8 @@ static int send_call(mpx_client *c, frame_buf *b, pending *p)
         return errno == EAGAIN ? mpx__fail(MPX_ETIMEDOUT, "the send queue is full")
                                : client_break(c, MPX_ECONN, zmq_strerror(errno));
     }
-    p->next = c->pending;
-    c->pending = p;
-    c->last_send_ms = now_ms();
+    pending_add(c, p);
+    c->last_send_ms = mpx__clock_ms();
     return 0;
 }
 
@@ -753,18 +757,20 @@ static int parse_result(pending *p, mpx__result *res)
     return 0;
 }
 
-int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
-                int timeout_ms, mpx__result *res)
+int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
+                   pending *p)
 {
     if (!mpx__client_ok(c)) return mpx__fail(MPX_EINVAL, "not a client handle");
     if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation)) {
         int rc = client_after_fork(c);
         if (rc) return rc;
     }
-    pending p = {.req_id = atomic_fetch_add(&c->next_req, 1)};
+    *p = (pending){.req_id = atomic_fetch_add(&c->next_req, 1),
+                   .fork_gen = atomic_load(&c->fork_gen)};
+    zmq_msg_init(&p->reply);
     frame_buf b;
     frame_buf_init(&b);
-    if (pack_call(&b, p.req_id, obj_id, method, args) != 0) {
+    if (pack_call(&b, p->req_id, obj_id, method, args) != 0) {
         frame_buf_free(&b);
         return mpx__fail(MPX_ENOMEM, "out of memory encoding the call");
     }
@@ -774,16 +780,64 @@ int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__a
         return mpx__fail(MPX_ETOOBIG, "a request of %zu bytes exceeds the server's limit of %zu",
                          size, c->max_message);
     }
-    int64_t deadline = timeout_ms == MPX__NO_TIMEOUT
-                           ? INT64_MAX
-                           : now_ms() + (timeout_ms > 0 ? timeout_ms : atomic_load(&c->timeout_ms));
-    zmq_msg_init(&p.reply);
     client_lock(c);
-    int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg) : send_call(c, &b, &p);
-    if (rc == 0) rc = wait_reply(c, &p, deadline);
+    int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg) : send_call(c, &b, p);
     pthread_mutex_unlock(&c->mu);
     frame_buf_free(&b);
-    if (rc == 0) rc = parse_result(&p, res);
+    return rc;
+}
+
+int64_t mpx__call_deadline(mpx_client *c, int timeout_ms)
+{
+    if (timeout_ms == MPX__NO_TIMEOUT) return INT64_MAX;
+    return mpx__clock_ms() + (timeout_ms > 0 ? timeout_ms : atomic_load(&c->timeout_ms));
+}
+
+/* A call sent before a fork() belongs to the parent's session: the child never sees its
+ * reply, and its entry is not in the child's list. */
+static bool call_stale(const pending *p)
+{
+    return p->fork_gen != atomic_load(&fork_generation);
+}
+
+int mpx__call_wait(mpx_client *c, pending *p, int64_t deadline, mpx__result *res)
+{
+    if (p->orphaned) return mpx__fail(MPX_ECLOSED, "the client was freed before the reply came");
+    if (call_stale(p)) return mpx__fail(MPX_ECONN, "the call was sent before a fork()");
+    client_lock(c);
+    int rc = wait_reply(c, p, deadline);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0) rc = parse_result(p, res);
+    return rc;
+}
+
+bool mpx__call_poll(mpx_client *c, pending *p)
+{
+    if (p->done || p->orphaned || call_stale(p)) return true;
+    client_lock(c); /* a reader stepping aside waits on `turn`: the socket is ours meanwhile */
+    if (!p->done && !c->broken) drain_replies(c);
+    bool over = p->done || c->broken;
+    pthread_mutex_unlock(&c->mu);
+    return over;
+}
+
+void mpx__call_cancel(mpx_client *c, pending *p)
+{
+    if (!p->done && !p->orphaned && !call_stale(p)) {
+        client_lock(c);
+        pending_take(c, p->req_id);
+        pthread_mutex_unlock(&c->mu);
+    }
+    zmq_msg_close(&p->reply);
+}
+
+int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
+                int timeout_ms, mpx__result *res)
+{
+    pending p;
+    int rc = mpx__call_send(c, obj_id, method, args, &p);
+    if (rc) return rc;
+    rc = mpx__call_wait(c, &p, mpx__call_deadline(c, timeout_ms), res);
     zmq_msg_close(&p.reply);
     return rc;
 }
@@ -877,6 +931,8 @@ void mpx_client_free(mpx_client **cp)
     heartbeat_stop(c);
     for (mpx_proxy *p = c->proxies; p; p = p->next)
         p->client = NULL; /* the session's end releases them all */
+    for (pending *p = c->pending; p; p = p->next)
+        p->orphaned = true; /* futures still in flight: their waits return MPX_ECLOSED */
     if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation)) {
         /* A forked child that never used this client: the inherited socket is not ours. */
         if (n_orphans < sizeof orphans / sizeof *orphans) orphans[n_orphans++] = c->zctx;

@@ -37,6 +37,42 @@ struct mpx_proxy {
     struct mpx_proxy *prev, *next; /* the client's open proxies */
 };
 
+/* A call in flight, registered with its client from mpx__call_send() until its reply arrives,
+ * its wait times out, or mpx__call_cancel(). The caller owns the memory (a stack frame for a
+ * blocking call, the future for an asynchronous one) and closes `reply` when done. */
+typedef struct mpx__pending {
+    uint64_t req_id;
+    unsigned fork_gen; /* the fork generation of the session that sent it */
+    bool done;         /* the reply is in `reply` */
+    bool orphaned;     /* the client was freed while the call was in flight */
+    zmq_msg_t reply;
+    struct mpx__pending *next;
+} mpx__pending;
+
+/* Packs and sends one call and registers p for its reply; never waits. Returns 0, MPX_EINVAL,
+ * MPX_ENOMEM, MPX_ETOOBIG or a transport error (then p is not registered and needs no
+ * cleanup). */
+int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
+                   mpx__pending *p);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t mpx__clock_ms(void);
+
+/* The deadline, in CLOCK_MONOTONIC ms, of a call with timeout_ms (MPX_TIMEOUT_DEFAULT: the
+ * client's default; MPX__NO_TIMEOUT: none) sent now. */
+int64_t mpx__call_deadline(mpx_client *c, int timeout_ms);
+
+/* Waits until p's reply arrives or the deadline passes, then reads the reply into *res (res
+ * may be NULL). Returns 0, a remote error, MPX_ETIMEDOUT (p is then unregistered), MPX_ECLOSED
+ * (the client was freed) or a transport error. */
+int mpx__call_wait(mpx_client *c, mpx__pending *p, int64_t deadline, mpx__result *res);
+
+/* Reads the replies already queued, without waiting; true once p's wait would not block. */
+bool mpx__call_poll(mpx_client *c, mpx__pending *p);
+
+/* Unregisters p if its reply has not come (a late reply is then dropped) and closes it. */
+void mpx__call_cancel(mpx_client *c, mpx__pending *p);
+
 /* Calls method on object obj_id and waits for the reply. On success *res holds the result
  * (res may be NULL to discard it); on a remote error, mpx_last_error() holds its message. */
 int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,

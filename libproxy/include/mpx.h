@@ -287,6 +287,35 @@ MPX_EXPORT int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, 
                             int timeout_ms, char **result, size_t *result_len);
 
 /* ------------------------------------------------------------------------------------------
+ * Asynchronous calls: send now, collect the result later. Any number of calls may be in
+ * flight on one client; calls from one thread reach the server in the order they were made,
+ * and a call that parks (a queue get) does not hold up the replies of later ones.
+ * ------------------------------------------------------------------------------------------ */
+typedef struct mpx_future mpx_future;
+
+/* Sends p.method(args) as mpx_call() does, without waiting for the reply; the call's timeout
+ * (timeout_ms, or the client's default for MPX_TIMEOUT_DEFAULT) runs from now. args is copied
+ * into the request before this returns. Caller owns *out; free it with mpx_future_free().
+ * Returns 0, MPX_EINVAL, MPX_ENOMEM, MPX_ETOOBIG or a transport error (then no future). */
+MPX_EXPORT int mpx_call_async(mpx_proxy *p, const char *method, const mpx_value *args,
+                              int timeout_ms, mpx_future **out);
+
+/* Waits for the future's reply (until its call's timeout) and returns what mpx_call() would
+ * have: 0 with the result, a remote error, MPX_ETIMEDOUT, or a transport error; MPX_ECLOSED if
+ * its client was freed first, MPX_ECONN in a fork()ed child for a call the parent sent. Call
+ * it once per future (again: MPX_EINVAL). Caller owns *result; free it with
+ * mpx_value_free(); result may be NULL to discard it. */
+MPX_EXPORT int mpx_future_wait(mpx_future *f, mpx_value **result);
+
+/* True when mpx_future_wait() would return at once (the reply is in, the connection broke,
+ * or the timeout passed); reads replies already queued but never waits. */
+MPX_EXPORT bool mpx_future_ready(mpx_future *f);
+
+/* Frees a future, waited or not (a reply still to come is dropped), and sets *f to NULL.
+ * Accepts NULL. */
+MPX_EXPORT void mpx_future_free(mpx_future **f);
+
+/* ------------------------------------------------------------------------------------------
  * Dict: a shared dictionary. Keys and values are any values; keys compare by their canonical
  * msgpack encoding (so the integer 1 and the double 1.0 are different keys).
  * ------------------------------------------------------------------------------------------ */
@@ -306,6 +335,13 @@ MPX_EXPORT int mpx_dict_set(mpx_proxy *d, const mpx_value *key, const mpx_value 
 
 /* d[key]: MPX_EKEY if absent. Caller owns *out; free it with mpx_value_free(). */
 MPX_EXPORT int mpx_dict_get(mpx_proxy *d, const mpx_value *key, mpx_value **out);
+
+/* mpx_dict_set() and mpx_dict_get() as asynchronous calls (mpx_call_async()): the future's
+ * result is nil / the value, its errors theirs. Caller owns *out; free it with
+ * mpx_future_free(). */
+MPX_EXPORT int mpx_dict_set_async(mpx_proxy *d, const mpx_value *key, const mpx_value *val,
+                                  mpx_future **out);
+MPX_EXPORT int mpx_dict_get_async(mpx_proxy *d, const mpx_value *key, mpx_future **out);
 
 /* d.get(key, dflt): a copy of dflt if absent. Caller owns *out; free it with
  * mpx_value_free(). */

@@ -1,0 +1,313 @@
+/*
+ * test_future.c — asynchronous calls against a real mpxd: many calls in flight matched to
+ * their futures, pipelined writes then reads, remote errors that keep the connection, a parked
+ * call that does not hold up later ones, timeouts, futures freed unwaited, a client freed under
+ * its futures, futures waited from several threads, a future carried into a fork()ed child,
+ * and bad arguments.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define IN_FLIGHT 256
+
+static mpx_value *key_n(const char *prefix, int i)
+{
+    char k[48];
+    snprintf(k, sizeof k, "%s-%d", prefix, i);
+    return mpx_str(k);
+}
+
+/* Waits a future for an integer result and frees it. */
+static int64_t wait_int(mpx_future **f)
+{
+    mpx_value *v = NULL;
+    int64_t i = -1;
+    assert_ok(mpx_future_wait(*f, &v));
+    assert_ok(mpx_value_get_int(v, &i));
+    mpx_value_free(&v);
+    mpx_future_free(f);
+    assert_null(*f);
+    return i;
+}
+
+/* Sends IN_FLIGHT writes and then IN_FLIGHT reads of the same keys before waiting for any:
+ * each read sees its write, and each reply reaches its own future. */
+static void test_pipelined_sets_then_gets(void **state)
+{
+    (void)state;
+    mpx_proxy *d = NULL;
+    mpx_future *sets[IN_FLIGHT], *gets[IN_FLIGHT];
+    assert_ok(mpx_dict_new(client, &d));
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        mpx_value *k = key_n("k", i), *v = mpx_int(i * 7);
+        assert_ok(mpx_dict_set_async(d, k, v, &sets[i]));
+        mpx_value_free(&k);
+        mpx_value_free(&v);
+    }
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        mpx_value *k = key_n("k", i);
+        assert_ok(mpx_dict_get_async(d, k, &gets[i]));
+        mpx_value_free(&k);
+    }
+    /* Collected in reverse: the replies of earlier calls wait in their futures meanwhile. */
+    for (int i = IN_FLIGHT - 1; i >= 0; i--)
+        assert_int_equal(wait_int(&gets[i]), i * 7);
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        mpx_value *nil = NULL;
+        assert_ok(mpx_future_wait(sets[i], &nil));
+        assert_int_equal(mpx_value_type(nil), MPX_NIL);
+        mpx_value_free(&nil);
+        mpx_future_free(&sets[i]);
+    }
+    size_t n = 0;
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, IN_FLIGHT);
+    mpx_proxy_free(&d);
+}
+
+/* A remote error comes back through the future, and the connection goes on. */
+static void test_remote_error_keeps_connection(void **state)
+{
+    (void)state;
+    mpx_proxy *d = NULL;
+    mpx_future *f = NULL, *g = NULL;
+    mpx_value *k = mpx_str("absent"), *out = NULL, *args = mpx_array(), *one = mpx_int(1);
+    assert_ok(mpx_dict_new(client, &d));
+    assert_ok(mpx_dict_get_async(d, k, &f));
+    assert_ok(mpx_array_push(args, &one));
+    assert_ok(mpx_call_async(d, "no_such_method", args, MPX_TIMEOUT_DEFAULT, &g));
+    assert_code(mpx_future_wait(f, &out), MPX_EKEY);
+    assert_non_null(strstr(mpx_last_error(), "absent"));
+    assert_null(out);
+    assert_code(mpx_future_wait(g, NULL), MPX_ENOMETHOD);
+    assert_code(mpx_future_wait(f, &out), MPX_EINVAL); /* a future is waited once */
+    mpx_future_free(&f);
+    mpx_future_free(&g);
+    assert_ok(mpx_ping(client));
+    mpx_value_free(&k);
+    mpx_value_free(&args);
+    mpx_proxy_free(&d);
+}
+
+/* A get parked on an empty queue leaves later calls on the same connection free to complete;
+ * it is answered once an item arrives. */
+static void test_parked_call_does_not_hold_up_others(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL, *d = NULL;
+    mpx_future *get = NULL, *set = NULL;
+    mpx_value *args = mpx_array(), *yes = mpx_bool(true), *nil = mpx_nil();
+    mpx_value *k = mpx_str("k"), *v = mpx_int(5), *item = mpx_int(42);
+    assert_ok(mpx_queue_new(client, 0, &q));
+    assert_ok(mpx_dict_new(client, &d));
+    assert_ok(mpx_array_push(args, &yes));
+    assert_ok(mpx_array_push(args, &nil));
+    assert_ok(mpx_call_async(q, "get", args, 30000, &get));
+    assert_ok(mpx_dict_set_async(d, k, v, &set));
+    assert_ok(mpx_future_wait(set, NULL));
+    await_stat(client, "parked", 1);
+    assert_false(mpx_future_ready(get));
+    assert_ok(mpx_queue_put(q, item, 0));
+    for (int i = 0; i < 1000 && !mpx_future_ready(get); i++)
+        usleep(10 * 1000); /* bounded: "it did not hang" */
+    assert_true(mpx_future_ready(get));
+    assert_int_equal(wait_int(&get), 42);
+    mpx_future_free(&set);
+    mpx_value_free(&args);
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    mpx_value_free(&item);
+    mpx_proxy_free(&d);
+    mpx_proxy_free(&q);
+}
+
+/* A call whose timeout runs out reports MPX_ETIMEDOUT; a future freed before its reply drops
+ * that reply; neither disturbs the calls after them. */
+static void test_timeout_and_unwaited_futures(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL, *d = NULL;
+    mpx_future *get = NULL, *dropped[16];
+    mpx_value *args = mpx_array(), *yes = mpx_bool(true), *nil = mpx_nil();
+    assert_ok(mpx_queue_new(client, 0, &q));
+    assert_ok(mpx_dict_new(client, &d));
+    assert_ok(mpx_array_push(args, &yes));
+    assert_ok(mpx_array_push(args, &nil));
+    assert_ok(mpx_call_async(q, "get", args, 200, &get));
+    assert_code(mpx_future_wait(get, NULL), MPX_ETIMEDOUT);
+    assert_true(mpx_future_ready(get));
+    mpx_future_free(&get);
+    for (int i = 0; i < 16; i++) {
+        mpx_value *k = key_n("d", i), *v = mpx_int(i);
+        assert_ok(mpx_dict_set_async(d, k, v, &dropped[i]));
+        mpx_future_free(&dropped[i]);
+        mpx_value_free(&k);
+        mpx_value_free(&v);
+    }
+    size_t n = 0;
+    assert_ok(mpx_dict_len(d, &n)); /* sent in order: every set ran before this */
+    assert_int_equal(n, 16);
+    mpx_future_free(NULL);
+    mpx_value_free(&args);
+    mpx_proxy_free(&d);
+    mpx_proxy_free(&q);
+}
+
+typedef struct {
+    mpx_proxy *d;
+    int id;
+    int failures;
+} thread_arg;
+
+/* One thread: 200 futures in flight, then each checked. */
+static void *future_thread(void *p)
+{
+    thread_arg *a = p;
+    mpx_future *f[200];
+    for (int i = 0; i < 200; i++) {
+        mpx_value *k = key_n(a->id ? "t1" : "t0", i), *v = mpx_int(a->id * 1000 + i);
+        if (mpx_dict_set_async(a->d, k, v, &f[i]) != 0) a->failures++;
+        mpx_value_free(&k);
+        mpx_value_free(&v);
+    }
+    for (int i = 0; i < 200; i++) {
+        if (mpx_future_wait(f[i], NULL) != 0) a->failures++;
+        mpx_future_free(&f[i]);
+    }
+    for (int i = 0; i < 200; i++) {
+        mpx_value *k = key_n(a->id ? "t1" : "t0", i);
+        if (mpx_dict_get_async(a->d, k, &f[i]) != 0) a->failures++;
+        mpx_value_free(&k);
+    }
+    for (int i = 0; i < 200; i++) {
+        mpx_value *v = NULL;
+        int64_t got = -1;
+        if (mpx_future_wait(f[i], &v) != 0 || mpx_value_get_int(v, &got) != 0 ||
+            got != a->id * 1000 + i)
+            a->failures++;
+        mpx_value_free(&v);
+        mpx_future_free(&f[i]);
+    }
+    return NULL;
+}
+
+static void test_futures_from_several_threads(void **state)
+{
+    (void)state;
+    mpx_proxy *d = NULL;
+    pthread_t t[2];
+    thread_arg a[2];
+    assert_ok(mpx_dict_new(client, &d));
+    for (int i = 0; i < 2; i++) {
+        a[i] = (thread_arg){.d = d, .id = i};
+        assert_int_equal(pthread_create(&t[i], NULL, future_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+    mpx_proxy_free(&d);
+}
+
+/* Freeing the client under a future in flight: its wait says MPX_ECLOSED. */
+static void test_client_freed_under_future(void **state)
+{
+    (void)state;
+    mpx_client *c = mpxd_connect(&server);
+    mpx_proxy *q = NULL;
+    mpx_future *f = NULL;
+    mpx_value *args = mpx_array(), *yes = mpx_bool(true), *nil = mpx_nil();
+    assert_ok(mpx_queue_new(c, 0, &q));
+    assert_ok(mpx_array_push(args, &yes));
+    assert_ok(mpx_array_push(args, &nil));
+    assert_ok(mpx_call_async(q, "get", args, MPX_TIMEOUT_DEFAULT, &f));
+    mpx_client_free(&c);
+    assert_code(mpx_future_wait(f, NULL), MPX_ECLOSED);
+    mpx_future_free(&f);
+    mpx_proxy_free(&q);
+    mpx_value_free(&args);
+}
+
+/* A future carried into a fork()ed child belongs to the parent's session: the child is told,
+ * and the parent still collects the result. */
+static void test_future_across_fork(void **state)
+{
+    (void)state;
+    mpx_proxy *d = NULL;
+    mpx_future *f = NULL;
+    mpx_value *k = mpx_str("fk"), *v = mpx_int(11);
+    assert_ok(mpx_dict_new(client, &d));
+    assert_ok(mpx_dict_set(d, k, v));
+    assert_ok(mpx_dict_get_async(d, k, &f));
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = mpx_future_wait(f, NULL);
+        mpx_value *got = NULL;
+        int64_t i = -1;
+        bool ok = rc == MPX_ECONN && mpx_dict_get(d, k, &got) == 0 &&
+                  mpx_value_get_int(got, &i) == 0 && i == 11;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(wait_int(&f), 11);
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    mpx_proxy_free(&d);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    mpx_proxy *d = NULL, *q = NULL;
+    mpx_future *f = NULL;
+    mpx_value *k = mpx_str("k"), *notarray = mpx_int(1), *big = mpx_array();
+    assert_ok(mpx_dict_new(client, &d));
+    assert_ok(mpx_queue_new(client, 0, &q));
+    for (int i = 0; i < 17; i++) {
+        mpx_value *x = mpx_int(i);
+        assert_ok(mpx_array_push(big, &x));
+    }
+    assert_code(mpx_call_async(d, "len", notarray, MPX_TIMEOUT_DEFAULT, &f), MPX_EINVAL);
+    assert_code(mpx_call_async(d, "len", big, MPX_TIMEOUT_DEFAULT, &f), MPX_EINVAL);
+    assert_code(mpx_call_async(d, NULL, NULL, MPX_TIMEOUT_DEFAULT, &f), MPX_EINVAL);
+    assert_code(mpx_call_async(d, "len", NULL, MPX_TIMEOUT_DEFAULT, NULL), MPX_EINVAL);
+    assert_code(mpx_call_async(NULL, "len", NULL, MPX_TIMEOUT_DEFAULT, &f), MPX_EINVAL);
+    assert_code(mpx_dict_get_async(q, k, &f), MPX_EINVAL); /* a queue is not a dict */
+    assert_code(mpx_dict_get_async(d, NULL, &f), MPX_EINVAL);
+    assert_code(mpx_dict_set_async(d, k, NULL, &f), MPX_EINVAL);
+    assert_null(f);
+    assert_code(mpx_future_wait(NULL, NULL), MPX_EINVAL);
+    assert_false(mpx_future_ready(NULL));
+    assert_ok(mpx_call_async(d, "len", NULL, MPX_TIMEOUT_DEFAULT, &f));
+    assert_int_equal(wait_int(&f), 0);
+    mpx_value_free(&k);
+    mpx_value_free(&notarray);
+    mpx_value_free(&big);
+    mpx_proxy_free(&q);
+    mpx_proxy_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipelined_sets_then_gets),
+        cmocka_unit_test(test_remote_error_keeps_connection),
+        cmocka_unit_test(test_parked_call_does_not_hold_up_others),
+        cmocka_unit_test(test_timeout_and_unwaited_futures),
+        cmocka_unit_test(test_futures_from_several_threads),
+        cmocka_unit_test(test_client_freed_under_future),
+        cmocka_unit_test(test_future_across_fork),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}
