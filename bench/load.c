@@ -13,11 +13,17 @@
  * PEER and TARGET:   mpx    an mpxd endpoint; the authkey file is $MPX_BENCH_KEYFILE
  *                    zmq    an echo-server endpoint
  *                    redis  tcp://HOST:PORT or unix:PATH
- * WORKLOAD:          get, set     one small dict read / write (16-byte key and value)
+ * WORKLOAD:          get, set     one small dict read / write (16-byte key and value); with
+ *                                 INFLIGHT > 1 mpx uses futures and Redis pipelines
  *                    queue        a put then a get on one queue
  *                    lock         an acquire then a release of one lock (mpx only)
  *                    batch        store 10,000 pairs in the peer's fastest form; one "op" is
  *                                 the whole batch, and p50/p99 are its duration
+ *                    connect      connect and authenticate, then disconnect (mpx, redis)
+ *                    manager      start a private manager and make one call (mpx; TARGET -)
+ *                    fill         store 1,000,000 pairs once, 10,000 a message, then print
+ *                                 "filled" and wait for a line on stdin (the caller reads the
+ *                                 server's memory meanwhile)
  *
  * Every loop is bounded by a deadline; a client that fails prints why and the run exits 1.
  */
@@ -39,6 +45,7 @@
 #define MAX_SAMPLES 400000 /* latency samples kept per client; ops past it are only counted */
 #define WARMUP_US 300000
 #define BATCH_PAIRS 10000
+#define FILL_PAIRS 1000000
 #define ECHO_SIZE 70 /* bytes of an mpx dict-get CALL frame: header 50, body ~20 */
 
 typedef struct {
@@ -145,7 +152,13 @@ typedef struct {
     mpx_client *c;
     mpx_proxy *obj;
     mpx_value *key, *val;
+    mpx_value *pairs; /* batch: the worker's 10,000 pairs, built once */
     const char *workload;
+    const char *target;
+    int inflight;
+    mpx_future *ring[1024]; /* pipelined: the calls in flight, oldest at head */
+    int64_t sent_at[1024];
+    uint64_t head, tail;
 } mpx_bench;
 
 static void mpx_check(int rc, const char *what)
@@ -175,49 +188,148 @@ static uint64_t mpx_op(void *p, result *r, bool measure)
     return 1;
 }
 
-/* One batch: BATCH_PAIRS distinct pairs stored with dict.update in one message. */
+/* Keeps b->inflight gets or sets in flight through futures: waits for the oldest, sends one
+ * more. */
+static uint64_t mpx_pipelined_op(void *p, result *r, bool measure)
+{
+    mpx_bench *b = p;
+    bool get = strcmp(b->workload, "get") == 0;
+    while (b->tail - b->head < (uint64_t)b->inflight) {
+        mpx_future **f = &b->ring[b->tail % 1024];
+        b->sent_at[b->tail++ % 1024] = now_us();
+        mpx_check(get ? mpx_dict_get_async(b->obj, b->key, f)
+                      : mpx_dict_set_async(b->obj, b->key, b->val, f),
+                  "async call");
+    }
+    mpx_value *out = NULL;
+    mpx_future **f = &b->ring[b->head % 1024];
+    mpx_check(mpx_future_wait(*f, get ? &out : NULL), "future");
+    if (measure) record(r, now_us() - b->sent_at[b->head % 1024]);
+    b->head++;
+    mpx_future_free(f);
+    mpx_value_free(&out);
+    return 1;
+}
+
+/* The pairs a worker stores: keys "<prefix>-<client>-<i>", 16-byte values. */
+static mpx_value *make_pairs(const char *prefix, int index, int n)
+{
+    mpx_value *pairs = mpx_map();
+    for (int i = 0; pairs && i < n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "%s%02d-%07d", prefix, index, i);
+        mpx_value *kv = mpx_str(k), *vv = mpx_str("0123456789abcdef");
+        if (!kv || !vv || mpx_map_put(pairs, &kv, &vv)) fail("pairs", "out of memory");
+    }
+    return pairs;
+}
+
+/* One batch: the worker's BATCH_PAIRS pairs stored with dict.update in one message. */
 static uint64_t mpx_batch_op(void *p, result *r, bool measure)
 {
     mpx_bench *b = p;
-    static uint64_t round;
-    mpx_value *pairs = mpx_map();
-    for (int i = 0; i < BATCH_PAIRS; i++) {
-        char k[32];
-        snprintf(k, sizeof k, "b%02d-%06d-%04llu", 0, i, (unsigned long long)(round % 10000));
-        mpx_value *kv = mpx_str(k), *vv = mpx_str("0123456789abcdef");
-        mpx_map_put(pairs, &kv, &vv);
-    }
-    round++;
     int64_t t0 = now_us();
-    mpx_check(mpx_dict_update(b->obj, pairs), "dict update");
+    mpx_check(mpx_dict_update(b->obj, b->pairs), "dict update");
     if (measure) record(r, now_us() - t0);
-    mpx_value_free(&pairs);
     return 1;
+}
+
+static uint64_t mpx_connect_op(void *p, result *r, bool measure)
+{
+    mpx_bench *b = p;
+    mpx_client *c = NULL;
+    int64_t t0 = now_us();
+    mpx_check(mpx_connect_keyfile(b->target, getenv("MPX_BENCH_KEYFILE"), &c), "connect");
+    if (measure) record(r, now_us() - t0);
+    mpx_client_free(&c);
+    return 1;
+}
+
+/* A private manager, from nothing to the answer of its first call. */
+static uint64_t mpx_manager_op(void *p, result *r, bool measure)
+{
+    (void)p;
+    mpx_manager *m = NULL;
+    int64_t t0 = now_us();
+    mpx_check(mpx_manager_start(&m), "manager start");
+    mpx_check(mpx_ping(mpx_manager_client(m)), "manager ping");
+    if (measure) record(r, now_us() - t0);
+    mpx_manager_shutdown(&m);
+    return 1;
+}
+
+/* Tells the caller the data is in, then holds it until told to go on. */
+static void filled(void)
+{
+    char line[8];
+    printf("filled\n");
+    fflush(stdout);
+    if (!fgets(line, sizeof line, stdin)) return;
+}
+
+static void mpx_fill(mpx_bench *b, result *r)
+{
+    int64_t t0 = now_us();
+    for (int i = 0; i < FILL_PAIRS / BATCH_PAIRS; i++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "f%03d-", i);
+        mpx_value *pairs = make_pairs(prefix, 0, BATCH_PAIRS);
+        mpx_check(mpx_dict_update(b->obj, pairs), "dict update");
+        mpx_value_free(&pairs);
+    }
+    record(r, now_us() - t0);
+    r->ops = 1;
+    r->elapsed_us = now_us() - t0;
+    filled();
+}
+
+/* Opens the object the workload uses. */
+static void mpx_open_object(mpx_bench *b, int index)
+{
+    char key[32];
+    snprintf(key, sizeof key, "key-%09d", index);
+    b->key = mpx_str(key);
+    b->val = mpx_str("0123456789abcdef");
+    if (strcmp(b->workload, "queue") == 0)
+        mpx_check(mpx_queue_new(b->c, 0, &b->obj), "queue");
+    else if (strcmp(b->workload, "lock") == 0)
+        mpx_check(mpx_lock_open(b->c, "bench.lock", &b->obj), "lock");
+    else
+        mpx_check(mpx_dict_open(b->c, "bench.dict", &b->obj), "dict");
+    if (strcmp(b->workload, "get") == 0) mpx_check(mpx_dict_set(b->obj, b->key, b->val), "set");
 }
 
 static void run_mpx(const run_cfg *cfg, result *r)
 {
-    mpx_bench b = {.workload = cfg->workload};
-    const char *keyfile = getenv("MPX_BENCH_KEYFILE");
-    char key[32];
-    if (!keyfile) fail("mpx", "MPX_BENCH_KEYFILE is not set");
-    mpx_check(mpx_connect_keyfile(cfg->target, keyfile, &b.c), "connect");
-    snprintf(key, sizeof key, "key-%09d", cfg->index);
-    b.key = mpx_str(key);
-    b.val = mpx_str("0123456789abcdef");
-    const char *w = cfg->workload;
-    if (strcmp(w, "queue") == 0)
-        mpx_check(mpx_queue_new(b.c, 0, &b.obj), "queue");
-    else if (strcmp(w, "lock") == 0)
-        mpx_check(mpx_lock_open(b.c, "bench.lock", &b.obj), "lock");
-    else
-        mpx_check(mpx_dict_open(b.c, "bench.dict", &b.obj), "dict");
-    if (strcmp(w, "get") == 0) mpx_check(mpx_dict_set(b.obj, b.key, b.val), "dict set");
-    drive(strcmp(w, "batch") == 0 ? mpx_batch_op : mpx_op, &b, cfg->seconds, r);
-    mpx_value_free(&b.key);
-    mpx_value_free(&b.val);
-    mpx_proxy_free(&b.obj);
-    mpx_client_free(&b.c);
+    mpx_bench *b = calloc(1, sizeof *b);
+    const char *keyfile = getenv("MPX_BENCH_KEYFILE"), *w = cfg->workload;
+    if (!b) fail("mpx", "out of memory");
+    if (!keyfile && strcmp(w, "manager") != 0) fail("mpx", "MPX_BENCH_KEYFILE is not set");
+    *b = (mpx_bench){.workload = w, .target = cfg->target, .inflight = cfg->inflight};
+    if (strcmp(w, "manager") == 0) {
+        drive(mpx_manager_op, b, cfg->seconds, r);
+    } else if (strcmp(w, "connect") == 0) {
+        drive(mpx_connect_op, b, cfg->seconds, r);
+    } else {
+        mpx_check(mpx_connect_keyfile(cfg->target, keyfile, &b->c), "connect");
+        mpx_open_object(b, cfg->index);
+        if (strcmp(w, "fill") == 0) {
+            mpx_fill(b, r);
+        } else if (strcmp(w, "batch") == 0) {
+            b->pairs = make_pairs("b", cfg->index, BATCH_PAIRS);
+            drive(mpx_batch_op, b, cfg->seconds, r);
+        } else {
+            drive(cfg->inflight > 1 ? mpx_pipelined_op : mpx_op, b, cfg->seconds, r);
+        }
+    }
+    for (; b->head < b->tail; b->head++)
+        mpx_future_free(&b->ring[b->head % 1024]);
+    mpx_value_free(&b->pairs);
+    mpx_value_free(&b->key);
+    mpx_value_free(&b->val);
+    mpx_proxy_free(&b->obj);
+    mpx_client_free(&b->c);
+    free(b);
 }
 
 /* ---- Redis (hiredis) ---------------------------------------------------------------------- */
@@ -248,8 +360,10 @@ static void redis_reply(redisContext *c, const char *what)
 typedef struct {
     redisContext *c;
     const char *workload;
+    const char *target;
     char key[32];
     int inflight;
+    int index;
 } redis_bench;
 
 static void redis_append(redis_bench *b)
@@ -283,25 +397,65 @@ static uint64_t redis_op(void *p, result *r, bool measure)
     return (uint64_t)b->inflight;
 }
 
-/* One batch: BATCH_PAIRS HSETs pipelined, 1,000 per round trip. */
+/* Stores n pairs "<prefix><index>-<i>" in hash `hash` as pipelined HSETs, 1,000 per round
+ * trip. */
+static void redis_store(redisContext *c, const char *hash, const char *prefix, int index, int n)
+{
+    for (int i = 0; i < n; i += 1000) {
+        for (int j = i; j < i + 1000 && j < n; j++)
+            redisAppendCommand(c, "HSET %s %s%02d-%07d 0123456789abcdef", hash, prefix, index, j);
+        for (int j = i; j < i + 1000 && j < n; j++)
+            redis_reply(c, "redis hset");
+    }
+}
+
+/* One batch: the worker's BATCH_PAIRS pairs. */
 static uint64_t redis_batch_op(void *p, result *r, bool measure)
 {
     redis_bench *b = p;
     int64_t t0 = now_us();
-    for (int i = 0; i < BATCH_PAIRS; i += 1000) {
-        for (int j = i; j < i + 1000; j++)
-            redisAppendCommand(b->c, "HSET bench.batch b%s-%06d 0123456789abcdef", b->key, j);
-        for (int j = i; j < i + 1000; j++)
-            redis_reply(b->c, "redis hset");
-    }
+    redis_store(b->c, "bench.batch", "b", b->index, BATCH_PAIRS);
     if (measure) record(r, now_us() - t0);
+    return 1;
+}
+
+static uint64_t redis_connect_op(void *p, result *r, bool measure)
+{
+    redis_bench *b = p;
+    int64_t t0 = now_us();
+    redisContext *c = redis_connect(b->target);
+    redisAppendCommand(c, "PING"); /* the first answer: the connection is usable */
+    redis_reply(c, "redis ping");
+    if (measure) record(r, now_us() - t0);
+    redisFree(c);
     return 1;
 }
 
 static void run_redis(const run_cfg *cfg, result *r)
 {
-    redis_bench b = {.workload = cfg->workload, .inflight = cfg->inflight};
+    redis_bench b = {.workload = cfg->workload,
+                     .target = cfg->target,
+                     .inflight = cfg->inflight,
+                     .index = cfg->index};
+    if (strcmp(cfg->workload, "connect") == 0) {
+        drive(redis_connect_op, &b, cfg->seconds, r);
+        return;
+    }
     b.c = redis_connect(cfg->target);
+    if (strcmp(cfg->workload, "fill") == 0) {
+        int64_t t0 = now_us();
+        for (int i = 0; i < FILL_PAIRS / BATCH_PAIRS; i++) {
+            char prefix[16];
+            snprintf(prefix, sizeof prefix, "f%03d-", i);
+            redis_store(b.c, "bench.fill", prefix, 0, BATCH_PAIRS);
+        }
+        record(r, now_us() - t0);
+        r->ops = 1;
+        r->elapsed_us = now_us() - t0;
+        filled();
+        redisFree(b.c);
+        return;
+    }
     snprintf(b.key, sizeof b.key, "key-%09d", cfg->index);
     if (strcmp(cfg->workload, "get") == 0) {
         redisAppendCommand(b.c, "HSET bench.dict %s 0123456789abcdef", b.key);
