@@ -317,6 +317,7 @@ set terminal pngcairo size 1000,420 font ',10'
 set output '%s'
 set multiplot layout 1,2 title 'dict get over ipc / unix sockets, one call at a time per client'
 set logscale x 2
+set xrange [0.8:20]
 set xtics (1, 4, 16)
 set xlabel 'client processes'
 set key left top

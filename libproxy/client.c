@@ -39,6 +39,17 @@
 
 typedef mpx__pending pending;
 
+/* A frame being built: small ones on the stack, larger ones on the heap. */
+typedef struct {
+    char *data;
+    size_t size;
+    size_t cap;
+    char inline_buf[INLINE_FRAME];
+} frame_buf;
+
+#define BATCH_FLUSH_CALLS 256         /* a send buffer this full goes out at once */
+#define BATCH_FLUSH_BYTES (256 << 10) /* likewise, bytes */
+
 struct mpx_client {
     uint32_t tag;
     pthread_mutex_t mu;  /* owns the socket and everything below */
@@ -50,6 +61,9 @@ struct mpx_client {
     bool reader;         /* some thread is reading */
     pending *pending;    /* calls waiting for replies, oldest first */
     pending *pending_tail;
+    frame_buf batch;      /* deferred calls: room for a header and array32, then bodies */
+    uint32_t batch_n;     /* calls in it */
+    pending *batch_first; /* the first of them in `pending`; the rest follow it */
     void *zctx;
     void *sock;
     char *endpoint;
@@ -104,13 +118,6 @@ static void fork_register(void)
 }
 
 /* ---- frame buffers ----------------------------------------------------------------------- */
-
-typedef struct {
-    char *data;
-    size_t size;
-    size_t cap;
-    char inline_buf[INLINE_FRAME];
-} frame_buf;
 
 static int frame_buf_write(void *data, const char *p, size_t len)
 {
@@ -333,6 +340,7 @@ static void session_close_socket(mpx_client *c)
 static void client_destroy(mpx_client *c)
 {
     session_close_socket(c);
+    frame_buf_free(&c->batch);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     pthread_cond_destroy(&c->turn);
@@ -343,6 +351,14 @@ static void client_destroy(mpx_client *c)
     free(c->endpoint);
     c->tag = MPX_DEAD_TAG;
     free(c);
+}
+
+/* Empties the send buffer, keeping its memory. */
+static void batch_reset(mpx_client *c)
+{
+    c->batch.size = MPX_HDR_LEN + MPX_BATCH_HDR;
+    c->batch_n = 0;
+    c->batch_first = NULL;
 }
 
 static void sync_init(mpx_client *c)
@@ -371,6 +387,8 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
     atomic_init(&c->timeout_ms, MPX_DEFAULT_TIMEOUT_MS);
     atomic_init(&c->fork_gen, atomic_load(&fork_generation));
     atomic_init(&c->next_req, 1);
+    frame_buf_init(&c->batch);
+    batch_reset(c);
     sync_init(c);
     c->endpoint = strdup(endpoint);
     c->authkey = malloc(keylen);
@@ -417,15 +435,21 @@ bool mpx__client_ok(const mpx_client *c)
 /* ---- heartbeats ------------------------------------------------------------------------- */
 
 static void client_lock(mpx_client *c);
+static int batch_flush(mpx_client *c);
 
-/* Sends a HEARTBEAT on c if it has sent nothing for heartbeat_ms. Called with hb_mu held. */
+/* Sends a HEARTBEAT on c if it has sent nothing for heartbeat_ms, or the calls it buffered
+ * if there are any (they keep the session alive as well). Called with hb_mu held. */
 static void heartbeat_one(mpx_client *c, int64_t now)
 {
     if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation))
         return; /* a child's inherited client is not ours until its first call */
     uint8_t frame[MPX_HDR_LEN];
     client_lock(c);
-    if (!c->broken && c->sock && now - c->last_send_ms >= c->heartbeat_ms) {
+    if (c->broken || !c->sock || now - c->last_send_ms < c->heartbeat_ms) {
+        /* nothing due */
+    } else if (c->batch_n > 0) {
+        batch_flush(c);
+    } else {
         mpx__frame_header(frame, MPX_K_HEARTBEAT, c->sid, c->send_seq + 1);
         mpx__mac_sign(&c->c2s, frame, sizeof frame);
         if (zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT) == (int)sizeof frame) {
@@ -523,6 +547,7 @@ static int client_after_fork(mpx_client *c)
     sync_init(c); /* a thread of the parent may have held them; none exists here */
     c->reader = false;
     c->pending = c->pending_tail = NULL;
+    batch_reset(c); /* the parent's deferred calls: the parent sends them */
     atomic_store(&c->want, 0);
     atomic_store(&c->polling, false);
     c->broken = 0;
@@ -568,6 +593,7 @@ static pending *pending_take(mpx_client *c, uint64_t req_id)
         if (p->req_id == req_id) {
             *(prev ? &prev->next : &c->pending) = p->next;
             if (c->pending_tail == p) c->pending_tail = prev;
+            if (c->batch_first == p) c->batch_first = p->next;
             return p;
         }
     }
@@ -581,13 +607,34 @@ static void pending_add(mpx_client *c, pending *p)
     c->pending_tail = p;
 }
 
+/* Hands one reply body, inside frame msg, to its call: moving the frame to it, or with
+ * `shared` a reference to it. A reply nobody waits for (its call timed out) is dropped. */
+static int deliver_one(mpx_client *c, zmq_msg_t *msg, const uint8_t *body, size_t len, bool shared)
+{
+    mpx__mp_cursor cur;
+    uint32_t n;
+    uint64_t req_id;
+    mpx__mp_init(&cur, body, len);
+    if (mpx__mp_array(&cur, &n) || n != 3 || mpx__mp_uint(&cur, &req_id))
+        return client_break(c, MPX_EPROTO, "malformed reply from the server");
+    pending *p = pending_take(c, req_id);
+    if (!p) return 0;
+    p->reply_off = (size_t)(body - (const uint8_t *)zmq_msg_data(msg));
+    p->reply_len = len;
+    if (shared)
+        zmq_msg_copy(&p->reply, msg);
+    else
+        zmq_msg_move(&p->reply, msg);
+    p->done = true;
+    return 0;
+}
+
 /* Checks one frame from the server and hands a reply to its call. Under mu. */
 static int deliver(mpx_client *c, zmq_msg_t *msg)
 {
     mpx__frame f;
     mpx__mp_cursor cur;
     uint32_t n;
-    uint64_t req_id;
     if (mpx__frame_parse(zmq_msg_data(msg), zmq_msg_size(msg), &f) != 0)
         return client_break(c, MPX_EPROTO, "malformed frame from the server");
     if (f.kind == MPX_K_ERROR && f.sid == 0) {
@@ -608,12 +655,13 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
         return client_break(c, rc, mpx_last_error());
     }
     mpx__mp_init(&cur, f.body, f.body_len);
-    if (f.kind != MPX_K_REPLY || mpx__mp_array(&cur, &n) || n != 3 || mpx__mp_uint(&cur, &req_id))
+    if (f.kind == MPX_K_REPLY) return deliver_one(c, msg, f.body, f.body_len, false);
+    if (f.kind != MPX_K_REPLIES || mpx__mp_array(&cur, &n))
         return client_break(c, MPX_EPROTO, "malformed reply from the server");
-    pending *p = pending_take(c, req_id);
-    if (p) { /* else the call timed out already: its reply is dropped */
-        zmq_msg_move(&p->reply, msg);
-        p->done = true;
+    while (n--) { /* the calls share the frame: each holds a reference to it */
+        const uint8_t *start = cur.p;
+        if (mpx__mp_skip(&cur) || deliver_one(c, msg, start, (size_t)(cur.p - start), true))
+            return client_break(c, MPX_EPROTO, "malformed reply from the server");
     }
     return 0;
 }
@@ -684,7 +732,10 @@ static void timed_wait(mpx_client *c, int64_t deadline)
 static int wait_reply(mpx_client *c, pending *p, int64_t deadline)
 {
     while (!p->done) {
-        if (c->broken) return mpx__fail(c->broken, "%s", c->broken_msg);
+        if (c->broken) { /* p leaves the list with its caller: it may be on the stack */
+            pending_take(c, p->req_id);
+            return mpx__fail(c->broken, "%s", c->broken_msg);
+        }
         if (mpx__clock_ms() >= deadline) {
             pending_take(c, p->req_id);
             return mpx__fail(MPX_ETIMEDOUT, "no reply within the timeout");
@@ -712,32 +763,82 @@ static int pack_call(frame_buf *b, uint64_t req_id, uint64_t obj_id, const char 
     return rc;
 }
 
-/* Signs and sends a frame and registers p. Under mu. */
-static int send_call(mpx_client *c, frame_buf *b, pending *p)
+/* Signs and sends a frame of the given kind. Under mu. */
+static int send_frame(mpx_client *c, frame_buf *b, uint8_t kind)
 {
     uint8_t *frame = (uint8_t *)b->data;
-    mpx__frame_header(frame, MPX_K_CALL, c->sid, ++c->send_seq);
+    mpx__frame_header(frame, kind, c->sid, ++c->send_seq);
     mpx__mac_sign(&c->c2s, frame, b->size);
     if (zmq_send(c->sock, frame, b->size, ZMQ_DONTWAIT) != (int)b->size) {
         c->send_seq--; /* nothing went out */
         return errno == EAGAIN ? mpx__fail(MPX_ETIMEDOUT, "the send queue is full")
                                : client_break(c, MPX_ECONN, zmq_strerror(errno));
     }
-    pending_add(c, p);
     c->last_send_ms = mpx__clock_ms();
     return 0;
 }
 
+/* Sends the deferred calls as one BATCH frame. If it cannot go out, each of its calls is
+ * answered with the error. Under mu. */
+static int batch_flush(mpx_client *c)
+{
+    if (c->batch_n == 0) return 0;
+    uint8_t *count = (uint8_t *)c->batch.data + MPX_HDR_LEN;
+    count[0] = 0xdd; /* array32 */
+    for (int i = 0; i < 4; i++)
+        count[1 + i] = (uint8_t)(c->batch_n >> (24 - 8 * i));
+    int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg)
+                       : send_frame(c, &c->batch, MPX_K_BATCH);
+    if (rc) {
+        for (pending *p = c->batch_first, *next; p; p = next) {
+            next = p->next;
+            pending_take(c, p->req_id);
+            p->failed = rc;
+            p->done = true;
+        }
+        pthread_cond_broadcast(&c->cv);
+    }
+    batch_reset(c);
+    return rc;
+}
+
+/* Adds a packed call (b's body) to the send buffer and registers p; sends the buffer once it
+ * is full, or would grow past what the server takes. Under mu. */
+static int batch_add(mpx_client *c, const frame_buf *b, pending *p)
+{
+    size_t body = b->size - MPX_HDR_LEN;
+    size_t limit = c->max_message < BATCH_FLUSH_BYTES ? c->max_message : BATCH_FLUSH_BYTES;
+    int rc = 0;
+    if (c->batch.size - MPX_HDR_LEN + body > limit) rc = batch_flush(c);
+    if (rc) return rc;
+    if (frame_buf_write(&c->batch, b->data + MPX_HDR_LEN, body) != 0)
+        return mpx__fail(MPX_ENOMEM, "out of memory buffering the call");
+    pending_add(c, p);
+    if (c->batch_n++ == 0) c->batch_first = p;
+    return c->batch_n >= BATCH_FLUSH_CALLS ? batch_flush(c) : 0;
+}
+
+/* Sends a packed call now: alone as a CALL, or last in the buffered batch. Under mu. */
+static int send_call(mpx_client *c, frame_buf *b, pending *p)
+{
+    if (c->batch_n > 0) {
+        int rc = batch_add(c, b, p);
+        return rc ? rc : batch_flush(c);
+    }
+    int rc = send_frame(c, b, MPX_K_CALL);
+    if (rc == 0) pending_add(c, p);
+    return rc;
+}
+
 static int parse_result(pending *p, mpx__result *res)
 {
-    mpx__frame f;
     mpx__mp_cursor cur;
     uint32_t n, len;
     uint64_t req_id;
     int64_t status;
     const char *msg;
-    mpx__frame_parse(zmq_msg_data(&p->reply), zmq_msg_size(&p->reply), &f);
-    mpx__mp_init(&cur, f.body, f.body_len);
+    if (p->failed) return mpx__fail(p->failed, "the call could not be sent");
+    mpx__mp_init(&cur, (const uint8_t *)zmq_msg_data(&p->reply) + p->reply_off, p->reply_len);
     mpx__mp_array(&cur, &n);
     mpx__mp_uint(&cur, &req_id);
     if (mpx__mp_int(&cur, &status)) return mpx__fail(MPX_EPROTO, "malformed reply status");
@@ -749,16 +850,17 @@ static int parse_result(pending *p, mpx__result *res)
     if (mpx__mp_skip(&cur) || cur.p != cur.end)
         return mpx__fail(MPX_EPROTO, "malformed reply payload");
     if (res) {
+        size_t off = (size_t)(start - (const uint8_t *)zmq_msg_data(&p->reply));
         zmq_msg_init(&res->msg);
         zmq_msg_move(&res->msg, &p->reply);
-        res->data = start;
+        res->data = (const uint8_t *)zmq_msg_data(&res->msg) + off;
         res->len = (size_t)(cur.p - start);
     }
     return 0;
 }
 
 int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
-                   pending *p)
+                   bool defer, pending *p)
 {
     if (!mpx__client_ok(c)) return mpx__fail(MPX_EINVAL, "not a client handle");
     if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation)) {
@@ -781,9 +883,21 @@ int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx
                          size, c->max_message);
     }
     client_lock(c);
-    int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg) : send_call(c, &b, p);
+    int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg)
+             : defer   ? batch_add(c, &b, p)
+                       : send_call(c, &b, p);
     pthread_mutex_unlock(&c->mu);
     frame_buf_free(&b);
+    return rc;
+}
+
+int mpx_client_flush(mpx_client *c)
+{
+    if (!mpx__client_ok(c)) return mpx__fail(MPX_EINVAL, "not a client handle");
+    if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation)) return 0; /* nothing ours */
+    client_lock(c);
+    int rc = batch_flush(c);
+    pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
@@ -805,6 +919,7 @@ int mpx__call_wait(mpx_client *c, pending *p, int64_t deadline, mpx__result *res
     if (p->orphaned) return mpx__fail(MPX_ECLOSED, "the client was freed before the reply came");
     if (call_stale(p)) return mpx__fail(MPX_ECONN, "the call was sent before a fork()");
     client_lock(c);
+    if (!p->done) batch_flush(c); /* p itself may be in the buffer; a failure answers it */
     int rc = wait_reply(c, p, deadline);
     pthread_mutex_unlock(&c->mu);
     if (rc == 0) rc = parse_result(p, res);
@@ -815,6 +930,7 @@ bool mpx__call_poll(mpx_client *c, pending *p)
 {
     if (p->done || p->orphaned || call_stale(p)) return true;
     client_lock(c); /* a reader stepping aside waits on `turn`: the socket is ours meanwhile */
+    if (!p->done) batch_flush(c);
     if (!p->done && !c->broken) drain_replies(c);
     bool over = p->done || c->broken;
     pthread_mutex_unlock(&c->mu);
@@ -835,7 +951,7 @@ int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *method, const mpx__a
                 int timeout_ms, mpx__result *res)
 {
     pending p;
-    int rc = mpx__call_send(c, obj_id, method, args, &p);
+    int rc = mpx__call_send(c, obj_id, method, args, false, &p);
     if (rc) return rc;
     rc = mpx__call_wait(c, &p, mpx__call_deadline(c, timeout_ms), res);
     zmq_msg_close(&p.reply);
@@ -915,6 +1031,7 @@ static void send_bye(mpx_client *c)
 {
     uint8_t frame[MPX_HDR_LEN];
     client_lock(c); /* the reader may hold mu while it polls */
+    batch_flush(c); /* deferred calls still run, as those already sent do */
     if (!c->broken) {
         mpx__frame_header(frame, MPX_K_BYE, c->sid, ++c->send_seq);
         mpx__mac_sign(&c->c2s, frame, sizeof frame);

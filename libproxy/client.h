@@ -43,17 +43,22 @@ struct mpx_proxy {
 typedef struct mpx__pending {
     uint64_t req_id;
     unsigned fork_gen; /* the fork generation of the session that sent it */
-    bool done;         /* the reply is in `reply` */
+    bool done;         /* the reply is in `reply`, or `failed` says why there is none */
     bool orphaned;     /* the client was freed while the call was in flight */
-    zmq_msg_t reply;
+    int failed;        /* a batch that held the call could not be sent: its error */
+    zmq_msg_t reply;   /* the frame holding the reply (a REPLIES frame is shared) */
+    size_t reply_off;  /* the reply body's place in that frame */
+    size_t reply_len;
     struct mpx__pending *next;
 } mpx__pending;
 
-/* Packs and sends one call and registers p for its reply; never waits. Returns 0, MPX_EINVAL,
- * MPX_ENOMEM, MPX_ETOOBIG or a transport error (then p is not registered and needs no
- * cleanup). */
+/* Packs one call and registers p for its reply; never waits. With `defer` the call joins the
+ * client's send buffer, which goes out as one BATCH frame when it fills, before a wait on a
+ * call still unanswered, or on mpx_client_flush(); without, it goes out now (with whatever is
+ * buffered). Returns 0, MPX_EINVAL, MPX_ENOMEM, MPX_ETOOBIG or a transport error (then p is
+ * not registered and needs no cleanup). */
 int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx__args *args,
-                   mpx__pending *p);
+                   bool defer, mpx__pending *p);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t mpx__clock_ms(void);

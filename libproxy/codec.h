@@ -25,6 +25,8 @@
 #define MPX_PREAUTH_MAX_FRAME 256 /* largest frame accepted before the handshake ends */
 #define MPX_DEFAULT_MAX_MESSAGE (16u << 20)
 #define MPX_DEFAULT_SESSION_TIMEOUT_MS 5000 /* silence after which mpxd ends a session */
+#define MPX_MAX_BATCH 1024                  /* calls in one BATCH frame */
+#define MPX_BATCH_HDR 5 /* a batch's array header, always array32 so it can be written last */
 
 /* Frame kinds (docs/protocol.md, "Frames"). Client to server below 0x80, server to client
  * from 0x80, so a frame can never be reflected back at its sender. */
@@ -34,11 +36,13 @@ enum {
     MPX_K_CALL = 0x03,
     MPX_K_BYE = 0x04,
     MPX_K_HEARTBEAT = 0x05,
+    MPX_K_BATCH = 0x06, /* several CALL bodies under one MAC */
     MPX_K_CHALLENGE = 0x81,
     MPX_K_WELCOME = 0x82,
     MPX_K_REPLY = 0x83,
     MPX_K_ERROR = 0x84,
     MPX_K_HEARTBEAT_ACK = 0x85,
+    MPX_K_REPLIES = 0x86, /* several REPLY bodies under one MAC */
 };
 
 /* A parsed frame. Pointers are borrowed from the buffer given to mpx__frame_parse(). */

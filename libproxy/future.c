@@ -36,7 +36,7 @@ static int future_start(mpx_proxy *p, const char *method, const mpx__args *args,
     if (!f) return mpx__fail(MPX_ENOMEM, "out of memory");
     f->c = p->client;
     f->deadline = mpx__call_deadline(f->c, timeout_ms);
-    int rc = mpx__call_send(f->c, p->id, method, args, &f->call);
+    int rc = mpx__call_send(f->c, p->id, method, args, true, &f->call);
     if (rc) {
         free(f);
         return rc;

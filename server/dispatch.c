@@ -206,3 +206,31 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
     mpx__session_send(s, sess, MPX_K_REPLY);
     if (req.obj->type->wake) req.obj->type->wake(s, req.obj);
 }
+
+/* A BATCH is checked whole before any of its calls runs: an array of 1 to MPX_MAX_BATCH
+ * well-formed msgpack objects and nothing after it. Each call is then run as if it had come
+ * in its own CALL frame, in order. */
+void mpx__dispatch_batch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len)
+{
+    mpx__mp_cursor c;
+    uint32_t n = 0;
+    mpx__mp_init(&c, body, len);
+    bool ok = mpx__mp_array(&c, &n) == 0 && n >= 1 && n <= MPX_MAX_BATCH;
+    const uint8_t *first = c.p;
+    for (uint32_t i = 0; ok && i < n; i++)
+        ok = mpx__mp_skip(&c) == 0;
+    if (!ok || c.p != c.end) {
+        s->stats.rejected_malformed++;
+        mpx__session_send_error(s, sess, 0, MPX_EBADREQ,
+                                "a batch is an array of 1 to 1024 calls and nothing after it");
+        return;
+    }
+    mpx__session_batch_begin(s, sess);
+    c.p = first;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *call = c.p;
+        mpx__mp_skip(&c);
+        mpx__dispatch(s, sess, call, (size_t)(c.p - call));
+    }
+    mpx__session_batch_end(s, sess);
+}

@@ -68,6 +68,7 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     msgpack_sbuffer_init(&s->out);
+    msgpack_sbuffer_init(&s->batch);
     msgpack_packer_init(&s->pk, &s->out, msgpack_sbuffer_write);
     mpx__registry_init(&s->reg);
     s->zctx = zmq_ctx_new();
@@ -174,5 +175,6 @@ void mpx__server_close(mpx__server *s)
     if (s->router) zmq_close(s->router);
     if (s->zctx) zmq_ctx_term(s->zctx);
     msgpack_sbuffer_destroy(&s->out);
+    msgpack_sbuffer_destroy(&s->batch);
     free(s->heap);
 }

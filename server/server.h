@@ -46,9 +46,12 @@ struct mpx__server {
     size_t heap_len;
     size_t heap_cap;
     size_t n_parked;
-    bool in_handler;     /* a method handler is running: s->out holds its reply */
-    msgpack_sbuffer out; /* the frame being built; reused for every send */
-    msgpack_packer pk;   /* packs into out */
+    bool in_handler;             /* a method handler is running: s->out holds its reply */
+    msgpack_sbuffer out;         /* the frame being built; reused for every send */
+    mpx__session *batch_session; /* running a BATCH: its replies go into `batch` */
+    msgpack_sbuffer batch;       /* a REPLIES frame being gathered: header, array32, bodies */
+    uint32_t batch_replies;
+    msgpack_packer pk; /* packs into out */
 };
 
 /* Logs one line to stderr with a timestamp. Info lines are dropped with --quiet. */
@@ -61,5 +64,9 @@ int64_t mpx__now_ms(void);
 
 /* Runs a CALL body from an authenticated session and sends its reply. */
 void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len);
+
+/* Runs a BATCH body (an array of CALL bodies) in order, and sends the replies of the calls
+ * answered meanwhile in one REPLIES frame; calls that park are answered later as usual. */
+void mpx__dispatch_batch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len);
 
 #endif

@@ -33,10 +33,38 @@ static void send_frame(mpx__server *s, const uint8_t *rid, size_t rid_len)
 
 void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind)
 {
+    if (kind == MPX_K_REPLY && s->batch_session == sess) { /* gathered for one REPLIES */
+        msgpack_sbuffer_write(&s->batch, s->out.data + MPX_HDR_LEN, s->out.size - MPX_HDR_LEN);
+        s->batch_replies++;
+        return;
+    }
     uint8_t *frame = (uint8_t *)s->out.data;
     mpx__frame_header(frame, kind, sess->sid, ++sess->send_seq);
     mpx__mac_sign(&sess->s2c, frame, s->out.size);
     send_frame(s, sess->rid, sess->rid_len);
+}
+
+void mpx__session_batch_begin(mpx__server *s, mpx__session *sess)
+{
+    static const uint8_t room[MPX_HDR_LEN + MPX_BATCH_HDR];
+    s->batch.size = 0;
+    msgpack_sbuffer_write(&s->batch, (const char *)room, sizeof room);
+    s->batch_replies = 0;
+    s->batch_session = sess;
+}
+
+void mpx__session_batch_end(mpx__server *s, mpx__session *sess)
+{
+    s->batch_session = NULL;
+    if (s->batch_replies == 0) return;
+    uint8_t *frame = (uint8_t *)s->batch.data;
+    frame[MPX_HDR_LEN] = 0xdd; /* array32: the count is known only now */
+    for (int i = 0; i < 4; i++)
+        frame[MPX_HDR_LEN + 1 + i] = (uint8_t)(s->batch_replies >> (24 - 8 * i));
+    mpx__frame_header(frame, MPX_K_REPLIES, sess->sid, ++sess->send_seq);
+    mpx__mac_sign(&sess->s2c, frame, s->batch.size);
+    if (zmq_send(s->router, sess->rid, sess->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return;
+    zmq_send(s->router, s->batch.data, s->batch.size, ZMQ_DONTWAIT);
 }
 
 void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
@@ -258,13 +286,17 @@ static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
         mpx__session_send_error(s, sess, peek_req_id(f), MPX_ETOOBIG, msg);
         return;
     }
-    mpx__dispatch(s, sess, f->body, f->body_len);
+    if (f->kind == MPX_K_BATCH)
+        mpx__dispatch_batch(s, sess, f->body, f->body_len);
+    else
+        mpx__dispatch(s, sess, f->body, f->body_len);
 }
 
 /* The kinds a READY session sends, each signed and sequenced. */
 static bool is_signed_kind(uint8_t kind)
 {
-    return kind == MPX_K_CALL || kind == MPX_K_BYE || kind == MPX_K_HEARTBEAT;
+    return kind == MPX_K_CALL || kind == MPX_K_BATCH || kind == MPX_K_BYE ||
+           kind == MPX_K_HEARTBEAT;
 }
 
 static void on_frame(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,

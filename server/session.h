@@ -48,6 +48,11 @@ void mpx__frame_begin(mpx__server *s);
 /* Signs the frame in s->out as `kind` for sess and sends it. */
 void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind);
 
+/* Between these two calls every REPLY for sess is gathered instead of sent, and _end sends them
+ * all as one REPLIES frame (none if there were none). */
+void mpx__session_batch_begin(mpx__server *s, mpx__session *sess);
+void mpx__session_batch_end(mpx__server *s, mpx__session *sess);
+
 /* Sends a REPLY [req_id, code, message] for a failed request. */
 void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
                              const char *msg);

@@ -3,7 +3,7 @@
  * their futures, pipelined writes then reads, remote errors that keep the connection, a parked
  * call that does not hold up later ones, timeouts, futures freed unwaited, a client freed under
  * its futures, futures waited from several threads, a future carried into a fork()ed child,
- * and bad arguments.
+ * deferred calls sent by mpx_client_flush(), and bad arguments.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -265,6 +265,49 @@ static void test_future_across_fork(void **state)
     mpx_proxy_free(&d);
 }
 
+/* True once `other` reads key from dict name, polling for at most wait_ms. */
+static bool seen_within(mpx_client *other, const char *name, const mpx_value *key, int wait_ms)
+{
+    mpx_proxy *d = NULL;
+    bool in = false;
+    assert_ok(mpx_dict_open(other, name, &d));
+    for (int waited = 0; !in && waited <= wait_ms; waited += 10) {
+        assert_ok(mpx_dict_contains(d, key, &in));
+        if (!in) usleep(10 * 1000);
+    }
+    mpx_proxy_free(&d);
+    return in;
+}
+
+/* Deferred calls wait in the client until something sends them: here mpx_client_flush(). The
+ * server's long session timeout puts the next heartbeat (which would send them too) 15 s
+ * away, past this test. */
+static void test_flush_sends_deferred_calls(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--session-timeout", "60000", NULL};
+    mpxd_proc slow;
+    mpxd_start(&slow, "ipc", extra);
+    mpx_client *a = mpxd_connect(&slow), *b = mpxd_connect(&slow);
+    mpx_proxy *d = NULL;
+    mpx_future *f = NULL;
+    mpx_value *k = mpx_str("deferred"), *v = mpx_int(1);
+    assert_ok(mpx_dict_open(a, "flush.dict", &d));
+    assert_ok(mpx_dict_set_async(d, k, v, &f));
+    assert_false(seen_within(b, "flush.dict", k, 300));
+    assert_ok(mpx_client_flush(a));
+    assert_true(seen_within(b, "flush.dict", k, 10000));
+    assert_ok(mpx_future_wait(f, NULL));
+    mpx_future_free(&f);
+    assert_code(mpx_client_flush(NULL), MPX_EINVAL);
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    mpx_proxy_free(&d);
+    mpx_client_free(&a);
+    mpx_client_free(&b);
+    assert_int_equal(mpxd_stop(&slow), 0);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -307,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_futures_from_several_threads),
         cmocka_unit_test(test_client_freed_under_future),
         cmocka_unit_test(test_future_across_fork),
+        cmocka_unit_test(test_flush_sends_deferred_calls),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

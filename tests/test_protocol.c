@@ -113,13 +113,19 @@ static int raw_handshake(raw_peer *p, const uint8_t *key, size_t len)
     return 0;
 }
 
-/* Builds a signed CALL frame with the next sequence number around body. */
-static size_t raw_build(raw_peer *p, const void *body, size_t len, uint8_t *out)
+/* Builds a signed frame of the given kind with the next sequence number around body. */
+static size_t raw_build_kind(raw_peer *p, uint8_t kind, const void *body, size_t len, uint8_t *out)
 {
-    mpx__frame_header(out, MPX_K_CALL, p->sid, ++p->send_seq);
+    mpx__frame_header(out, kind, p->sid, ++p->send_seq);
     memcpy(out + MPX_HDR_LEN, body, len);
     mpx__mac_sign(&p->c2s, out, MPX_HDR_LEN + len);
     return MPX_HDR_LEN + len;
+}
+
+/* Builds a signed CALL frame with the next sequence number around body. */
+static size_t raw_build(raw_peer *p, const void *body, size_t len, uint8_t *out)
+{
+    return raw_build_kind(p, MPX_K_CALL, body, len, out);
 }
 
 /* Receives a REPLY, checks its MAC, and returns its status (0 or a negative code). */
@@ -404,6 +410,84 @@ static void test_oversized_request_keeps_connection(void **state)
     assert_good_client_intact();
 }
 
+/* Sends a BATCH frame with body and expects the one-REPLY refusal of a bad batch. */
+static void raw_bad_batch(raw_peer *p, const uint8_t *body, size_t len)
+{
+    uint8_t frame[MAX_MESSAGE * 2];
+    uint64_t id = 99;
+    raw_send(p, frame, raw_build_kind(p, MPX_K_BATCH, body, len, frame));
+    assert_int_equal(raw_recv_reply(p, &id), MPX_EBADREQ);
+    assert_int_equal(id, 0);
+}
+
+/* A BATCH runs its calls in order and answers them in one signed REPLIES frame; a malformed,
+ * empty or non-array batch is refused whole, nothing in it runs, and the session goes on. */
+static void test_batch_frames(void **state)
+{
+    (void)state;
+    mpx_proxy *d = NULL;
+    raw_peer p;
+    uint8_t body[128], frame[MAX_MESSAGE * 2];
+    size_t len = 0;
+    assert_ok(mpx_dict_new(good, &d));
+    raw_open(&p);
+    assert_ok(raw_handshake(&p, authkey, keylen));
+    body[len++] = 0x93;
+    len += set_call(body + len, mpx_proxy_id(d), 1, 5);
+    uint8_t get[] = {0x94, 0x02, 0xcf, 0,   0,   0,   0,    0,    0,
+                     0,    0,    0xa3, 'g', 'e', 't', 0x91, 0xa1, 'k'};
+    mpx__put_u64be(get + 3, mpx_proxy_id(d));
+    memcpy(body + len, get, sizeof get);
+    len += sizeof get;
+    static const uint8_t zap[] = {0x94, 0x03, 0x00, 0xa3, 'z', 'a', 'p', 0x90};
+    memcpy(body + len, zap, sizeof zap);
+    len += sizeof zap;
+    raw_send(&p, frame, raw_build_kind(&p, MPX_K_BATCH, body, len, frame));
+
+    raw_recv(&p);
+    assert_int_equal(p.in.kind, MPX_K_REPLIES);
+    assert_ok(mpx__mac_verify(&p.s2c, &p.in));
+    mpx__mp_cursor c;
+    uint32_t n;
+    uint64_t id, got;
+    int64_t status;
+    mpx__mp_init(&c, p.in.body, p.in.body_len);
+    assert_ok(mpx__mp_array(&c, &n));
+    assert_int_equal(n, 3);
+    static const int64_t want_status[] = {0, 0, -MPX_ENOMETHOD};
+    for (uint64_t i = 1; i <= 3; i++) {
+        assert_ok(mpx__mp_array(&c, &n));
+        assert_int_equal(n, 3);
+        assert_ok(mpx__mp_uint(&c, &id));
+        assert_int_equal(id, i);
+        assert_ok(mpx__mp_int(&c, &status));
+        assert_int_equal(status, want_status[i - 1]);
+        if (i == 2) {
+            assert_ok(mpx__mp_uint(&c, &got)); /* the get sees the set before it */
+            assert_int_equal(got, 5);
+        } else {
+            assert_ok(mpx__mp_skip(&c));
+        }
+    }
+    assert_true(c.p == c.end);
+
+    uint8_t truncated[64];
+    size_t tlen = 0;
+    truncated[tlen++] = 0x92; /* two calls announced, one there, then garbage */
+    tlen += set_call(truncated + tlen, mpx_proxy_id(d), 4, 9);
+    truncated[tlen++] = 0xc1;
+    raw_bad_batch(&p, truncated, tlen);
+    static const uint8_t empty[] = {0x90}, not_array[] = {0x01};
+    raw_bad_batch(&p, empty, sizeof empty);
+    raw_bad_batch(&p, not_array, sizeof not_array);
+    assert_int_equal(good_get_k(d), 5); /* the set in the bad batch never ran */
+    static const uint8_t ping[] = {0x94, 0x05, 0x00, 0xa4, 'p', 'i', 'n', 'g', 0x90};
+    assert_ok(raw_call(&p, ping, sizeof ping));
+    raw_close(&p);
+    mpx_proxy_free(&d);
+    assert_good_client_intact();
+}
+
 static void test_unfinished_handshake_expires(void **state)
 {
     (void)state;
@@ -434,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_unknown_object_method_and_arity),
         cmocka_unit_test(test_wrong_mac_and_replay_are_never_executed),
         cmocka_unit_test(test_oversized_request_keeps_connection),
+        cmocka_unit_test(test_batch_frames),
         cmocka_unit_test(test_unfinished_handshake_expires),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -293,12 +293,19 @@ MPX_EXPORT int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, 
  * ------------------------------------------------------------------------------------------ */
 typedef struct mpx_future mpx_future;
 
-/* Sends p.method(args) as mpx_call() does, without waiting for the reply; the call's timeout
- * (timeout_ms, or the client's default for MPX_TIMEOUT_DEFAULT) runs from now. args is copied
- * into the request before this returns. Caller owns *out; free it with mpx_future_free().
+/* Queues p.method(args) as mpx_call() would send it, without waiting for the reply; queued
+ * calls go out together in one message (mpx_client_flush()). The call's timeout (timeout_ms,
+ * or the client's default for MPX_TIMEOUT_DEFAULT) runs from now. args is copied into the
+ * request before this returns. Caller owns *out; free it with mpx_future_free().
  * Returns 0, MPX_EINVAL, MPX_ENOMEM, MPX_ETOOBIG or a transport error (then no future). */
 MPX_EXPORT int mpx_call_async(mpx_proxy *p, const char *method, const mpx_value *args,
                               int timeout_ms, mpx_future **out);
+
+/* Sends the calls mpx_call_async() has buffered on this client (see docs/api.md,
+ * "Asynchronous calls"). They also go out when the buffer fills, when any thread waits on a
+ * call not yet answered or makes a blocking call on the client, and with the next heartbeat.
+ * Returns 0, MPX_EINVAL or a transport error. */
+MPX_EXPORT int mpx_client_flush(mpx_client *c);
 
 /* Waits for the future's reply (until its call's timeout) and returns what mpx_call() would
  * have: 0 with the result, a remote error, MPX_ETIMEDOUT, or a transport error; MPX_ECLOSED if
