@@ -24,6 +24,18 @@ static mpx_value *key_n(const char *prefix, int i)
     return mpx_str(k);
 }
 
+/* queue.get(block=true, timeout=nil) as an asynchronous call with a call timeout. */
+static mpx_future *async_blocking_get(mpx_proxy *q, int timeout_ms)
+{
+    mpx_value *args = mpx_array(), *yes = mpx_bool(true), *nil = mpx_nil();
+    mpx_future *f = NULL;
+    assert_ok(mpx_array_push(args, &yes));
+    assert_ok(mpx_array_push(args, &nil));
+    assert_ok(mpx_call_async(q, "get", args, timeout_ms, &f));
+    mpx_value_free(&args);
+    return f;
+}
+
 /* Waits a future for an integer result and frees it. */
 static int64_t wait_int(mpx_future **f)
 {
@@ -103,13 +115,10 @@ static void test_parked_call_does_not_hold_up_others(void **state)
     (void)state;
     mpx_proxy *q = NULL, *d = NULL;
     mpx_future *get = NULL, *set = NULL;
-    mpx_value *args = mpx_array(), *yes = mpx_bool(true), *nil = mpx_nil();
     mpx_value *k = mpx_str("k"), *v = mpx_int(5), *item = mpx_int(42);
     assert_ok(mpx_queue_new(client, 0, &q));
     assert_ok(mpx_dict_new(client, &d));
-    assert_ok(mpx_array_push(args, &yes));
-    assert_ok(mpx_array_push(args, &nil));
-    assert_ok(mpx_call_async(q, "get", args, 30000, &get));
+    get = async_blocking_get(q, 30000);
     assert_ok(mpx_dict_set_async(d, k, v, &set));
     assert_ok(mpx_future_wait(set, NULL));
     await_stat(client, "parked", 1);
@@ -120,7 +129,6 @@ static void test_parked_call_does_not_hold_up_others(void **state)
     assert_true(mpx_future_ready(get));
     assert_int_equal(wait_int(&get), 42);
     mpx_future_free(&set);
-    mpx_value_free(&args);
     mpx_value_free(&k);
     mpx_value_free(&v);
     mpx_value_free(&item);
@@ -135,12 +143,9 @@ static void test_timeout_and_unwaited_futures(void **state)
     (void)state;
     mpx_proxy *q = NULL, *d = NULL;
     mpx_future *get = NULL, *dropped[16];
-    mpx_value *args = mpx_array(), *yes = mpx_bool(true), *nil = mpx_nil();
     assert_ok(mpx_queue_new(client, 0, &q));
     assert_ok(mpx_dict_new(client, &d));
-    assert_ok(mpx_array_push(args, &yes));
-    assert_ok(mpx_array_push(args, &nil));
-    assert_ok(mpx_call_async(q, "get", args, 200, &get));
+    get = async_blocking_get(q, 200);
     assert_code(mpx_future_wait(get, NULL), MPX_ETIMEDOUT);
     assert_true(mpx_future_ready(get));
     mpx_future_free(&get);
@@ -155,7 +160,6 @@ static void test_timeout_and_unwaited_futures(void **state)
     assert_ok(mpx_dict_len(d, &n)); /* sent in order: every set ran before this */
     assert_int_equal(n, 16);
     mpx_future_free(NULL);
-    mpx_value_free(&args);
     mpx_proxy_free(&d);
     mpx_proxy_free(&q);
 }
@@ -223,16 +227,12 @@ static void test_client_freed_under_future(void **state)
     mpx_client *c = mpxd_connect(&server);
     mpx_proxy *q = NULL;
     mpx_future *f = NULL;
-    mpx_value *args = mpx_array(), *yes = mpx_bool(true), *nil = mpx_nil();
     assert_ok(mpx_queue_new(c, 0, &q));
-    assert_ok(mpx_array_push(args, &yes));
-    assert_ok(mpx_array_push(args, &nil));
-    assert_ok(mpx_call_async(q, "get", args, MPX_TIMEOUT_DEFAULT, &f));
+    f = async_blocking_get(q, MPX_TIMEOUT_DEFAULT);
     mpx_client_free(&c);
     assert_code(mpx_future_wait(f, NULL), MPX_ECLOSED);
     mpx_future_free(&f);
     mpx_proxy_free(&q);
-    mpx_value_free(&args);
 }
 
 /* A future carried into a fork()ed child belongs to the parent's session: the child is told,
