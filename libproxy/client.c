@@ -802,15 +802,25 @@ static int batch_flush(mpx_client *c)
     return rc;
 }
 
+/* Sends a packed call alone in a CALL frame and registers p. Under mu. */
+static int call_send_alone(mpx_client *c, frame_buf *b, pending *p)
+{
+    int rc = send_frame(c, b, MPX_K_CALL);
+    if (rc == 0) pending_add(c, p);
+    return rc;
+}
+
 /* Adds a packed call (b's body) to the send buffer and registers p; sends the buffer once it
- * is full, or would grow past what the server takes. Under mu. */
-static int batch_add(mpx_client *c, const frame_buf *b, pending *p)
+ * is full, or would grow past what the server takes. A call too large to share a frame goes
+ * alone, after the buffer. Under mu. */
+static int batch_add(mpx_client *c, frame_buf *b, pending *p)
 {
     size_t body = b->size - MPX_HDR_LEN;
     size_t limit = c->max_message < BATCH_FLUSH_BYTES ? c->max_message : BATCH_FLUSH_BYTES;
     int rc = 0;
     if (c->batch.size - MPX_HDR_LEN + body > limit) rc = batch_flush(c);
     if (rc) return rc;
+    if (MPX_BATCH_HDR + body > c->max_message) return call_send_alone(c, b, p);
     if (frame_buf_write(&c->batch, b->data + MPX_HDR_LEN, body) != 0)
         return mpx__fail(MPX_ENOMEM, "out of memory buffering the call");
     pending_add(c, p);
@@ -825,9 +835,7 @@ static int send_call(mpx_client *c, frame_buf *b, pending *p)
         int rc = batch_add(c, b, p);
         return rc ? rc : batch_flush(c);
     }
-    int rc = send_frame(c, b, MPX_K_CALL);
-    if (rc == 0) pending_add(c, p);
-    return rc;
+    return call_send_alone(c, b, p);
 }
 
 static int parse_result(pending *p, mpx__result *res)

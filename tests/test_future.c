@@ -3,7 +3,8 @@
  * their futures, pipelined writes then reads, remote errors that keep the connection, a parked
  * call that does not hold up later ones, timeouts, futures freed unwaited, a client freed under
  * its futures, futures waited from several threads, a future carried into a fork()ed child,
- * deferred calls sent by mpx_client_flush(), and bad arguments.
+ * deferred calls sent by mpx_client_flush(), deferred calls at the size limit, and bad
+ * arguments.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -308,6 +309,39 @@ static void test_flush_sends_deferred_calls(void **state)
     assert_int_equal(mpxd_stop(&slow), 0);
 }
 
+/* Deferred calls of every size around the server's limit: each is served, or refused at once
+ * with MPX_ETOOBIG; none is lost to a batch that grew past the limit (it would time out). */
+static void test_deferred_calls_near_the_size_limit(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--max-message", "4096", NULL};
+    mpxd_proc small;
+    mpxd_start(&small, "ipc", extra);
+    mpx_client *c = mpxd_connect(&small);
+    mpx_proxy *d = NULL;
+    char blob[4200];
+    int served = 0, refused = 0;
+    memset(blob, 'x', sizeof blob);
+    assert_ok(mpx_client_set_timeout(c, 3000));
+    assert_ok(mpx_dict_new(c, &d));
+    for (size_t n = 4040; n <= 4090; n++) {
+        mpx_value *k = mpx_str("k"), *v = mpx_bytes(blob, n);
+        mpx_future *f = NULL;
+        int rc = mpx_dict_set_async(d, k, v, &f);
+        if (rc == 0) rc = mpx_future_wait(f, NULL);
+        assert_true(rc == 0 || rc == MPX_ETOOBIG);
+        served += rc == 0;
+        refused += rc == MPX_ETOOBIG;
+        mpx_future_free(&f);
+        mpx_value_free(&k);
+        mpx_value_free(&v);
+    }
+    assert_true(served > 0 && refused > 0); /* the sizes straddle the limit */
+    mpx_proxy_free(&d);
+    mpx_client_free(&c);
+    assert_int_equal(mpxd_stop(&small), 0);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -351,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_client_freed_under_future),
         cmocka_unit_test(test_future_across_fork),
         cmocka_unit_test(test_flush_sends_deferred_calls),
+        cmocka_unit_test(test_deferred_calls_near_the_size_limit),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
