@@ -23,12 +23,23 @@ void mpx__frame_begin(mpx__server *s)
     msgpack_sbuffer_write(&s->out, (const char *)zero, sizeof zero);
 }
 
-static void send_frame(mpx__server *s, const uint8_t *rid, size_t rid_len)
+static void send_frame(mpx__server *s, const uint8_t *rid, size_t rid_len,
+                       const msgpack_sbuffer *frame)
 {
     /* ROUTER never blocks on send: a peer that is gone or whose queue is full loses the
      * frame, which is the right outcome for a reply nobody can read. */
     if (zmq_send(s->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return;
-    zmq_send(s->router, s->out.data, s->out.size, ZMQ_DONTWAIT);
+    zmq_send(s->router, frame->data, frame->size, ZMQ_DONTWAIT);
+}
+
+/* Writes the header of the frame in buf as `kind` for sess, signs it and sends it. */
+static void session_sign_send(mpx__server *s, mpx__session *sess, uint8_t kind,
+                              msgpack_sbuffer *buf)
+{
+    uint8_t *frame = (uint8_t *)buf->data;
+    mpx__frame_header(frame, kind, sess->sid, ++sess->send_seq);
+    mpx__mac_sign(&sess->s2c, frame, buf->size);
+    send_frame(s, sess->rid, sess->rid_len, buf);
 }
 
 void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind)
@@ -38,10 +49,7 @@ void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind)
         s->batch_replies++;
         return;
     }
-    uint8_t *frame = (uint8_t *)s->out.data;
-    mpx__frame_header(frame, kind, sess->sid, ++sess->send_seq);
-    mpx__mac_sign(&sess->s2c, frame, s->out.size);
-    send_frame(s, sess->rid, sess->rid_len);
+    session_sign_send(s, sess, kind, &s->out);
 }
 
 void mpx__session_batch_begin(mpx__server *s, mpx__session *sess)
@@ -61,10 +69,7 @@ void mpx__session_batch_end(mpx__server *s, mpx__session *sess)
     frame[MPX_HDR_LEN] = 0xdd; /* array32: the count is known only now */
     for (int i = 0; i < 4; i++)
         frame[MPX_HDR_LEN + 1 + i] = (uint8_t)(s->batch_replies >> (24 - 8 * i));
-    mpx__frame_header(frame, MPX_K_REPLIES, sess->sid, ++sess->send_seq);
-    mpx__mac_sign(&sess->s2c, frame, s->batch.size);
-    if (zmq_send(s->router, sess->rid, sess->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return;
-    zmq_send(s->router, s->batch.data, s->batch.size, ZMQ_DONTWAIT);
+    session_sign_send(s, sess, MPX_K_REPLIES, &s->batch);
 }
 
 void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
@@ -92,7 +97,7 @@ static void send_frame_error(mpx__server *s, mpx__session *sess, const uint8_t *
         return;
     }
     mpx__frame_header((uint8_t *)s->out.data, MPX_K_ERROR, 0, 0);
-    send_frame(s, rid, rid_len);
+    send_frame(s, rid, rid_len, &s->out);
 }
 
 /* One object a session owns something in, and how many times. */
@@ -199,7 +204,7 @@ static void on_hello(mpx__server *s, mpx__session *sess, const uint8_t *rid, siz
     mpx__frame_header(frame, MPX_K_CHALLENGE, sess->sid, 0);
     mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_SERVER, sess->nc, sess->ns, sess->sid,
                   frame + MPX_MAC_OFF);
-    send_frame(s, rid, rid_len);
+    send_frame(s, rid, rid_len, &s->out);
 }
 
 /* AUTH: the client's proof. Right, the session is READY and gets a signed WELCOME. */
