@@ -1,10 +1,11 @@
 /*
  * loop.c — mpxd's event loop: one thread, one ROUTER socket bound to every endpoint, and a
  * signalfd, polled together. Each wake-up drains every frame already queued before it polls
- * again, so a burst of calls costs one poll; nothing in here ever waits except zmq_poll.
+ * again, so a burst of calls costs one poll; nothing in here ever waits except poll().
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +91,11 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
         }
         mpx__log_info(s, "serving %s", endpoints[i]);
     }
+    size_t fd_len = sizeof s->router_fd;
+    if (zmq_getsockopt(s->router, ZMQ_FD, &s->router_fd, &fd_len) != 0) {
+        mpx__log_warn("cannot read the socket's ZMQ_FD: %s", zmq_strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -123,6 +129,32 @@ static bool handle_one(mpx__server *s)
     return true;
 }
 
+/* Waits for the router, a signal or the lifeline. Returns 1 to go on, 0 to stop, -1 on
+ * failure. It polls libzmq's ZMQ_FD rather than calling zmq_poll, which costs two more
+ * syscalls a wake-up; ZMQ_FD only signals news libzmq has not yet looked at, so the caller
+ * reads the router until it is empty (or the budget runs out, when wait_ms is 0) first. */
+static int wait_events(mpx__server *s, int signal_fd, int lifeline_fd, int wait_ms)
+{
+    struct pollfd fds[] = {{.fd = s->router_fd, .events = POLLIN},
+                           {.fd = signal_fd, .events = POLLIN},
+                           {.fd = lifeline_fd, .events = POLLIN}};
+    if (poll(fds, lifeline_fd >= 0 ? 3 : 2, wait_ms) < 0 && errno != EINTR) {
+        mpx__log_warn("poll failed: %s", strerror(errno));
+        return -1;
+    }
+    if (fds[1].revents & POLLIN) {
+        struct signalfd_siginfo si;
+        if (read(signal_fd, &si, sizeof si) == sizeof si)
+            mpx__log_info(s, "%s received, stopping", strsignal((int)si.ssi_signo));
+        return 0;
+    }
+    if (fds[2].revents & (POLLIN | POLLERR | POLLHUP)) {
+        mpx__log_info(s, "the processes that started mpxd are gone, stopping");
+        return 0;
+    }
+    return 1;
+}
+
 int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
 {
     int64_t last_sweep = mpx__now_ms();
@@ -130,28 +162,11 @@ int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
     int sweep_ms = s->cfg.session_timeout_ms / 4;
     sweep_ms = sweep_ms < 50 ? 50 : sweep_ms > 1000 ? 1000 : sweep_ms;
     for (;;) {
-        zmq_pollitem_t items[] = {
-            {.socket = s->router, .events = ZMQ_POLLIN},
-            {.fd = signal_fd, .events = ZMQ_POLLIN},
-            {.fd = lifeline_fd, .events = ZMQ_POLLIN},
-        };
-        int wait_ms = mpx__blocked_next_ms(s, mpx__now_ms(), sweep_ms);
-        if (zmq_poll(items, lifeline_fd >= 0 ? 3 : 2, wait_ms) < 0 && errno != EINTR) {
-            mpx__log_warn("poll failed: %s", zmq_strerror(errno));
-            return -1;
-        }
-        if (items[1].revents & ZMQ_POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(signal_fd, &si, sizeof si) == sizeof si)
-                mpx__log_info(s, "%s received, stopping", strsignal((int)si.ssi_signo));
-            return 0;
-        }
-        if (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
-            mpx__log_info(s, "the processes that started mpxd are gone, stopping");
-            return 0;
-        }
-        for (int i = 0; i < DRAIN_BUDGET && handle_one(s); i++)
+        int handled = 0;
+        while (handled < DRAIN_BUDGET && handle_one(s)) {
+            handled++;
             mpx__registry_collect(&s->reg);
+        }
         mpx__blocked_expire(s, mpx__now_ms());
         mpx__registry_collect(&s->reg);
         int64_t now = mpx__now_ms();
@@ -159,6 +174,9 @@ int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
             mpx__sessions_expire(s, now);
             last_sweep = now;
         }
+        int wait_ms = handled == DRAIN_BUDGET ? 0 : mpx__blocked_next_ms(s, now, sweep_ms);
+        int rc = wait_events(s, signal_fd, lifeline_fd, wait_ms);
+        if (rc <= 0) return rc;
     }
 }
 
