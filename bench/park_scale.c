@@ -138,7 +138,7 @@ static void raw_connect(raw_client *r)
     mpx__frame_header(auth, MPX_K_AUTH, r->sid, 0);
     mpx__hs_proof(kk, strlen(key), MPX_LABEL_CLIENT, nc, ns, r->sid, auth + MPX_MAC_OFF);
     zmq_send(r->sock, auth, sizeof auth, 0);
-    mpx__hs_proof(kk, strlen(key), MPX_LABEL_C2S, nc, ns, r->sid, k);
+    mpx__hs_derive(kk, strlen(key), MPX_LABEL_C2S, nc, ns, r->sid, k);
     mpx__mac_key_init(&r->c2s, k);
     raw_recv(r, buf, sizeof buf, &f);
     if (f.kind != MPX_K_WELCOME) die("raw welcome");

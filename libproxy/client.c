@@ -270,7 +270,8 @@ static void welcome_read(mpx_client *c, const mpx__frame *f)
 /* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
 static int handshake(mpx_client *c)
 {
-    uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN], mac[32];
+    uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN],
+        mac[MPX_MAC_LEN];
     int64_t deadline = mpx__clock_ms() + atomic_load(&c->timeout_ms);
     zmq_msg_t msg;
     mpx__frame f;
@@ -285,7 +286,7 @@ static int handshake(mpx_client *c)
         c->sid = f.sid;
         memcpy(ns, f.body, sizeof ns);
         mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_SERVER, nc, ns, c->sid, mac);
-        if (crypto_verify_32(mac, f.mac) != 0) {
+        if (crypto_verify_16(mac, f.mac) != 0) {
             /* Tell the server, so it can log the failure, with an all-zero proof: a server
              * that has not proved the key learns nothing from us. */
             mpx__frame_header(frame, MPX_K_AUTH, c->sid, 0);
@@ -301,9 +302,9 @@ static int handshake(mpx_client *c)
     }
     if (rc == 0) {
         uint8_t key[32];
-        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_C2S, nc, ns, c->sid, key);
+        mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_C2S, nc, ns, c->sid, key);
         mpx__mac_key_init(&c->c2s, key);
-        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_S2C, nc, ns, c->sid, key);
+        mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_S2C, nc, ns, c->sid, key);
         mpx__mac_key_init(&c->s2c, key);
         sodium_memzero(key, sizeof key);
         zmq_msg_close(&msg);

@@ -61,16 +61,33 @@ void mpx__frame_header(uint8_t *hdr, uint8_t kind, uint64_t sid, uint64_t seq)
 
 void mpx__mac_key_init(mpx__mac_key *k, const uint8_t key[32])
 {
-    crypto_auth_hmacsha256_init(&k->init, key, 32);
+    memcpy(k->key, key, sizeof k->key);
 }
 
+/* RFC 8439's AEAD tag over an empty plaintext, streamed so that the associated data,
+ * head[0..MPX_HDR_SIGNED) || body, need not be contiguous: Poly1305 keyed with ChaCha20's
+ * first block for the nonce 0^4 || seq, over the data, zero padding to 16 bytes, and the
+ * data's and plaintext's lengths as 64-bit little-endian numbers. */
 static void mac_compute(const mpx__mac_key *k, const uint8_t *head, const uint8_t *body,
-                        size_t body_len, uint8_t out[32])
+                        size_t body_len, uint8_t out[MPX_MAC_LEN])
 {
-    crypto_auth_hmacsha256_state st = k->init;
-    crypto_auth_hmacsha256_update(&st, head, MPX_HDR_SIGNED);
-    crypto_auth_hmacsha256_update(&st, body, body_len);
-    crypto_auth_hmacsha256_final(&st, out);
+    static const uint8_t zeros[16];
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    uint8_t one_time_key[crypto_onetimeauth_poly1305_KEYBYTES], lengths[16] = {0};
+    crypto_onetimeauth_poly1305_state st;
+    size_t ad_len = MPX_HDR_SIGNED + body_len;
+    memcpy(nonce + 4, head + 10, 8); /* the seq, as the header holds it */
+    crypto_stream_chacha20_ietf(one_time_key, sizeof one_time_key, nonce, k->key);
+    crypto_onetimeauth_poly1305_init(&st, one_time_key);
+    crypto_onetimeauth_poly1305_update(&st, head, MPX_HDR_SIGNED);
+    crypto_onetimeauth_poly1305_update(&st, body, body_len);
+    crypto_onetimeauth_poly1305_update(&st, zeros, (16 - ad_len % 16) % 16);
+    for (int i = 0; i < 8; i++)
+        lengths[i] = (uint8_t)((uint64_t)ad_len >> (8 * i));
+    crypto_onetimeauth_poly1305_update(&st, lengths, sizeof lengths);
+    crypto_onetimeauth_poly1305_final(&st, out);
+    sodium_memzero(one_time_key, sizeof one_time_key);
+    sodium_memzero(&st, sizeof st);
 }
 
 void mpx__mac_sign(const mpx__mac_key *k, uint8_t *frame, size_t len)
@@ -80,14 +97,14 @@ void mpx__mac_sign(const mpx__mac_key *k, uint8_t *frame, size_t len)
 
 int mpx__mac_verify(const mpx__mac_key *k, const mpx__frame *f)
 {
-    uint8_t mac[32];
+    uint8_t mac[MPX_MAC_LEN];
     mac_compute(k, f->head, f->body, f->body_len, mac);
-    return crypto_verify_32(mac, f->mac) == 0 ? 0 : MPX_EAUTH;
+    return crypto_verify_16(mac, f->mac) == 0 ? 0 : MPX_EAUTH;
 }
 
-void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
-                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
-                   uint8_t out[32])
+void mpx__hs_derive(const uint8_t *authkey, size_t keylen, const char *label,
+                    const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
+                    uint8_t out[32])
 {
     crypto_auth_hmacsha256_state st;
     uint8_t sid_be[8];
@@ -99,6 +116,16 @@ void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
     crypto_auth_hmacsha256_update(&st, sid_be, sizeof sid_be);
     crypto_auth_hmacsha256_final(&st, out);
     sodium_memzero(&st, sizeof st);
+}
+
+void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
+                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
+                   uint8_t out[MPX_MAC_LEN])
+{
+    uint8_t full[32];
+    mpx__hs_derive(authkey, keylen, label, nc, ns, sid, full);
+    memcpy(out, full, MPX_MAC_LEN);
+    sodium_memzero(full, sizeof full);
 }
 
 /* ---- msgpack cursor ---------------------------------------------------------------------- */
@@ -420,6 +447,21 @@ int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_sbuffer *out)
     int rc = canon_pack(&c, &pk, 0);
     if (rc == 0 && c.p != c.end) rc = MPX_EPROTO;
     return rc;
+}
+
+bool mpx__mp_is_canonical(const uint8_t *obj, size_t len)
+{
+    if (len == 0) return false;
+    uint8_t b = obj[0];
+    if (b <= 0x7f || b >= 0xe0) return len == 1;                      /* fixint */
+    if (b >= 0xa0 && b <= 0xbf) return len == 1 + (size_t)(b & 0x1f); /* fixstr */
+    if (len < 2) return false;
+    if (b == 0xd9) return obj[1] >= 32 && len == 2 + (size_t)obj[1]; /* str8 past fixstr */
+    if (b == 0xc4) return len == 2 + (size_t)obj[1];                 /* bin8 */
+    if (len < 3) return false;
+    size_t n16 = (size_t)obj[1] << 8 | obj[2];
+    if (b == 0xda || b == 0xc5) return n16 >= 256 && len == 3 + n16; /* str16, bin16 */
+    return false; /* str32 and bin32 keys are rare enough to take the long way */
 }
 
 int mpx__mp_write_raw(msgpack_packer *pk, const void *p, size_t len)

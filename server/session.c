@@ -210,10 +210,10 @@ static void on_hello(mpx__server *s, mpx__session *sess, const uint8_t *rid, siz
 /* AUTH: the client's proof. Right, the session is READY and gets a signed WELCOME. */
 static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
 {
-    uint8_t expect[32];
+    uint8_t expect[MPX_MAC_LEN];
     mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_CLIENT, sess->nc, sess->ns, sess->sid,
                   expect);
-    if (f->sid != sess->sid || f->body_len != 0 || crypto_verify_32(expect, f->mac) != 0) {
+    if (f->sid != sess->sid || f->body_len != 0 || crypto_verify_16(expect, f->mac) != 0) {
         s->stats.auth_failures++;
         mpx__log_warn("authentication failed from %s: wrong authkey", sess->peer);
         send_frame_error(s, NULL, sess->rid, sess->rid_len, MPX_EAUTH,
@@ -222,9 +222,11 @@ static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
         return;
     }
     uint8_t key[32];
-    mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_C2S, sess->nc, sess->ns, sess->sid, key);
+    mpx__hs_derive(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_C2S, sess->nc, sess->ns, sess->sid,
+                   key);
     mpx__mac_key_init(&sess->c2s, key);
-    mpx__hs_proof(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_S2C, sess->nc, sess->ns, sess->sid, key);
+    mpx__hs_derive(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_S2C, sess->nc, sess->ns, sess->sid,
+                   key);
     mpx__mac_key_init(&sess->s2c, key);
     sodium_memzero(key, sizeof key);
     sess->state = SESSION_READY;

@@ -35,7 +35,9 @@ static void test_frame_short_or_other_version(void **state)
     mpx__frame_header(buf, MPX_K_CALL, 1, 1);
     assert_code(mpx__frame_parse(buf, MPX_HDR_LEN - 1, &f), MPX_EPROTO);
     assert_code(mpx__frame_parse(buf, 0, &f), MPX_EPROTO);
-    buf[0] = 2;
+    buf[0] = 1; /* version 1 signed with HMAC-SHA256 in a 50-byte header */
+    assert_code(mpx__frame_parse(buf, sizeof buf, &f), MPX_EVERSION);
+    buf[0] = MPX_PROTOCOL_VERSION + 1;
     assert_code(mpx__frame_parse(buf, sizeof buf, &f), MPX_EVERSION);
 }
 
@@ -68,19 +70,65 @@ static void test_mac_detects_any_change(void **state)
 static void test_handshake_proof_binds_every_input(void **state)
 {
     (void)state;
-    uint8_t nc[32] = {1}, ns[32] = {2}, a[32], b[32];
+    uint8_t nc[32] = {1}, ns[32] = {2}, a[MPX_MAC_LEN], b[MPX_MAC_LEN], full[32];
     mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, a);
     mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, b);
-    assert_memory_equal(a, b, 32);
+    assert_memory_equal(a, b, MPX_MAC_LEN);
+    mpx__hs_derive((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, full);
+    assert_memory_equal(a, full, MPX_MAC_LEN); /* a proof is the derivation, truncated */
     mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_CLIENT, nc, ns, 1, b);
-    assert_memory_not_equal(a, b, 32);
+    assert_memory_not_equal(a, b, MPX_MAC_LEN);
     mpx__hs_proof((const uint8_t *)"kez", 3, MPX_LABEL_SERVER, nc, ns, 1, b);
-    assert_memory_not_equal(a, b, 32);
+    assert_memory_not_equal(a, b, MPX_MAC_LEN);
     mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 2, b);
-    assert_memory_not_equal(a, b, 32);
+    assert_memory_not_equal(a, b, MPX_MAC_LEN);
     ns[31] = 9;
     mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, b);
-    assert_memory_not_equal(a, b, 32);
+    assert_memory_not_equal(a, b, MPX_MAC_LEN);
+}
+
+/* The streamed tag is RFC 8439's ChaCha20-Poly1305 tag of an empty plaintext with the signed
+ * bytes as associated data, for every length of padding: what another language's AEAD
+ * library computes from the same bytes. */
+static void test_mac_is_chacha20poly1305(void **state)
+{
+    (void)state;
+    uint8_t key[32], frame[MPX_HDR_LEN + 100], ad[MPX_HDR_SIGNED + 100], tag[16];
+    uint8_t nonce[12] = {0}, no_ciphertext[1];
+    unsigned long long tag_len;
+    mpx__mac_key k;
+    randombytes_buf(key, sizeof key);
+    mpx__mac_key_init(&k, key);
+    for (size_t body = 0; body <= 100; body++) {
+        mpx__frame_header(frame, MPX_K_REPLY, 0x0102030405060708u, 1000 + body);
+        randombytes_buf(frame + MPX_HDR_LEN, body);
+        mpx__mac_sign(&k, frame, MPX_HDR_LEN + body);
+        memcpy(ad, frame, MPX_HDR_SIGNED);
+        memcpy(ad + MPX_HDR_SIGNED, frame + MPX_HDR_LEN, body);
+        mpx__put_u64be(nonce + 4, 1000 + body);
+        crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+            no_ciphertext, tag, &tag_len, NULL, 0, ad, MPX_HDR_SIGNED + body, NULL, nonce, key);
+        assert_int_equal(tag_len, MPX_MAC_LEN);
+        assert_memory_equal(frame + MPX_MAC_OFF, tag, MPX_MAC_LEN);
+    }
+}
+
+/* The example of docs/protocol.md §10, byte for byte. */
+static void test_mac_matches_the_documented_example(void **state)
+{
+    (void)state;
+    static const uint8_t body[] = {0x94, 0x01, 0x03, 0xa3, 'g', 'e', 't', 0x91, 0xa1, 'k'};
+    static const uint8_t expect[MPX_MAC_LEN] = {0x7d, 0x9c, 0x61, 0xe5, 0xa6, 0x4a, 0x29, 0x95,
+                                                0x8c, 0x3a, 0x59, 0x47, 0x00, 0x15, 0xf9, 0x17};
+    uint8_t key[32], frame[MPX_HDR_LEN + sizeof body];
+    mpx__mac_key k;
+    for (int i = 0; i < 32; i++)
+        key[i] = (uint8_t)i;
+    mpx__mac_key_init(&k, key);
+    mpx__frame_header(frame, MPX_K_CALL, 0x1122334455667788u, 1);
+    memcpy(frame + MPX_HDR_LEN, body, sizeof body);
+    mpx__mac_sign(&k, frame, sizeof frame);
+    assert_memory_equal(frame + MPX_MAC_OFF, expect, MPX_MAC_LEN);
 }
 
 static void test_cursor_reads_a_call(void **state)
@@ -208,6 +256,54 @@ static void test_canonical_encoding(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Packs a string or bytes of n bytes with the header `tag` (a msgpack str or bin form). */
+static size_t pack_with_header(uint8_t *out, uint8_t tag, size_t n)
+{
+    size_t h = 1;
+    out[0] = tag;
+    if (tag == 0xd9 || tag == 0xc4) out[h++] = (uint8_t)n;
+    if (tag == 0xda || tag == 0xc5) out[h++] = (uint8_t)(n >> 8), out[h++] = (uint8_t)n;
+    if (tag == 0xdb || tag == 0xc6)
+        for (int i = 3; i >= 0; i--)
+            out[h++] = (uint8_t)(n >> (8 * i));
+    if (tag == 0xa0) out[0] = (uint8_t)(0xa0 | n);
+    memset(out + h, 'k', n);
+    return h + n;
+}
+
+/* The fast path that skips re-encoding a key must never disagree with the long way: whenever
+ * it says "canonical", re-encoding gives the same bytes; and it does say so for short keys in
+ * their shortest form, or it would be no fast path. */
+static void test_canonical_fast_path_agrees(void **state)
+{
+    (void)state;
+    static const uint8_t tags[] = {0xa0, 0xd9, 0xda, 0xdb, 0xc4, 0xc5, 0xc6};
+    static const size_t lens[] = {0, 1, 15, 31, 32, 200, 255, 256, 300};
+    uint8_t buf[400];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    for (size_t t = 0; t < sizeof tags; t++) {
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            if (tags[t] == 0xa0 && lens[l] > 31) continue;
+            if ((tags[t] == 0xd9 || tags[t] == 0xc4) && lens[l] > 255) continue;
+            size_t n = pack_with_header(buf, tags[t], lens[l]);
+            sb.size = 0;
+            assert_ok(mpx__mp_canonical(buf, n, &sb));
+            bool same = sb.size == n && memcmp(sb.data, buf, n) == 0;
+            if (mpx__mp_is_canonical(buf, n)) assert_true(same);
+            if (same && tags[t] != 0xdb && tags[t] != 0xc6)
+                assert_true(mpx__mp_is_canonical(buf, n));
+            if (n > 1) assert_false(mpx__mp_is_canonical(buf, n - 1)); /* truncated */
+        }
+    }
+    for (int v = -32; v < 128; v++) { /* fixints */
+        uint8_t b = (uint8_t)(int8_t)v;
+        assert_true(mpx__mp_is_canonical(&b, 1));
+    }
+    assert_false(mpx__mp_is_canonical((const uint8_t[]){0xcc, 5}, 2)); /* uint8 5 */
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,11 +311,14 @@ int main(void)
         cmocka_unit_test(test_frame_short_or_other_version),
         cmocka_unit_test(test_mac_detects_any_change),
         cmocka_unit_test(test_handshake_proof_binds_every_input),
+        cmocka_unit_test(test_mac_is_chacha20poly1305),
+        cmocka_unit_test(test_mac_matches_the_documented_example),
         cmocka_unit_test(test_cursor_reads_a_call),
         cmocka_unit_test(test_cursor_refuses_hostile_input),
         cmocka_unit_test(test_cursor_bounds_depth),
         cmocka_unit_test(test_cursor_survives_random_bytes),
         cmocka_unit_test(test_canonical_encoding),
+        cmocka_unit_test(test_canonical_fast_path_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

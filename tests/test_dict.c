@@ -101,6 +101,17 @@ static void test_set_overwrites_and_keeps_order(void **state)
     mpx_proxy *d = *state;
     set_str(d, "a", mpx_int(1));
     set_str(d, "b", mpx_int(2));
+    set_str(d, "a", mpx_int(3)); /* a value of the same size is replaced in place */
+    assert_int_equal(get_int(d, "a"), 3);
+    char long_text[300];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    mpx_value *key = mpx_str("a"), *got = NULL;
+    set_str(d, "a", mpx_str(long_text)); /* a larger one, then a smaller one */
+    assert_ok(mpx_dict_get(d, key, &got));
+    assert_string_equal(mpx_value_str(got, NULL), long_text);
+    mpx_value_free(&got);
+    mpx_value_free(&key);
     set_str(d, "a", mpx_int(3));
     assert_int_equal(get_int(d, "a"), 3);
     mpx_value *keys = NULL;
