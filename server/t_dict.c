@@ -131,12 +131,12 @@ static void dict_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
     e->vlen = (uint32_t)vlen;
 }
 
-/* Stores val under key (replacing a value in place keeps the pair's position). */
-static void dict_set(dict *d, const mpx__span *k, const mpx__span *v)
+/* Stores val under key, whose hash is given (replacing a value in place keeps the pair's
+ * position). */
+static void dict_set_hashed(dict *d, uint64_t hash, const mpx__span *k, const mpx__span *v)
 {
     const uint8_t *key = k->p, *val = v->p;
     size_t klen = k->len, vlen = v->len;
-    uint64_t hash = dict_hash(key, klen);
     bool found;
     size_t slot = dict_probe(d, hash, key, klen, &found);
     if (found) {
@@ -159,6 +159,11 @@ static void dict_set(dict *d, const mpx__span *k, const mpx__span *v)
     if (d->index[slot] == SLOT_EMPTY) d->index_used++;
     d->index[slot] = (uint32_t)(++d->n_entries);
     d->live++;
+}
+
+static void dict_set(dict *d, const mpx__span *k, const mpx__span *v)
+{
+    dict_set_hashed(d, dict_hash(k->p, k->len), k, v);
 }
 
 /* Removes the pair in index slot `slot`; trailing holes are trimmed so popitem stays O(1). */
@@ -325,11 +330,36 @@ static int next_pair(mpx__mp_cursor *c, bool is_map, mpx__span *k, mpx__span *v)
     return 0;
 }
 
+#define UPDATE_GROUP 8 /* pairs whose memory is fetched together, see update_store */
+
+typedef struct {
+    mpx__span key, val;
+    uint64_t hash;
+} update_pair;
+
+/* Stores a group of pairs. In a large dict a key's index slot and then its entry are each a
+ * cache miss away; fetching the group's slots, then their entries, before storing any lets
+ * those misses overlap instead of coming one after another (15% more pairs stored a second
+ * on bench/load's batch; fetching the key bytes too was slower). */
+static void update_store(dict *d, update_pair *g, size_t n)
+{
+    size_t mask = d->index_size - 1;
+    for (size_t i = 0; i < n; i++)
+        __builtin_prefetch(&d->index[g[i].hash & mask]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = d->index[g[i].hash & mask];
+        if (s != SLOT_EMPTY && s != SLOT_DELETED) __builtin_prefetch(&d->entries[s - 1]);
+    }
+    for (size_t i = 0; i < n; i++)
+        dict_set_hashed(d, g[i].hash, &g[i].key, &g[i].val);
+}
+
 static int m_update(mpx__req *req)
 {
     mpx__mp_cursor c;
     mpx__span k = {0}, v = {0};
     uint32_t n;
+    dict *d = req->obj->state;
     mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
     bool is_map = mpx__mp_map(&c, &n) == 0;
     if (!is_map && mpx__mp_array(&c, &n))
@@ -341,13 +371,23 @@ static int m_update(mpx__req *req)
         if (next_pair(&c, is_map, &k, &v))
             return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", i);
     c = first;
+    update_pair group[UPDATE_GROUP];
+    size_t grouped = 0;
     for (uint32_t i = 0; i < n; i++) {
-        mpx__span key;
         next_pair(&c, is_map, &k, &v);
-        int rc = dict_key(req, &k, &key);
-        if (rc) return rc;
-        dict_set(req->obj->state, &key, &v);
+        if (!mpx__mp_is_canonical(k.p, k.len)) { /* re-encoded into the one shared buffer */
+            mpx__span key;
+            update_store(d, group, grouped);
+            grouped = 0;
+            int rc = dict_key(req, &k, &key);
+            if (rc) return rc;
+            dict_set(d, &key, &v);
+            continue;
+        }
+        group[grouped++] = (update_pair){k, v, dict_hash(k.p, k.len)};
+        if (grouped == UPDATE_GROUP) update_store(d, group, grouped), grouped = 0;
     }
+    update_store(d, group, grouped);
     return reply_nil(req);
 }
 

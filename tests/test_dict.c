@@ -247,6 +247,46 @@ static void test_update_from_map_and_pairs(void **state)
     mpx_value_free(&pairs);
 }
 
+static void push_pair(mpx_value *pairs, mpx_value *k, mpx_value *v)
+{
+    mpx_value *pair = mpx_array();
+    assert_ok(mpx_array_push(pair, &k));
+    assert_ok(mpx_array_push(pair, &v));
+    assert_ok(mpx_array_push(pairs, &pair));
+}
+
+/* update() stores pairs in groups; keys that need re-encoding (a float) break a group, and a
+ * key repeated inside one group keeps its last value. Order and values must come out as if
+ * the pairs were set one by one. */
+static void test_update_keeps_order_across_groups(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *pairs = mpx_array();
+    for (int i = 0; i < 20; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "k%d", i);
+        push_pair(pairs, i == 11 ? mpx_double(1.5) : mpx_str(name), mpx_int(i));
+        if (i == 5) push_pair(pairs, mpx_str("k3"), mpx_int(-3)); /* same group as k3 */
+    }
+    assert_ok(mpx_dict_update(d, pairs));
+    mpx_value_free(&pairs);
+    assert_int_equal(dict_len(d), 20);
+    assert_int_equal(get_int(d, "k3"), -3);
+    assert_int_equal(get_int(d, "k19"), 19);
+    mpx_value *keys = NULL, *f = mpx_double(1.5), *v = NULL;
+    assert_ok(mpx_dict_get(d, f, &v));
+    int64_t i11;
+    assert_ok(mpx_value_get_int(v, &i11));
+    assert_int_equal(i11, 11);
+    assert_ok(mpx_dict_keys(d, &keys));
+    assert_true(mpx_value_equal(mpx_value_at(keys, 11), f));
+    assert_string_equal(mpx_value_str(mpx_value_at(keys, 12), NULL), "k12");
+    assert_string_equal(mpx_value_str(mpx_value_at(keys, 3), NULL), "k3");
+    mpx_value_free(&keys);
+    mpx_value_free(&v);
+    mpx_value_free(&f);
+}
+
 static void test_update_is_all_or_nothing(void **state)
 {
     mpx_proxy *d = *state;
@@ -519,6 +559,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contains_and_len, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_keys_values_items, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_from_map_and_pairs, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_update_keeps_order_across_groups, dict_setup,
+                                        dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_is_all_or_nothing, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_pop, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_popitem_is_lifo, dict_setup, dict_teardown),
