@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,6 +66,27 @@ static int set_int(void *sock, int opt, int v)
     return zmq_setsockopt(sock, opt, &v, sizeof v);
 }
 
+/* Puts this (the loop) thread and libzmq's I/O thread, which starts with the first socket,
+ * on one CPU. Every message passes between the two; on the same CPU that hand-off needs no
+ * cross-CPU wake-up, which under a hypervisor costs more than the rest of a call
+ * (docs/performance.md). */
+static int place_threads(void *zctx, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    if (rc != 0) {
+        mpx__log_warn("cannot run on CPU %d: %s", cpu, strerror(rc));
+        return -1;
+    }
+    if (zmq_ctx_set(zctx, ZMQ_THREAD_AFFINITY_CPU_ADD, cpu) != 0) {
+        mpx__log_warn("cannot place libzmq's I/O thread on CPU %d: %s", cpu, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoints, int n)
 {
     memset(s, 0, sizeof *s);
@@ -73,6 +96,7 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
     msgpack_packer_init(&s->pk, &s->out, msgpack_sbuffer_write);
     mpx__registry_init(&s->reg);
     s->zctx = zmq_ctx_new();
+    if (s->zctx && cfg->cpu >= 0 && place_threads(s->zctx, cfg->cpu) != 0) return -1;
     s->router = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
     if (!s->router) {
         mpx__log_warn("cannot create the ZeroMQ socket: %s", zmq_strerror(errno));

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,9 @@ static const char usage[] =
     "                           it\n"
     "  --lifeline-fd FD         stop when every process holding the other end of the pipe\n"
     "                           FD is gone (how a private manager follows its owner)\n"
+    "  --cpu N                  run the event loop and libzmq's I/O thread on CPU N: a\n"
+    "                           message then passes between them without waking another\n"
+    "                           CPU (docs/operating.md)\n"
     "  -q, --quiet              log warnings only\n"
     "  -V, --version            print the version and exit\n"
     "  -h, --help               print this help and exit\n"
@@ -67,6 +71,20 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* A CPU number this process is allowed to run on. */
+static int parse_cpu(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    cpu_set_t allowed;
+    if (errno || end == s || *end || v < 0 || v >= CPU_SETSIZE) return -1;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET((int)v, &allowed))
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
@@ -77,6 +95,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"session-timeout", required_argument, NULL, 's'},
         {"ready-fd", required_argument, NULL, 'r'},
         {"lifeline-fd", required_argument, NULL, 'l'},
+        {"cpu", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -94,6 +113,13 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case 'q':
             o->cfg.quiet = true;
+            break;
+        case 'c':
+            if (parse_cpu(optarg, &o->cfg.cpu)) {
+                fprintf(stderr, "mpxd: bad value '%s' for --cpu: not a CPU this process may use\n",
+                        optarg);
+                return -1;
+            }
             break;
         case 'V':
             printf("mpxd %s (protocol %d)\n", MPX_VERSION_STRING, MPX_PROTOCOL_VERSION);
@@ -269,7 +295,8 @@ int main(int argc, char **argv)
     options o = {.lifeline_fd = -1,
                  .cfg = {.max_message = MPX_DEFAULT_MAX_MESSAGE,
                          .handshake_timeout_ms = 10000,
-                         .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS}};
+                         .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS,
+                         .cpu = -1}};
     static char default_ep[] = MPX_DEFAULT_ENDPOINT;
     static char *default_eps[] = {default_ep};
     static uint8_t key[MAX_KEY_LEN + 1];

@@ -19,6 +19,7 @@ typedef struct {
     size_t max_message; /* the largest request body served; larger gets MPX_ETOOBIG */
     int handshake_timeout_ms;
     int session_timeout_ms; /* a session silent this long is ended */
+    int cpu;                /* the CPU for the loop and libzmq's I/O thread; -1: any */
     bool quiet;
 } mpx__config;
 

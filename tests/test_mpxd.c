@@ -3,6 +3,8 @@
  * and what a client sees when the server stalls or dies.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +50,7 @@ static void test_help_lists_every_option(void **state)
     assert_int_equal(run_mpxd((const char *[]){"--help", NULL}, NULL, &out), 0);
     const char *opts[] = {"--authkey-file", "--authkey-out", "--max-message", "--handshake-timeout",
                           "--ready-fd",     "--lifeline-fd", "--quiet",       "MPX_AUTHKEY",
-                          "SIGTERM"};
+                          "SIGTERM",        "--cpu"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         assert_non_null(strstr(out, opts[i]));
     free(out);
@@ -146,6 +148,67 @@ static void test_key_from_environment_and_sigint(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The number of mpxd's threads, each checked to be allowed on `cpu` alone. */
+static int threads_only_on(pid_t pid, int cpu)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        cpu_set_t set;
+        assert_int_equal(sched_getaffinity(atoi(e->d_name), sizeof set, &set), 0);
+        assert_int_equal(CPU_COUNT(&set), 1);
+        assert_true(CPU_ISSET(cpu, &set));
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* --cpu puts the loop and libzmq's I/O thread on that CPU; a CPU it may not use is refused. */
+static void test_cpu_option_places_every_thread(void **state)
+{
+    (void)state;
+    cpu_set_t allowed;
+    assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    int cpu = CPU_SETSIZE - 1;
+    while (!CPU_ISSET(cpu, &allowed))
+        cpu--;
+    char cpu_arg[16], ep[64], *out;
+    snprintf(cpu_arg, sizeof cpu_arg, "%d", cpu);
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("MPX_AUTHKEY", "cpu key", 1);
+        execl(mpxd_path(), mpxd_path(), "--quiet", "--cpu", cpu_arg, ep, (char *)NULL);
+        _exit(127);
+    }
+    mpx_client *c = NULL;
+    int rc = MPX_ETIMEDOUT;
+    for (int i = 0; i < 50 && rc != 0; i++) { /* until it has bound */
+        rc = mpx_connect(ep, "cpu key", 7, &c);
+        if (rc) usleep(20 * 1000);
+    }
+    assert_ok(rc);
+    assert_ok(mpx_ping(c));
+    assert_true(threads_only_on(pid, cpu) >= 2); /* the loop and at least one I/O thread */
+    mpx_client_free(&c);
+    kill(pid, SIGINT);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    snprintf(cpu_arg, sizeof cpu_arg, "%d", CPU_SETSIZE); /* no such CPU */
+    assert_int_equal(run_mpxd((const char *[]){"--cpu", cpu_arg, NULL}, NULL, &out), 2);
+    assert_non_null(strstr(out, "--cpu"));
+    free(out);
+    assert_int_equal(run_mpxd((const char *[]){"--cpu", "-1", NULL}, NULL, &out), 2);
+    free(out);
+}
+
 static void test_stalled_server_times_out_and_connection_survives(void **state)
 {
     (void)state;
@@ -200,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_refuses_public_bind_without_authkey),
         cmocka_unit_test(test_generated_key_is_private_and_never_printed),
         cmocka_unit_test(test_key_from_environment_and_sigint),
+        cmocka_unit_test(test_cpu_option_places_every_thread),
         cmocka_unit_test(test_stalled_server_times_out_and_connection_survives),
         cmocka_unit_test(test_dead_server_gives_timeout_not_hang),
     };
