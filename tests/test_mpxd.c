@@ -122,30 +122,48 @@ static void test_generated_key_is_private_and_never_printed(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static void test_key_from_environment_and_sigint(void **state)
+/* Starts mpxd on a fresh loopback port with MPX_AUTHKEY=key and `option value` (or no option
+ * when option is NULL), connects to it once it has bound, and returns its pid. */
+static pid_t start_with_env_key(const char *key, const char *option, const char *value,
+                                mpx_client **c)
 {
-    (void)state;
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
     pid_t pid = fork();
     if (pid == 0) {
-        setenv("MPX_AUTHKEY", "environment key", 1);
-        execl(mpxd_path(), mpxd_path(), "--quiet", ep, (char *)NULL);
+        setenv("MPX_AUTHKEY", key, 1);
+        if (option)
+            execl(mpxd_path(), mpxd_path(), "--quiet", option, value, ep, (char *)NULL);
+        else
+            execl(mpxd_path(), mpxd_path(), "--quiet", ep, (char *)NULL);
         _exit(127);
     }
-    mpx_client *c = NULL;
     int rc = MPX_ETIMEDOUT;
     for (int i = 0; i < 50 && rc != 0; i++) { /* until it has bound */
-        rc = mpx_connect(ep, "environment key", 15, &c);
+        rc = mpx_connect(ep, key, strlen(key), c);
         if (rc) usleep(20 * 1000);
     }
     assert_ok(rc);
-    mpx_client_free(&c);
+    return pid;
+}
+
+/* Sends SIGINT and checks mpxd stops cleanly. */
+static void stop_with_sigint(pid_t pid)
+{
     kill(pid, SIGINT);
     int status;
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_key_from_environment_and_sigint(void **state)
+{
+    (void)state;
+    mpx_client *c = NULL;
+    pid_t pid = start_with_env_key("environment key", NULL, NULL, &c);
+    mpx_client_free(&c);
+    stop_with_sigint(pid);
 }
 
 /* The number of mpxd's threads, each checked to be allowed on `cpu` alone. */
@@ -177,29 +195,14 @@ static void test_cpu_option_places_every_thread(void **state)
     int cpu = CPU_SETSIZE - 1;
     while (!CPU_ISSET(cpu, &allowed))
         cpu--;
-    char cpu_arg[16], ep[64], *out;
+    char cpu_arg[16], *out;
     snprintf(cpu_arg, sizeof cpu_arg, "%d", cpu);
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("MPX_AUTHKEY", "cpu key", 1);
-        execl(mpxd_path(), mpxd_path(), "--quiet", "--cpu", cpu_arg, ep, (char *)NULL);
-        _exit(127);
-    }
     mpx_client *c = NULL;
-    int rc = MPX_ETIMEDOUT;
-    for (int i = 0; i < 50 && rc != 0; i++) { /* until it has bound */
-        rc = mpx_connect(ep, "cpu key", 7, &c);
-        if (rc) usleep(20 * 1000);
-    }
-    assert_ok(rc);
+    pid_t pid = start_with_env_key("cpu key", "--cpu", cpu_arg, &c);
     assert_ok(mpx_ping(c));
     assert_true(threads_only_on(pid, cpu) >= 2); /* the loop and at least one I/O thread */
     mpx_client_free(&c);
-    kill(pid, SIGINT);
-    int status;
-    waitpid(pid, &status, 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    stop_with_sigint(pid);
 
     snprintf(cpu_arg, sizeof cpu_arg, "%d", CPU_SETSIZE); /* no such CPU */
     assert_int_equal(run_mpxd((const char *[]){"--cpu", cpu_arg, NULL}, NULL, &out), 2);
