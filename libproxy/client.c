@@ -672,16 +672,6 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
     return 0;
 }
 
-static void drain_replies(mpx_client *c)
-{
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    while (!c->broken && zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) >= 0)
-        deliver(c, &msg);
-    zmq_msg_close(&msg);
-    pthread_cond_broadcast(&c->cv);
-}
-
 /* Receives and delivers one frame if one is queued. Under mu. */
 static bool recv_one(mpx_client *c)
 {
@@ -694,6 +684,13 @@ static bool recv_one(mpx_client *c)
     }
     zmq_msg_close(&msg);
     return got;
+}
+
+/* Delivers every frame already queued, without waiting. Under mu. */
+static void drain_replies(mpx_client *c)
+{
+    while (!c->broken && recv_one(c))
+        ;
 }
 
 /* The reader's loop: reads until p's reply arrives or the deadline passes. Under mu.

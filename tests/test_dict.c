@@ -223,6 +223,14 @@ static void test_keys_values_items(void **state)
     mpx_value_free(&items);
 }
 
+static void push_pair(mpx_value *pairs, mpx_value *k, mpx_value *v)
+{
+    mpx_value *pair = mpx_array();
+    assert_ok(mpx_array_push(pair, &k));
+    assert_ok(mpx_array_push(pair, &v));
+    assert_ok(mpx_array_push(pairs, &pair));
+}
+
 static void test_update_from_map_and_pairs(void **state)
 {
     mpx_proxy *d = *state;
@@ -238,21 +246,11 @@ static void test_update_from_map_and_pairs(void **state)
     assert_int_equal(dict_len(d), 1000);
     assert_int_equal(get_int(d, "k999"), 999);
 
-    mpx_value *pairs = mpx_array(), *pair = mpx_array(), *k = mpx_str("k1"), *v = mpx_int(-1);
-    assert_ok(mpx_array_push(pair, &k));
-    assert_ok(mpx_array_push(pair, &v));
-    assert_ok(mpx_array_push(pairs, &pair));
+    mpx_value *pairs = mpx_array();
+    push_pair(pairs, mpx_str("k1"), mpx_int(-1));
     assert_ok(mpx_dict_update(d, pairs));
     assert_int_equal(get_int(d, "k1"), -1);
     mpx_value_free(&pairs);
-}
-
-static void push_pair(mpx_value *pairs, mpx_value *k, mpx_value *v)
-{
-    mpx_value *pair = mpx_array();
-    assert_ok(mpx_array_push(pair, &k));
-    assert_ok(mpx_array_push(pair, &v));
-    assert_ok(mpx_array_push(pairs, &pair));
 }
 
 /* update() stores pairs in groups; keys that need re-encoding (a float) break a group, and a
@@ -290,10 +288,8 @@ static void test_update_keeps_order_across_groups(void **state)
 static void test_update_is_all_or_nothing(void **state)
 {
     mpx_proxy *d = *state;
-    mpx_value *pairs = mpx_array(), *pair = mpx_array(), *k = mpx_str("good"), *v = mpx_int(1);
-    assert_ok(mpx_array_push(pair, &k));
-    assert_ok(mpx_array_push(pair, &v));
-    assert_ok(mpx_array_push(pairs, &pair));
+    mpx_value *pairs = mpx_array();
+    push_pair(pairs, mpx_str("good"), mpx_int(1));
     mpx_value *bad = mpx_str("not a pair");
     assert_ok(mpx_array_push(pairs, &bad));
     assert_code(mpx_dict_update(d, pairs), MPX_ETYPE);
