@@ -1,18 +1,21 @@
 /*
  * t_dict.c — the dict type: a hash table of msgpack keys to msgpack values, in insertion order.
  *
- * Keys are stored in their canonical encoding (codec.h) and hashed with SipHash under a key
- * drawn at start-up, so a client cannot choose keys that collide. Values are stored exactly as
- * they arrived. The layout is CPython's compact dict: an array of entries in insertion order
- * and a separate index of 32-bit slots, which keeps a small pair near 70 bytes (each entry
- * holds one allocation with the key and value bytes side by side) and makes keys(), items()
- * and popitem() follow insertion order for free.
+ * Keys are stored in their canonical encoding (codec.h) and hashed with SipHash-1-3 under a
+ * key drawn at start-up (siphash.h), so a client cannot choose keys that collide. Values are
+ * stored exactly as they arrived. The layout is CPython's compact dict: an array of entries in
+ * insertion order and a separate index of 32-bit slots, which keeps a small pair near 70 bytes
+ * (each entry holds one allocation with the key and value bytes side by side) and makes keys(),
+ * items() and popitem() follow insertion order for free. (Slots that also carried 32 bits of
+ * their key's hash, to pass other keys without reading their entries, made update() 10% slower
+ * on bench/load's batch: the index doubled and most probes end at their first slot anyway.)
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "object.h"
+#include "siphash.h"
 
 /* ================================ dict API ================================================ */
 
@@ -30,21 +33,17 @@ typedef struct {
     dict_entry *entries; /* insertion order, with holes where pairs were deleted */
     size_t n_entries;    /* entries used, holes included */
     size_t cap_entries;
-    size_t live;       /* len(d) */
-    uint32_t *index;   /* entry index + 1, SLOT_EMPTY or SLOT_DELETED */
+    size_t live; /* len(d) */
+    uint32_t *index;
     size_t index_size; /* a power of two */
     size_t index_used; /* slots not empty: live pairs and deleted markers */
 } dict;
 
-static uint8_t hash_key[crypto_shorthash_KEYBYTES];
+static mpx__sipkey hash_key;
 
 static uint64_t dict_hash(const uint8_t *key, size_t len)
 {
-    uint8_t out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, key, len, hash_key);
-    uint64_t h;
-    memcpy(&h, out, sizeof h);
-    return h;
+    return mpx__siphash13(&hash_key, key, len);
 }
 
 /* The index slot holding key, or the slot where it would go (*found false). */
@@ -85,7 +84,8 @@ static void dict_rebuild(dict *d, size_t min_live)
     d->index_size = size;
     d->index_used = n;
     for (size_t i = 0; i < n; i++) {
-        size_t slot = d->entries[i].hash & (size - 1);
+        uint64_t hash = d->entries[i].hash;
+        size_t slot = hash & (size - 1);
         while (d->index[slot] != SLOT_EMPTY)
             slot = (slot + 1) & (size - 1);
         d->index[slot] = (uint32_t)(i + 1);
@@ -330,28 +330,59 @@ static int next_pair(mpx__mp_cursor *c, bool is_map, mpx__span *k, mpx__span *v)
     return 0;
 }
 
-#define UPDATE_GROUP 8 /* pairs whose memory is fetched together, see update_store */
+/* update() stores its pairs through a pipeline. In a large dict each pair's index slot, then
+ * its entry, then its key bytes are each a cache miss, one depending on the other. Pair i is
+ * stored only once pair i + 16 has been read: its slot was fetched 16 pairs before, its entry
+ * 10 pairs before and its key bytes 4 pairs before, so the misses of many pairs overlap. The
+ * fetches are hints only (a slot read early may have moved by the time the pair is stored);
+ * the pairs are stored in order, from the slots as they are then. */
+#define UPDATE_AHEAD 16  /* pairs read before the oldest is stored */
+#define FETCH_ENTRY_AT 6 /* pairs after its slot was fetched, its entry is */
+#define FETCH_KEY_AT 12  /* and its key bytes */
 
 typedef struct {
     mpx__span key, val;
     uint64_t hash;
 } update_pair;
 
-/* Stores a group of pairs. In a large dict a key's index slot and then its entry are each a
- * cache miss away; fetching the group's slots, then their entries, before storing any lets
- * those misses overlap instead of coming one after another (15% more pairs stored a second
- * on bench/load's batch; fetching the key bytes too was slower). */
-static void update_store(dict *d, update_pair *g, size_t n)
+typedef struct {
+    update_pair ring[UPDATE_AHEAD];
+    size_t read;   /* pairs pushed */
+    size_t stored; /* pairs stored, the oldest first */
+} update_pipe;
+
+static const dict_entry *slot_entry(const dict *d, uint64_t hash)
 {
-    size_t mask = d->index_size - 1;
-    for (size_t i = 0; i < n; i++)
-        __builtin_prefetch(&d->index[g[i].hash & mask]);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t s = d->index[g[i].hash & mask];
-        if (s != SLOT_EMPTY && s != SLOT_DELETED) __builtin_prefetch(&d->entries[s - 1]);
+    uint32_t s = d->index[hash & (d->index_size - 1)];
+    return s != SLOT_EMPTY && s != SLOT_DELETED ? &d->entries[s - 1] : NULL;
+}
+
+static void pipe_push(dict *d, update_pipe *p, const update_pair *pair)
+{
+    size_t i = p->read++;
+    p->ring[i % UPDATE_AHEAD] = *pair;
+    __builtin_prefetch(&d->index[pair->hash & (d->index_size - 1)]);
+    if (i >= FETCH_ENTRY_AT) {
+        const dict_entry *e = slot_entry(d, p->ring[(i - FETCH_ENTRY_AT) % UPDATE_AHEAD].hash);
+        if (e) __builtin_prefetch(e);
     }
-    for (size_t i = 0; i < n; i++)
-        dict_set_hashed(d, g[i].hash, &g[i].key, &g[i].val);
+    if (i >= FETCH_KEY_AT) {
+        const dict_entry *e = slot_entry(d, p->ring[(i - FETCH_KEY_AT) % UPDATE_AHEAD].hash);
+        if (e) __builtin_prefetch(e->blob);
+    }
+    if (p->read - p->stored == UPDATE_AHEAD) {
+        const update_pair *old = &p->ring[p->stored++ % UPDATE_AHEAD];
+        dict_set_hashed(d, old->hash, &old->key, &old->val);
+    }
+}
+
+/* Stores every pair pushed and not yet stored, in order. */
+static void pipe_drain(dict *d, update_pipe *p)
+{
+    for (; p->stored < p->read; p->stored++) {
+        const update_pair *old = &p->ring[p->stored % UPDATE_AHEAD];
+        dict_set_hashed(d, old->hash, &old->key, &old->val);
+    }
 }
 
 static int m_update(mpx__req *req)
@@ -371,23 +402,20 @@ static int m_update(mpx__req *req)
         if (next_pair(&c, is_map, &k, &v))
             return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", i);
     c = first;
-    update_pair group[UPDATE_GROUP];
-    size_t grouped = 0;
+    update_pipe pipe = {0};
     for (uint32_t i = 0; i < n; i++) {
         next_pair(&c, is_map, &k, &v);
         if (!mpx__mp_is_canonical(k.p, k.len)) { /* re-encoded into the one shared buffer */
             mpx__span key;
-            update_store(d, group, grouped);
-            grouped = 0;
+            pipe_drain(d, &pipe);
             int rc = dict_key(req, &k, &key);
             if (rc) return rc;
             dict_set(d, &key, &v);
             continue;
         }
-        group[grouped++] = (update_pair){k, v, dict_hash(k.p, k.len)};
-        if (grouped == UPDATE_GROUP) update_store(d, group, grouped), grouped = 0;
+        pipe_push(d, &pipe, &(update_pair){k, v, dict_hash(k.p, k.len)});
     }
-    update_store(d, group, grouped);
+    pipe_drain(d, &pipe);
     return reply_nil(req);
 }
 
@@ -448,7 +476,7 @@ static int dict_create(mpx__req *req, void **state)
     (void)req;
     static bool keyed;
     if (!keyed) {
-        crypto_shorthash_keygen(hash_key);
+        mpx__sipkey_random(&hash_key);
         msgpack_sbuffer_init(&key_buf);
         keyed = true;
     }

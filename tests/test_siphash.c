@@ -1,0 +1,82 @@
+/*
+ * test_siphash.c — mpxd's SipHash (server/siphash.c): the shared code with 2-4 rounds against
+ * libsodium, and with 1-3 rounds against CPython's hash of bytes.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "harness.h"
+#include "siphash.h"
+
+/* With 2-4 rounds the code is plain SipHash, which libsodium implements: the reference
+ * vectors' key and messages (00 01 02 ...), then random keys and lengths, cover every tail
+ * length and several blocks. */
+static void test_siphash24_matches_libsodium(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    uint8_t key[MPX_SIPHASH_KEYBYTES], msg[200], out[crypto_shorthash_BYTES];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)i;
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)i;
+    for (int round = 0; round < 20; round++) {
+        mpx__sipkey k;
+        mpx__sipkey_set(&k, key);
+        for (size_t len = 0; len <= sizeof msg; len++) {
+            uint64_t want;
+            crypto_shorthash(out, msg, len, key);
+            memcpy(&want, out, sizeof want); /* little-endian, as on every target */
+            assert_int_equal(mpx__siphash24(&k, msg, len), want);
+        }
+        randombytes_buf(key, sizeof key);
+        randombytes_buf(msg, sizeof msg);
+    }
+}
+
+/* CPython (3.11 and later) hashes bytes with SipHash-1-3, and PYTHONHASHSEED=0 makes its key
+ * all zeros. These are hash(bytes(range(n))) for n = 1..17, from
+ *   PYTHONHASHSEED=0 python3 -c 'print([hash(bytes(range(n))) % 2**64 for n in range(1, 18)])'
+ * plus hash(b"siphash"). */
+static void test_siphash13_matches_cpython(void **state)
+{
+    (void)state;
+    static const uint64_t want[17] = {
+        0x68a914128e01e473ull, 0x010bac45c41e3669ull, 0x4d4c9a4a8ef6e0adull, 0x7cc43f98813e4dbdull,
+        0x5abe2169dff36275ull, 0xe3c25f87624f1cdbull, 0x2f098ab0c751325aull, 0xead411e67ebe2eeaull,
+        0x75927f9d95124362ull, 0xaf9f77a65ab51a1dull, 0xfe64ce8b6617fcffull, 0xa6baf4fb0f9fe1c2ull,
+        0xa0cf3211850f8e0dull, 0x7f86049379fbfe67ull, 0xf30eb725bb91c9eaull, 0x8972188433a5c5b7ull,
+        0x4883c49a2c009c1dull,
+    };
+    static const uint8_t zero[MPX_SIPHASH_KEYBYTES] = {0};
+    uint8_t msg[17];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)i;
+    mpx__sipkey k;
+    mpx__sipkey_set(&k, zero);
+    for (size_t n = 1; n <= 17; n++)
+        assert_int_equal(mpx__siphash13(&k, msg, n), want[n - 1]);
+    assert_int_equal(mpx__siphash13(&k, "siphash", 7), 0x8264ceeccb16bcbeull);
+}
+
+/* Keys drawn at start-up differ, and the hash depends on them. */
+static void test_random_keys_differ(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    mpx__sipkey a, b;
+    mpx__sipkey_random(&a);
+    mpx__sipkey_random(&b);
+    assert_false(a.k0 == b.k0 && a.k1 == b.k1);
+    assert_int_not_equal(mpx__siphash13(&a, "key", 3), mpx__siphash13(&b, "key", 3));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_siphash24_matches_libsodium),
+        cmocka_unit_test(test_siphash13_matches_cpython),
+        cmocka_unit_test(test_random_keys_differ),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
