@@ -367,9 +367,26 @@ bool mpx__mp_is_nil(const mpx__mp_cursor *c)
     return c->p < c->end && c->p[0] == 0xc0;
 }
 
+/* The whole size of a token that needs no decoding to step over: a fixint, nil, a bool, a
+ * fixstr, str8 or bin8, the forms nearly every key and small value takes. 0 for the rest. */
+static size_t plain_token_len(const uint8_t *p, size_t left)
+{
+    uint8_t b = p[0];
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 1;
+    if (b >= 0xa0 && b <= 0xbf) return 1 + (size_t)(b & 0x1f);
+    if ((b == 0xd9 || b == 0xc4) && left >= 2) return 2 + (size_t)p[1];
+    return 0;
+}
+
 static int skip_depth(mpx__mp_cursor *c, int depth)
 {
     mpx__mp_token t;
+    size_t left = (size_t)(c->end - c->p), plain = left ? plain_token_len(c->p, left) : 0;
+    if (plain) { /* a short cut past mpx__mp_next, which would decode the token */
+        if (plain > left) return MPX_EPROTO;
+        c->p += plain;
+        return 0;
+    }
     if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
     if (rc) return rc;

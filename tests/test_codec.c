@@ -189,6 +189,23 @@ static void test_cursor_refuses_hostile_input(void **state)
     assert_code(mpx__mp_skip(&c), MPX_EPROTO);
     mpx__mp_init(&c, trunc, sizeof trunc);
     assert_code(mpx__mp_skip(&c), MPX_EPROTO);
+    /* the short cut for fixstr, str8 and bin8 checks their length too, and a truncated one
+     * leaves the cursor where it was */
+    static const uint8_t fixstr[] = {0xa5, 'a', 'b'}, str8[] = {0xd9, 40, 'a'},
+                         bin8[] = {0xc4, 2, 0}, bare_str8[] = {0xd9};
+    const uint8_t *cut[] = {fixstr, str8, bin8, bare_str8};
+    const size_t cut_len[] = {sizeof fixstr, sizeof str8, sizeof bin8, sizeof bare_str8};
+    for (size_t i = 0; i < 4; i++) {
+        mpx__mp_init(&c, cut[i], cut_len[i]);
+        assert_code(mpx__mp_skip(&c), MPX_EPROTO);
+        assert_ptr_equal(c.p, cut[i]);
+        mpx__mp_init(&c, cut[i], cut_len[i] - 1);
+        assert_code(mpx__mp_skip(&c), MPX_EPROTO);
+    }
+    static const uint8_t exact[] = {0x92, 0xa2, 'h', 'i', 0xc4, 1, 7, 0x05};
+    mpx__mp_init(&c, exact, sizeof exact);
+    assert_ok(mpx__mp_skip(&c));
+    assert_ptr_equal(c.p, exact + 7);
 }
 
 static void test_cursor_bounds_depth(void **state)
