@@ -119,7 +119,8 @@ class Bench:
 
     # ---- measurements --------------------------------------------------------------------
 
-    def measure(self, peer, workload, transport, clients, inflight=1, seconds=None):
+    def measure(self, peer, workload, transport, clients, inflight=1, seconds=None,
+                placed=False):
         seconds = seconds or SECONDS
         if peer == "python":
             target = self.py[transport]
@@ -128,7 +129,7 @@ class Bench:
         else:
             target = {"mpx": self.mpx, "zmq": self.zmq, "redis": self.redis}[peer][transport]
             argv = [self.load, "run", peer, workload, target, str(clients), str(seconds),
-                    str(inflight)]
+                    str(inflight)] + (["placed"] if placed else [])
         line = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
         m = re.search(r"ops=(\d+) p50=(\d+) p99=(\d+)", line)
         if not m:
@@ -155,15 +156,20 @@ class Bench:
         """With the two cores saturated one run varies by +-10% here, more than the margin
         of a target, so every peer is run ROUNDS times, the peers taking turns, and the run
         with the median ops/s is kept."""
-        peers = ("zmq", "mpx", "redis", "python")
+        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
+        if transport == "ipc":  # part 2b: each client and its I/O thread on one CPU
+            peers += [("zmq", True), ("mpx", True)]
         runs = {peer: [] for peer in peers}
         for _ in range(ROUNDS):
-            for peer in peers:
-                runs[peer].append(self.measure(peer, "get", transport, clients))
-        for peer in peers:
-            ops, p50, p99 = sorted(runs[peer])[len(runs[peer]) // 2]
-            self.rows.append(("2. dict get, %d client processes" % clients, transport,
-                              clients, peer, p50, p99, ops))
+            for peer, placed in peers:
+                runs[peer, placed].append(self.measure(peer, "get", transport, clients,
+                                                       placed=placed))
+        for peer, placed in peers:
+            ops, p50, p99 = sorted(runs[peer, placed])[len(runs[peer, placed]) // 2]
+            section = ("2b. dict get, %d client processes, each placed on one CPU" if placed
+                       else "2. dict get, %d client processes") % clients
+            self.rows.append((section, transport, clients, peer + (" placed" if placed else ""),
+                              p50, p99, ops))
 
     def pipelined(self):
         for transport in ("tcp", "ipc"):
@@ -304,6 +310,10 @@ class Bench:
                 m = self.find("2. dict get, %d " % n, t, "mpx")
                 check("%d clients, get %s: mpx ops/s / raw ZeroMQ ops/s" % (n, t),
                       m[6] / z[6], 0.87, True)
+            z = self.find("2b. dict get, %d " % n, "ipc", "zmq placed")
+            m = self.find("2b. dict get, %d " % n, "ipc", "mpx placed")
+            check("%d clients placed, get ipc: mpx ops/s / raw ZeroMQ ops/s" % n,
+                  m[6] / z[6], 0.87, True)
         for t in ("tcp", "ipc"):
             m = self.find("3.", t, "mpx 64 in flight")
             r = self.find("3.", t, "redis -P 16")

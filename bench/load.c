@@ -5,10 +5,12 @@
  *       A raw ZeroMQ ROUTER that sends every message straight back: the floor of a round trip
  *       on this transport. Prints "ready" once bound; runs until killed.
  *
- *   load run PEER WORKLOAD TARGET CLIENTS SECONDS [INFLIGHT]
+ *   load run PEER WORKLOAD TARGET CLIENTS SECONDS [INFLIGHT [placed]]
  *       Forks CLIENTS processes, each with its own connection, that run WORKLOAD against PEER
  *       for SECONDS (after a short warm-up) with INFLIGHT calls outstanding (default 1), then
- *       prints one line: "ops=<total ops/s> p50=<us> p99=<us> n=<ops>".
+ *       prints one line: "ops=<total ops/s> p50=<us> p99=<us> n=<ops>". With "placed", client
+ *       i runs on the i-th CPU it may use (round robin), and an mpx or zmq client puts its
+ *       libzmq I/O thread there too (mpx_connect_opts, ZMQ_THREAD_AFFINITY_CPU_ADD).
  *
  * PEER and TARGET:   mpx    an mpxd endpoint; the authkey file is $MPX_BENCH_KEYFILE
  *                    zmq    an echo-server endpoint
@@ -29,7 +31,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +50,15 @@
 #define WARMUP_US 300000
 #define BATCH_PAIRS 10000
 #define FILL_PAIRS 1000000
-#define ECHO_SIZE 70 /* bytes of an mpx dict-get CALL frame: header 50, body ~20 */
+#define ECHO_SIZE 56 /* bytes of an mpx dict-get CALL frame: header 34, body ~22 */
 
 typedef struct {
     const char *peer, *workload, *target;
     int clients, inflight;
     double seconds;
     int index; /* this client's number, for distinct keys */
+    bool placed;
+    int cpu; /* placed: the CPU this client runs on */
 } run_cfg;
 
 /* What one client measured: ops done in the measured window and their latencies (us). */
@@ -139,6 +145,7 @@ static void run_zmq(const run_cfg *cfg, result *r)
 {
     zmq_client z = {.inflight = cfg->inflight};
     z.ctx = zmq_ctx_new();
+    if (cfg->placed) zmq_ctx_set(z.ctx, ZMQ_THREAD_AFFINITY_CPU_ADD, cfg->cpu);
     z.sock = zmq_socket(z.ctx, ZMQ_DEALER);
     if (zmq_connect(z.sock, cfg->target) != 0) fail("zmq connect", zmq_strerror(errno));
     drive(zmq_op, &z, cfg->seconds, r);
@@ -311,7 +318,8 @@ static void run_mpx(const run_cfg *cfg, result *r)
     } else if (strcmp(w, "connect") == 0) {
         drive(mpx_connect_op, b, cfg->seconds, r);
     } else {
-        mpx_check(mpx_connect_keyfile(cfg->target, keyfile, &b->c), "connect");
+        mpx_connect_options o = {.keyfile = keyfile, .place_io = cfg->placed, .io_cpu = cfg->cpu};
+        mpx_check(mpx_connect_opts(cfg->target, &o, &b->c), "connect");
         mpx_open_object(b, cfg->index);
         if (strcmp(w, "fill") == 0) {
             mpx_fill(b, r);
@@ -473,10 +481,24 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void run_client(const run_cfg *cfg, int out_fd)
+/* Pins this client process to the (index % n)-th of the n CPUs it may use. */
+static void place_client(run_cfg *cfg)
+{
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed)) fail("placed", strerror(errno));
+    int skip = cfg->index % CPU_COUNT(&allowed);
+    for (cfg->cpu = 0; !CPU_ISSET(cfg->cpu, &allowed) || skip-- > 0; cfg->cpu++)
+        ;
+    CPU_ZERO(&one);
+    CPU_SET(cfg->cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one)) fail("placed", strerror(errno));
+}
+
+static void run_client(run_cfg *cfg, int out_fd)
 {
     result *r = calloc(1, sizeof *r);
     if (!r) fail("client", "out of memory");
+    if (cfg->placed) place_client(cfg);
     if (strcmp(cfg->peer, "mpx") == 0)
         run_mpx(cfg, r);
     else if (strcmp(cfg->peer, "zmq") == 0)
@@ -561,10 +583,11 @@ int main(int argc, char **argv)
                        .target = argv[4],
                        .clients = atoi(argv[5]),
                        .seconds = atof(argv[6]),
-                       .inflight = argc > 7 ? atoi(argv[7]) : 1};
+                       .inflight = argc > 7 ? atoi(argv[7]) : 1,
+                       .placed = argc > 8 && strcmp(argv[8], "placed") == 0};
         return run(&cfg);
     }
     fprintf(stderr, "usage: load echo-server ENDPOINT\n"
-                    "       load run PEER WORKLOAD TARGET CLIENTS SECONDS [INFLIGHT]\n");
+                    "       load run PEER WORKLOAD TARGET CLIENTS SECONDS [INFLIGHT [placed]]\n");
     return 2;
 }

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ struct mpx_client {
     pending *batch_first; /* the first of them in `pending`; the rest follow it */
     void *zctx;
     void *sock;
+    int io_cpu; /* the CPU for libzmq's I/O thread, or -1 to leave it to the system */
     char *endpoint;
     uint8_t *authkey; /* kept for the new session after a fork; wiped on free */
     size_t keylen;
@@ -179,6 +181,10 @@ static int client_break(mpx_client *c, int code, const char *why)
 static int socket_open(mpx_client *c)
 {
     c->zctx = zmq_ctx_new();
+    /* before the first socket: libzmq starts its I/O thread with it */
+    if (c->zctx && c->io_cpu >= 0 && zmq_ctx_set(c->zctx, ZMQ_THREAD_AFFINITY_CPU_ADD, c->io_cpu))
+        return mpx__fail(MPX_EINVAL, "cannot place libzmq's I/O thread on CPU %d: %s", c->io_cpu,
+                         zmq_strerror(errno));
     c->sock = c->zctx ? zmq_socket(c->zctx, ZMQ_DEALER) : NULL;
     if (!c->sock)
         return mpx__fail(MPX_ECONN, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
@@ -380,7 +386,8 @@ static void sync_init(mpx_client *c)
 
 static void heartbeat_start(mpx_client *c);
 
-int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_client **out)
+static int client_connect(const char *endpoint, const void *authkey, size_t keylen, int io_cpu,
+                          mpx_client **out)
 {
     if (!endpoint || !authkey || keylen == 0 || !out)
         return mpx__fail(MPX_EINVAL, "mpx_connect: endpoint, authkey and out are required");
@@ -390,6 +397,7 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
     if (!c) return mpx__fail(MPX_ENOMEM, "mpx_connect: out of memory");
     c->tag = CLIENT_TAG;
     c->wake_fd = -1;
+    c->io_cpu = io_cpu;
     atomic_init(&c->timeout_ms, MPX_DEFAULT_TIMEOUT_MS);
     atomic_init(&c->fork_gen, atomic_load(&fork_generation));
     atomic_init(&c->next_req, 1);
@@ -414,23 +422,67 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
     return 0;
 }
 
-int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out)
+int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_client **out)
+{
+    return client_connect(endpoint, authkey, keylen, -1, out);
+}
+
+#define KEYFILE_MAX 4096
+
+/* Reads an authkey file into key (KEYFILE_MAX + 1 bytes, so a longer file can be told). */
+static int read_keyfile(const char *keyfile, uint8_t *key, size_t *len)
 {
     if (!keyfile) return mpx__fail(MPX_EINVAL, "mpx_connect_keyfile: no key file");
-    uint8_t key[4097];
     int fd = open(keyfile, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;
+    ssize_t n = fd >= 0 ? read(fd, key, KEYFILE_MAX + 1) : -1;
     int err = errno;
     if (fd >= 0) close(fd);
     if (n < 0)
         return mpx__fail(MPX_ESYS, "cannot read the authkey file %s: %s", keyfile, strerror(err));
     if (n > 0 && key[n - 1] == '\n') n--;
     if (n > 0 && key[n - 1] == '\r') n--;
-    if (n == 0 || n == (ssize_t)sizeof key)
-        return mpx__fail(MPX_EINVAL, "the authkey file %s must hold 1 to 4096 bytes", keyfile);
-    int rc = mpx_connect(endpoint, key, (size_t)n, out);
+    if (n == 0 || n == KEYFILE_MAX + 1)
+        return mpx__fail(MPX_EINVAL, "the authkey file %s must hold 1 to %d bytes", keyfile,
+                         KEYFILE_MAX);
+    *len = (size_t)n;
+    return 0;
+}
+
+/* Connects with the key read from a file, then wipes the key's copy on the stack. */
+static int connect_keyfile(const char *endpoint, const char *keyfile, int io_cpu, mpx_client **out)
+{
+    uint8_t key[KEYFILE_MAX + 1];
+    size_t n = 0;
+    int rc = read_keyfile(keyfile, key, &n);
+    if (rc == 0) rc = client_connect(endpoint, key, n, io_cpu, out);
     sodium_memzero(key, sizeof key);
     return rc;
+}
+
+int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out)
+{
+    return connect_keyfile(endpoint, keyfile, -1, out);
+}
+
+/* Whether this process may run on cpu. */
+static bool cpu_usable(int cpu)
+{
+    cpu_set_t allowed;
+    return cpu >= 0 && cpu < CPU_SETSIZE && sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
+           CPU_ISSET(cpu, &allowed);
+}
+
+int mpx_connect_opts(const char *endpoint, const mpx_connect_options *opts, mpx_client **out)
+{
+    if (!opts) return mpx__fail(MPX_EINVAL, "mpx_connect_opts: no options");
+    if (!opts->authkey == !opts->keyfile)
+        return mpx__fail(MPX_EINVAL, "mpx_connect_opts: set one of authkey and keyfile");
+    if (opts->place_io && !cpu_usable(opts->io_cpu))
+        return mpx__fail(MPX_EINVAL, "mpx_connect_opts: this process may not run on CPU %d",
+                         opts->io_cpu);
+    int io_cpu = opts->place_io ? opts->io_cpu : -1;
+    if (opts->keyfile) return connect_keyfile(endpoint, opts->keyfile, io_cpu, out);
+    return client_connect(endpoint, opts->authkey, opts->keylen, io_cpu, out);
 }
 
 bool mpx__client_ok(const mpx_client *c)

@@ -166,8 +166,9 @@ static void test_key_from_environment_and_sigint(void **state)
     stop_with_sigint(pid);
 }
 
-/* The number of mpxd's threads, each checked to be allowed on `cpu` alone. */
-static int threads_only_on(pid_t pid, int cpu)
+/* The number of pid's threads whose name starts with prefix ("" for all), each checked to be
+ * allowed on `cpu` alone. */
+static int threads_only_on(pid_t pid, int cpu, const char *prefix)
 {
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
@@ -176,6 +177,13 @@ static int threads_only_on(pid_t pid, int cpu)
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
+        char path[512], *name;
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        name = read_file(path, NULL);
+        assert_non_null(name);
+        bool match = strncmp(name, prefix, strlen(prefix)) == 0;
+        free(name);
+        if (!match) continue;
         cpu_set_t set;
         assert_int_equal(sched_getaffinity(atoi(e->d_name), sizeof set, &set), 0);
         assert_int_equal(CPU_COUNT(&set), 1);
@@ -186,21 +194,28 @@ static int threads_only_on(pid_t pid, int cpu)
     return n;
 }
 
-/* --cpu puts the loop and libzmq's I/O thread on that CPU; a CPU it may not use is refused. */
-static void test_cpu_option_places_every_thread(void **state)
+/* The highest CPU this process may run on. */
+static int last_usable_cpu(void)
 {
-    (void)state;
     cpu_set_t allowed;
     assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
     int cpu = CPU_SETSIZE - 1;
     while (!CPU_ISSET(cpu, &allowed))
         cpu--;
+    return cpu;
+}
+
+/* --cpu puts the loop and libzmq's I/O thread on that CPU; a CPU it may not use is refused. */
+static void test_cpu_option_places_every_thread(void **state)
+{
+    (void)state;
+    int cpu = last_usable_cpu();
     char cpu_arg[16], *out;
     snprintf(cpu_arg, sizeof cpu_arg, "%d", cpu);
     mpx_client *c = NULL;
     pid_t pid = start_with_env_key("cpu key", "--cpu", cpu_arg, &c);
     assert_ok(mpx_ping(c));
-    assert_true(threads_only_on(pid, cpu) >= 2); /* the loop and at least one I/O thread */
+    assert_true(threads_only_on(pid, cpu, "") >= 2); /* the loop and at least one I/O thread */
     mpx_client_free(&c);
     stop_with_sigint(pid);
 
@@ -210,6 +225,41 @@ static void test_cpu_option_places_every_thread(void **state)
     free(out);
     assert_int_equal(run_mpxd((const char *[]){"--cpu", "-1", NULL}, NULL, &out), 2);
     free(out);
+}
+
+/* mpx_connect_opts() puts the client's libzmq I/O thread on the CPU asked for and leaves the
+ * calling thread where it was; a CPU this process may not use, and no key or two keys, are
+ * refused. */
+static void test_connect_places_the_io_thread(void **state)
+{
+    (void)state;
+    mpxd_proc server;
+    mpxd_start(&server, "ipc", NULL);
+    int cpu = last_usable_cpu();
+    cpu_set_t before, after;
+    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    mpx_connect_options o = {.keyfile = server.keyfile, .place_io = true, .io_cpu = cpu};
+    mpx_client *c = NULL;
+    assert_ok(mpx_connect_opts(server.endpoint, &o, &c));
+    assert_ok(mpx_ping(c));
+    assert_int_equal(threads_only_on(getpid(), cpu, "ZMQbg/IO"), 1);
+    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+    assert_true(CPU_EQUAL(&before, &after));
+    mpx_client_free(&c);
+
+    int bad_cpus[] = {CPU_SETSIZE, -1};
+    for (int i = 0; i < 2; i++) {
+        o.io_cpu = bad_cpus[i];
+        assert_code(mpx_connect_opts(server.endpoint, &o, &c), MPX_EINVAL);
+        assert_null(c);
+    }
+    mpx_connect_options two_keys = {.keyfile = server.keyfile, .authkey = "k", .keylen = 1};
+    mpx_connect_options no_key = {0};
+    assert_code(mpx_connect_opts(server.endpoint, &two_keys, &c), MPX_EINVAL);
+    assert_code(mpx_connect_opts(server.endpoint, &no_key, &c), MPX_EINVAL);
+    assert_code(mpx_connect_opts(server.endpoint, NULL, &c), MPX_EINVAL);
+    assert_null(c);
+    assert_int_equal(mpxd_stop(&server), 0);
 }
 
 static void test_stalled_server_times_out_and_connection_survives(void **state)
@@ -267,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_generated_key_is_private_and_never_printed),
         cmocka_unit_test(test_key_from_environment_and_sigint),
         cmocka_unit_test(test_cpu_option_places_every_thread),
+        cmocka_unit_test(test_connect_places_the_io_thread),
         cmocka_unit_test(test_stalled_server_times_out_and_connection_survives),
         cmocka_unit_test(test_dead_server_gives_timeout_not_hang),
     };

@@ -231,6 +231,24 @@ MPX_EXPORT int mpx_connect(const char *endpoint, const void *authkey, size_t key
  * Also returns MPX_ESYS if the file cannot be read. */
 MPX_EXPORT int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out);
 
+/* Options for mpx_connect_opts(). Zero-initialise it, then set what you need. */
+typedef struct {
+    const void *authkey; /* the shared key, keylen bytes; or NULL, and keyfile set */
+    size_t keylen;
+    const char *keyfile; /* read the key from this file, as mpx_connect_keyfile() does */
+    bool place_io;       /* run this client's libzmq I/O thread on CPU io_cpu */
+    int io_cpu;
+} mpx_connect_options;
+
+/* As mpx_connect(), with options. Each message passes between the calling thread and the
+ * client's libzmq I/O thread; when the caller has pinned itself to a CPU (sched_setaffinity,
+ * pthread_setaffinity_np), placing the I/O thread on the same CPU spares each message a
+ * wake-up across CPUs (docs/performance.md). libmpx never moves the caller's own threads.
+ * Also returns MPX_EINVAL if both or neither of authkey and keyfile are set, or io_cpu is not
+ * a CPU this process may run on, and MPX_ESYS if keyfile cannot be read. */
+MPX_EXPORT int mpx_connect_opts(const char *endpoint, const mpx_connect_options *opts,
+                                mpx_client **out);
+
 /* Ends the session (mpxd releases every reference it held), closes the connection and sets
  * *c to NULL. Proxies still open on it stop working (their calls return MPX_ECLOSED) but must
  * still be freed with mpx_proxy_free(). Accepts NULL. */
