@@ -15,6 +15,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,14 @@ ROUNDS = 3  # many-client figures: the median of this many interleaved runs
 # CPU, clients anywhere: the same placement for each, and mpxd's --cpu keeps its loop and
 # libzmq I/O thread together (docs/performance.md). Parts 1-8 leave placement to Linux.
 SERVER_CPU = os.cpu_count() - 1
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing holds now: the kernel picks it. (A fixed range
+    collided with the kernel's own ephemeral ports, 32768 and up.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Bench:
@@ -42,7 +51,6 @@ class Bench:
         os.environ["MPX_BENCH_KEYFILE"] = self.keyfile
         self.procs = []
         self.rows = []  # (section, transport, clients, peer, p50, p99, ops)
-        self.ports = iter(range(25600 + os.getpid() % 1000 * 8, 65000))
 
     # ---- peers ---------------------------------------------------------------------------
 
@@ -61,7 +69,7 @@ class Bench:
 
     def start_mpxd(self, name, pinned=False):
         sock = os.path.join(self.dir, name + ".sock")
-        port = next(self.ports)
+        port = free_port()
         r, w = os.pipe()
         place = ["--cpu", str(SERVER_CPU)] if pinned else []
         p = subprocess.Popen([self.mpxd, "-q"] + place + ["--authkey-file", self.keyfile,
@@ -77,7 +85,7 @@ class Bench:
 
     def start_redis(self, name, pin=()):
         sock = os.path.join(self.dir, name + ".sock")
-        port = next(self.ports)
+        port = free_port()
         p = subprocess.Popen(list(pin) + ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                               "--unixsocket", sock, "--save", "", "--appendonly", "no",
                               "--loglevel", "warning"], stdout=subprocess.DEVNULL)
@@ -93,13 +101,13 @@ class Bench:
         pin = ["taskset", "-c", str(SERVER_CPU)] if pinned else []
         tag = "-pinned" if pinned else ""
         self.mpx = self.start_mpxd("mpx" + tag, pinned)[1]
-        zport = next(self.ports)
+        zport = free_port()
         self.zmq = {"ipc": "ipc://" + os.path.join(self.dir, "echo%s.sock" % tag),
                     "tcp": "tcp://127.0.0.1:%d" % zport}
         for t in ("ipc", "tcp"):
             self.spawn(pin + [self.load, "echo-server", self.zmq[t]], "ready")
         self.redis = self.start_redis("redis" + tag, pin)[1]
-        pport = next(self.ports)
+        pport = free_port()
         self.py = {"ipc": os.path.join(self.dir, "py%s.sock" % tag),
                    "tcp": "127.0.0.1:%d" % pport}
         for t in ("ipc", "tcp"):
