@@ -33,8 +33,8 @@ typedef struct {
     dict_entry *entries; /* insertion order, with holes where pairs were deleted */
     size_t n_entries;    /* entries used, holes included */
     size_t cap_entries;
-    size_t live; /* len(d) */
-    uint32_t *index;
+    size_t live;       /* len(d) */
+    uint32_t *index;   /* entry index + 1, SLOT_EMPTY or SLOT_DELETED */
     size_t index_size; /* a power of two */
     size_t index_used; /* slots not empty: live pairs and deleted markers */
 } dict;
@@ -84,8 +84,7 @@ static void dict_rebuild(dict *d, size_t min_live)
     d->index_size = size;
     d->index_used = n;
     for (size_t i = 0; i < n; i++) {
-        uint64_t hash = d->entries[i].hash;
-        size_t slot = hash & (size - 1);
+        size_t slot = d->entries[i].hash & (size - 1);
         while (d->index[slot] != SLOT_EMPTY)
             slot = (slot + 1) & (size - 1);
         d->index[slot] = (uint32_t)(i + 1);
@@ -357,6 +356,12 @@ static const dict_entry *slot_entry(const dict *d, uint64_t hash)
     return s != SLOT_EMPTY && s != SLOT_DELETED ? &d->entries[s - 1] : NULL;
 }
 
+static void pipe_store_oldest(dict *d, update_pipe *p)
+{
+    const update_pair *old = &p->ring[p->stored++ % UPDATE_AHEAD];
+    dict_set_hashed(d, old->hash, &old->key, &old->val);
+}
+
 static void pipe_push(dict *d, update_pipe *p, const update_pair *pair)
 {
     size_t i = p->read++;
@@ -370,19 +375,14 @@ static void pipe_push(dict *d, update_pipe *p, const update_pair *pair)
         const dict_entry *e = slot_entry(d, p->ring[(i - FETCH_KEY_AT) % UPDATE_AHEAD].hash);
         if (e) __builtin_prefetch(e->blob);
     }
-    if (p->read - p->stored == UPDATE_AHEAD) {
-        const update_pair *old = &p->ring[p->stored++ % UPDATE_AHEAD];
-        dict_set_hashed(d, old->hash, &old->key, &old->val);
-    }
+    if (p->read - p->stored == UPDATE_AHEAD) pipe_store_oldest(d, p);
 }
 
 /* Stores every pair pushed and not yet stored, in order. */
 static void pipe_drain(dict *d, update_pipe *p)
 {
-    for (; p->stored < p->read; p->stored++) {
-        const update_pair *old = &p->ring[p->stored % UPDATE_AHEAD];
-        dict_set_hashed(d, old->hash, &old->key, &old->val);
-    }
+    while (p->stored < p->read)
+        pipe_store_oldest(d, p);
 }
 
 static int m_update(mpx__req *req)
