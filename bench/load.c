@@ -145,7 +145,8 @@ static void run_zmq(const run_cfg *cfg, result *r)
 {
     zmq_client z = {.inflight = cfg->inflight};
     z.ctx = zmq_ctx_new();
-    if (cfg->placed) zmq_ctx_set(z.ctx, ZMQ_THREAD_AFFINITY_CPU_ADD, cfg->cpu);
+    if (cfg->placed && zmq_ctx_set(z.ctx, ZMQ_THREAD_AFFINITY_CPU_ADD, cfg->cpu))
+        fail("placed", zmq_strerror(errno));
     z.sock = zmq_socket(z.ctx, ZMQ_DEALER);
     if (zmq_connect(z.sock, cfg->target) != 0) fail("zmq connect", zmq_strerror(errno));
     drive(zmq_op, &z, cfg->seconds, r);

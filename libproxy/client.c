@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -464,20 +463,12 @@ int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **
     return connect_keyfile(endpoint, keyfile, -1, out);
 }
 
-/* Whether this process may run on cpu. */
-static bool cpu_usable(int cpu)
-{
-    cpu_set_t allowed;
-    return cpu >= 0 && cpu < CPU_SETSIZE && sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
-           CPU_ISSET(cpu, &allowed);
-}
-
 int mpx_connect_opts(const char *endpoint, const mpx_connect_options *opts, mpx_client **out)
 {
     if (!opts) return mpx__fail(MPX_EINVAL, "mpx_connect_opts: no options");
     if (!opts->authkey == !opts->keyfile)
         return mpx__fail(MPX_EINVAL, "mpx_connect_opts: set one of authkey and keyfile");
-    if (opts->place_io && !cpu_usable(opts->io_cpu))
+    if (opts->place_io && !mpx__cpu_usable(opts->io_cpu))
         return mpx__fail(MPX_EINVAL, "mpx_connect_opts: this process may not run on CPU %d",
                          opts->io_cpu);
     int io_cpu = opts->place_io ? opts->io_cpu : -1;

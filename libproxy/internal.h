@@ -19,4 +19,7 @@ int mpx__fail_remote(int code, const char *msg, size_t len);
 /* Packs a value with msgpack-c. Returns 0 or MPX_ENOMEM. */
 int mpx__value_pack(msgpack_packer *pk, const mpx_value *v);
 
+/* Whether this process may run on cpu (mpxd's --cpu, mpx_connect_opts' io_cpu). */
+bool mpx__cpu_usable(int cpu);
+
 #endif

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "loop.h"
 
 #define MAX_KEY_LEN 4096
@@ -77,9 +78,7 @@ static int parse_cpu(const char *s, int *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    cpu_set_t allowed;
-    if (errno || end == s || *end || v < 0 || v >= CPU_SETSIZE) return -1;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET((int)v, &allowed))
+    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX || !mpx__cpu_usable((int)v))
         return -1;
     *out = (int)v;
     return 0;
