@@ -36,17 +36,8 @@
 #include "client.h"
 
 #define CLIENT_TAG 0x6d707863u /* "mpxc" */
-#define INLINE_FRAME 512       /* frames up to this size are built on the stack */
 
 typedef mpx__pending pending;
-
-/* A frame being built: small ones on the stack, larger ones on the heap. */
-typedef struct {
-    char *data;
-    size_t size;
-    size_t cap;
-    char inline_buf[INLINE_FRAME];
-} frame_buf;
 
 #define BATCH_FLUSH_CALLS 256         /* a send buffer this full goes out at once */
 #define BATCH_FLUSH_BYTES (256 << 10) /* likewise, bytes */
@@ -63,7 +54,7 @@ struct mpx_client {
     bool reader;         /* some thread is reading */
     pending *pending;    /* calls waiting for replies, oldest first */
     pending *pending_tail;
-    frame_buf batch;      /* deferred calls: room for a header and array32, then bodies */
+    mpx__wbuf batch;      /* deferred calls: room for a header and array32, then bodies */
     uint32_t batch_n;     /* calls in it */
     pending *batch_first; /* the first of them in `pending`; the rest follow it */
     void *zctx;
@@ -118,38 +109,6 @@ static void on_fork_child(void)
 static void fork_register(void)
 {
     pthread_atfork(NULL, NULL, on_fork_child);
-}
-
-/* ---- frame buffers ----------------------------------------------------------------------- */
-
-static int frame_buf_write(void *data, const char *p, size_t len)
-{
-    frame_buf *b = data;
-    if (b->size + len > b->cap) {
-        size_t cap = b->cap * 2;
-        while (cap < b->size + len)
-            cap *= 2;
-        char *n = b->data == b->inline_buf ? malloc(cap) : realloc(b->data, cap);
-        if (!n) return -1;
-        if (b->data == b->inline_buf) memcpy(n, b->inline_buf, b->size);
-        b->data = n;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->size, p, len);
-    b->size += len;
-    return 0;
-}
-
-static void frame_buf_init(frame_buf *b)
-{
-    b->data = b->inline_buf;
-    b->size = MPX_HDR_LEN;
-    b->cap = sizeof b->inline_buf;
-}
-
-static void frame_buf_free(frame_buf *b)
-{
-    if (b->data != b->inline_buf) free(b->data);
 }
 
 int64_t mpx__clock_ms(void)
@@ -351,7 +310,7 @@ static void session_close_socket(mpx_client *c)
 static void client_destroy(mpx_client *c)
 {
     session_close_socket(c);
-    frame_buf_free(&c->batch);
+    mpx__wbuf_free(&c->batch);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     pthread_cond_destroy(&c->turn);
@@ -400,7 +359,7 @@ static int client_connect(const char *endpoint, const void *authkey, size_t keyl
     atomic_init(&c->timeout_ms, MPX_DEFAULT_TIMEOUT_MS);
     atomic_init(&c->fork_gen, atomic_load(&fork_generation));
     atomic_init(&c->next_req, 1);
-    frame_buf_init(&c->batch);
+    mpx__wbuf_init(&c->batch, MPX_HDR_LEN);
     batch_reset(c);
     sync_init(c);
     c->endpoint = strdup(endpoint);
@@ -812,23 +771,23 @@ static int wait_reply(mpx_client *c, pending *p, int64_t deadline)
     return 0;
 }
 
-static int pack_call(frame_buf *b, uint64_t req_id, uint64_t obj_id, const char *method,
+static int pack_call(mpx__wbuf *b, uint64_t req_id, uint64_t obj_id, const char *method,
                      const mpx__args *args)
 {
     msgpack_packer pk;
-    msgpack_packer_init(&pk, b, frame_buf_write);
+    msgpack_packer_init(&pk, b, mpx__wbuf_write);
     int rc = msgpack_pack_array(&pk, 4) | msgpack_pack_uint64(&pk, req_id) |
              msgpack_pack_uint64(&pk, obj_id) |
              msgpack_pack_str_with_body(&pk, method, strlen(method));
-    if (args && args->raw) return rc | frame_buf_write(b, args->raw, args->raw_len);
+    if (args && args->raw) return rc | mpx__wbuf_write(b, args->raw, args->raw_len);
     rc |= msgpack_pack_array(&pk, args ? args->n : 0);
     for (size_t i = 0; rc == 0 && args && i < args->n; i++)
-        rc = mpx__value_pack(&pk, args->items[i]);
+        rc = mpx__value_pack(b, args->items[i]);
     return rc;
 }
 
 /* Signs and sends a frame of the given kind. Under mu. */
-static int send_frame(mpx_client *c, frame_buf *b, uint8_t kind)
+static int send_frame(mpx_client *c, mpx__wbuf *b, uint8_t kind)
 {
     uint8_t *frame = (uint8_t *)b->data;
     mpx__frame_header(frame, kind, c->sid, ++c->send_seq);
@@ -867,7 +826,7 @@ static int batch_flush(mpx_client *c)
 }
 
 /* Sends a packed call alone in a CALL frame and registers p. Under mu. */
-static int call_send_alone(mpx_client *c, frame_buf *b, pending *p)
+static int call_send_alone(mpx_client *c, mpx__wbuf *b, pending *p)
 {
     int rc = send_frame(c, b, MPX_K_CALL);
     if (rc == 0) pending_add(c, p);
@@ -877,7 +836,7 @@ static int call_send_alone(mpx_client *c, frame_buf *b, pending *p)
 /* Adds a packed call (b's body) to the send buffer and registers p; sends the buffer once it
  * is full, or would grow past what the server takes. A call too large to share a frame goes
  * alone, after the buffer. Under mu. */
-static int batch_add(mpx_client *c, frame_buf *b, pending *p)
+static int batch_add(mpx_client *c, mpx__wbuf *b, pending *p)
 {
     size_t body = b->size - MPX_HDR_LEN;
     size_t limit = c->max_message < BATCH_FLUSH_BYTES ? c->max_message : BATCH_FLUSH_BYTES;
@@ -885,7 +844,7 @@ static int batch_add(mpx_client *c, frame_buf *b, pending *p)
     if (c->batch.size - MPX_HDR_LEN + body > limit) rc = batch_flush(c);
     if (rc) return rc;
     if (MPX_BATCH_HDR + body > c->max_message) return call_send_alone(c, b, p);
-    if (frame_buf_write(&c->batch, b->data + MPX_HDR_LEN, body) != 0)
+    if (mpx__wbuf_write(&c->batch, b->data + MPX_HDR_LEN, body) != 0)
         return mpx__fail(MPX_ENOMEM, "out of memory buffering the call");
     pending_add(c, p);
     if (c->batch_n++ == 0) c->batch_first = p;
@@ -893,7 +852,7 @@ static int batch_add(mpx_client *c, frame_buf *b, pending *p)
 }
 
 /* Sends a packed call now: alone as a CALL, or last in the buffered batch. Under mu. */
-static int send_call(mpx_client *c, frame_buf *b, pending *p)
+static int send_call(mpx_client *c, mpx__wbuf *b, pending *p)
 {
     if (c->batch_n > 0) {
         int rc = batch_add(c, b, p);
@@ -942,15 +901,15 @@ int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx
     *p = (pending){.req_id = atomic_fetch_add(&c->next_req, 1),
                    .fork_gen = atomic_load(&c->fork_gen)};
     zmq_msg_init(&p->reply);
-    frame_buf b;
-    frame_buf_init(&b);
+    mpx__wbuf b;
+    mpx__wbuf_init(&b, MPX_HDR_LEN);
     if (pack_call(&b, p->req_id, obj_id, method, args) != 0) {
-        frame_buf_free(&b);
+        mpx__wbuf_free(&b);
         return mpx__fail(MPX_ENOMEM, "out of memory encoding the call");
     }
     if (b.size - MPX_HDR_LEN > c->max_message) {
         size_t size = b.size - MPX_HDR_LEN;
-        frame_buf_free(&b);
+        mpx__wbuf_free(&b);
         return mpx__fail(MPX_ETOOBIG, "a request of %zu bytes exceeds the server's limit of %zu",
                          size, c->max_message);
     }
@@ -959,7 +918,7 @@ int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx
              : defer   ? batch_add(c, &b, p)
                        : send_call(c, &b, p);
     pthread_mutex_unlock(&c->mu);
-    frame_buf_free(&b);
+    mpx__wbuf_free(&b);
     return rc;
 }
 

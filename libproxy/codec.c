@@ -367,41 +367,39 @@ bool mpx__mp_is_nil(const mpx__mp_cursor *c)
     return c->p < c->end && c->p[0] == 0xc0;
 }
 
-/* The whole size of a token that needs no decoding to step over: a fixint, nil, a bool, a
- * fixstr, str8 or bin8, the forms nearly every key and small value takes. 0 for the rest. */
-static size_t plain_token_len(const uint8_t *p, size_t left)
+/* Steps over a plain token (mpx__mp_plain_len) without decoding it. 1 if it did, 0 when
+ * the token is not plain, MPX_EPROTO when it is cut short. */
+static inline int skip_plain(mpx__mp_cursor *c)
 {
-    uint8_t b = p[0];
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 1;
-    if (b >= 0xa0 && b <= 0xbf) return 1 + (size_t)(b & 0x1f);
-    if ((b == 0xd9 || b == 0xc4) && left >= 2) return 2 + (size_t)p[1];
-    return 0;
+    size_t left = (size_t)(c->end - c->p), plain = left ? mpx__mp_plain_len(c->p, left) : 0;
+    if (plain == 0) return 0;
+    if (plain > left) return MPX_EPROTO;
+    c->p += plain;
+    return 1;
 }
 
 static int skip_depth(mpx__mp_cursor *c, int depth)
 {
     mpx__mp_token t;
-    size_t left = (size_t)(c->end - c->p), plain = left ? plain_token_len(c->p, left) : 0;
-    if (plain) { /* a short cut past mpx__mp_next, which would decode the token */
-        if (plain > left) return MPX_EPROTO;
-        c->p += plain;
-        return 0;
-    }
     if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
     if (rc) return rc;
     uint64_t items = t.kind == MPX_MP_MAP ? 2ull * t.len : t.kind == MPX_MP_ARRAY ? t.len : 0;
-    for (uint64_t i = 0; i < items; i++)
-        if ((rc = skip_depth(c, depth + 1)) != 0) return rc;
+    for (uint64_t i = 0; i < items; i++) {
+        /* most items are plain: stepped over here, without a call or a decode */
+        if ((rc = skip_plain(c)) == 0) rc = skip_depth(c, depth + 1);
+        if (rc < 0) return rc;
+    }
     return 0;
 }
 
 int mpx__mp_skip(mpx__mp_cursor *c)
 {
     mpx__mp_cursor save = *c;
-    int rc = skip_depth(c, 0);
-    if (rc) *c = save;
-    return rc;
+    int rc = skip_plain(c);
+    if (rc == 0) rc = skip_depth(c, 0);
+    if (rc < 0) *c = save;
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- canonical encoding ------------------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mpx.h"
 
@@ -146,6 +147,42 @@ bool mpx__mp_is_nil(const mpx__mp_cursor *c);
 /* Steps over one whole object, checking its structure to MPX_MAX_DEPTH; the object's bytes
  * are [start, c->p) afterwards. */
 int mpx__mp_skip(mpx__mp_cursor *c);
+
+/* The whole size of a token that needs no decoding to step over: a fixint, nil, a bool, a
+ * fixstr, str8 or bin8, the forms nearly every key and small value takes. 0 for the rest;
+ * the size may run past the end of the data, which the caller checks. */
+static inline size_t mpx__mp_plain_len(const uint8_t *p, size_t left)
+{
+    uint8_t b = p[0];
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 1;
+    if (b >= 0xa0 && b <= 0xbf) return 1 + (size_t)(b & 0x1f);
+    if ((b == 0xd9 || b == 0xc4) && left >= 2) return 2 + (size_t)p[1];
+    return 0;
+}
+
+/* As mpx__mp_skip(), with a plain token stepped over here rather than in a call: for loops
+ * over many small keys and values. */
+static inline int mpx__mp_skip_inline(mpx__mp_cursor *c)
+{
+    size_t left = (size_t)(c->end - c->p), plain = left ? mpx__mp_plain_len(c->p, left) : 0;
+    if (plain == 0 || plain > left) return mpx__mp_skip(c);
+    c->p += plain;
+    return 0;
+}
+
+/* Whether a and b, len bytes each, are equal. Dict keys are mostly 8 to 16 bytes with their
+ * header: two overlapping loads a side compare them without a call to memcmp, which costs
+ * more than the compare itself. */
+static inline bool mpx__bytes_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    if (len < 8 || len > 16) return memcmp(a, b, len) == 0;
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&a1, a + len - 8, 8);
+    memcpy(&b1, b + len - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
 
 /* Re-encodes one msgpack object canonically into out: integers in their shortest form,
  * float32 widened to float64, strings and bytes with their shortest headers. Two keys are

@@ -16,8 +16,35 @@ int mpx__fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Records a remote error: the message the server sent, kept as it came. */
 int mpx__fail_remote(int code, const char *msg, size_t len);
 
-/* Packs a value with msgpack-c. Returns 0 or MPX_ENOMEM. */
-int mpx__value_pack(msgpack_packer *pk, const mpx_value *v);
+/* A growable byte buffer that frames and encoded values are built in. Up to
+ * MPX__WBUF_INLINE bytes live in the struct itself (on the caller's stack); past that the
+ * bytes move to the heap, owned by the buffer until mpx__wbuf_free() or a release. */
+#define MPX__WBUF_INLINE 512
+
+typedef struct {
+    char *data;
+    size_t size;
+    size_t cap;
+    char inline_buf[MPX__WBUF_INLINE];
+} mpx__wbuf;
+
+/* An empty buffer with its first `reserved` bytes set aside (room for a header). */
+void mpx__wbuf_init(mpx__wbuf *b, size_t reserved);
+void mpx__wbuf_free(mpx__wbuf *b);
+
+/* Makes room for `more` bytes past size. Returns 0, or -1 when out of memory (the buffer
+ * is then unchanged). */
+int mpx__wbuf_grow(mpx__wbuf *b, size_t more);
+
+/* Appends len bytes; the signature of a msgpack_packer's write callback. Returns 0 or -1. */
+int mpx__wbuf_write(void *b, const char *p, size_t len);
+
+/* Hands the bytes to the caller, who frees them with free(); the buffer is left empty and
+ * inline. NULL when out of memory. */
+char *mpx__wbuf_release(mpx__wbuf *b);
+
+/* Appends a value's msgpack encoding. Returns 0 or MPX_ENOMEM. */
+int mpx__value_pack(mpx__wbuf *b, const mpx_value *v);
 
 /* Whether this process may run on cpu (mpxd's --cpu, mpx_connect_opts' io_cpu). */
 bool mpx__cpu_usable(int cpu);

@@ -1,6 +1,7 @@
 /*
  * value.c — mpx_value: a msgpack value tree that callers build and read without touching
- * msgpack, and its encoding (msgpack-c's packer) and decoding (the codec's bounded cursor).
+ * msgpack, its encoding (msgpack-c's packing template, into a growable buffer) and its
+ * decoding (the codec's bounded cursor).
  *
  * Ownership: a container owns its items; a map keeps its pairs as 2n items, key then value.
  */
@@ -329,39 +330,106 @@ const mpx_value *mpx_map_get(const mpx_value *map, const char *key)
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-int mpx__value_pack(msgpack_packer *pk, const mpx_value *v)
+void mpx__wbuf_init(mpx__wbuf *b, size_t reserved)
+{
+    b->data = b->inline_buf;
+    b->size = reserved;
+    b->cap = sizeof b->inline_buf;
+}
+
+void mpx__wbuf_free(mpx__wbuf *b)
+{
+    if (b->data != b->inline_buf) free(b->data);
+    mpx__wbuf_init(b, 0);
+}
+
+int mpx__wbuf_grow(mpx__wbuf *b, size_t more)
+{
+    if (more <= b->cap - b->size) return 0;
+    if (more > SIZE_MAX / 2 - b->size) return -1;
+    size_t cap = b->cap * 2;
+    while (cap < b->size + more)
+        cap *= 2;
+    char *n = b->data == b->inline_buf ? malloc(cap) : realloc(b->data, cap);
+    if (!n) return -1;
+    if (b->data == b->inline_buf) memcpy(n, b->inline_buf, b->size);
+    b->data = n;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int wbuf_append(mpx__wbuf *b, const void *p, size_t len)
+{
+    if (len > b->cap - b->size && mpx__wbuf_grow(b, len)) return -1;
+    memcpy(b->data + b->size, p, len);
+    b->size += len;
+    return 0;
+}
+
+int mpx__wbuf_write(void *b, const char *p, size_t len)
+{
+    return wbuf_append(b, p, len);
+}
+
+char *mpx__wbuf_release(mpx__wbuf *b)
+{
+    char *out = b->data;
+    if (out == b->inline_buf) {
+        out = malloc(b->size ? b->size : 1);
+        if (out && b->size) memcpy(out, b->inline_buf, b->size);
+    }
+    if (out) mpx__wbuf_init(b, 0);
+    return out;
+}
+
+/* msgpack-c's packing code (msgpack/pack_template.h, behind every msgpack_pack_*) made a
+ * second time, as wbuf_pack_*, to write into an mpx__wbuf directly. msgpack.h's packer calls
+ * its write callback for every header and every string body: in a map of short strings,
+ * those calls cost more than the packing. msgpack-c's pack.h builds its packer the same way. */
+#define msgpack_pack_inline_func(name) static inline int wbuf_pack##name
+#define msgpack_pack_user mpx__wbuf *
+#define msgpack_pack_append_buffer(user, buf, len) return wbuf_append(user, buf, len)
+#define msgpack_pack_ext wbuf_pack_ext /* the template's timestamp packer calls it by name */
+#include <msgpack/pack_template.h>
+#undef msgpack_pack_ext
+
+static int pack_blob(mpx__wbuf *b, const mpx_value *v)
+{
+    if (v->type == MPX_STR)
+        return wbuf_pack_str(b, v->s.len) | wbuf_pack_str_body(b, v->s.p, v->s.len);
+    return wbuf_pack_bin(b, v->s.len) | wbuf_pack_bin_body(b, v->s.p, v->s.len);
+}
+
+int mpx__value_pack(mpx__wbuf *b, const mpx_value *v)
 {
     int rc = 0;
     switch (v->type) {
     case MPX_NIL:
-        rc = msgpack_pack_nil(pk);
+        rc = wbuf_pack_nil(b);
         break;
     case MPX_BOOL:
-        rc = v->b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+        rc = v->b ? wbuf_pack_true(b) : wbuf_pack_false(b);
         break;
     case MPX_INT:
-        rc = msgpack_pack_int64(pk, v->i);
+        rc = wbuf_pack_int64(b, v->i);
         break;
     case MPX_UINT:
-        rc = msgpack_pack_uint64(pk, v->u);
+        rc = wbuf_pack_uint64(b, v->u);
         break;
     case MPX_DOUBLE:
-        rc = msgpack_pack_double(pk, v->d);
+        rc = wbuf_pack_double(b, v->d);
         break;
     case MPX_STR:
-        rc = msgpack_pack_str_with_body(pk, v->s.p, v->s.len);
-        break;
     case MPX_BYTES:
-        rc = msgpack_pack_bin_with_body(pk, v->s.p, v->s.len);
+        rc = pack_blob(b, v);
         break;
     case MPX_ARRAY:
     case MPX_MAP:
-        rc = v->type == MPX_ARRAY ? msgpack_pack_array(pk, v->a.len)
-                                  : msgpack_pack_map(pk, v->a.len / 2);
+        rc = v->type == MPX_ARRAY ? wbuf_pack_array(b, v->a.len) : wbuf_pack_map(b, v->a.len / 2);
         for (size_t i = 0; rc == 0 && i < v->a.len; i++) {
             /* each item is its own allocation, likely out of cache in a large array */
             if (i + 8 < v->a.len) __builtin_prefetch(v->a.items[i + 8]);
-            rc = mpx__value_pack(pk, v->a.items[i]);
+            rc = mpx__value_pack(b, v->a.items[i]);
         }
         break;
     }
@@ -371,16 +439,18 @@ int mpx__value_pack(msgpack_packer *pk, const mpx_value *v)
 int mpx_value_encode(const mpx_value *v, char **buf, size_t *len)
 {
     if (!v || !buf || !len) return mpx__fail(MPX_EINVAL, "mpx_value_encode: NULL argument");
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (mpx__value_pack(&pk, v)) {
-        msgpack_sbuffer_destroy(&sb);
-        return mpx__fail(MPX_ENOMEM, "mpx_value_encode: out of memory");
+    mpx__wbuf b;
+    mpx__wbuf_init(&b, 0);
+    size_t size = 0;
+    char *out = NULL;
+    if (mpx__value_pack(&b, v) == 0) {
+        size = b.size;
+        out = mpx__wbuf_release(&b);
     }
-    *len = sb.size; /* release() zeroes it */
-    *buf = msgpack_sbuffer_release(&sb);
+    mpx__wbuf_free(&b);
+    if (!out) return mpx__fail(MPX_ENOMEM, "mpx_value_encode: out of memory");
+    *buf = out;
+    *len = size;
     return 0;
 }
 

@@ -61,7 +61,7 @@ static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_
             continue;
         }
         const dict_entry *e = &d->entries[s - 1];
-        if (e->hash == hash && e->klen == klen && memcmp(e->blob, key, klen) == 0) {
+        if (e->hash == hash && e->klen == klen && mpx__bytes_equal(e->blob, key, klen)) {
             *found = true;
             return i;
         }
@@ -321,10 +321,10 @@ static int next_pair(mpx__mp_cursor *c, bool is_map, mpx__span *k, mpx__span *v)
     uint32_t n;
     if (!is_map && (mpx__mp_array(c, &n) || n != 2)) return MPX_ETYPE;
     k->p = c->p;
-    if (mpx__mp_skip(c)) return MPX_ETYPE;
+    if (mpx__mp_skip_inline(c)) return MPX_ETYPE;
     k->len = (size_t)(c->p - k->p);
     v->p = c->p;
-    if (mpx__mp_skip(c)) return MPX_ETYPE;
+    if (mpx__mp_skip_inline(c)) return MPX_ETYPE;
     v->len = (size_t)(c->p - v->p);
     return 0;
 }

@@ -201,6 +201,20 @@ static void test_cursor_refuses_hostile_input(void **state)
         assert_ptr_equal(c.p, cut[i]);
         mpx__mp_init(&c, cut[i], cut_len[i] - 1);
         assert_code(mpx__mp_skip(&c), MPX_EPROTO);
+        mpx__mp_init(&c, cut[i], cut_len[i]);
+        assert_code(mpx__mp_skip_inline(&c), MPX_EPROTO);
+        assert_ptr_equal(c.p, cut[i]);
+    }
+    /* the same cut short as the last item of an array, where items take the short cut too:
+     * the whole array is refused and the cursor stays at its start */
+    static const uint8_t cut_item[] = {0x93, 0x01, 0xa1, 'x', 0xa5, 'a', 'b'};
+    for (size_t len = 1; len < sizeof cut_item; len++) {
+        mpx__mp_init(&c, cut_item, len);
+        assert_code(mpx__mp_skip(&c), MPX_EPROTO);
+        assert_ptr_equal(c.p, cut_item);
+        mpx__mp_init(&c, cut_item, len);
+        assert_code(mpx__mp_skip_inline(&c), MPX_EPROTO);
+        assert_ptr_equal(c.p, cut_item);
     }
     static const uint8_t exact[] = {0x92, 0xa2, 'h', 'i', 0xc4, 1, 7, 0x05};
     mpx__mp_init(&c, exact, sizeof exact);
@@ -234,12 +248,16 @@ static void test_cursor_survives_random_bytes(void **state)
         size_t len = (size_t)(rand() % (int)sizeof buf);
         for (size_t i = 0; i < len; i++)
             buf[i] = (uint8_t)rand();
-        mpx__mp_cursor c;
+        mpx__mp_cursor c, inl;
         mpx__mp_init(&c, buf, len);
         int rc = mpx__mp_skip(&c);
         assert_true(rc == 0 || rc == MPX_EPROTO);
         assert_true(c.p >= buf && c.p <= buf + len);
         ok += rc == 0;
+        /* the inline short cut agrees with the call, in its result and where it stops */
+        mpx__mp_init(&inl, buf, len);
+        assert_int_equal(mpx__mp_skip_inline(&inl), rc);
+        assert_ptr_equal(inl.p, c.p);
     }
     assert_true(ok > 0); /* some random inputs are valid msgpack */
 }
@@ -321,6 +339,29 @@ static void test_canonical_fast_path_agrees(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The short-key compare finds a difference in any byte, at every length around its two
+ * overlapping loads. */
+static void test_bytes_equal_sees_every_byte(void **state)
+{
+    (void)state;
+    uint8_t a[24], b[24];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (uint8_t)(i * 37 + 1);
+    for (size_t len = 0; len <= sizeof a; len++) {
+        memcpy(b, a, sizeof a);
+        assert_true(mpx__bytes_equal(a, b, len));
+        for (size_t i = 0; i < len; i++) {
+            b[i] ^= 0x40;
+            assert_false(mpx__bytes_equal(a, b, len));
+            b[i] ^= 0x40;
+        }
+        if (len < sizeof a) { /* a byte past the end does not count */
+            b[len] ^= 0x40;
+            assert_true(mpx__bytes_equal(a, b, len));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_cursor_survives_random_bytes),
         cmocka_unit_test(test_canonical_encoding),
         cmocka_unit_test(test_canonical_fast_path_agrees),
+        cmocka_unit_test(test_bytes_equal_sees_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,10 @@
  * test_value.c — mpx_value: building, reading, copying, comparing, encoding and decoding, and
  * the error list behind mpx_strerror().
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <msgpack.h>
 
 #include "harness.h"
 
@@ -95,6 +98,79 @@ static void test_encode_decode_roundtrip(void **state)
     mpx_value_free(&m);
 }
 
+/* One value of each kind, at the edges where msgpack changes its header, packed both by
+ * mpx_value_encode() and by msgpack-c's own packer: the bytes must be the same. */
+static const size_t str_edges[] = {0, 1, 31, 32, 255, 256, 65535, 65536};
+static const uint64_t uint_edges[] = {
+    0, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, 1ull + UINT32_MAX, UINT64_MAX - 1, UINT64_MAX};
+static const int64_t int_edges[] = {
+    -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, INT32_MIN - 1ll, INT64_MIN};
+
+static void pack_edges(mpx_value *list, msgpack_packer *pk, char *filler)
+{
+    size_t n_str = sizeof str_edges / sizeof *str_edges;
+    size_t n_uint = sizeof uint_edges / sizeof *uint_edges;
+    size_t n_int = sizeof int_edges / sizeof *int_edges;
+    msgpack_pack_array(pk, 2 * n_str + n_uint + n_int + 4);
+    for (size_t i = 0; i < n_str; i++) {
+        mpx_value *s = mpx_strn(filler, str_edges[i]), *b = mpx_bytes(filler, str_edges[i]);
+        assert_ok(mpx_array_push(list, &s));
+        assert_ok(mpx_array_push(list, &b));
+        msgpack_pack_str_with_body(pk, filler, str_edges[i]);
+        msgpack_pack_bin_with_body(pk, filler, str_edges[i]);
+    }
+    for (size_t i = 0; i < n_uint; i++) {
+        mpx_value *u = mpx_uint(uint_edges[i]);
+        assert_ok(mpx_array_push(list, &u));
+        msgpack_pack_uint64(pk, uint_edges[i]);
+    }
+    for (size_t i = 0; i < n_int; i++) {
+        mpx_value *v = mpx_int(int_edges[i]);
+        assert_ok(mpx_array_push(list, &v));
+        msgpack_pack_int64(pk, int_edges[i]);
+    }
+    mpx_value *d = mpx_double(0.1), *t = mpx_bool(true), *nil = mpx_nil(), *m = mpx_map();
+    mpx_value *k = mpx_str("k"), *v = mpx_array();
+    assert_ok(mpx_map_put(m, &k, &v));
+    mpx_value *tail[] = {d, t, nil, m};
+    for (size_t i = 0; i < 4; i++)
+        assert_ok(mpx_array_push(list, &tail[i]));
+    msgpack_pack_double(pk, 0.1);
+    msgpack_pack_true(pk);
+    msgpack_pack_nil(pk);
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_str_with_body(pk, "k", 1);
+    msgpack_pack_array(pk, 0);
+}
+
+static void test_encoding_matches_msgpack_c(void **state)
+{
+    (void)state;
+    char *filler = malloc(65536);
+    memset(filler, 'x', 65536);
+    mpx_value *list = mpx_array();
+    msgpack_sbuffer want;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&want);
+    msgpack_packer_init(&pk, &want, msgpack_sbuffer_write);
+    pack_edges(list, &pk, filler);
+    char *buf;
+    size_t len;
+    assert_ok(mpx_value_encode(list, &buf, &len));
+    assert_int_equal(len, want.size);
+    assert_memory_equal(buf, want.data, len);
+    mpx_free(buf);
+    /* a small value stays within the buffer's inline storage, and still comes back whole */
+    const mpx_value *small = mpx_value_at(list, mpx_value_len(list) - 1); /* {"k": []} */
+    assert_ok(mpx_value_encode(small, &buf, &len));
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "\x81\xa1k\x90", 4);
+    mpx_free(buf);
+    msgpack_sbuffer_destroy(&want);
+    mpx_value_free(&list);
+    free(filler);
+}
+
 static void test_equal_compares_integers_by_value(void **state)
 {
     (void)state;
@@ -138,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_containers_take_ownership),
         cmocka_unit_test(test_encode_decode_roundtrip),
+        cmocka_unit_test(test_encoding_matches_msgpack_c),
         cmocka_unit_test(test_equal_compares_integers_by_value),
         cmocka_unit_test(test_error_list),
     };
