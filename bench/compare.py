@@ -23,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = 1.0
-ROUNDS = 3  # many-client figures: the median of this many interleaved runs
+ROUNDS = 3  # parts 1 and 2: the median of this many interleaved runs
 # Part 9 runs every server (mpxd, the echo server, redis-server, Python's manager) on this one
 # CPU, clients anywhere: the same placement for each, and mpxd's --cpu keeps its loop and
 # libzmq I/O thread together (docs/performance.md). Parts 1-8 leave placement to Linux.
@@ -153,27 +153,39 @@ class Bench:
     def single_and_many(self):
         for workload in ("get", "set"):
             for transport in ("tcp", "ipc"):
-                for peer in ("zmq", "mpx", "redis", "python"):
-                    self.row("1. dict %s, one call at a time" % workload, peer, workload,
-                             transport, 1)
+                self.one_call(workload, transport)
         for clients in (4, 16):
             for transport in ("tcp", "ipc"):
                 self.many_clients(clients, transport)
 
-    def many_clients(self, clients, transport):
-        """With the two cores saturated one run varies by +-10% here, more than the margin
-        of a target, so every peer is run ROUNDS times, the peers taking turns, and the run
-        with the median ops/s is kept."""
-        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
-        if transport == "ipc":  # part 2b: each client and its I/O thread on one CPU
-            peers += [("zmq", True), ("mpx", True)]
+    def interleaved(self, peers, workload, transport, clients, by):
+        """One run varies from the next by more than the margin of a target here: on two
+        cores, where the kernel happens to put each thread decides a good part of a round
+        trip. So every peer is run ROUNDS times, the peers taking turns, and each peer's run
+        with the median of `by` (0: ops/s, 1: p50) is kept."""
         runs = {peer: [] for peer in peers}
         for _ in range(ROUNDS):
             for peer, placed in peers:
-                runs[peer, placed].append(self.measure(peer, "get", transport, clients,
+                runs[peer, placed].append(self.measure(peer, workload, transport, clients,
                                                        placed=placed))
+        return {peer: sorted(r, key=lambda run: run[by])[len(r) // 2]
+                for peer, r in runs.items()}
+
+    def one_call(self, workload, transport):
+        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
+        kept = self.interleaved(peers, workload, transport, 1, by=1)
+        for peer in peers:
+            ops, p50, p99 = kept[peer]
+            self.rows.append(("1. dict %s, one call at a time" % workload, transport, 1,
+                              peer[0], p50, p99, ops))
+
+    def many_clients(self, clients, transport):
+        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
+        if transport == "ipc":  # part 2b: each client and its I/O thread on one CPU
+            peers += [("zmq", True), ("mpx", True)]
+        kept = self.interleaved(peers, "get", transport, clients, by=0)
         for peer, placed in peers:
-            ops, p50, p99 = sorted(runs[peer, placed])[len(runs[peer, placed]) // 2]
+            ops, p50, p99 = kept[peer, placed]
             section = ("2b. dict get, %d client processes, each placed on one CPU" if placed
                        else "2. dict get, %d client processes") % clients
             self.rows.append((section, transport, clients, peer + (" placed" if placed else ""),
@@ -354,9 +366,9 @@ class Bench:
                 (model, os.cpu_count(), platform.release(),
                  next((w[2:] for w in redis if w.startswith("v=")), "?"),
                  platform.python_version(), SERVER_CPU),
-                "Each figure is one run of %.1f s after a 0.3 s warm-up (part 2: the median of "
-                "%d runs, peers taking turns); peers are measured back to back in this run."
-                % (SECONDS, ROUNDS)]
+                "Each figure is one run of %.1f s after a 0.3 s warm-up (parts 1 and 2: the "
+                "median of %d runs, peers taking turns, by p50 in part 1 and by ops/s in "
+                "part 2); peers are measured back to back in this run." % (SECONDS, ROUNDS)]
 
     def plot(self):
         data = os.path.join(self.dir, "clients.dat")

@@ -192,8 +192,22 @@ int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_sbuffer *out);
 
 /* True when obj, one whole object of len bytes, is a fixint, or a string or bytes with its
  * shortest header: then it is its own canonical encoding and need not be re-encoded. False
- * means only "not known": mpx__mp_canonical() decides. */
-bool mpx__mp_is_canonical(const uint8_t *obj, size_t len);
+ * means only "not known": mpx__mp_canonical() decides. Inline: dict methods ask it of every
+ * key. */
+static inline bool mpx__mp_is_canonical(const uint8_t *obj, size_t len)
+{
+    if (len == 0) return false;
+    uint8_t b = obj[0];
+    if (b <= 0x7f || b >= 0xe0) return len == 1;                      /* fixint */
+    if (b >= 0xa0 && b <= 0xbf) return len == 1 + (size_t)(b & 0x1f); /* fixstr */
+    if (len < 2) return false;
+    if (b == 0xd9) return obj[1] >= 32 && len == 2 + (size_t)obj[1]; /* str8 past fixstr */
+    if (b == 0xc4) return len == 2 + (size_t)obj[1];                 /* bin8 */
+    if (len < 3) return false;
+    size_t n16 = (size_t)obj[1] << 8 | obj[2];
+    if (b == 0xda || b == 0xc5) return n16 >= 256 && len == 3 + n16; /* str16, bin16 */
+    return false; /* str32 and bin32 keys are rare enough to take the long way */
+}
 
 /* Writes bytes that already are msgpack into a packer's buffer. */
 int mpx__mp_write_raw(msgpack_packer *pk, const void *p, size_t len);
