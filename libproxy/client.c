@@ -786,16 +786,49 @@ static int pack_call(mpx__wbuf *b, uint64_t req_id, uint64_t obj_id, const char 
     return rc;
 }
 
-/* Signs and sends a frame of the given kind. Under mu. */
-static int send_frame(mpx_client *c, mpx__wbuf *b, uint8_t kind)
+/* A frame at least this large, built on the heap, is handed to libzmq rather than copied
+ * into a message of its own: copying a 300 KB update was 20 µs of the client's 350. */
+#define HAND_OVER_MIN (64 << 10)
+
+static void frame_free(void *data, void *hint)
 {
-    uint8_t *frame = (uint8_t *)b->data;
-    mpx__frame_header(frame, kind, c->sid, ++c->send_seq);
-    mpx__mac_sign(&c->c2s, frame, b->size);
-    if (zmq_send(c->sock, frame, b->size, ZMQ_DONTWAIT) != (int)b->size) {
+    (void)hint;
+    free(data);
+}
+
+/* The frame as a ZeroMQ message: b's own heap bytes when the frame is large and b may give
+ * them up (b is then left empty; libzmq frees them once sent), else a copy. */
+static int frame_msg(zmq_msg_t *m, mpx__wbuf *b, bool give)
+{
+    if (give && b->data != b->inline_buf && b->size >= HAND_OVER_MIN) {
+        size_t size = b->size;
+        char *data = mpx__wbuf_release(b);
+        if (zmq_msg_init_data(m, data, size, frame_free, NULL) == 0) return 0;
+        free(data);
+        return -1;
+    }
+    if (zmq_msg_init_size(m, b->size)) return -1;
+    memcpy(zmq_msg_data(m), b->data, b->size);
+    return 0;
+}
+
+/* Signs and sends a frame of the given kind; `give` lets a large frame's bytes go to libzmq
+ * (frame_msg). Under mu. */
+static int send_frame(mpx_client *c, mpx__wbuf *b, uint8_t kind, bool give)
+{
+    zmq_msg_t m;
+    mpx__frame_header((uint8_t *)b->data, kind, c->sid, ++c->send_seq);
+    mpx__mac_sign(&c->c2s, (uint8_t *)b->data, b->size);
+    if (frame_msg(&m, b, give)) {
+        c->send_seq--;
+        return mpx__fail(MPX_ENOMEM, "out of memory sending the frame");
+    }
+    if (zmq_msg_send(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+        int err = errno;
+        zmq_msg_close(&m);
         c->send_seq--; /* nothing went out */
-        return errno == EAGAIN ? mpx__fail(MPX_ETIMEDOUT, "the send queue is full")
-                               : client_break(c, MPX_ECONN, zmq_strerror(errno));
+        return err == EAGAIN ? mpx__fail(MPX_ETIMEDOUT, "the send queue is full")
+                             : client_break(c, MPX_ECONN, zmq_strerror(err));
     }
     c->last_send_ms = mpx__clock_ms();
     return 0;
@@ -811,7 +844,7 @@ static int batch_flush(mpx_client *c)
     for (int i = 0; i < 4; i++)
         count[1 + i] = (uint8_t)(c->batch_n >> (24 - 8 * i));
     int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg)
-                       : send_frame(c, &c->batch, MPX_K_BATCH);
+                       : send_frame(c, &c->batch, MPX_K_BATCH, false);
     if (rc) {
         for (pending *p = c->batch_first, *next; p; p = next) {
             next = p->next;
@@ -828,7 +861,7 @@ static int batch_flush(mpx_client *c)
 /* Sends a packed call alone in a CALL frame and registers p. Under mu. */
 static int call_send_alone(mpx_client *c, mpx__wbuf *b, pending *p)
 {
-    int rc = send_frame(c, b, MPX_K_CALL);
+    int rc = send_frame(c, b, MPX_K_CALL, true);
     if (rc == 0) pending_add(c, p);
     return rc;
 }

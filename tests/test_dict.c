@@ -295,6 +295,38 @@ static void test_update_keeps_order_through_the_pipeline(void **state)
     mpx_value_free(&f);
 }
 
+/* Calls whose frames are large enough for the client to hand their bytes to libzmq instead
+ * of copying them: one 1 MiB value, then 10,000 pairs in one update(), each read back. */
+static void test_large_calls_arrive_whole(void **state)
+{
+    mpx_proxy *d = *state;
+    size_t size = 1 << 20;
+    uint8_t *bytes = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        bytes[i] = (uint8_t)(i * 7 + i / 251);
+    mpx_value *k = mpx_str("blob"), *v = mpx_bytes(bytes, size), *got = NULL;
+    assert_ok(mpx_dict_set(d, k, v));
+    assert_ok(mpx_dict_get(d, k, &got));
+    assert_true(mpx_value_equal(v, got));
+    mpx_value_free(&got);
+    mpx_value *pairs = mpx_map();
+    for (int i = 0; i < 10000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%05d", i);
+        mpx_value *pk = mpx_str(name), *pv = mpx_int(i * 3);
+        assert_ok(mpx_map_put(pairs, &pk, &pv));
+    }
+    assert_ok(mpx_dict_update(d, pairs));
+    assert_int_equal(dict_len(d), 10001);
+    assert_int_equal(get_int(d, "p00000"), 0);
+    assert_int_equal(get_int(d, "p04321"), 4321 * 3);
+    assert_int_equal(get_int(d, "p09999"), 9999 * 3);
+    mpx_value_free(&pairs);
+    mpx_value_free(&k);
+    mpx_value_free(&v);
+    free(bytes);
+}
+
 static void test_update_is_all_or_nothing(void **state)
 {
     mpx_proxy *d = *state;
@@ -567,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_from_map_and_pairs, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_keeps_order_through_the_pipeline, dict_setup,
                                         dict_teardown),
+        cmocka_unit_test_setup_teardown(test_large_calls_arrive_whole, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_is_all_or_nothing, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_pop, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_popitem_is_lifo, dict_setup, dict_teardown),
