@@ -23,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = 1.0
-ROUNDS = 3  # parts 1 and 2: the median of this many interleaved runs
+ROUNDS = 3  # parts 1, 2 and 9's dict get: the median of this many interleaved runs
 # Part 9 runs every server (mpxd, the echo server, redis-server, Python's manager) on this one
 # CPU, clients anywhere: the same placement for each, and mpxd's --cpu keeps its loop and
 # libzmq I/O thread together (docs/performance.md). Parts 1-8 leave placement to Linux.
@@ -218,10 +218,14 @@ class Bench:
     def placement(self):
         """Part 9: a few workloads again with every server on one CPU (mpxd --cpu)."""
         self.start_peers(pinned=True)
+        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
         for clients in (1, 4):
-            for peer in ("zmq", "mpx", "redis", "python"):
-                self.row("9. servers on CPU %d: dict get, %d client(s)" % (SERVER_CPU, clients),
-                         peer, "get", "ipc", clients)
+            kept = self.interleaved(peers, "get", "ipc", clients, by=1 if clients == 1 else 0)
+            for peer in peers:
+                ops, p50, p99 = kept[peer]
+                self.rows.append(("9. servers on CPU %d: dict get, %d client(s)"
+                                  % (SERVER_CPU, clients), "ipc", clients, peer[0], p50, p99,
+                                  ops))
         for peer, label in (("zmq", "zmq 64 in flight"), ("mpx", "mpx 64 in flight"),
                             ("redis", "redis -P 16")):
             self.row("9. servers on CPU %d: pipelined dict get" % SERVER_CPU, peer, "get",
@@ -324,6 +328,10 @@ class Bench:
                 m = self.find("1. dict %s" % w, t, "mpx")
                 check("one call at a time, %s %s: mpx p50 / raw ZeroMQ p50" % (w, t),
                       m[4] / z[4], 1.15, False)
+        z = self.find("9. servers on CPU %d: dict get, 1 " % SERVER_CPU, "ipc", "zmq")
+        m = self.find("9. servers on CPU %d: dict get, 1 " % SERVER_CPU, "ipc", "mpx")
+        check("one call, servers on CPU %d (part 9), get ipc: mpx / ZeroMQ p50"
+              % SERVER_CPU, m[4] / z[4], 1.15, False)
         for n in (4, 16):
             for t in ("tcp", "ipc"):
                 z = self.find("2. dict get, %d " % n, t, "zmq")
@@ -366,9 +374,10 @@ class Bench:
                 (model, os.cpu_count(), platform.release(),
                  next((w[2:] for w in redis if w.startswith("v=")), "?"),
                  platform.python_version(), SERVER_CPU),
-                "Each figure is one run of %.1f s after a 0.3 s warm-up (parts 1 and 2: the "
-                "median of %d runs, peers taking turns, by p50 in part 1 and by ops/s in "
-                "part 2); peers are measured back to back in this run." % (SECONDS, ROUNDS)]
+                "Each figure is one run of %.1f s after a 0.3 s warm-up (parts 1, 2 and 9's "
+                "dict get: the median of %d runs, peers taking turns, by p50 for one client "
+                "and by ops/s for more); peers are measured back to back in this run."
+                % (SECONDS, ROUNDS)]
 
     def plot(self):
         data = os.path.join(self.dir, "clients.dat")
