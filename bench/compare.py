@@ -28,6 +28,7 @@ ROUNDS = 3  # parts 1, 2 and 9's dict get: the median of this many interleaved r
 # CPU, clients anywhere: the same placement for each, and mpxd's --cpu keeps its loop and
 # libzmq I/O thread together (docs/performance.md). Parts 1-8 leave placement to Linux.
 SERVER_CPU = os.cpu_count() - 1
+UNPLACED = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
 
 
 def free_port():
@@ -158,38 +159,33 @@ class Bench:
             for transport in ("tcp", "ipc"):
                 self.many_clients(clients, transport)
 
-    def interleaved(self, peers, workload, transport, clients, by):
+    def interleaved(self, section, peers, workload, transport, clients):
         """One run varies from the next by more than the margin of a target here: on two
         cores, where the kernel happens to put each thread decides a good part of a round
         trip. So every peer is run ROUNDS times, the peers taking turns, and each peer's run
-        with the median of `by` (0: ops/s, 1: p50) is kept."""
+        with the median p50 (one client) or the median ops/s (more) becomes its row."""
+        by = 1 if clients == 1 else 0
         runs = {peer: [] for peer in peers}
         for _ in range(ROUNDS):
             for peer, placed in peers:
                 runs[peer, placed].append(self.measure(peer, workload, transport, clients,
                                                        placed=placed))
-        return {peer: sorted(r, key=lambda run: run[by])[len(r) // 2]
-                for peer, r in runs.items()}
-
-    def one_call(self, workload, transport):
-        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
-        kept = self.interleaved(peers, workload, transport, 1, by=1)
-        for peer in peers:
-            ops, p50, p99 = kept[peer]
-            self.rows.append(("1. dict %s, one call at a time" % workload, transport, 1,
-                              peer[0], p50, p99, ops))
-
-    def many_clients(self, clients, transport):
-        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
-        if transport == "ipc":  # part 2b: each client and its I/O thread on one CPU
-            peers += [("zmq", True), ("mpx", True)]
-        kept = self.interleaved(peers, "get", transport, clients, by=0)
-        for peer, placed in peers:
-            ops, p50, p99 = kept[peer, placed]
-            section = ("2b. dict get, %d client processes, each placed on one CPU" if placed
-                       else "2. dict get, %d client processes") % clients
+        for (peer, placed), r in runs.items():
+            ops, p50, p99 = sorted(r, key=lambda run: run[by])[len(r) // 2]
             self.rows.append((section, transport, clients, peer + (" placed" if placed else ""),
                               p50, p99, ops))
+
+    def one_call(self, workload, transport):
+        self.interleaved("1. dict %s, one call at a time" % workload, UNPLACED, workload,
+                         transport, 1)
+
+    def many_clients(self, clients, transport):
+        self.interleaved("2. dict get, %d client processes" % clients, UNPLACED, "get",
+                         transport, clients)
+        if transport == "ipc":  # part 2b: each client and its I/O thread on one CPU
+            self.interleaved("2b. dict get, %d client processes, each placed on one CPU"
+                             % clients, [("zmq", True), ("mpx", True)], "get", transport,
+                             clients)
 
     def pipelined(self):
         for transport in ("tcp", "ipc"):
@@ -218,14 +214,9 @@ class Bench:
     def placement(self):
         """Part 9: a few workloads again with every server on one CPU (mpxd --cpu)."""
         self.start_peers(pinned=True)
-        peers = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
         for clients in (1, 4):
-            kept = self.interleaved(peers, "get", "ipc", clients, by=1 if clients == 1 else 0)
-            for peer in peers:
-                ops, p50, p99 = kept[peer]
-                self.rows.append(("9. servers on CPU %d: dict get, %d client(s)"
-                                  % (SERVER_CPU, clients), "ipc", clients, peer[0], p50, p99,
-                                  ops))
+            self.interleaved("9. servers on CPU %d: dict get, %d client(s)"
+                             % (SERVER_CPU, clients), UNPLACED, "get", "ipc", clients)
         for peer, label in (("zmq", "zmq 64 in flight"), ("mpx", "mpx 64 in flight"),
                             ("redis", "redis -P 16")):
             self.row("9. servers on CPU %d: pipelined dict get" % SERVER_CPU, peer, "get",
@@ -322,26 +313,23 @@ class Bench:
             out.append("%-66s %7.2f  %s %-5.2f %s" % (name, value, ">=" if higher else "<=",
                                                     goal, "met" if ok else "MISSED"))
 
+        def over_zmq(section, transport, column, placed=""):
+            return (self.find(section, transport, "mpx" + placed)[column]
+                    / self.find(section, transport, "zmq" + placed)[column])
+
         for t in ("tcp", "ipc"):
             for w in ("get", "set"):
-                z = self.find("1. dict %s" % w, t, "zmq")
-                m = self.find("1. dict %s" % w, t, "mpx")
                 check("one call at a time, %s %s: mpx p50 / raw ZeroMQ p50" % (w, t),
-                      m[4] / z[4], 1.15, False)
-        z = self.find("9. servers on CPU %d: dict get, 1 " % SERVER_CPU, "ipc", "zmq")
-        m = self.find("9. servers on CPU %d: dict get, 1 " % SERVER_CPU, "ipc", "mpx")
-        check("one call, servers on CPU %d (part 9), get ipc: mpx / ZeroMQ p50"
-              % SERVER_CPU, m[4] / z[4], 1.15, False)
+                      over_zmq("1. dict %s" % w, t, 4), 1.15, False)
+        check("one call, servers on CPU %d (part 9), get ipc: mpx / ZeroMQ p50" % SERVER_CPU,
+              over_zmq("9. servers on CPU %d: dict get, 1 " % SERVER_CPU, "ipc", 4), 1.15,
+              False)
         for n in (4, 16):
             for t in ("tcp", "ipc"):
-                z = self.find("2. dict get, %d " % n, t, "zmq")
-                m = self.find("2. dict get, %d " % n, t, "mpx")
                 check("%d clients, get %s: mpx ops/s / raw ZeroMQ ops/s" % (n, t),
-                      m[6] / z[6], 0.87, True)
-            z = self.find("2b. dict get, %d " % n, "ipc", "zmq placed")
-            m = self.find("2b. dict get, %d " % n, "ipc", "mpx placed")
+                      over_zmq("2. dict get, %d " % n, t, 6), 0.87, True)
             check("%d clients placed, get ipc: mpx ops/s / raw ZeroMQ ops/s" % n,
-                  m[6] / z[6], 0.87, True)
+                  over_zmq("2b. dict get, %d " % n, "ipc", 6, " placed"), 0.87, True)
         for t in ("tcp", "ipc"):
             m = self.find("3.", t, "mpx 64 in flight")
             r = self.find("3.", t, "redis -P 16")
