@@ -367,17 +367,6 @@ bool mpx__mp_is_nil(const mpx__mp_cursor *c)
     return c->p < c->end && c->p[0] == 0xc0;
 }
 
-/* Steps over a plain token (mpx__mp_plain_len) without decoding it. 1 if it did, 0 when
- * the token is not plain, MPX_EPROTO when it is cut short. */
-static inline int skip_plain(mpx__mp_cursor *c)
-{
-    size_t left = (size_t)(c->end - c->p), plain = left ? mpx__mp_plain_len(c->p, left) : 0;
-    if (plain == 0) return 0;
-    if (plain > left) return MPX_EPROTO;
-    c->p += plain;
-    return 1;
-}
-
 static int skip_depth(mpx__mp_cursor *c, int depth)
 {
     mpx__mp_token t;
@@ -387,7 +376,7 @@ static int skip_depth(mpx__mp_cursor *c, int depth)
     uint64_t items = t.kind == MPX_MP_MAP ? 2ull * t.len : t.kind == MPX_MP_ARRAY ? t.len : 0;
     for (uint64_t i = 0; i < items; i++) {
         /* most items are plain: stepped over here, without a call or a decode */
-        if ((rc = skip_plain(c)) == 0) rc = skip_depth(c, depth + 1);
+        if ((rc = mpx__mp_skip_plain(c)) == 0) rc = skip_depth(c, depth + 1);
         if (rc < 0) return rc;
     }
     return 0;
@@ -396,7 +385,7 @@ static int skip_depth(mpx__mp_cursor *c, int depth)
 int mpx__mp_skip(mpx__mp_cursor *c)
 {
     mpx__mp_cursor save = *c;
-    int rc = skip_plain(c);
+    int rc = mpx__mp_skip_plain(c);
     if (rc == 0) rc = skip_depth(c, 0);
     if (rc < 0) *c = save;
     return rc < 0 ? rc : 0;

@@ -160,14 +160,22 @@ static inline size_t mpx__mp_plain_len(const uint8_t *p, size_t left)
     return 0;
 }
 
+/* Steps over a plain token without decoding it. 1 if it did, 0 when the token is not plain
+ * (the cursor stays), MPX_EPROTO when it is cut short (likewise). */
+static inline int mpx__mp_skip_plain(mpx__mp_cursor *c)
+{
+    size_t left = (size_t)(c->end - c->p), plain = left ? mpx__mp_plain_len(c->p, left) : 0;
+    if (plain == 0) return 0;
+    if (plain > left) return MPX_EPROTO;
+    c->p += plain;
+    return 1;
+}
+
 /* As mpx__mp_skip(), with a plain token stepped over here rather than in a call: for loops
  * over many small keys and values. */
 static inline int mpx__mp_skip_inline(mpx__mp_cursor *c)
 {
-    size_t left = (size_t)(c->end - c->p), plain = left ? mpx__mp_plain_len(c->p, left) : 0;
-    if (plain == 0 || plain > left) return mpx__mp_skip(c);
-    c->p += plain;
-    return 0;
+    return mpx__mp_skip_plain(c) == 1 ? 0 : mpx__mp_skip(c);
 }
 
 /* Whether a and b, len bytes each, are equal. Dict keys are mostly 8 to 16 bytes with their
