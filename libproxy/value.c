@@ -395,9 +395,8 @@ char *mpx__wbuf_release(mpx__wbuf *b)
 
 static int pack_blob(mpx__wbuf *b, const mpx_value *v)
 {
-    if (v->type == MPX_STR)
-        return wbuf_pack_str(b, v->s.len) | wbuf_pack_str_body(b, v->s.p, v->s.len);
-    return wbuf_pack_bin(b, v->s.len) | wbuf_pack_bin_body(b, v->s.p, v->s.len);
+    int rc = v->type == MPX_STR ? wbuf_pack_str(b, v->s.len) : wbuf_pack_bin(b, v->s.len);
+    return rc ? rc : wbuf_append(b, v->s.p, v->s.len);
 }
 
 int mpx__value_pack(mpx__wbuf *b, const mpx_value *v)
