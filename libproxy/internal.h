@@ -32,10 +32,6 @@ typedef struct {
 void mpx__wbuf_init(mpx__wbuf *b, size_t reserved);
 void mpx__wbuf_free(mpx__wbuf *b);
 
-/* Makes room for `more` bytes past size. Returns 0, or -1 when out of memory (the buffer
- * is then unchanged). */
-int mpx__wbuf_grow(mpx__wbuf *b, size_t more);
-
 /* Appends len bytes; the signature of a msgpack_packer's write callback. Returns 0 or -1. */
 int mpx__wbuf_write(void *b, const char *p, size_t len);
 

@@ -343,7 +343,9 @@ void mpx__wbuf_free(mpx__wbuf *b)
     mpx__wbuf_init(b, 0);
 }
 
-int mpx__wbuf_grow(mpx__wbuf *b, size_t more)
+/* Makes room for `more` bytes past size. Returns 0, or -1 when out of memory (the buffer
+ * is then unchanged). */
+static int wbuf_grow(mpx__wbuf *b, size_t more)
 {
     if (more <= b->cap - b->size) return 0;
     if (more > SIZE_MAX / 2 - b->size) return -1;
@@ -360,7 +362,7 @@ int mpx__wbuf_grow(mpx__wbuf *b, size_t more)
 
 static inline int wbuf_append(mpx__wbuf *b, const void *p, size_t len)
 {
-    if (len > b->cap - b->size && mpx__wbuf_grow(b, len)) return -1;
+    if (len > b->cap - b->size && wbuf_grow(b, len)) return -1;
     memcpy(b->data + b->size, p, len);
     b->size += len;
     return 0;
