@@ -31,6 +31,11 @@ void *mpx__xrealloc(void *p, size_t n)
     return check(realloc(p, n ? n : 1), n);
 }
 
+void *mpx__xaligned_alloc(size_t align, size_t n)
+{
+    return check(aligned_alloc(align, n ? n : align), n);
+}
+
 char *mpx__xstrndup(const char *s, size_t n)
 {
     char *d = mpx__xmalloc(n + 1);

@@ -12,6 +12,8 @@
 void *mpx__xmalloc(size_t n);
 void *mpx__xcalloc(size_t n, size_t size);
 void *mpx__xrealloc(void *p, size_t n);
+/* n must be a multiple of align, a power of two; free() releases it. */
+void *mpx__xaligned_alloc(size_t align, size_t n);
 char *mpx__xstrndup(const char *s, size_t n);
 
 #endif

@@ -4,11 +4,15 @@
  * Keys are stored in their canonical encoding (codec.h) and hashed with SipHash-1-3 under a
  * key drawn at start-up (siphash.h), so a client cannot choose keys that collide. Values are
  * stored exactly as they arrived. The layout is CPython's compact dict: an array of entries in
- * insertion order and a separate index of 32-bit slots, which keeps a small pair near 70 bytes
- * (each entry holds one allocation with the key and value bytes side by side) and makes keys(),
- * items() and popitem() follow insertion order for free. (Slots that also carried 32 bits of
- * their key's hash, to pass other keys without reading their entries, made update() 10% slower
- * on bench/load's batch: the index doubled and most probes end at their first slot anyway.)
+ * insertion order and a separate index of 32-bit slots, which makes keys(), items() and
+ * popitem() follow insertion order for free. Each entry is one 64-byte cache line, and a pair
+ * whose key and value bytes fit in its 48 spare bytes (most small pairs) is kept there: a
+ * lookup touches two cache lines, the slot and the entry, and a small pair costs no allocation
+ * of its own (a million 16-byte pairs: 73 bytes each instead of 81). Larger pairs keep their
+ * bytes in one allocation the entry points to.
+ * (Slots that also carried 32 bits of their key's hash, to pass other keys without reading
+ * their entries, made update() 10% slower on bench/load's batch: the index doubled and most
+ * probes end at their first slot anyway.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +26,21 @@
 #define SLOT_EMPTY 0u
 #define SLOT_DELETED UINT32_MAX
 
+#define ENTRY_INLINE 48 /* key and value bytes an entry holds itself */
+
+/* Key bytes, then value bytes: in the entry when they fit in ENTRY_INLINE, else in an
+ * allocation the entry owns. klen is 0 once the pair is deleted (a key is never empty). */
 typedef struct {
     uint64_t hash;
-    uint8_t *blob; /* key bytes, then value bytes; NULL once deleted */
     uint32_t klen;
     uint32_t vlen;
+    union {
+        uint8_t bytes[ENTRY_INLINE];
+        uint8_t *heap;
+    } data;
 } dict_entry;
+
+_Static_assert(sizeof(dict_entry) == 64, "a dict entry is one cache line");
 
 typedef struct {
     dict_entry *entries; /* insertion order, with holes where pairs were deleted */
@@ -46,6 +59,66 @@ static uint64_t dict_hash(const uint8_t *key, size_t len)
     return mpx__siphash13(&hash_key, key, len);
 }
 
+static bool pair_fits(size_t klen, size_t vlen)
+{
+    return klen + vlen <= ENTRY_INLINE;
+}
+
+static bool entry_live(const dict_entry *e)
+{
+    return e->klen != 0;
+}
+
+static const uint8_t *entry_key(const dict_entry *e)
+{
+    return pair_fits(e->klen, e->vlen) ? e->data.bytes : e->data.heap;
+}
+
+static const uint8_t *entry_value(const dict_entry *e)
+{
+    return entry_key(e) + e->klen;
+}
+
+/* Fills an unused entry with a pair's bytes. */
+static void entry_fill(dict_entry *e, const uint8_t *key, size_t klen, const uint8_t *val,
+                       size_t vlen)
+{
+    uint8_t *bytes = e->data.bytes;
+    if (!pair_fits(klen, vlen)) bytes = e->data.heap = mpx__xmalloc(klen + vlen);
+    memcpy(bytes, key, klen);
+    memcpy(bytes + klen, val, vlen);
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+}
+
+/* Frees what the entry owns and marks it a hole. */
+static void entry_clear(dict_entry *e)
+{
+    if (entry_live(e) && !pair_fits(e->klen, e->vlen)) free(e->data.heap);
+    e->klen = 0;
+}
+
+/* Gives the entry's pair a new value; the bytes move between the entry and an allocation
+ * when the pair starts or stops fitting in the entry. */
+static void entry_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
+{
+    size_t klen = e->klen;
+    bool fitted = pair_fits(klen, e->vlen), fits = pair_fits(klen, vlen);
+    if (fitted && fits) {
+        memcpy(e->data.bytes + klen, val, vlen);
+        e->vlen = (uint32_t)vlen;
+    } else if (!fitted && !fits) {
+        if (vlen != e->vlen) e->data.heap = mpx__xrealloc(e->data.heap, klen + vlen);
+        memcpy(e->data.heap + klen, val, vlen);
+        e->vlen = (uint32_t)vlen;
+    } else {
+        uint8_t key[ENTRY_INLINE]; /* the key fits in the entry: one side of the move does */
+        memcpy(key, entry_key(e), klen);
+        entry_clear(e);
+        entry_fill(e, key, klen, val, vlen);
+    }
+}
+
 /* The index slot holding key, or the slot where it would go (*found false). */
 static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_t klen, bool *found)
 {
@@ -61,7 +134,7 @@ static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_
             continue;
         }
         const dict_entry *e = &d->entries[s - 1];
-        if (e->hash == hash && e->klen == klen && mpx__bytes_equal(e->blob, key, klen)) {
+        if (e->hash == hash && e->klen == klen && mpx__bytes_equal(entry_key(e), key, klen)) {
             *found = true;
             return i;
         }
@@ -69,15 +142,16 @@ static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_
 }
 
 /* Drops the holes from the entries and rebuilds the index for at least min_live pairs, at
- * most two-thirds full. */
+ * most half full (at two-thirds, a lookup in a large dict read 0.8 entries besides its own,
+ * each a cache miss: update() took 10% longer). */
 static void dict_rebuild(dict *d, size_t min_live)
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n_entries; i++)
-        if (d->entries[i].blob) d->entries[n++] = d->entries[i];
+        if (entry_live(&d->entries[i])) d->entries[n++] = d->entries[i];
     d->n_entries = n;
     size_t size = 8;
-    while (size * 2 < min_live * 3)
+    while (size < min_live * 2)
         size *= 2;
     free(d->index);
     d->index = mpx__xcalloc(size, sizeof *d->index);
@@ -91,6 +165,18 @@ static void dict_rebuild(dict *d, size_t min_live)
     }
 }
 
+/* Doubles the room for entries; the array stays aligned to cache lines, which realloc()
+ * would not keep. */
+static void dict_grow_entries(dict *d)
+{
+    size_t cap = d->cap_entries ? d->cap_entries * 2 : 8;
+    dict_entry *entries = mpx__xaligned_alloc(sizeof *entries, cap * sizeof *entries);
+    if (d->n_entries) memcpy(entries, d->entries, d->n_entries * sizeof *entries);
+    free(d->entries);
+    d->entries = entries;
+    d->cap_entries = cap;
+}
+
 static dict *dict_new(void)
 {
     dict *d = mpx__xcalloc(1, sizeof *d);
@@ -101,7 +187,7 @@ static dict *dict_new(void)
 static void dict_clear(dict *d)
 {
     for (size_t i = 0; i < d->n_entries; i++)
-        free(d->entries[i].blob);
+        entry_clear(&d->entries[i]);
     free(d->entries);
     d->entries = NULL;
     d->n_entries = d->cap_entries = d->live = 0;
@@ -123,38 +209,24 @@ static dict_entry *dict_find(const dict *d, const mpx__span *key)
     return found ? &d->entries[d->index[slot] - 1] : NULL;
 }
 
-static void dict_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
-{
-    if (vlen != e->vlen) e->blob = mpx__xrealloc(e->blob, e->klen + vlen);
-    memcpy(e->blob + e->klen, val, vlen);
-    e->vlen = (uint32_t)vlen;
-}
-
 /* Stores val under key, whose hash is given (replacing a value in place keeps the pair's
  * position). */
 static void dict_set_hashed(dict *d, uint64_t hash, const mpx__span *k, const mpx__span *v)
 {
-    const uint8_t *key = k->p, *val = v->p;
-    size_t klen = k->len, vlen = v->len;
     bool found;
-    size_t slot = dict_probe(d, hash, key, klen, &found);
+    size_t slot = dict_probe(d, hash, k->p, k->len, &found);
     if (found) {
-        dict_set_value(&d->entries[d->index[slot] - 1], val, vlen);
+        entry_set_value(&d->entries[d->index[slot] - 1], v->p, v->len);
         return;
     }
-    if ((d->index_used + 1) * 3 > d->index_size * 2 || d->n_entries == UINT32_MAX - 1) {
+    if ((d->index_used + 1) * 2 > d->index_size || d->n_entries == UINT32_MAX - 1) {
         dict_rebuild(d, d->live + 1);
-        slot = dict_probe(d, hash, key, klen, &found);
+        slot = dict_probe(d, hash, k->p, k->len, &found);
     }
-    if (d->n_entries == d->cap_entries) {
-        d->cap_entries = d->cap_entries ? d->cap_entries * 2 : 8;
-        d->entries = mpx__xrealloc(d->entries, d->cap_entries * sizeof *d->entries);
-    }
+    if (d->n_entries == d->cap_entries) dict_grow_entries(d);
     dict_entry *e = &d->entries[d->n_entries];
-    *e = (dict_entry){.hash = hash, .blob = mpx__xmalloc(klen + vlen), .klen = (uint32_t)klen};
-    memcpy(e->blob, key, klen);
-    memcpy(e->blob + klen, val, vlen);
-    e->vlen = (uint32_t)vlen;
+    e->hash = hash;
+    entry_fill(e, k->p, k->len, v->p, v->len);
     if (d->index[slot] == SLOT_EMPTY) d->index_used++;
     d->index[slot] = (uint32_t)(++d->n_entries);
     d->live++;
@@ -168,12 +240,10 @@ static void dict_set(dict *d, const mpx__span *k, const mpx__span *v)
 /* Removes the pair in index slot `slot`; trailing holes are trimmed so popitem stays O(1). */
 static void dict_remove_slot(dict *d, size_t slot)
 {
-    dict_entry *e = &d->entries[d->index[slot] - 1];
-    free(e->blob);
-    e->blob = NULL;
+    entry_clear(&d->entries[d->index[slot] - 1]);
     d->index[slot] = SLOT_DELETED;
     d->live--;
-    while (d->n_entries > 0 && !d->entries[d->n_entries - 1].blob)
+    while (d->n_entries > 0 && !entry_live(&d->entries[d->n_entries - 1]))
         d->n_entries--;
 }
 
@@ -183,11 +253,6 @@ static bool dict_remove(dict *d, const mpx__span *key)
     size_t slot = dict_probe(d, dict_hash(key->p, key->len), key->p, key->len, &found);
     if (found) dict_remove_slot(d, slot);
     return found;
-}
-
-static const uint8_t *entry_value(const dict_entry *e)
-{
-    return e->blob + e->klen;
 }
 
 /* ================================ dict methods ============================================ */
@@ -279,9 +344,9 @@ static int list_pairs(mpx__req *req, int what)
     int rc = msgpack_pack_array(req->out, d->live) ? MPX_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < d->n_entries; i++) {
         const dict_entry *e = &d->entries[i];
-        if (!e->blob) continue;
+        if (!entry_live(e)) continue;
         if (what == LIST_ITEMS) rc = msgpack_pack_array(req->out, 2) ? MPX_ENOMEM : 0;
-        if (rc == 0 && (what & LIST_KEYS)) rc = reply_raw(req, e->blob, e->klen);
+        if (rc == 0 && (what & LIST_KEYS)) rc = reply_raw(req, entry_key(e), e->klen);
         if (rc == 0 && (what & LIST_VALUES)) rc = reply_raw(req, entry_value(e), e->vlen);
     }
     return rc;
@@ -308,7 +373,7 @@ static int m_copy(mpx__req *req)
     int rc = msgpack_pack_map(req->out, d->live) ? MPX_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < d->n_entries; i++) {
         const dict_entry *e = &d->entries[i];
-        if (e->blob && (rc = reply_raw(req, e->blob, e->klen)) == 0)
+        if (entry_live(e) && (rc = reply_raw(req, entry_key(e), e->klen)) == 0)
             rc = reply_raw(req, entry_value(e), e->vlen);
     }
     return rc;
@@ -330,14 +395,15 @@ static int next_pair(mpx__mp_cursor *c, bool is_map, mpx__span *k, mpx__span *v)
 }
 
 /* update() stores its pairs through a pipeline. In a large dict each pair's index slot, then
- * its entry, then its key bytes are each a cache miss, one depending on the other. Pair i is
- * stored only once pair i + 16 has been read: its slot was fetched 16 pairs before, its entry
- * 10 pairs before and its key bytes 4 pairs before, so the misses of many pairs overlap. The
- * fetches are hints only (a slot read early may have moved by the time the pair is stored);
- * the pairs are stored in order, from the slots as they are then. */
+ * its entry (and for a pair too large for its entry, then its bytes) are each a cache miss,
+ * one depending on the other. Pair i is stored only once pair i + 16 has been read: its slot
+ * was fetched 16 pairs before, its entry 10 pairs before and any bytes of its own 4 pairs
+ * before, so the misses of many pairs overlap. The fetches are hints only (a slot read early
+ * may have moved by the time the pair is stored); the pairs are stored in order, from the
+ * slots as they are then. */
 #define UPDATE_AHEAD 16  /* pairs read before the oldest is stored */
 #define FETCH_ENTRY_AT 6 /* pairs after its slot was fetched, its entry is */
-#define FETCH_KEY_AT 12  /* and its key bytes */
+#define FETCH_KEY_AT 12  /* and the bytes of a pair kept outside its entry */
 
 typedef struct {
     mpx__span key, val;
@@ -373,7 +439,7 @@ static void pipe_push(dict *d, update_pipe *p, const update_pair *pair)
     }
     if (i >= FETCH_KEY_AT) {
         const dict_entry *e = slot_entry(d, p->ring[(i - FETCH_KEY_AT) % UPDATE_AHEAD].hash);
-        if (e) __builtin_prefetch(e->blob);
+        if (e && !pair_fits(e->klen, e->vlen)) __builtin_prefetch(e->data.heap);
     }
     if (p->read - p->stored == UPDATE_AHEAD) pipe_store_oldest(d, p);
 }
@@ -444,10 +510,10 @@ static int m_popitem(mpx__req *req)
         return mpx__req_fail(req, MPX_EKEY, "KeyError: popitem(): dictionary is empty");
     const dict_entry *e = &d->entries[d->n_entries - 1]; /* trailing holes are trimmed */
     int rc = msgpack_pack_array(req->out, 2) ? MPX_ENOMEM : 0;
-    if (rc == 0 && (rc = reply_raw(req, e->blob, e->klen)) == 0)
+    if (rc == 0 && (rc = reply_raw(req, entry_key(e), e->klen)) == 0)
         rc = reply_raw(req, entry_value(e), e->vlen);
     bool found;
-    size_t slot = dict_probe(d, e->hash, e->blob, e->klen, &found);
+    size_t slot = dict_probe(d, e->hash, entry_key(e), e->klen, &found);
     dict_remove_slot(d, slot);
     return rc;
 }

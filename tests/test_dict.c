@@ -417,6 +417,74 @@ static void test_clear_and_copy(void **state)
     mpx_value_free(&copy);
 }
 
+/* A string of n bytes: 'a' + i, then letters. */
+static char *filler(size_t n, int seed)
+{
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)('a' + (seed + (int)i) % 26);
+    s[n] = '\0';
+    return s;
+}
+
+static void assert_str_at(mpx_proxy *d, const char *k, const char *want)
+{
+    mpx_value *key = mpx_str(k), *v = NULL;
+    assert_ok(mpx_dict_get(d, key, &v));
+    assert_string_equal(mpx_value_str(v, NULL), want);
+    mpx_value_free(&key);
+    mpx_value_free(&v);
+}
+
+/* mpxd keeps a pair's bytes in its table entry when they fit (48 bytes with their headers)
+ * and in an allocation of their own otherwise; a new value moves them across that line in
+ * both directions. Keys of 1 to 60 bytes, each given values of 0, 10, 60, 5, 100 and 30
+ * bytes in turn, keep their latest value, their order and their popitem(). */
+static void test_values_growing_and_shrinking_keep_pairs(void **state)
+{
+    mpx_proxy *d = *state;
+    static const size_t key_lens[] = {1, 20, 40, 46, 47, 60};
+    static const size_t val_lens[] = {0, 10, 60, 5, 100, 30};
+    enum { N_KEYS = sizeof key_lens / sizeof key_lens[0] };
+    char *keys[N_KEYS];
+    for (int i = 0; i < N_KEYS; i++)
+        keys[i] = filler(key_lens[i], i);
+    for (size_t round = 0; round < sizeof val_lens / sizeof val_lens[0]; round++) {
+        for (int i = 0; i < N_KEYS; i++) {
+            char *val = filler(val_lens[round], i + (int)round);
+            set_str(d, keys[i], mpx_str(val));
+            assert_str_at(d, keys[i], val);
+            free(val);
+        }
+        for (int i = 0; i < N_KEYS; i++) { /* the others were not disturbed */
+            char *val = filler(val_lens[round], i + (int)round);
+            assert_str_at(d, keys[i], val);
+            free(val);
+        }
+    }
+    mpx_value *list = NULL;
+    assert_ok(mpx_dict_keys(d, &list));
+    assert_int_equal(mpx_value_len(list), N_KEYS);
+    for (int i = 0; i < N_KEYS; i++)
+        assert_string_equal(mpx_value_str(mpx_value_at(list, (size_t)i), NULL), keys[i]);
+    mpx_value_free(&list);
+    mpx_value *k = mpx_str(keys[1]);
+    assert_ok(mpx_dict_del(d, k));
+    mpx_value_free(&k);
+    mpx_value *pk = NULL, *pv = NULL;
+    assert_ok(mpx_dict_popitem(d, &pk, &pv));
+    assert_string_equal(mpx_value_str(pk, NULL), keys[N_KEYS - 1]);
+    char *last = filler(30, N_KEYS - 1 + 5);
+    assert_string_equal(mpx_value_str(pv, NULL), last);
+    free(last);
+    mpx_value_free(&pk);
+    mpx_value_free(&pv);
+    assert_int_equal(dict_len(d), N_KEYS - 2);
+    for (int i = 0; i < N_KEYS; i++)
+        free(keys[i]);
+}
+
 static void test_many_keys_survive_growth_and_deletes(void **state)
 {
     mpx_proxy *d = *state;
@@ -605,6 +673,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_popitem_is_lifo, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_setdefault, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_clear_and_copy, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_values_growing_and_shrinking_keep_pairs, dict_setup,
+                                        dict_teardown),
         cmocka_unit_test_setup_teardown(test_many_keys_survive_growth_and_deletes, dict_setup,
                                         dict_teardown),
         cmocka_unit_test(test_named_dict_is_shared),
