@@ -1,7 +1,11 @@
 /*
- * loop.c — mpxd's event loop: one thread, one ROUTER socket bound to every endpoint, and a
- * signalfd, polled together. Each wake-up drains every frame already queued before it polls
- * again, so a burst of calls costs one poll; nothing in here ever waits except poll().
+ * loop.c — mpxd's event loop: one thread and one ROUTER socket bound to every endpoint. The
+ * loop waits inside libzmq's own receive, with ZMQ_RCVTIMEO set to the next deadline: a
+ * call then costs one poll() in libzmq, where polling ZMQ_FD beside other descriptors cost
+ * three (libzmq polls its command pipe again, without waiting, on each non-blocking receive
+ * that finds the socket empty). SIGINT and SIGTERM interrupt that wait; the lifeline is
+ * looked at between calls, at least every STOP_CHECK_MS. Nothing in here waits but the
+ * receive.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,7 +16,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +27,7 @@
 #include "loop.h"
 #include "session.h"
 
-#define DRAIN_BUDGET 4096 /* frames handled per wake-up before polling again */
+#define STOP_CHECK_MS 100 /* the lifeline is looked at this often; a signal waits no longer */
 
 int64_t mpx__now_ms(void)
 {
@@ -115,21 +118,16 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
         }
         mpx__log_info(s, "serving %s", endpoints[i]);
     }
-    size_t fd_len = sizeof s->router_fd;
-    if (zmq_getsockopt(s->router, ZMQ_FD, &s->router_fd, &fd_len) != 0) {
-        mpx__log_warn("cannot read the socket's ZMQ_FD: %s", zmq_strerror(errno));
-        return -1;
-    }
     return 0;
 }
 
-/* Reads one message (routing id, then the frame) and hands it to its session. Returns false
- * when nothing is queued. */
+/* Reads one message (routing id, then the frame) and hands it to its session, waiting for it
+ * as long as the router's ZMQ_RCVTIMEO. Returns false when none came. */
 static bool handle_one(mpx__server *s)
 {
     zmq_msg_t rid, frame;
     zmq_msg_init(&rid);
-    if (zmq_msg_recv(&rid, s->router, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&rid, s->router, 0) < 0) {
         zmq_msg_close(&rid);
         return false;
     }
@@ -153,55 +151,68 @@ static bool handle_one(mpx__server *s)
     return true;
 }
 
-/* Waits for the router, a signal or the lifeline. Returns 1 to go on, 0 to stop, -1 on
- * failure. It polls libzmq's ZMQ_FD rather than calling zmq_poll, which costs two more
- * syscalls a wake-up; ZMQ_FD only signals news libzmq has not yet looked at, so the caller
- * reads the router until it is empty (or the budget runs out, when wait_ms is 0) first. */
-static int wait_events(mpx__server *s, int signal_fd, int lifeline_fd, int wait_ms)
+static volatile sig_atomic_t stop_signal; /* the SIGINT or SIGTERM that arrived, or 0 */
+
+static void record_stop_signal(int signo)
 {
-    struct pollfd fds[] = {{.fd = s->router_fd, .events = POLLIN},
-                           {.fd = signal_fd, .events = POLLIN},
-                           {.fd = lifeline_fd, .events = POLLIN}};
-    if (poll(fds, lifeline_fd >= 0 ? 3 : 2, wait_ms) < 0 && errno != EINTR) {
-        mpx__log_warn("poll failed: %s", strerror(errno));
-        return -1;
-    }
-    if (fds[1].revents & POLLIN) {
-        struct signalfd_siginfo si;
-        if (read(signal_fd, &si, sizeof si) == sizeof si)
-            mpx__log_info(s, "%s received, stopping", strsignal((int)si.ssi_signo));
-        return 0;
-    }
-    if (fds[2].revents & (POLLIN | POLLERR | POLLHUP)) {
-        mpx__log_info(s, "the processes that started mpxd are gone, stopping");
-        return 0;
-    }
-    return 1;
+    stop_signal = signo;
 }
 
-int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd)
+int mpx__signals_install(void)
 {
-    int64_t last_sweep = mpx__now_ms();
+    /* No SA_RESTART: the receive the loop waits in must return with EINTR. libzmq's own
+     * threads block every signal, so the loop's thread is the one interrupted. */
+    struct sigaction sa = {.sa_handler = record_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    signal(SIGPIPE, SIG_IGN);
+    return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
+}
+
+/* Whether the lifeline reports that every process holding its other end is gone, without
+ * waiting. */
+static bool lifeline_gone(int lifeline_fd)
+{
+    struct pollfd fd = {.fd = lifeline_fd, .events = POLLIN};
+    return lifeline_fd >= 0 && poll(&fd, 1, 0) > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP));
+}
+
+int mpx__server_run(mpx__server *s, int lifeline_fd)
+{
+    int64_t last_sweep = mpx__now_ms(), last_check = last_sweep;
     /* Sweep often enough that a session ends within a quarter timeout of going silent. */
     int sweep_ms = s->cfg.session_timeout_ms / 4;
     sweep_ms = sweep_ms < 50 ? 50 : sweep_ms > 1000 ? 1000 : sweep_ms;
-    for (;;) {
-        int handled = 0;
-        while (handled < DRAIN_BUDGET && handle_one(s)) {
-            handled++;
-            mpx__registry_collect(&s->reg);
-        }
-        mpx__blocked_expire(s, mpx__now_ms());
-        mpx__registry_collect(&s->reg);
+    int wait_cap = sweep_ms < STOP_CHECK_MS ? sweep_ms : STOP_CHECK_MS;
+    int timeout_set = -2; /* the router's ZMQ_RCVTIMEO */
+    while (!stop_signal) {
         int64_t now = mpx__now_ms();
+        mpx__blocked_expire(s, now);
+        mpx__registry_collect(&s->reg);
         if (now - last_sweep >= sweep_ms) {
             mpx__sessions_expire(s, now);
             last_sweep = now;
         }
-        int wait_ms = handled == DRAIN_BUDGET ? 0 : mpx__blocked_next_ms(s, now, sweep_ms);
-        int rc = wait_events(s, signal_fd, lifeline_fd, wait_ms);
-        if (rc <= 0) return rc;
+        if (now - last_check >= STOP_CHECK_MS) {
+            if (lifeline_gone(lifeline_fd)) {
+                mpx__log_info(s, "the processes that started mpxd are gone, stopping");
+                return 0;
+            }
+            last_check = now;
+        }
+        /* A signal that lands between the test above and the wait below is seen when the
+         * wait ends, within STOP_CHECK_MS. */
+        int wait_ms = mpx__blocked_next_ms(s, now, wait_cap);
+        if (wait_ms != timeout_set) {
+            if (set_int(s->router, ZMQ_RCVTIMEO, wait_ms) != 0) {
+                mpx__log_warn("cannot set the receive timeout: %s", zmq_strerror(errno));
+                return -1;
+            }
+            timeout_set = wait_ms;
+        }
+        handle_one(s);
     }
+    mpx__log_info(s, "%s received, stopping", strsignal(stop_signal));
+    return 0;
 }
 
 void mpx__server_close(mpx__server *s)

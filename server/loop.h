@@ -9,9 +9,13 @@
 /* Creates the socket and binds every endpoint. Returns 0, or -1 after logging why. */
 int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoints, int n);
 
-/* Serves until a signal arrives on signal_fd, or lifeline_fd (if >= 0) hangs up. Returns 0 on a
+/* Makes SIGINT and SIGTERM stop the loop between two calls: their handler only records the
+ * signal, and the wait it interrupts returns. SIGPIPE is ignored. Returns 0 or -1. */
+int mpx__signals_install(void);
+
+/* Serves until SIGINT or SIGTERM arrives, or lifeline_fd (if >= 0) hangs up. Returns 0 on a
  * clean stop, -1 on failure. */
-int mpx__server_run(mpx__server *s, int signal_fd, int lifeline_fd);
+int mpx__server_run(mpx__server *s, int lifeline_fd);
 
 /* Ends every session, destroys every object and closes the socket. */
 void mpx__server_close(mpx__server *s);

@@ -1,6 +1,6 @@
 /*
  * main.c — mpxd's command line: options, the authkey (from a file, the environment, or made
- * fresh), the loopback rule, signals, and removing ipc socket files on the way out.
+ * fresh), the loopback rule, and removing ipc socket files on the way out.
  *
  * The authkey is never printed, logged or taken from the command line.
  */
@@ -9,11 +9,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -259,20 +257,6 @@ static int load_key(const options *o, bool *explicit_key, uint8_t *key, size_t *
     return generate_key(path, key, len);
 }
 
-/* SIGINT and SIGTERM arrive through a signalfd that the loop polls, so a signal never
- * interrupts a handler half way. Blocked before libzmq starts its threads, which inherit the
- * mask. */
-static int signals_open(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    signal(SIGPIPE, SIG_IGN);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-    return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
 static void signal_ready(int fd)
 {
     if (fd > 0) { /* 0: no --ready-fd */
@@ -318,13 +302,13 @@ int main(int argc, char **argv)
     o.cfg.authkey = key;
     o.cfg.keylen = keylen;
 
-    int sfd = signals_open();
     mpx__server s = {0};
-    int rc = sfd < 0 ? -1 : mpx__server_open(&s, &o.cfg, endpoints, n_endpoints);
+    int rc =
+        mpx__signals_install() != 0 ? -1 : mpx__server_open(&s, &o.cfg, endpoints, n_endpoints);
     bool bound = rc == 0;
     if (bound) {
         signal_ready(o.ready_fd);
-        rc = mpx__server_run(&s, sfd, o.lifeline_fd);
+        rc = mpx__server_run(&s, o.lifeline_fd);
     }
     mpx__server_close(&s);
     if (bound) /* never a file another server bound */

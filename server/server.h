@@ -40,7 +40,6 @@ struct mpx__server {
     mpx__stats stats;
     void *zctx;
     void *router;
-    int router_fd;          /* the router's ZMQ_FD, polled by the loop */
     mpx__session *sessions; /* by routing id */
     size_t n_sessions;
     mpx__registry reg;
