@@ -39,6 +39,7 @@
 
 typedef mpx__pending pending;
 
+#define SOLO_WAIT_MS 2                /* a lone reader's wait inside libzmq's receive (recv_solo) */
 #define BATCH_FLUSH_CALLS 256         /* a send buffer this full goes out at once */
 #define BATCH_FLUSH_BYTES (256 << 10) /* likewise, bytes */
 
@@ -49,8 +50,10 @@ struct mpx_client {
     pthread_cond_t turn; /* the reader waits here while senders use the socket */
     atomic_int want;     /* threads waiting to send */
     atomic_bool polling; /* the reader is inside poll() */
+    atomic_int users;    /* threads between client_lock() and client_unlock() */
     int wake_fd;         /* eventfd: pulls the reader out of its poll */
     int zmq_fd;          /* the socket's ZMQ_FD: readable when libzmq has news for it */
+    int rcvtimeo_ms;     /* the socket's ZMQ_RCVTIMEO as last set; -1, libzmq's, at first */
     bool reader;         /* some thread is reading */
     pending *pending;    /* calls waiting for replies, oldest first */
     pending *pending_tail;
@@ -144,6 +147,7 @@ static int socket_open(mpx_client *c)
         return mpx__fail(MPX_EINVAL, "cannot place libzmq's I/O thread on CPU %d: %s", c->io_cpu,
                          zmq_strerror(errno));
     c->sock = c->zctx ? zmq_socket(c->zctx, ZMQ_DEALER) : NULL;
+    c->rcvtimeo_ms = -1;
     if (!c->sock)
         return mpx__fail(MPX_ECONN, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
     set_int(c->sock, ZMQ_LINGER, 200); /* lets a BYE go out at close */
@@ -443,6 +447,7 @@ bool mpx__client_ok(const mpx_client *c)
 /* ---- heartbeats ------------------------------------------------------------------------- */
 
 static void client_lock(mpx_client *c);
+static void client_unlock(mpx_client *c);
 static int batch_flush(mpx_client *c);
 
 /* Sends a HEARTBEAT on c if it has sent nothing for heartbeat_ms, or the calls it buffered
@@ -465,7 +470,7 @@ static void heartbeat_one(mpx_client *c, int64_t now)
             c->last_send_ms = now;
         }
     }
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
 }
 
 static void *heartbeat_main(void *arg)
@@ -557,6 +562,7 @@ static int client_after_fork(mpx_client *c)
     c->pending = c->pending_tail = NULL;
     batch_reset(c); /* the parent's deferred calls: the parent sends them */
     atomic_store(&c->want, 0);
+    atomic_store(&c->users, 0);
     atomic_store(&c->polling, false);
     c->broken = 0;
     int rc = session_open(c);
@@ -581,6 +587,7 @@ static int client_after_fork(mpx_client *c)
  * may be polling must come through here, or it waits for the reader's poll to end. */
 static void client_lock(mpx_client *c)
 {
+    atomic_fetch_add(&c->users, 1);
     atomic_fetch_add(&c->want, 1);
     if (atomic_load(&c->polling)) {
         uint64_t one = 1;
@@ -590,6 +597,12 @@ static void client_lock(mpx_client *c)
     }
     pthread_mutex_lock(&c->mu);
     if (atomic_fetch_sub(&c->want, 1) == 1) pthread_cond_broadcast(&c->turn);
+}
+
+static void client_unlock(mpx_client *c)
+{
+    atomic_fetch_sub(&c->users, 1);
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* Calls are listed in the order they were sent and replies mostly come back in that order,
@@ -674,12 +687,13 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
     return 0;
 }
 
-/* Receives and delivers one frame if one is queued. Under mu. */
-static bool recv_one(mpx_client *c)
+/* Receives and delivers one frame: one already queued (flags ZMQ_DONTWAIT), or one that
+ * comes within the socket's ZMQ_RCVTIMEO (flags 0). Under mu. */
+static bool recv_one(mpx_client *c, int flags)
 {
     zmq_msg_t msg;
     zmq_msg_init(&msg);
-    bool got = zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) >= 0;
+    bool got = zmq_msg_recv(&msg, c->sock, flags) >= 0;
     if (got) {
         deliver(c, &msg);
         pthread_cond_broadcast(&c->cv);
@@ -691,26 +705,50 @@ static bool recv_one(mpx_client *c)
 /* Delivers every frame already queued, without waiting. Under mu. */
 static void drain_replies(mpx_client *c)
 {
-    while (!c->broken && recv_one(c))
+    while (!c->broken && recv_one(c, ZMQ_DONTWAIT))
         ;
+}
+
+/* Waits in libzmq's own receive for up to SOLO_WAIT_MS (the rest of the wait, if the reply
+ * is later, polls as below). Polling ZMQ_FD costs two poll() calls a call more than that:
+ * libzmq polls its command pipe, without waiting, on every non-blocking receive that finds
+ * the socket empty. But nothing can pull a thread out of libzmq's receive, so only a reader
+ * alone on the client waits there, and a thread that comes in meanwhile waits at most that
+ * long for the socket. */
+static bool recv_solo(mpx_client *c, int64_t left)
+{
+    int wait_ms = left < SOLO_WAIT_MS ? (int)left : SOLO_WAIT_MS;
+    if (wait_ms != c->rcvtimeo_ms && set_int(c->sock, ZMQ_RCVTIMEO, wait_ms) == 0)
+        c->rcvtimeo_ms = wait_ms;
+    return recv_one(c, 0);
 }
 
 /* The reader's loop: reads until p's reply arrives or the deadline passes. Under mu.
  *
- * It polls libzmq's ZMQ_FD itself rather than calling zmq_poll: zmq_poll costs four poll()
- * syscalls a wake-up where this costs two, and on a virtual machine syscalls are a good part
- * of a call. ZMQ_FD only signals news libzmq has not yet looked at, so the socket is always
- * read until it is empty before the loop polls: a failed non-blocking receive is what makes
- * libzmq take in that news. */
+ * Past its first SOLO_WAIT_MS, or with other threads on the client, it polls libzmq's ZMQ_FD
+ * itself rather than calling zmq_poll: zmq_poll costs four poll() syscalls a wake-up where
+ * this costs two, and on a virtual machine syscalls are a good part of a call. ZMQ_FD only
+ * signals news libzmq has not yet looked at, so the socket is always read until it is empty
+ * before the loop polls: a failed non-blocking receive is what makes libzmq take in that
+ * news. */
 static void read_until(mpx_client *c, pending *p, int64_t deadline)
 {
     int64_t began = mpx__clock_ms(); /* acks that queued while nobody read count from here */
+    bool solo = true;
     c->reader = true;
     while (!p->done && !c->broken) {
         while (atomic_load(&c->want) > 0)
             pthread_cond_wait(&c->turn, &c->mu);
-        if (recv_one(c)) continue;
         int64_t now = mpx__clock_ms(), left = deadline - now;
+        if (left <= 0) break;
+        solo = solo && now - began < SOLO_WAIT_MS && atomic_load(&c->users) == 1;
+        if (solo) {
+            solo = recv_solo(c, left); /* after a timeout, the rest of the wait polls */
+            continue;
+        }
+        if (recv_one(c, ZMQ_DONTWAIT)) continue;
+        now = mpx__clock_ms();
+        left = deadline - now;
         int beat = atomic_load(&c->heartbeat_ms);
         if (left <= 0) break;
         /* Heartbeats go out while we wait and each is answered: two session timeouts
@@ -950,7 +988,7 @@ int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *method, const mpx
     int rc = c->broken ? mpx__fail(c->broken, "%s", c->broken_msg)
              : defer   ? batch_add(c, &b, p)
                        : send_call(c, &b, p);
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
     mpx__wbuf_free(&b);
     return rc;
 }
@@ -961,7 +999,7 @@ int mpx_client_flush(mpx_client *c)
     if (atomic_load(&c->fork_gen) != atomic_load(&fork_generation)) return 0; /* nothing ours */
     client_lock(c);
     int rc = batch_flush(c);
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
     return rc;
 }
 
@@ -985,7 +1023,7 @@ int mpx__call_wait(mpx_client *c, pending *p, int64_t deadline, mpx__result *res
     client_lock(c);
     if (!p->done) batch_flush(c); /* p itself may be in the buffer; a failure answers it */
     int rc = wait_reply(c, p, deadline);
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
     if (rc == 0) rc = parse_result(p, res);
     return rc;
 }
@@ -997,7 +1035,7 @@ bool mpx__call_poll(mpx_client *c, pending *p)
     if (!p->done) batch_flush(c);
     if (!p->done && !c->broken) drain_replies(c);
     bool over = p->done || c->broken;
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
     return over;
 }
 
@@ -1006,7 +1044,7 @@ void mpx__call_cancel(mpx_client *c, pending *p)
     if (!p->done && !p->orphaned && !call_stale(p)) {
         client_lock(c);
         pending_take(c, p->req_id);
-        pthread_mutex_unlock(&c->mu);
+        client_unlock(c);
     }
     zmq_msg_close(&p->reply);
 }
@@ -1077,7 +1115,7 @@ void mpx__client_link(mpx_client *c, mpx_proxy *p)
     p->next = c->proxies;
     if (c->proxies) c->proxies->prev = p;
     c->proxies = p;
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
 }
 
 void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
@@ -1088,7 +1126,7 @@ void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
     else
         c->proxies = p->next;
     if (p->next) p->next->prev = p->prev;
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
 }
 
 static void send_bye(mpx_client *c)
@@ -1101,7 +1139,7 @@ static void send_bye(mpx_client *c)
         mpx__mac_sign(&c->c2s, frame, sizeof frame);
         zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT);
     }
-    pthread_mutex_unlock(&c->mu);
+    client_unlock(c);
 }
 
 void mpx_client_free(mpx_client **cp)
