@@ -746,11 +746,8 @@ static void read_until(mpx_client *c, pending *p, int64_t deadline)
             solo = recv_solo(c, left); /* after a timeout, the rest of the wait polls */
             continue;
         }
-        if (recv_one(c, ZMQ_DONTWAIT)) continue;
-        now = mpx__clock_ms();
-        left = deadline - now;
+        if (recv_one(c, ZMQ_DONTWAIT)) continue; /* did not wait: now and left still hold */
         int beat = atomic_load(&c->heartbeat_ms);
-        if (left <= 0) break;
         /* Heartbeats go out while we wait and each is answered: two session timeouts
          * (eight heartbeat intervals) of silence mean the server is gone. */
         int64_t heard = c->last_recv_ms > began ? c->last_recv_ms : began;

@@ -15,13 +15,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <zmq.h>
-
-#include <stdlib.h>
 
 #include "blocked.h"
 #include "loop.h"
