@@ -451,6 +451,24 @@ static void pipe_drain(dict *d, update_pipe *p)
         pipe_store_oldest(d, p);
 }
 
+/* Hashes a group of pairs' keys together (eight at a time in vector lanes) and pushes the
+ * pairs into the pipeline in order. */
+static void pipe_push_group(dict *d, update_pipe *p, update_pair *group, size_t n)
+{
+    const uint8_t *keys[MPX_SIPHASH_LANES] = {0};
+    size_t lens[MPX_SIPHASH_LANES] = {0};
+    uint64_t hashes[MPX_SIPHASH_LANES];
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = group[i].key.p;
+        lens[i] = group[i].key.len;
+    }
+    mpx__siphash13_many(&hash_key, n, keys, lens, hashes);
+    for (size_t i = 0; i < n; i++) {
+        group[i].hash = hashes[i];
+        pipe_push(d, p, &group[i]);
+    }
+}
+
 static int m_update(mpx__req *req)
 {
     mpx__mp_cursor c;
@@ -469,18 +487,27 @@ static int m_update(mpx__req *req)
             return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", i);
     c = first;
     update_pipe pipe = {0};
+    update_pair group[MPX_SIPHASH_LANES];
+    size_t grouped = 0;
     for (uint32_t i = 0; i < n; i++) {
         next_pair(&c, is_map, &k, &v);
         if (!mpx__mp_is_canonical(k.p, k.len)) { /* re-encoded into the one shared buffer */
             mpx__span key;
+            pipe_push_group(d, &pipe, group, grouped);
+            grouped = 0;
             pipe_drain(d, &pipe);
             int rc = dict_key(req, &k, &key);
             if (rc) return rc;
             dict_set(d, &key, &v);
             continue;
         }
-        pipe_push(d, &pipe, &(update_pair){k, v, dict_hash(k.p, k.len)});
+        group[grouped++] = (update_pair){k, v, 0};
+        if (grouped == MPX_SIPHASH_LANES) {
+            pipe_push_group(d, &pipe, group, grouped);
+            grouped = 0;
+        }
     }
+    pipe_push_group(d, &pipe, group, grouped);
     pipe_drain(d, &pipe);
     return reply_nil(req);
 }

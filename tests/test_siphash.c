@@ -1,6 +1,7 @@
 /*
  * test_siphash.c — mpxd's SipHash (server/siphash.c): the shared code with 2-4 rounds against
- * libsodium, and with 1-3 rounds against CPython's hash of bytes.
+ * libsodium, with 1-3 rounds against CPython's hash of bytes, and the vector lanes against
+ * the one-message code.
  */
 #include <sodium.h>
 #include <string.h>
@@ -59,6 +60,35 @@ static void test_siphash13_matches_cpython(void **state)
     assert_int_equal(mpx__siphash13(&k, "siphash", 7), 0x8264ceeccb16bcbeull);
 }
 
+/* Hashing many messages at once gives each the hash it has alone: groups of one length and
+ * of mixed lengths (so lanes finish after different numbers of words), lengths past the
+ * lanes' 31 bytes (hashed one by one), and a count that leaves a partial group. */
+static void test_siphash13_many_matches_one_by_one(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    enum { N = 203, MAX_LEN = 40 };
+    static uint8_t msgs[N][MAX_LEN];
+    const uint8_t *in[N];
+    size_t len[N];
+    uint64_t out[N];
+    mpx__sipkey k;
+    mpx__sipkey_random(&k);
+    randombytes_buf(msgs, sizeof msgs);
+    for (int pattern = 0; pattern < 3; pattern++) {
+        for (size_t i = 0; i < N; i++) {
+            in[i] = msgs[i];
+            /* one length per group of 8; every length up to 31 mixed; up to 40 mixed */
+            len[i] = pattern == 0   ? (i / 8) % 32
+                     : pattern == 1 ? (i * 7) % 32
+                                    : randombytes_uniform(MAX_LEN + 1);
+        }
+        mpx__siphash13_many(&k, N, in, len, out);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal(out[i], mpx__siphash13(&k, in[i], len[i]));
+    }
+}
+
 /* Keys drawn at start-up differ, and the hash depends on them. */
 static void test_random_keys_differ(void **state)
 {
@@ -76,6 +106,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_siphash24_matches_libsodium),
         cmocka_unit_test(test_siphash13_matches_cpython),
+        cmocka_unit_test(test_siphash13_many_matches_one_by_one),
         cmocka_unit_test(test_random_keys_differ),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
