@@ -382,13 +382,18 @@ static int skip_depth(mpx__mp_cursor *c, int depth)
     return 0;
 }
 
-int mpx__mp_skip(mpx__mp_cursor *c)
+int mpx__mp_skip_at(mpx__mp_cursor *c, int depth)
 {
     mpx__mp_cursor save = *c;
     int rc = mpx__mp_skip_plain(c);
-    if (rc == 0) rc = skip_depth(c, 0);
+    if (rc == 0) rc = skip_depth(c, depth);
     if (rc < 0) *c = save;
     return rc < 0 ? rc : 0;
+}
+
+int mpx__mp_skip(mpx__mp_cursor *c)
+{
+    return mpx__mp_skip_at(c, 0);
 }
 
 /* ---- canonical encoding ------------------------------------------------------------------ */

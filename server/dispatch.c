@@ -3,7 +3,9 @@
  * method exists, argument count fits), calls the type's handler and sends the one reply.
  *
  * The checks live here so that no handler repeats them; a handler sees a well-formed request
- * whose arguments are each one complete, validated msgpack object.
+ * whose arguments are each one complete, validated msgpack object. The one exception is a
+ * method marked checks_last_arg (dict.update): its last argument, often most of the body,
+ * reaches it unwalked, because the method's own walk of it checks it at no extra cost.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,8 +110,10 @@ typedef struct {
     mpx__span argv[MPX_MAX_ARGS];
 } call_body;
 
-/* Parses a CALL body. *have_id says whether req_id was read, so that even a bad request can
- * be answered as a reply to its call. Returns 0, MPX_EBADREQ or MPX_EARGS with *why set. */
+/* Parses a CALL body, all but its last argument: that one is recorded as the rest of the
+ * body, to be checked by check_last_arg() or by a method marked checks_last_arg. *have_id says
+ * whether req_id was read, so that even a bad request can be answered as a reply to its call.
+ * Returns 0, MPX_EBADREQ or MPX_EARGS with *why set. */
 static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have_id,
                       const char **why)
 {
@@ -129,14 +133,34 @@ static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have
     }
     for (uint32_t i = 0; i < cb->argc; i++) {
         cb->argv[i].p = c.p;
-        if (mpx__mp_skip(&c)) {
-            *why = "malformed msgpack in the arguments";
+        if (i + 1 < cb->argc && mpx__mp_skip(&c)) {
+            *why = MPX_WHY_BADARGS;
             return MPX_EBADREQ;
         }
         cb->argv[i].len = (size_t)(c.p - cb->argv[i].p);
     }
+    if (cb->argc > 0) cb->argv[cb->argc - 1].len = (size_t)(c.end - cb->argv[cb->argc - 1].p);
+    if (cb->argc == 0 && c.p != c.end) {
+        *why = MPX_WHY_TRAILING;
+        return MPX_EBADREQ;
+    }
+    return 0;
+}
+
+/* Checks that the last argument, recorded as the rest of the body, is one well-formed object
+ * with nothing after it, and trims it to that object. */
+static int check_last_arg(call_body *cb, const char **why)
+{
+    if (cb->argc == 0) return 0;
+    mpx__span *last = &cb->argv[cb->argc - 1];
+    mpx__mp_cursor c;
+    mpx__mp_init(&c, last->p, last->len);
+    if (mpx__mp_skip(&c)) {
+        *why = MPX_WHY_BADARGS;
+        return MPX_EBADREQ;
+    }
     if (c.p != c.end) {
-        *why = "trailing bytes after the call";
+        *why = MPX_WHY_TRAILING;
         return MPX_EBADREQ;
     }
     return 0;
@@ -167,6 +191,14 @@ static int check_call(mpx__server *s, const call_body *cb, mpx__req *req,
     return 0;
 }
 
+/* Answers a call refused as malformed, and counts it. */
+static void refuse_malformed(mpx__server *s, mpx__session *sess, uint64_t req_id, int rc,
+                             const char *why)
+{
+    s->stats.rejected_malformed++;
+    mpx__session_send_error(s, sess, req_id, rc, why);
+}
+
 void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len)
 {
     call_body cb;
@@ -175,15 +207,22 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
     int rc = parse_call(body, len, &cb, &have_id, &why);
     s->stats.calls++;
     if (rc) {
-        s->stats.rejected_malformed++;
-        mpx__session_send_error(s, sess, have_id ? cb.req_id : 0, rc, why);
+        refuse_malformed(s, sess, have_id ? cb.req_id : 0, rc, why);
         return;
     }
     mpx__req req = {
         .server = s, .session = sess, .req_id = cb.req_id, .argc = cb.argc, .argv = cb.argv};
     const mpx__method *method = NULL;
     if ((rc = check_call(s, &cb, &req, &method)) != 0) {
-        mpx__session_send_error(s, sess, cb.req_id, rc, req.errmsg);
+        /* a malformed body is reported first (protocol.md: the order of a call's checks) */
+        if (check_last_arg(&cb, &why))
+            refuse_malformed(s, sess, cb.req_id, MPX_EBADREQ, why);
+        else
+            mpx__session_send_error(s, sess, cb.req_id, rc, req.errmsg);
+        return;
+    }
+    if (!method->checks_last_arg && (rc = check_last_arg(&cb, &why)) != 0) {
+        refuse_malformed(s, sess, cb.req_id, rc, why);
         return;
     }
     mpx__frame_begin(s);
@@ -199,6 +238,7 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         return;
     }
     if (rc) {
+        if (rc == MPX_EBADREQ) s->stats.rejected_malformed++; /* a checks_last_arg method's */
         mpx__session_send_error(s, sess, cb.req_id, rc,
                                 req.errmsg[0] ? req.errmsg : mpx_strerror(rc));
         return;

@@ -50,7 +50,16 @@ typedef struct {
     mpx__method_fn fn;
     uint8_t min_args;
     uint8_t max_args;
+    /* The method checks its last argument itself: dispatch hands it over unwalked, as the
+     * rest of the body, and the method must refuse it with MPX_EBADREQ and MPX_WHY_BADARGS or
+     * MPX_WHY_TRAILING unless it is one well-formed object with nothing after it (nested
+     * to MPX_MAX_DEPTH), before it changes anything. */
+    bool checks_last_arg;
 } mpx__method;
+
+/* dispatch's reasons for refusing a call's arguments as malformed (MPX_EBADREQ) */
+#define MPX_WHY_BADARGS "malformed msgpack in the arguments"
+#define MPX_WHY_TRAILING "trailing bytes after the call"
 
 struct mpx__type {
     const char *name; /* the type's name on the wire: "dict" */

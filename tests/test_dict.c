@@ -253,9 +253,9 @@ static void test_update_from_map_and_pairs(void **state)
     mpx_value_free(&pairs);
 }
 
-/* update() reads up to 16 pairs ahead of the one it stores (t_dict.c, update_pipe). A key
- * that needs re-encoding (a float) drains the pipe, a key repeated inside the window or past
- * it keeps its last value, and the table grows several times on the way. Order and values
+/* update() fetches up to 16 pairs ahead of the one it stores (t_dict.c, store_recs). A key
+ * that needs re-encoding (a float) is stored in its turn, a key repeated inside the window or
+ * past it keeps its last value, and the table grows several times on the way. Order and values
  * must come out as if the pairs were set one by one: into an empty dict, then again over the
  * pairs already there. */
 static void test_update_keeps_order_through_the_pipeline(void **state)
@@ -325,6 +325,51 @@ static void test_large_calls_arrive_whole(void **state)
     mpx_value_free(&k);
     mpx_value_free(&v);
     free(bytes);
+}
+
+/* update() records its pairs 16,384 at a time (t_dict.c, UPDATE_CHUNK); 40,000 pairs take
+ * three chunks. A key set in the first chunk and again in the third keeps the later value and
+ * its first place, a key needing re-encoding in the second chunk is stored in its turn, and a
+ * pair that is not a pair at the very end stops the whole update before anything is stored. */
+static void test_update_past_one_chunk(void **state)
+{
+    mpx_proxy *d = *state;
+    enum { N = 40000 };
+    for (int bad_tail = 1; bad_tail >= 0; bad_tail--) {
+        mpx_value *pairs = mpx_array();
+        for (int i = 0; i < N; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "c%05d", i);
+            push_pair(pairs, i == 20000 ? mpx_double(2.5) : mpx_str(name), mpx_int(i));
+        }
+        push_pair(pairs, mpx_str("c00007"), mpx_int(-7));
+        if (bad_tail) {
+            mpx_value *bad = mpx_int(0);
+            assert_ok(mpx_array_push(pairs, &bad));
+            assert_code(mpx_dict_update(d, pairs), MPX_ETYPE);
+            assert_int_equal(dict_len(d), 0);
+        } else {
+            assert_ok(mpx_dict_update(d, pairs));
+        }
+        mpx_value_free(&pairs);
+    }
+    assert_int_equal(dict_len(d), N);
+    assert_int_equal(get_int(d, "c00007"), -7);
+    assert_int_equal(get_int(d, "c16383"), 16383);
+    assert_int_equal(get_int(d, "c16384"), 16384);
+    assert_int_equal(get_int(d, "c39999"), 39999);
+    mpx_value *f = mpx_double(2.5), *v = NULL, *keys = NULL;
+    int64_t i;
+    assert_ok(mpx_dict_get(d, f, &v));
+    assert_ok(mpx_value_get_int(v, &i));
+    assert_int_equal(i, 20000);
+    assert_ok(mpx_dict_keys(d, &keys));
+    assert_string_equal(mpx_value_str(mpx_value_at(keys, 7), NULL), "c00007");
+    assert_true(mpx_value_equal(mpx_value_at(keys, 20000), f));
+    assert_string_equal(mpx_value_str(mpx_value_at(keys, N - 1), NULL), "c39999");
+    mpx_value_free(&keys);
+    mpx_value_free(&v);
+    mpx_value_free(&f);
 }
 
 static void test_update_is_all_or_nothing(void **state)
@@ -668,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_keeps_order_through_the_pipeline, dict_setup,
                                         dict_teardown),
         cmocka_unit_test_setup_teardown(test_large_calls_arrive_whole, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_update_past_one_chunk, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_is_all_or_nothing, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_pop, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_popitem_is_lifo, dict_setup, dict_teardown),

@@ -334,6 +334,79 @@ static int64_t good_get_k(mpx_proxy *d)
     return i;
 }
 
+/* [req, dict id, "update", [arg]]: arg is copied as it is, malformed or not. */
+static size_t update_call(uint8_t *out, uint64_t dict_id, uint8_t req, const void *arg, size_t len)
+{
+    uint8_t head[] = {0x94, req,  0xcf, 0,   0,   0,   0,   0,   0,   0,
+                      0,    0xa6, 'u',  'p', 'd', 'a', 't', 'e', 0x91};
+    mpx__put_u64be(head + 3, dict_id);
+    memcpy(out, head, sizeof head);
+    memcpy(out + sizeof head, arg, len);
+    return sizeof head + len;
+}
+
+/* A map {"a": v} whose value v is `depth` nested arrays, the innermost empty. */
+static size_t nested_value_map(uint8_t *out, int depth)
+{
+    size_t n = 0;
+    out[n++] = 0x81;
+    out[n++] = 0xa1;
+    out[n++] = 'a';
+    for (int i = 1; i < depth; i++)
+        out[n++] = 0x91;
+    out[n++] = 0x90;
+    return n;
+}
+
+/* dict.update() walks its own argument (dispatch leaves it unwalked): it must refuse what
+ * dispatch refuses, in dispatch's order, with nothing stored. */
+static void test_update_checks_its_argument_as_dispatch_would(void **state)
+{
+    (void)state;
+    raw_peer p;
+    mpx_proxy *d = NULL;
+    size_t n = 99;
+    uint8_t body[1024], arg[1024];
+    assert_ok(mpx_dict_open(good, "update.checks", &d));
+    raw_open(&p);
+    assert_ok(raw_handshake(&p, authkey, keylen));
+    uint64_t id = mpx_proxy_id(d), before = mpxd_stat(good, "rejected_malformed");
+    /* {"a": 1, "b": a str declaring 9 bytes where 2 follow} */
+    static const uint8_t cut_map[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0xa9, 'x', 'y'};
+    assert_code(raw_call(&p, body, update_call(body, id, 1, cut_map, sizeof cut_map)), MPX_EBADREQ);
+    /* {"a": 1} and a byte after the call */
+    static const uint8_t trailing[] = {0x81, 0xa1, 'a', 0x01, 0x00};
+    assert_code(raw_call(&p, body, update_call(body, id, 2, trailing, sizeof trailing)),
+                MPX_EBADREQ);
+    /* [["a", 1], 7, ["b", <cut str>]]: malformed is reported before ill-typed */
+    static const uint8_t cut_pairs[] = {0x93, 0x92, 0xa1, 'a', 0x01, 0x07, 0x92, 0xa1, 'b', 0xa9};
+    assert_code(raw_call(&p, body, update_call(body, id, 3, cut_pairs, sizeof cut_pairs)),
+                MPX_EBADREQ);
+    /* the same to an object that does not exist: still malformed first */
+    assert_code(raw_call(&p, body, update_call(body, 424242, 4, cut_map, sizeof cut_map)),
+                MPX_EBADREQ);
+    /* a value nested 513 deep inside the map is one level past the limit, as it was when
+     * dispatch walked the argument; 512 deep is not */
+    size_t len = nested_value_map(arg, MPX_MAX_DEPTH + 1);
+    assert_code(raw_call(&p, body, update_call(body, id, 5, arg, len)), MPX_EBADREQ);
+    assert_int_equal(mpxd_stat(good, "rejected_malformed"), before + 5);
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, 0);
+    /* [["a", 1], 7] is well formed but ill-typed: ETYPE, and "a" is not stored */
+    static const uint8_t not_pair[] = {0x92, 0x92, 0xa1, 'a', 0x01, 0x07};
+    assert_code(raw_call(&p, body, update_call(body, id, 6, not_pair, sizeof not_pair)), MPX_ETYPE);
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, 0);
+    len = nested_value_map(arg, MPX_MAX_DEPTH);
+    assert_ok(raw_call(&p, body, update_call(body, id, 7, arg, len)));
+    assert_ok(mpx_dict_len(d, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(mpxd_stat(good, "rejected_malformed"), before + 5);
+    raw_close(&p);
+    mpx_proxy_free(&d);
+    assert_good_client_intact();
+}
+
 static void test_wrong_mac_and_replay_are_never_executed(void **state)
 {
     (void)state;
@@ -519,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_other_protocol_version),
         cmocka_unit_test(test_wrong_authkey),
         cmocka_unit_test(test_malformed_and_truncated_bodies),
+        cmocka_unit_test(test_update_checks_its_argument_as_dispatch_would),
         cmocka_unit_test(test_unknown_object_method_and_arity),
         cmocka_unit_test(test_wrong_mac_and_replay_are_never_executed),
         cmocka_unit_test(test_oversized_request_keeps_connection),
