@@ -3,7 +3,7 @@
 # already there. Used by scripts/test.sh and scripts/demo.sh.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libsodium-dev
-          libcmocka-dev uthash-dev "$@")
+          libssl-dev libcmocka-dev uthash-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
