@@ -392,7 +392,7 @@ static int m_copy(mpx__req *req)
 typedef struct {
     const uint8_t *key;
     uint32_t klen;
-    uint32_t vlen : 31;
+    uint32_t vlen : 31;     /* enough: a request body is at most 2^31 bytes (--max-message) */
     uint32_t canonical : 1; /* the key is its own canonical form, and hash is its hash */
     uint64_t hash;
 } update_rec;
@@ -421,7 +421,7 @@ static int read_pair(mpx__mp_cursor *c, bool is_map, update_rec *rec)
     if (skip_item(c, depth)) return MPX_EBADREQ;
     rec->key = key;
     rec->klen = (uint32_t)(val - key);
-    rec->vlen = (uint32_t)(c->p - val) & 0x7fffffffu;
+    rec->vlen = (uint32_t)(c->p - val);
     rec->canonical = mpx__mp_is_canonical(key, rec->klen);
     return 0;
 }
@@ -475,35 +475,6 @@ static int update_refuse(mpx__req *req, bool is_collection, uint32_t bad)
     return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", bad);
 }
 
-/* Storing goes through a pipeline. In a large dict each pair's index slot, then its entry (and
- * for a pair too large for its entry, then its bytes) are each a cache miss, one depending on
- * the other. Pair i is stored once pair i + 16 is reached: its slot was fetched 16 pairs
- * before, its entry 10 pairs before and any bytes of its own 4 pairs before, so the misses
- * of many pairs overlap. The fetches are hints only (a slot read early may have moved by the
- * time the pair is stored); the pairs are stored in order, from the slots as they are then. */
-#define UPDATE_AHEAD 16  /* pairs fetched before the oldest is stored */
-#define FETCH_ENTRY_AT 6 /* pairs after its slot was fetched, its entry is */
-#define FETCH_KEY_AT 12  /* and the bytes of a pair kept outside its entry */
-
-static const dict_entry *slot_entry(const dict *d, uint64_t hash)
-{
-    uint32_t s = d->index[hash & (d->index_size - 1)];
-    return s != SLOT_EMPTY && s != SLOT_DELETED ? &d->entries[s - 1] : NULL;
-}
-
-static void fetch_ahead(const dict *d, const update_rec *recs, size_t n, size_t i)
-{
-    if (i < n) __builtin_prefetch(&d->index[recs[i].hash & (d->index_size - 1)]);
-    if (i >= FETCH_ENTRY_AT && i - FETCH_ENTRY_AT < n) {
-        const dict_entry *e = slot_entry(d, recs[i - FETCH_ENTRY_AT].hash);
-        if (e) __builtin_prefetch(e);
-    }
-    if (i >= FETCH_KEY_AT && i - FETCH_KEY_AT < n) {
-        const dict_entry *e = slot_entry(d, recs[i - FETCH_KEY_AT].hash);
-        if (e && !pair_fits(e->klen, e->vlen)) __builtin_prefetch(e->data.heap);
-    }
-}
-
 static int store_rec(mpx__req *req, dict *d, const update_rec *r)
 {
     mpx__span k = {r->key, r->klen}, v = {r->key + r->klen, r->vlen}, key;
@@ -519,9 +490,8 @@ static int store_rec(mpx__req *req, dict *d, const update_rec *r)
 /* Stores recs[0..n) in order. */
 static int store_recs(mpx__req *req, dict *d, const update_rec *recs, size_t n)
 {
-    for (size_t i = 0; i < n + UPDATE_AHEAD; i++) {
-        fetch_ahead(d, recs, n, i);
-        int rc = i >= UPDATE_AHEAD ? store_rec(req, d, &recs[i - UPDATE_AHEAD]) : 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = store_rec(req, d, &recs[i]);
         if (rc) return rc;
     }
     return 0;

@@ -253,12 +253,12 @@ static void test_update_from_map_and_pairs(void **state)
     mpx_value_free(&pairs);
 }
 
-/* update() fetches up to 16 pairs ahead of the one it stores (t_dict.c, store_recs). A key
- * that needs re-encoding (a float) is stored in its turn, a key repeated inside the window or
- * past it keeps its last value, and the table grows several times on the way. Order and values
- * must come out as if the pairs were set one by one: into an empty dict, then again over the
- * pairs already there. */
-static void test_update_keeps_order_through_the_pipeline(void **state)
+/* update() hashes its keys eight at a time and stores its pairs from the records of its
+ * walk (t_dict.c). A key that needs re-encoding (a float) is stored in its turn, a key
+ * repeated inside a group of eight or past it keeps its last value, and the table grows
+ * several times on the way. Order and values must come out as if the pairs were set one by
+ * one: into an empty dict, then again over the pairs already there. */
+static void test_update_keeps_order(void **state)
 {
     mpx_proxy *d = *state;
     mpx_value *f = mpx_double(1.5);
@@ -710,8 +710,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contains_and_len, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_keys_values_items, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_from_map_and_pairs, dict_setup, dict_teardown),
-        cmocka_unit_test_setup_teardown(test_update_keeps_order_through_the_pipeline, dict_setup,
-                                        dict_teardown),
+        cmocka_unit_test_setup_teardown(test_update_keeps_order, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_large_calls_arrive_whole, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_past_one_chunk, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_is_all_or_nothing, dict_setup, dict_teardown),
