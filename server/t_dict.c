@@ -419,10 +419,12 @@ static int read_pair(mpx__mp_cursor *c, bool is_map, update_rec *rec)
     if (skip_item(c, depth)) return MPX_EBADREQ;
     const uint8_t *val = c->p;
     if (skip_item(c, depth)) return MPX_EBADREQ;
-    rec->key = key;
-    rec->klen = (uint32_t)(val - key);
-    rec->vlen = (uint32_t)(c->p - val);
-    rec->canonical = mpx__mp_is_canonical(key, rec->klen);
+    size_t klen = (size_t)(val - key);
+    /* one store of the whole record: setting the bit-fields one by one read the record back */
+    *rec = (update_rec){.key = key,
+                        .klen = (uint32_t)klen,
+                        .vlen = (uint32_t)(c->p - val),
+                        .canonical = mpx__mp_is_canonical(key, klen)};
     return 0;
 }
 
