@@ -195,6 +195,30 @@ static inline bool mpx__bytes_equal(const uint8_t *a, const uint8_t *b, size_t l
     return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
+/* Copies len bytes between buffers that do not overlap. Keys and values are mostly 8 to 32
+ * bytes with their header: two overlapping moves copy them without a call to memcpy, which
+ * costs more than the copy. */
+static inline void mpx__copy_small(void *dst, const void *src, size_t len)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if (len >= 16 && len <= 32) {
+        uint8_t head[16], tail[16];
+        memcpy(head, s, 16);
+        memcpy(tail, s + len - 16, 16);
+        memcpy(d, head, 16);
+        memcpy(d + len - 16, tail, 16);
+    } else if (len >= 8 && len < 16) {
+        uint64_t head, tail;
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + len - 8, 8);
+        memcpy(d, &head, 8);
+        memcpy(d + len - 8, &tail, 8);
+    } else if (len) {
+        memcpy(d, s, len);
+    }
+}
+
 /* Re-encodes one msgpack object canonically into out: integers in their shortest form,
  * float32 widened to float64, strings and bytes with their shortest headers. Two keys are
  * the same key exactly when their canonical encodings are equal. Returns 0, MPX_EPROTO or

@@ -399,23 +399,13 @@ char *mpx__wbuf_release(mpx__wbuf *b)
  * its own allocation) were still out of cache when reached; 16 or more took 107 to 100 µs. */
 #define PACK_AHEAD 32
 
-/* Copies 8 to 16 bytes with two overlapping 8-byte moves instead of a call to memcpy. */
-static inline void copy_short(char *dst, const char *src, size_t len)
-{
-    uint64_t head, tail;
-    memcpy(&head, src, 8);
-    memcpy(&tail, src + len - 8, 8);
-    memcpy(dst, &head, 8);
-    memcpy(dst + len - 8, &tail, 8);
-}
-
 static int pack_blob(mpx__wbuf *b, const mpx_value *v)
 {
     size_t len = v->s.len;
     int rc = v->type == MPX_STR ? wbuf_pack_str(b, len) : wbuf_pack_bin(b, len);
-    if (rc || len < 8 || len > 16) return rc ? rc : wbuf_append(b, v->s.p, len);
+    if (rc || len > 32) return rc ? rc : wbuf_append(b, v->s.p, len);
     if (len > b->cap - b->size && wbuf_grow(b, len)) return -1;
-    copy_short(b->data + b->size, v->s.p, len);
+    mpx__copy_small(b->data + b->size, v->s.p, len);
     b->size += len;
     return 0;
 }

@@ -85,8 +85,8 @@ static void entry_fill(dict_entry *e, const uint8_t *key, size_t klen, const uin
 {
     uint8_t *bytes = e->data.bytes;
     if (!pair_fits(klen, vlen)) bytes = e->data.heap = mpx__xmalloc(klen + vlen);
-    memcpy(bytes, key, klen);
-    memcpy(bytes + klen, val, vlen);
+    mpx__copy_small(bytes, key, klen);
+    mpx__copy_small(bytes + klen, val, vlen);
     e->klen = (uint32_t)klen;
     e->vlen = (uint32_t)vlen;
 }
@@ -105,7 +105,7 @@ static void entry_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
     size_t klen = e->klen;
     bool fitted = pair_fits(klen, e->vlen), fits = pair_fits(klen, vlen);
     if (fitted && fits) {
-        memcpy(e->data.bytes + klen, val, vlen);
+        mpx__copy_small(e->data.bytes + klen, val, vlen);
         e->vlen = (uint32_t)vlen;
     } else if (!fitted && !fits) {
         if (vlen != e->vlen) e->data.heap = mpx__xrealloc(e->data.heap, klen + vlen);

@@ -349,6 +349,23 @@ static void test_canonical_fast_path_agrees(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The small copy writes exactly the len bytes asked for, at every length around its
+ * overlapping moves, and no byte past them. */
+static void test_copy_small_copies_exactly(void **state)
+{
+    (void)state;
+    uint8_t src[40], dst[48];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i * 37 + 1);
+    for (size_t len = 0; len <= sizeof src; len++) {
+        memset(dst, 0xee, sizeof dst);
+        mpx__copy_small(dst, src, len);
+        assert_memory_equal(dst, src, len);
+        for (size_t i = len; i < sizeof dst; i++)
+            assert_int_equal(dst[i], 0xee);
+    }
+}
+
 /* The short-key compare finds a difference in any byte, at every length around its two
  * overlapping loads. */
 static void test_bytes_equal_sees_every_byte(void **state)
@@ -387,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_cursor_survives_random_bytes),
         cmocka_unit_test(test_canonical_encoding),
         cmocka_unit_test(test_canonical_fast_path_agrees),
+        cmocka_unit_test(test_copy_small_copies_exactly),
         cmocka_unit_test(test_bytes_equal_sees_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
