@@ -13,7 +13,27 @@
 
 #include "siphash.h"
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+/* One SipRound, written once for four words and for four vectors of words: GCC's vector
+ * extensions give vectors the same operators. */
+#define SIPROUND(s)                                                                                \
+    do {                                                                                           \
+        (s)->v0 += (s)->v1;                                                                        \
+        (s)->v1 = ROTL((s)->v1, 13);                                                               \
+        (s)->v1 ^= (s)->v0;                                                                        \
+        (s)->v0 = ROTL((s)->v0, 32);                                                               \
+        (s)->v2 += (s)->v3;                                                                        \
+        (s)->v3 = ROTL((s)->v3, 16);                                                               \
+        (s)->v3 ^= (s)->v2;                                                                        \
+        (s)->v0 += (s)->v3;                                                                        \
+        (s)->v3 = ROTL((s)->v3, 21);                                                               \
+        (s)->v3 ^= (s)->v0;                                                                        \
+        (s)->v2 += (s)->v1;                                                                        \
+        (s)->v1 = ROTL((s)->v1, 17);                                                               \
+        (s)->v1 ^= (s)->v2;                                                                        \
+        (s)->v2 = ROTL((s)->v2, 32);                                                               \
+    } while (0)
 
 typedef struct {
     uint64_t v0, v1, v2, v3;
@@ -21,20 +41,7 @@ typedef struct {
 
 static inline void sipround(sipstate *s)
 {
-    s->v0 += s->v1;
-    s->v1 = ROTL(s->v1, 13);
-    s->v1 ^= s->v0;
-    s->v0 = ROTL(s->v0, 32);
-    s->v2 += s->v3;
-    s->v3 = ROTL(s->v3, 16);
-    s->v3 ^= s->v2;
-    s->v0 += s->v3;
-    s->v3 = ROTL(s->v3, 21);
-    s->v3 ^= s->v0;
-    s->v2 += s->v1;
-    s->v1 = ROTL(s->v1, 17);
-    s->v1 ^= s->v2;
-    s->v2 = ROTL(s->v2, 32);
+    SIPROUND(s);
 }
 
 static inline uint64_t load_le64(const uint8_t *p)
@@ -116,28 +123,13 @@ typedef uint64_t sip_lanes __attribute__((vector_size(8 * MPX_SIPHASH_LANES)));
 /* Inlined into each of mpx__siphash13_many's clones, so they are compiled for its target. */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-#define VROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-
 typedef struct {
     sip_lanes v0, v1, v2, v3;
 } sipstate_lanes;
 
 static ALWAYS_INLINE void sipround_lanes(sipstate_lanes *s)
 {
-    s->v0 += s->v1;
-    s->v1 = VROTL(s->v1, 13);
-    s->v1 ^= s->v0;
-    s->v0 = VROTL(s->v0, 32);
-    s->v2 += s->v3;
-    s->v3 = VROTL(s->v3, 16);
-    s->v3 ^= s->v2;
-    s->v0 += s->v3;
-    s->v3 = VROTL(s->v3, 21);
-    s->v3 ^= s->v0;
-    s->v2 += s->v1;
-    s->v1 = VROTL(s->v1, 17);
-    s->v1 ^= s->v2;
-    s->v2 = VROTL(s->v2, 32);
+    SIPROUND(s);
 }
 
 /* Word j of a message, the last word (tail and length) included; 0 past the last. */
