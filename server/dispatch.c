@@ -237,8 +237,11 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         if (req.obj->type->wake) req.obj->type->wake(s, req.obj);
         return;
     }
+    if (rc == MPX_EBADREQ) { /* a checks_last_arg method refused its argument */
+        refuse_malformed(s, sess, cb.req_id, rc, req.errmsg);
+        return;
+    }
     if (rc) {
-        if (rc == MPX_EBADREQ) s->stats.rejected_malformed++; /* a checks_last_arg method's */
         mpx__session_send_error(s, sess, cb.req_id, rc,
                                 req.errmsg[0] ? req.errmsg : mpx_strerror(rc));
         return;
