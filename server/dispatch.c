@@ -110,6 +110,10 @@ typedef struct {
     mpx__span argv[MPX_MAX_ARGS];
 } call_body;
 
+/* dispatch's reasons for refusing a call as malformed (MPX_EBADREQ) */
+#define WHY_BADARGS "malformed msgpack in the arguments"
+#define WHY_TRAILING "trailing bytes after the call"
+
 /* Parses a CALL body, all but its last argument: that one is recorded as the rest of the
  * body, to be checked by check_last_arg() or by a method marked checks_last_arg. *have_id says
  * whether req_id was read, so that even a bad request can be answered as a reply to its call.
@@ -134,36 +138,38 @@ static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have
     for (uint32_t i = 0; i < cb->argc; i++) {
         cb->argv[i].p = c.p;
         if (i + 1 < cb->argc && mpx__mp_skip(&c)) {
-            *why = MPX_WHY_BADARGS;
+            *why = WHY_BADARGS;
             return MPX_EBADREQ;
         }
         cb->argv[i].len = (size_t)(c.p - cb->argv[i].p);
     }
     if (cb->argc > 0) cb->argv[cb->argc - 1].len = (size_t)(c.end - cb->argv[cb->argc - 1].p);
     if (cb->argc == 0 && c.p != c.end) {
-        *why = MPX_WHY_TRAILING;
+        *why = WHY_TRAILING;
         return MPX_EBADREQ;
     }
     return 0;
 }
 
-/* Checks that the last argument, recorded as the rest of the body, is one well-formed object
- * with nothing after it, and trims it to that object. */
-static int check_last_arg(call_body *cb, const char **why)
+int mpx__arg_check(const mpx__span *arg, const char **why)
 {
-    if (cb->argc == 0) return 0;
-    mpx__span *last = &cb->argv[cb->argc - 1];
     mpx__mp_cursor c;
-    mpx__mp_init(&c, last->p, last->len);
+    mpx__mp_init(&c, arg->p, arg->len);
     if (mpx__mp_skip(&c)) {
-        *why = MPX_WHY_BADARGS;
+        *why = WHY_BADARGS;
         return MPX_EBADREQ;
     }
     if (c.p != c.end) {
-        *why = MPX_WHY_TRAILING;
+        *why = WHY_TRAILING;
         return MPX_EBADREQ;
     }
     return 0;
+}
+
+/* Checks the last argument, recorded as the rest of the body (parse_call). */
+static int check_last_arg(const call_body *cb, const char **why)
+{
+    return cb->argc == 0 ? 0 : mpx__arg_check(&cb->argv[cb->argc - 1], why);
 }
 
 /* Finds the object and method and checks the argument count; on failure sets req->errmsg. */

@@ -51,15 +51,16 @@ typedef struct {
     uint8_t min_args;
     uint8_t max_args;
     /* The method checks its last argument itself: dispatch hands it over unwalked, as the
-     * rest of the body, and the method must refuse it with MPX_EBADREQ and MPX_WHY_BADARGS or
-     * MPX_WHY_TRAILING unless it is one well-formed object with nothing after it (nested
-     * to MPX_MAX_DEPTH), before it changes anything. */
+     * rest of the body, and the method must refuse it (mpx__arg_check) unless it is one
+     * well-formed object with nothing after it, nested to MPX_MAX_DEPTH, before it changes
+     * anything. */
     bool checks_last_arg;
 } mpx__method;
 
-/* dispatch's reasons for refusing a call's arguments as malformed (MPX_EBADREQ) */
-#define MPX_WHY_BADARGS "malformed msgpack in the arguments"
-#define MPX_WHY_TRAILING "trailing bytes after the call"
+/* Checks that arg is one well-formed msgpack object with nothing after it, as dispatch
+ * checks every argument. Returns 0, or MPX_EBADREQ with *why set to dispatch's reason (a
+ * static string). */
+int mpx__arg_check(const mpx__span *arg, const char **why);
 
 struct mpx__type {
     const char *name; /* the type's name on the wire: "dict" */

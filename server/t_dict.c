@@ -468,10 +468,8 @@ static int scan_pairs(mpx__mp_cursor *c, bool is_map, uint32_t n, size_t keep,
  * it), or else not a map or an array of pairs. `bad` is the item the walk stopped at. */
 static int update_refuse(mpx__req *req, bool is_collection, uint32_t bad)
 {
-    mpx__mp_cursor c;
-    mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
-    if (mpx__mp_skip(&c)) return mpx__req_fail(req, MPX_EBADREQ, MPX_WHY_BADARGS);
-    if (c.p != c.end) return mpx__req_fail(req, MPX_EBADREQ, MPX_WHY_TRAILING);
+    const char *why;
+    if (mpx__arg_check(&req->argv[0], &why)) return mpx__req_fail(req, MPX_EBADREQ, "%s", why);
     if (!is_collection)
         return mpx__req_fail(req, MPX_ETYPE, "update() takes a map or an array of pairs");
     return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", bad);
