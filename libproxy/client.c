@@ -139,7 +139,7 @@ static int client_break(mpx_client *c, int code, const char *why)
     return mpx__fail(code, "%s", c->broken_msg);
 }
 
-static int socket_open(mpx_client *c)
+static int socket_open(mpx_client *c, void **mon)
 {
     c->zctx = zmq_ctx_new();
     /* before the first socket: libzmq starts its I/O thread with it */
@@ -153,6 +153,10 @@ static int socket_open(mpx_client *c)
     set_int(c->sock, ZMQ_LINGER, 200); /* lets a BYE go out at close */
     set_int(c->sock, ZMQ_SNDHWM, 100000);
     set_int(c->sock, ZMQ_RCVHWM, 100000);
+    *mon =
+        strncmp(c->endpoint, "ipc://", 6) == 0
+            ? mpx__ipc_monitor_open(c->zctx, c->sock, "inproc://mpx-connected", ZMQ_EVENT_CONNECTED)
+            : NULL;
     if (zmq_connect(c->sock, c->endpoint) != 0)
         return mpx__fail(errno == EINVAL || errno == EPROTONOSUPPORT ? MPX_EINVAL : MPX_ECONN,
                          "cannot connect to %s: %s", c->endpoint, zmq_strerror(errno));
@@ -296,8 +300,11 @@ static int session_open(mpx_client *c)
     c->heartbeat_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS / 4;
     c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->wake_fd < 0) return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));
-    int rc = socket_open(c);
+    void *mon = NULL;
+    int rc = socket_open(c, &mon);
     if (rc == 0) rc = handshake(c);
+    mpx__ipc_monitor_drain(mon); /* the handshake heard from the connection */
+    mpx__ipc_monitor_close(c->sock, &mon);
     if (rc == 0) c->last_send_ms = c->last_recv_ms = mpx__clock_ms();
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include <msgpack.h>
+#include <zmq.h>
 
 #include "mpx.h"
 
@@ -44,5 +45,15 @@ int mpx__value_pack(mpx__wbuf *b, const mpx_value *v);
 
 /* Whether this process may run on cpu (mpxd's --cpu, mpx_connect_opts' io_cpu). */
 bool mpx__cpu_usable(int cpu);
+
+/* Widening the send buffers of ipc:// connections (sockbuf.c says why). Open the monitor on
+ * sock before it binds or connects, under an inproc name unique in zctx: it returns the
+ * monitor's reading end, or NULL (the buffers then stay as they are). Its queue has no bound,
+ * so that libzmq's I/O thread never waits on it: drain it, without waiting, once a new
+ * connection has been heard from, and often enough to keep it short. Close it (NULL is fine)
+ * before sock. */
+void *mpx__ipc_monitor_open(void *zctx, void *sock, const char *name, int events);
+void mpx__ipc_monitor_drain(void *mon);
+void mpx__ipc_monitor_close(void *sock, void **mon);
 
 #endif

@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "blocked.h"
+#include "internal.h"
 #include "loop.h"
 #include "session.h"
 
@@ -109,6 +110,10 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
     set_int(s->router, ZMQ_LINGER, 0);
     set_int(s->router, ZMQ_SNDHWM, 100000);
     set_int(s->router, ZMQ_RCVHWM, 100000);
+    for (int i = 0; i < n && !s->monitor; i++)
+        if (strncmp(endpoints[i], "ipc://", 6) == 0)
+            s->monitor = mpx__ipc_monitor_open(s->zctx, s->router, "inproc://mpxd-accepted",
+                                               ZMQ_EVENT_ACCEPTED);
     for (int i = 0; i < n; i++) {
         if (zmq_bind(s->router, endpoints[i]) != 0) {
             mpx__log_warn("cannot bind %s: %s", endpoints[i], zmq_strerror(errno));
@@ -141,7 +146,10 @@ static bool handle_one(mpx__server *s)
     const uint8_t *data = zmq_msg_data(&frame);
     size_t len = parts == 2 ? zmq_msg_size(&frame) : 0; /* several parts parse as malformed */
     const char *peer = NULL;
-    if (len > 1 && data[1] == MPX_K_HELLO) peer = zmq_msg_gets(&frame, "Peer-Address");
+    if (len > 1 && data[1] == MPX_K_HELLO) {
+        mpx__ipc_monitor_drain(s->monitor); /* before the session's first reply */
+        peer = zmq_msg_gets(&frame, "Peer-Address");
+    }
     mpx__session_input(s, zmq_msg_data(&rid), zmq_msg_size(&rid), data, len,
                        peer && *peer ? peer : "a local peer");
     zmq_msg_close(&frame);
@@ -188,6 +196,7 @@ int mpx__server_run(mpx__server *s, int lifeline_fd)
         mpx__registry_collect(&s->reg);
         if (now - last_sweep >= sweep_ms) {
             mpx__sessions_expire(s, now);
+            mpx__ipc_monitor_drain(s->monitor); /* connections that never said HELLO */
             last_sweep = now;
         }
         if (now - last_check >= STOP_CHECK_MS) {
@@ -223,6 +232,7 @@ void mpx__server_close(mpx__server *s)
     mpx__sessions_close_all(s);
     mpx__registry_collect(&s->reg);
     mpx__registry_close(&s->reg);
+    mpx__ipc_monitor_close(s->router, &s->monitor);
     if (s->router) zmq_close(s->router);
     if (s->zctx) zmq_ctx_term(s->zctx);
     msgpack_sbuffer_destroy(&s->out);

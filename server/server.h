@@ -40,6 +40,7 @@ struct mpx__server {
     mpx__stats stats;
     void *zctx;
     void *router;
+    void *monitor;          /* the router's new ipc:// connections, to widen (sockbuf.c); or NULL */
     mpx__session *sessions; /* by routing id */
     size_t n_sessions;
     mpx__registry reg;
