@@ -154,7 +154,7 @@ static int socket_open(mpx_client *c, void **mon)
     set_int(c->sock, ZMQ_SNDHWM, 100000);
     set_int(c->sock, ZMQ_RCVHWM, 100000);
     *mon =
-        strncmp(c->endpoint, "ipc://", 6) == 0
+        mpx__endpoint_is_ipc(c->endpoint, strlen(c->endpoint))
             ? mpx__ipc_monitor_open(c->zctx, c->sock, "inproc://mpx-connected", ZMQ_EVENT_CONNECTED)
             : NULL;
     if (zmq_connect(c->sock, c->endpoint) != 0)

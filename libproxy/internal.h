@@ -52,6 +52,7 @@ bool mpx__cpu_usable(int cpu);
  * so that libzmq's I/O thread never waits on it: drain it, without waiting, once a new
  * connection has been heard from, and often enough to keep it short. Close it (NULL is fine)
  * before sock. */
+bool mpx__endpoint_is_ipc(const char *endpoint, size_t len);
 void *mpx__ipc_monitor_open(void *zctx, void *sock, const char *name, int events);
 void mpx__ipc_monitor_drain(void *mon);
 void mpx__ipc_monitor_close(void *sock, void **mon);

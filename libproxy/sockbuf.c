@@ -15,6 +15,11 @@
 
 #define IPC_SNDBUF (1 << 20) /* the kernel caps it at net.core.wmem_max, then doubles it */
 
+bool mpx__endpoint_is_ipc(const char *endpoint, size_t len)
+{
+    return len >= 6 && memcmp(endpoint, "ipc://", 6) == 0;
+}
+
 void *mpx__ipc_monitor_open(void *zctx, void *sock, const char *name, int events)
 {
     void *mon = NULL;
@@ -34,8 +39,8 @@ static void widen(const zmq_msg_t *event, const zmq_msg_t *endpoint)
 {
     uint16_t what;
     int32_t fd;
-    if (zmq_msg_size(event) != sizeof what + sizeof fd || zmq_msg_size(endpoint) < 6 ||
-        memcmp(zmq_msg_data((zmq_msg_t *)endpoint), "ipc://", 6) != 0)
+    if (zmq_msg_size(event) != sizeof what + sizeof fd ||
+        !mpx__endpoint_is_ipc(zmq_msg_data((zmq_msg_t *)endpoint), zmq_msg_size(endpoint)))
         return;
     memcpy(&what, zmq_msg_data((zmq_msg_t *)event), sizeof what);
     memcpy(&fd, (char *)zmq_msg_data((zmq_msg_t *)event) + sizeof what, sizeof fd);

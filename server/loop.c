@@ -111,7 +111,7 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
     set_int(s->router, ZMQ_SNDHWM, 100000);
     set_int(s->router, ZMQ_RCVHWM, 100000);
     for (int i = 0; i < n && !s->monitor; i++)
-        if (strncmp(endpoints[i], "ipc://", 6) == 0)
+        if (mpx__endpoint_is_ipc(endpoints[i], strlen(endpoints[i])))
             s->monitor = mpx__ipc_monitor_open(s->zctx, s->router, "inproc://mpxd-accepted",
                                                ZMQ_EVENT_ACCEPTED);
     for (int i = 0; i < n; i++) {

@@ -349,14 +349,20 @@ static void test_canonical_fast_path_agrees(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Distinct bytes, so that a copy or compare off by one shows. */
+static void fill_distinct(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 37 + 1);
+}
+
 /* The small copy writes exactly the len bytes asked for, at every length around its
  * overlapping moves, and no byte past them. */
 static void test_copy_small_copies_exactly(void **state)
 {
     (void)state;
     uint8_t src[40], dst[48];
-    for (size_t i = 0; i < sizeof src; i++)
-        src[i] = (uint8_t)(i * 37 + 1);
+    fill_distinct(src, sizeof src);
     for (size_t len = 0; len <= sizeof src; len++) {
         memset(dst, 0xee, sizeof dst);
         mpx__copy_small(dst, src, len);
@@ -372,8 +378,7 @@ static void test_bytes_equal_sees_every_byte(void **state)
 {
     (void)state;
     uint8_t a[24], b[24];
-    for (size_t i = 0; i < sizeof a; i++)
-        a[i] = (uint8_t)(i * 37 + 1);
+    fill_distinct(a, sizeof a);
     for (size_t len = 0; len <= sizeof a; len++) {
         memcpy(b, a, sizeof a);
         assert_true(mpx__bytes_equal(a, b, len));

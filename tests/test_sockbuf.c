@@ -14,7 +14,6 @@
 #include <linux/unix_diag.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -84,15 +83,27 @@ static size_t unix_sockets(unix_sock *out, size_t cap)
     return n;
 }
 
+static unsigned long read_sysctl(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long v = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%lu", &v), 1);
+    fclose(f);
+    return v;
+}
+
 /* What SO_SNDBUF of 1 MiB becomes: capped at net.core.wmem_max, then doubled. */
 static uint32_t widened_size(void)
 {
-    FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
-    unsigned long max = 0;
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%lu", &max), 1);
-    fclose(f);
+    unsigned long max = read_sysctl("/proc/sys/net/core/wmem_max");
     return (uint32_t)(2 * (max < (1u << 20) ? max : (1u << 20)));
+}
+
+/* Whether s is mpxd's end of a connection to its endpoint at path. */
+static bool server_end(const unix_sock *s, const char *path)
+{
+    return s->state == UNIX_ESTABLISHED && strcmp(s->path, path) == 0;
 }
 
 /* The server's ends of its connections on path, and the client ends they lead to: asserts
@@ -102,13 +113,24 @@ static int check_connections(const char *path, uint32_t want)
     static unix_sock all[MAX_SOCKETS];
     size_t n = unix_sockets(all, MAX_SOCKETS), seen = 0;
     for (size_t i = 0; i < n; i++) {
-        if (all[i].state != UNIX_ESTABLISHED || strcmp(all[i].path, path) != 0) continue;
+        if (!server_end(&all[i], path)) continue;
         assert_int_equal(all[i].sndbuf, want); /* mpxd's end */
         for (size_t j = 0; j < n; j++)
             if (all[j].inode == all[i].peer) assert_int_equal(all[j].sndbuf, want); /* ours */
         seen++;
     }
     return (int)seen;
+}
+
+/* The server's ends of connections on path with send buffer want. */
+static int count_server_ends(const char *path, uint32_t want)
+{
+    static unix_sock all[MAX_SOCKETS];
+    size_t n = unix_sockets(all, MAX_SOCKETS);
+    int count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += server_end(&all[i], path) && all[i].sndbuf == want;
+    return count;
 }
 
 static void call_once(mpx_client *c)
@@ -128,12 +150,8 @@ static void test_ipc_connection_is_widened_at_both_ends(void **state)
     mpxd_start(&p, "ipc", NULL);
     const char *path = p.endpoint + strlen("ipc://");
     uint32_t want = widened_size();
-    char deflt[32] = "";
-    FILE *f = fopen("/proc/sys/net/core/wmem_default", "r");
-    assert_non_null(f);
-    assert_non_null(fgets(deflt, sizeof deflt, f));
-    fclose(f);
-    assert_int_not_equal(strtoul(deflt, NULL, 10), want); /* else this test proves nothing */
+    /* else this test proves nothing */
+    assert_int_not_equal(read_sysctl("/proc/sys/net/core/wmem_default"), want);
 
     mpx_client *a = mpxd_connect(&p), *b = mpxd_connect(&p);
     call_once(a);
@@ -159,18 +177,6 @@ static void test_tcp_client_beside_ipc_is_served(void **state)
     mpx_client_free(&over_tcp);
     mpx_client_free(&over_ipc);
     assert_int_equal(mpxd_stop(&p), 0);
-}
-
-/* The server's ends of connections on path with send buffer want. */
-static int count_server_ends(const char *path, uint32_t want)
-{
-    static unix_sock all[MAX_SOCKETS];
-    size_t n = unix_sockets(all, MAX_SOCKETS);
-    int count = 0;
-    for (size_t i = 0; i < n; i++)
-        count += all[i].state == UNIX_ESTABLISHED && strcmp(all[i].path, path) == 0 &&
-                 all[i].sndbuf == want;
-    return count;
 }
 
 static int connect_raw(const struct sockaddr_un *addr)
