@@ -399,7 +399,11 @@ char *mpx__wbuf_release(mpx__wbuf *b)
  * its own allocation) were still out of cache when reached; 16 or more took 107 to 100 µs. */
 #define PACK_AHEAD 32
 
-static int pack_blob(mpx__wbuf *b, const mpx_value *v)
+/* A str or bin value's header and bytes; up to 32 bytes are copied without a call. Inlined
+ * into mpx__value_pack(): as a call, made for each item, encoding a 10,000-pair map took
+ * 128 µs, against 52 inlined, and bench/load's batch workers spent 160 µs of CPU a batch,
+ * against 135. */
+static inline __attribute__((always_inline)) int pack_blob(mpx__wbuf *b, const mpx_value *v)
 {
     size_t len = v->s.len;
     int rc = v->type == MPX_STR ? wbuf_pack_str(b, len) : wbuf_pack_bin(b, len);

@@ -119,8 +119,12 @@ static void entry_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
     }
 }
 
-/* The index slot holding key, or the slot where it would go (*found false). */
-static size_t dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_t klen, bool *found)
+/* The index slot holding key, or the slot where it would go (*found false). Inlined, as is
+ * dict_set_hashed(), into update()'s loop: as calls, a 10,000-pair batch spent 20-30 µs of
+ * its 290 in their entries and exits, and the answer went through memory (bench/load's
+ * batch, per-thread CPU; 4 workers stored 9% more batches a second). */
+static inline __attribute__((always_inline)) size_t
+dict_probe(const dict *d, uint64_t hash, const uint8_t *key, size_t klen, bool *found)
 {
     size_t mask = d->index_size - 1, i = hash & mask, free_slot = SIZE_MAX;
     for (;; i = (i + 1) & mask) {
@@ -211,7 +215,8 @@ static dict_entry *dict_find(const dict *d, const mpx__span *key)
 
 /* Stores val under key, whose hash is given (replacing a value in place keeps the pair's
  * position). */
-static void dict_set_hashed(dict *d, uint64_t hash, const mpx__span *k, const mpx__span *v)
+static inline __attribute__((always_inline)) void
+dict_set_hashed(dict *d, uint64_t hash, const mpx__span *k, const mpx__span *v)
 {
     bool found;
     size_t slot = dict_probe(d, hash, k->p, k->len, &found);
