@@ -23,12 +23,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = 1.0
-ROUNDS = 3  # parts 1, 2 and 9's dict get: the median of this many interleaved runs
+ROUNDS = 3  # parts 1, 2, 6 and 9's dict get and batch: the median of this many interleaved runs
 # Part 9 runs every server (mpxd, the echo server, redis-server, Python's manager) on this one
 # CPU, clients anywhere: the same placement for each, and mpxd's --cpu keeps its loop and
 # libzmq I/O thread together (docs/performance.md). Parts 1-8 leave placement to Linux.
 SERVER_CPU = os.cpu_count() - 1
 UNPLACED = [("zmq", False), ("mpx", False), ("redis", False), ("python", False)]
+BATCH_FORMS = {"mpx": "mpx dict.update", "python": "python d.update",
+               "redis": "redis pipelined HSET"}  # each peer's fastest form, its row's label
 
 
 def free_port():
@@ -159,21 +161,23 @@ class Bench:
             for transport in ("tcp", "ipc"):
                 self.many_clients(clients, transport)
 
-    def interleaved(self, section, peers, workload, transport, clients):
+    def interleaved(self, section, peers, workload, transport, clients, labels=None,
+                    seconds=None):
         """One run varies from the next by more than the margin of a target here: on two
         cores, where the kernel happens to put each thread decides a good part of a round
-        trip. So every peer is run ROUNDS times, the peers taking turns, and each peer's run
-        with the median p50 (one client) or the median ops/s (more) becomes its row."""
+        trip, and the machine's own phases move a batch's rate by up to 20%. So every peer
+        is run ROUNDS times, the peers taking turns, and each peer's run with the median p50
+        (one client) or the median ops/s (more) becomes its row."""
         by = 1 if clients == 1 else 0
         runs = {peer: [] for peer in peers}
         for _ in range(ROUNDS):
             for peer, placed in peers:
                 runs[peer, placed].append(self.measure(peer, workload, transport, clients,
-                                                       placed=placed))
+                                                       seconds=seconds, placed=placed))
         for (peer, placed), r in runs.items():
             ops, p50, p99 = sorted(r, key=lambda run: run[by])[len(r) // 2]
-            self.rows.append((section, transport, clients, peer + (" placed" if placed else ""),
-                              p50, p99, ops))
+            label = (labels or {}).get(peer, peer + (" placed" if placed else ""))
+            self.rows.append((section, transport, clients, label, p50, p99, ops))
 
     def one_call(self, workload, transport):
         self.interleaved("1. dict %s, one call at a time" % workload, UNPLACED, workload,
@@ -206,10 +210,9 @@ class Bench:
                 self.row("4. lock acquire + release", peer, "lock", transport, 1)
 
     def batches(self):
-        for peer, form in (("mpx", "dict.update"), ("python", "d.update"),
-                           ("redis", "pipelined HSET")):
-            self.row("6. batch: 4 workers x 10,000 pairs (op = one batch)", peer, "batch",
-                     "ipc", 4, label="%s %s" % (peer, form), seconds=max(SECONDS, 2))
+        self.interleaved("6. batch: 4 workers x 10,000 pairs (op = one batch)",
+                         [("mpx", False), ("python", False), ("redis", False)], "batch", "ipc",
+                         4, labels=BATCH_FORMS, seconds=max(SECONDS, 2))
 
     def placement(self):
         """Part 9: a few workloads again with every server on one CPU (mpxd --cpu)."""
@@ -221,9 +224,9 @@ class Bench:
                             ("redis", "redis -P 16")):
             self.row("9. servers on CPU %d: pipelined dict get" % SERVER_CPU, peer, "get",
                      "ipc", 1, 64 if peer != "redis" else 16, label)
-        for peer, form in (("mpx", "dict.update"), ("python", "d.update")):
-            self.row("9. servers on CPU %d: batch, 4 workers" % SERVER_CPU, peer, "batch",
-                     "ipc", 4, label="%s %s" % (peer, form), seconds=max(SECONDS, 2))
+        self.interleaved("9. servers on CPU %d: batch, 4 workers" % SERVER_CPU,
+                         [("mpx", False), ("python", False)], "batch", "ipc", 4,
+                         labels=BATCH_FORMS, seconds=max(SECONDS, 2))
 
     def connects(self):
         for transport in ("tcp", "ipc"):
@@ -362,9 +365,10 @@ class Bench:
                 (model, os.cpu_count(), platform.release(),
                  next((w[2:] for w in redis if w.startswith("v=")), "?"),
                  platform.python_version(), SERVER_CPU),
-                "Each figure is one run of %.1f s after a 0.3 s warm-up (parts 1, 2 and 9's "
-                "dict get: the median of %d runs, peers taking turns, by p50 for one client "
-                "and by ops/s for more); peers are measured back to back in this run."
+                "Each figure is one run of %.1f s after a 0.3 s warm-up (2 s for a batch; parts "
+                "1, 2, 6 and 9's dict get and batch: the median of %d runs, peers taking "
+                "turns, by p50 for one client and by ops/s for more); peers are measured back "
+                "to back in this run."
                 % (SECONDS, ROUNDS)]
 
     def plot(self):
