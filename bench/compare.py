@@ -147,9 +147,8 @@ class Bench:
             raise SystemExit("compare: %s gave no result" % " ".join(argv))
         return tuple(float(x) for x in m.groups())
 
-    def row(self, section, peer, workload, transport, clients, inflight=1, label=None,
-            seconds=None):
-        ops, p50, p99 = self.measure(peer, workload, transport, clients, inflight, seconds)
+    def row(self, section, peer, workload, transport, clients, inflight=1, label=None):
+        ops, p50, p99 = self.measure(peer, workload, transport, clients, inflight)
         self.rows.append((section, transport, clients, label or peer, p50, p99, ops))
         return ops, p50, p99
 
