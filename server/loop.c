@@ -10,8 +10,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +22,7 @@
 #include "blocked.h"
 #include "internal.h"
 #include "loop.h"
+#include "placement.h"
 #include "session.h"
 
 #define STOP_CHECK_MS 100 /* the lifeline is looked at this often; a signal waits no longer */
@@ -68,27 +67,6 @@ static int set_int(void *sock, int opt, int v)
     return zmq_setsockopt(sock, opt, &v, sizeof v);
 }
 
-/* Puts this (the loop) thread and libzmq's I/O thread, which starts with the first socket,
- * on one CPU. Every message passes between the two; on the same CPU that hand-off needs no
- * cross-CPU wake-up, which under a hypervisor costs more than the rest of a call
- * (docs/performance.md). */
-static int place_threads(void *zctx, int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-    if (rc != 0) {
-        mpx__log_warn("cannot run on CPU %d: %s", cpu, strerror(rc));
-        return -1;
-    }
-    if (zmq_ctx_set(zctx, ZMQ_THREAD_AFFINITY_CPU_ADD, cpu) != 0) {
-        mpx__log_warn("cannot place libzmq's I/O thread on CPU %d: %s", cpu, zmq_strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoints, int n)
 {
     memset(s, 0, sizeof *s);
@@ -98,7 +76,14 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
     msgpack_packer_init(&s->pk, &s->out, msgpack_sbuffer_write);
     mpx__registry_init(&s->reg);
     s->zctx = zmq_ctx_new();
-    if (s->zctx && cfg->cpu >= 0 && place_threads(s->zctx, cfg->cpu) != 0) return -1;
+    int rc = s->zctx ? mpx__placement_open(&s->place, s->zctx, cfg->cpu) : 0;
+    if (rc != 0) {
+        if (cfg->cpu >= 0)
+            mpx__log_warn("cannot run on CPU %d: %s", cfg->cpu, strerror(-rc));
+        else
+            mpx__log_warn("cannot set up thread placement: %s", strerror(-rc));
+        return -1;
+    }
     s->router = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
     if (!s->router) {
         mpx__log_warn("cannot create the ZeroMQ socket: %s", zmq_strerror(errno));
@@ -174,6 +159,17 @@ int mpx__signals_install(void)
     return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
 }
 
+/* Keeps the loop and libzmq's I/O thread together or apart as the loop's demand asks
+ * (placement.c); if moving them fails, they are left to the kernel from then on. */
+static void placement_adjust(mpx__server *s)
+{
+    int rc = s->place ? mpx__placement_adjust(s->place) : 0;
+    if (rc < 0)
+        mpx__log_warn("cannot place the loop and libzmq's I/O thread (%s): leaving them to the "
+                      "kernel",
+                      strerror(-rc));
+}
+
 /* Whether the lifeline reports that every process holding its other end is gone, without
  * waiting. */
 static bool lifeline_gone(int lifeline_fd)
@@ -184,7 +180,7 @@ static bool lifeline_gone(int lifeline_fd)
 
 int mpx__server_run(mpx__server *s, int lifeline_fd)
 {
-    int64_t last_sweep = mpx__now_ms(), last_check = last_sweep;
+    int64_t last_sweep = mpx__now_ms(), last_check = last_sweep, last_place = last_sweep;
     /* Sweep often enough that a session ends within a quarter timeout of going silent. */
     int sweep_ms = s->cfg.session_timeout_ms / 4;
     sweep_ms = sweep_ms < 50 ? 50 : sweep_ms > 1000 ? 1000 : sweep_ms;
@@ -198,6 +194,10 @@ int mpx__server_run(mpx__server *s, int lifeline_fd)
             mpx__sessions_expire(s, now);
             mpx__ipc_monitor_drain(s->monitor); /* connections that never said HELLO */
             last_sweep = now;
+        }
+        if (now - last_place >= MPX_PLACEMENT_MS) {
+            placement_adjust(s);
+            last_place = now;
         }
         if (now - last_check >= STOP_CHECK_MS) {
             if (lifeline_gone(lifeline_fd)) {
@@ -238,4 +238,5 @@ void mpx__server_close(mpx__server *s)
     msgpack_sbuffer_destroy(&s->out);
     msgpack_sbuffer_destroy(&s->batch);
     free(s->heap);
+    mpx__placement_free(&s->place);
 }

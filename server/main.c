@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "loop.h"
+#include "placement.h"
 
 #define MAX_KEY_LEN 4096
 
@@ -43,9 +44,11 @@ static const char usage[] =
     "                           it\n"
     "  --lifeline-fd FD         stop when every process holding the other end of the pipe\n"
     "                           FD is gone (how a private manager follows its owner)\n"
-    "  --cpu N                  run the event loop and libzmq's I/O thread on CPU N: a\n"
-    "                           message then passes between them without waking another\n"
-    "                           CPU (docs/operating.md)\n"
+    "  --cpu auto|none|N        where the event loop and libzmq's I/O thread run: auto\n"
+    "                           (the default) keeps them on one CPU while the loop has\n"
+    "                           time to spare and spreads them when it is busy; none\n"
+    "                           leaves them to the kernel; N pins both to CPU N\n"
+    "                           (docs/operating.md)\n"
     "  -q, --quiet              log warnings only\n"
     "  -V, --version            print the version and exit\n"
     "  -h, --help               print this help and exit\n"
@@ -70,9 +73,13 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-/* A CPU number this process is allowed to run on. */
+/* "auto", "none", or a CPU number this process is allowed to run on. */
 static int parse_cpu(const char *s, int *out)
 {
+    if (strcmp(s, "auto") == 0 || strcmp(s, "none") == 0) {
+        *out = s[0] == 'a' ? MPX_CPU_AUTO : MPX_CPU_NONE;
+        return 0;
+    }
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -113,8 +120,10 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case 'c':
             if (parse_cpu(optarg, &o->cfg.cpu)) {
-                fprintf(stderr, "mpxd: bad value '%s' for --cpu: not a CPU this process may use\n",
-                        optarg);
+                fprintf(
+                    stderr,
+                    "mpxd: bad value '%s' for --cpu: auto, none, or a CPU this process may use\n",
+                    optarg);
                 return -1;
             }
             break;
@@ -279,7 +288,7 @@ int main(int argc, char **argv)
                  .cfg = {.max_message = MPX_DEFAULT_MAX_MESSAGE,
                          .handshake_timeout_ms = 10000,
                          .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS,
-                         .cpu = -1}};
+                         .cpu = MPX_CPU_AUTO}};
     static char default_ep[] = MPX_DEFAULT_ENDPOINT;
     static char *default_eps[] = {default_ep};
     static uint8_t key[MAX_KEY_LEN + 1];

@@ -19,7 +19,7 @@ typedef struct {
     size_t max_message; /* the largest request body served; larger gets MPX_ETOOBIG */
     int handshake_timeout_ms;
     int session_timeout_ms; /* a session silent this long is ended */
-    int cpu;                /* the CPU for the loop and libzmq's I/O thread; -1: any */
+    int cpu; /* the CPU for the loop and libzmq's I/O thread, MPX_CPU_AUTO or MPX_CPU_NONE */
     bool quiet;
 } mpx__config;
 
@@ -40,8 +40,9 @@ struct mpx__server {
     mpx__stats stats;
     void *zctx;
     void *router;
-    void *monitor;          /* the router's new ipc:// connections, to widen (sockbuf.c); or NULL */
-    mpx__session *sessions; /* by routing id */
+    void *monitor; /* the router's new ipc:// connections, to widen (sockbuf.c); or NULL */
+    struct mpx__placement *place; /* where the loop and libzmq's I/O thread run; owned */
+    mpx__session *sessions;       /* by routing id */
     size_t n_sessions;
     mpx__registry reg;
     mpx__parked **heap; /* parked calls with a deadline, soonest first (blocked.c) */

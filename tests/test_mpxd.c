@@ -227,6 +227,76 @@ static void test_cpu_option_places_every_thread(void **state)
     free(out);
 }
 
+/* The CPUs the first of pid's threads whose name starts with prefix may run on. */
+static void thread_cpus(pid_t pid, const char *prefix, cpu_set_t *set)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char path[512], *name;
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        name = read_file(path, NULL);
+        assert_non_null(name);
+        found = strncmp(name, prefix, strlen(prefix)) == 0;
+        free(name);
+        if (found) assert_int_equal(sched_getaffinity(atoi(e->d_name), sizeof *set, set), 0);
+    }
+    closedir(d);
+    assert_true(found);
+}
+
+/* Whether pid's loop and its libzmq I/O thread may run on one and the same CPU alone. */
+static bool loop_and_io_together(pid_t pid)
+{
+    cpu_set_t loop, io;
+    thread_cpus(pid, "mpxd", &loop);
+    thread_cpus(pid, "ZMQbg/IO/", &io);
+    return CPU_COUNT(&loop) == 1 && CPU_EQUAL(&loop, &io);
+}
+
+/* By default (--cpu auto) an idle mpxd keeps its loop and libzmq's I/O thread on one CPU
+ * (when it has two or more to choose from); --cpu none leaves both on every CPU. The moves
+ * under load are test_placement's. */
+static void test_cpu_auto_gathers_an_idle_server_and_none_does_not(void **state)
+{
+    (void)state;
+    cpu_set_t allowed, loop, io;
+    assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    const char *modes[] = {NULL, "auto"}; /* the default, then the same asked for */
+    for (int m = 0; m < 2; m++) {
+        mpx_client *c = NULL;
+        pid_t pid = start_with_env_key("auto key", modes[m] ? "--cpu" : NULL, modes[m], &c);
+        assert_ok(mpx_ping(c));
+        bool together = false;
+        for (int i = 0; i < 100 && !together; i++) { /* a few placement periods; 5 s at most */
+            together = loop_and_io_together(pid);
+            if (!together) usleep(50 * 1000);
+        }
+        assert_true(together == (CPU_COUNT(&allowed) >= 2));
+        mpx_client_free(&c);
+        stop_with_sigint(pid);
+    }
+
+    mpx_client *c = NULL;
+    pid_t pid = start_with_env_key("none key", "--cpu", "none", &c);
+    assert_ok(mpx_ping(c));
+    usleep(500 * 1000); /* five placement periods */
+    thread_cpus(pid, "mpxd", &loop);
+    thread_cpus(pid, "ZMQbg/IO/", &io);
+    assert_true(CPU_EQUAL(&loop, &allowed) && CPU_EQUAL(&io, &allowed));
+    mpx_client_free(&c);
+    stop_with_sigint(pid);
+
+    char *out;
+    assert_int_equal(run_mpxd((const char *[]){"--cpu", "sometimes", NULL}, NULL, &out), 2);
+    assert_non_null(strstr(out, "--cpu"));
+    free(out);
+}
+
 /* mpx_connect_opts() puts the client's libzmq I/O thread on the CPU asked for and leaves the
  * calling thread where it was; a CPU this process may not use, and no key or two keys, are
  * refused. */
@@ -317,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_generated_key_is_private_and_never_printed),
         cmocka_unit_test(test_key_from_environment_and_sigint),
         cmocka_unit_test(test_cpu_option_places_every_thread),
+        cmocka_unit_test(test_cpu_auto_gathers_an_idle_server_and_none_does_not),
         cmocka_unit_test(test_connect_places_the_io_thread),
         cmocka_unit_test(test_stalled_server_times_out_and_connection_survives),
         cmocka_unit_test(test_dead_server_gives_timeout_not_hang),
