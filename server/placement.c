@@ -3,10 +3,11 @@
  * message passes between those two threads; on one CPU the hand-off wakes no other CPU,
  * which under a hypervisor costs more than the rest of a small call (docs/performance.md).
  * But a loop kept busy, by large batches, needs a CPU of its own beside the I/O thread's
- * copying. So by default the loop measures its demand, its time running plus its time
- * waiting to run (/proc/thread-self/schedstat), and keeps both threads on the CPU it is on
- * while the demand is low, and lets them spread over every allowed CPU when it is high.
- * Nothing here waits: a pread of a procfs file and sched_setaffinity, ten times a second.
+ * copying, and with many clients the I/O thread may need more than the CPU it shares. So by
+ * default the loop measures, from the kernel's schedstat, its own time running plus waiting
+ * to run and the I/O thread's time waiting to run, keeps both threads on the CPU the loop is
+ * on while those are low, and lets them spread over every allowed CPU when either is high.
+ * Nothing here waits: two preads of procfs files and sched_setaffinity, ten times a second.
  */
 #define _GNU_SOURCE
 #include "placement.h"
@@ -30,16 +31,26 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The loop's time on a CPU plus its time waiting for one, in ns, or -1. */
-static int64_t read_demand_ns(int fd)
+/* Reads the thread's time so far; false if it cannot. */
+static bool thread_time_read(mpx__thread_time *t)
 {
     char buf[128];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    if (n <= 0) return -1;
+    ssize_t n = t->fd >= 0 ? pread(t->fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0) return false;
     buf[n] = '\0';
-    uint64_t run, wait;
-    if (sscanf(buf, "%" SCNu64 " %" SCNu64, &run, &wait) != 2) return -1;
-    return (int64_t)(run + wait);
+    return sscanf(buf, "%" SCNu64 " %" SCNu64, &t->run_ns, &t->wait_ns) == 2;
+}
+
+static bool thread_time_open(mpx__thread_time *t, const char *path)
+{
+    t->fd = open(path, O_RDONLY | O_CLOEXEC);
+    return thread_time_read(t);
+}
+
+static void thread_time_close(mpx__thread_time *t)
+{
+    if (t->fd >= 0) close(t->fd);
+    t->fd = -1;
 }
 
 /* libzmq names its I/O threads "ZMQbg/IO/<n>"; each sets its own name once it runs, so
@@ -76,26 +87,25 @@ int mpx__placement_open(mpx__placement **out, void *zctx, int cpu)
 {
     mpx__placement *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
-    p->stat_fd = -1;
+    p->loop_time.fd = p->io_time.fd = -1;
     *out = p;
     if (cpu >= 0) return pin_fixed(zctx, cpu);
     if (cpu != MPX_CPU_AUTO || sched_getaffinity(0, sizeof p->allowed, &p->allowed) != 0 ||
         CPU_COUNT(&p->allowed) < 2)
         return 0; /* left to the kernel: nothing to choose between */
-    p->stat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
-    int64_t demand_ns = p->stat_fd >= 0 ? read_demand_ns(p->stat_fd) : -1;
-    if (demand_ns < 0) return 0; /* a kernel without schedstat: no demand to go by */
-    p->last_demand_ns = (uint64_t)demand_ns;
+    if (!thread_time_open(&p->loop_time, "/proc/thread-self/schedstat"))
+        return 0; /* a kernel without schedstat: no demand to go by */
     p->last_ns = now_ns();
     p->spread_ns = p->last_ns - (int64_t)MPX_SPREAD_HOLD_MS * 1000000;
     p->active = true;
     return 0;
 }
 
-bool mpx__placement_together(bool together, double demand, int64_t since_spread_ms)
+bool mpx__placement_together(bool together, const mpx__demand *d, int64_t since_spread_ms)
 {
-    if (together) return demand <= MPX_SPREAD_ABOVE;
-    return demand < MPX_GATHER_BELOW && since_spread_ms >= MPX_SPREAD_HOLD_MS;
+    if (together) return d->loop <= MPX_SPREAD_ABOVE && d->io_wait <= MPX_IO_WAIT_SPREAD;
+    return d->loop < MPX_GATHER_BELOW && d->io_wait < MPX_IO_WAIT_GATHER &&
+           since_spread_ms >= MPX_SPREAD_HOLD_MS;
 }
 
 int mpx__placement_move(mpx__placement *p, bool together)
@@ -117,15 +127,40 @@ int mpx__placement_move(mpx__placement *p, bool together)
     return 0;
 }
 
+/* The share of the time since `then` that went to `delta_ns`. */
+static double share(uint64_t delta_ns, int64_t elapsed_ns)
+{
+    return (double)delta_ns / (double)elapsed_ns;
+}
+
+/* Measures the demand since the last look. False until there is something to compare. */
+static bool measure(mpx__placement *p, mpx__demand *d)
+{
+    mpx__thread_time loop = p->loop_time, io = p->io_time;
+    int64_t t = now_ns(), elapsed = t - p->last_ns;
+    if (!thread_time_read(&loop) || elapsed <= 0) return false;
+    if (io.fd < 0 && (p->n_io > 0 || find_io_threads(p) > 0)) { /* a baseline this time */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)p->io[0]);
+        thread_time_open(&p->io_time, path);
+        io = p->io_time;
+    }
+    *d = (mpx__demand){
+        .loop =
+            share(loop.run_ns + loop.wait_ns - p->loop_time.run_ns - p->loop_time.wait_ns, elapsed),
+        .io_wait = thread_time_read(&io) ? share(io.wait_ns - p->io_time.wait_ns, elapsed) : 0,
+    };
+    p->loop_time = loop;
+    p->io_time = io;
+    p->last_ns = t;
+    return true;
+}
+
 int mpx__placement_adjust(mpx__placement *p)
 {
-    if (!p->active) return 0;
-    int64_t t = now_ns(), demand_ns = read_demand_ns(p->stat_fd);
-    if (demand_ns < 0 || t <= p->last_ns) return 0;
-    double demand = (double)(demand_ns - (int64_t)p->last_demand_ns) / (double)(t - p->last_ns);
-    p->last_demand_ns = (uint64_t)demand_ns;
-    p->last_ns = t;
-    bool want = mpx__placement_together(p->together, demand, (t - p->spread_ns) / 1000000);
+    mpx__demand d;
+    if (!p->active || !measure(p, &d)) return 0;
+    bool want = mpx__placement_together(p->together, &d, (p->last_ns - p->spread_ns) / 1000000);
     if (want == p->together) return 0;
     int rc = mpx__placement_move(p, want);
     if (rc == -ESRCH) return 0; /* the I/O thread has not named itself yet */
@@ -134,14 +169,15 @@ int mpx__placement_adjust(mpx__placement *p)
         mpx__placement_move(p, false);
         return rc;
     }
-    if (!want) p->spread_ns = t;
+    if (!want) p->spread_ns = p->last_ns;
     return 1;
 }
 
 void mpx__placement_free(mpx__placement **p)
 {
     if (!*p) return;
-    if ((*p)->stat_fd >= 0) close((*p)->stat_fd);
+    thread_time_close(&(*p)->loop_time);
+    thread_time_close(&(*p)->io_time);
     free(*p);
     *p = NULL;
 }

@@ -13,20 +13,28 @@
 #include "harness.h"
 #include "placement.h"
 
-/* Low demand gathers the threads, but not within the hold after a spread; high demand
- * spreads them; in between, they stay as they are. */
+static bool together(bool now, double loop, double io_wait, int64_t since_spread_ms)
+{
+    mpx__demand d = {.loop = loop, .io_wait = io_wait};
+    return mpx__placement_together(now, &d, since_spread_ms);
+}
+
+/* Low demand gathers the threads, but not within the hold after a spread; a busy loop, or
+ * an I/O thread that mostly waits for its CPU, spreads them; in between, they stay. */
 static void test_decision_has_hysteresis_and_a_hold(void **state)
 {
     (void)state;
     int64_t long_ago = MPX_SPREAD_HOLD_MS, just_now = MPX_SPREAD_HOLD_MS / 4;
-    assert_true(mpx__placement_together(false, 0.0, long_ago));
-    assert_true(mpx__placement_together(false, MPX_GATHER_BELOW - 0.01, long_ago));
-    assert_false(mpx__placement_together(false, MPX_GATHER_BELOW - 0.01, just_now));
-    assert_false(mpx__placement_together(false, 0.7, long_ago));
-    assert_true(mpx__placement_together(true, 0.7, long_ago));
-    assert_true(mpx__placement_together(true, MPX_SPREAD_ABOVE, long_ago));
-    assert_false(mpx__placement_together(true, MPX_SPREAD_ABOVE + 0.01, long_ago));
-    assert_false(mpx__placement_together(true, 1.0, just_now));
+    assert_true(together(false, 0.0, 0.0, long_ago));
+    assert_true(together(false, MPX_GATHER_BELOW - 0.01, MPX_IO_WAIT_GATHER - 0.01, long_ago));
+    assert_false(together(false, MPX_GATHER_BELOW - 0.01, 0.0, just_now));
+    assert_false(together(false, 0.7, 0.0, long_ago));
+    assert_false(together(false, 0.2, 0.5, long_ago));
+    assert_true(together(true, 0.7, 0.5, long_ago));
+    assert_true(together(true, MPX_SPREAD_ABOVE, MPX_IO_WAIT_SPREAD, long_ago));
+    assert_false(together(true, MPX_SPREAD_ABOVE + 0.01, 0.0, long_ago));
+    assert_false(together(true, 0.2, MPX_IO_WAIT_SPREAD + 0.01, long_ago));
+    assert_false(together(true, 1.0, 0.0, just_now));
 }
 
 static void sleep_ms(int ms)
