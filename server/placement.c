@@ -127,7 +127,7 @@ int mpx__placement_move(mpx__placement *p, bool together)
     return 0;
 }
 
-/* The share of the time since `then` that went to `delta_ns`. */
+/* delta_ns as a fraction of elapsed_ns. */
 static double share(uint64_t delta_ns, int64_t elapsed_ns)
 {
     return (double)delta_ns / (double)elapsed_ns;
