@@ -163,7 +163,10 @@ int mpx__placement_adjust(mpx__placement *p)
     bool want = mpx__placement_together(p->together, &d, (p->last_ns - p->spread_ns) / 1000000);
     if (want == p->together) return 0;
     int rc = mpx__placement_move(p, want);
-    if (rc == -ESRCH) return 0; /* the I/O thread has not named itself yet */
+    if (rc == -ESRCH) { /* the I/O thread has not named itself yet, or has another name */
+        p->active = ++p->searches < MPX_IO_SEARCHES;
+        return 0;
+    }
     if (rc != 0) {
         p->active = false;
         mpx__placement_move(p, false);

@@ -23,6 +23,7 @@
 #define MPX_IO_WAIT_SPREAD 0.55 /* ... or when it waits more than this for its CPU */
 #define MPX_SPREAD_HOLD_MS 2000 /* and stay spread this long at least */
 #define MPX_MAX_IO_THREADS 8
+#define MPX_IO_SEARCHES 50 /* looks for libzmq's I/O thread before placement gives up */
 
 /* A thread's time on a CPU and waiting for one, from its /proc/.../schedstat. */
 typedef struct {
@@ -41,6 +42,7 @@ typedef struct mpx__placement {
     bool together; /* both kinds of thread on together_cpu alone */
     int together_cpu;
     int n_io;
+    int searches;                 /* moves that found no I/O thread */
     pid_t io[MPX_MAX_IO_THREADS]; /* libzmq's I/O threads, found once they have their names */
     mpx__thread_time loop_time;   /* /proc/thread-self/schedstat of the loop */
     mpx__thread_time io_time;     /* the first I/O thread's, once found */
