@@ -166,16 +166,16 @@ static void test_key_from_environment_and_sigint(void **state)
     stop_with_sigint(pid);
 }
 
-/* The number of pid's threads whose name starts with prefix ("" for all), each checked to be
- * allowed on `cpu` alone. */
-static int threads_only_on(pid_t pid, int cpu, const char *prefix)
+/* The CPUs each of pid's threads whose name starts with prefix ("" for all) may run on, in
+ * sets[0..max); returns how many threads matched. */
+static int thread_sets(pid_t pid, const char *prefix, cpu_set_t *sets, int max)
 {
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
     DIR *d = opendir(dir);
     assert_non_null(d);
     int n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
+    for (struct dirent *e; n < max && (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
         char path[512], *name;
         snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
@@ -183,14 +183,23 @@ static int threads_only_on(pid_t pid, int cpu, const char *prefix)
         assert_non_null(name);
         bool match = strncmp(name, prefix, strlen(prefix)) == 0;
         free(name);
-        if (!match) continue;
-        cpu_set_t set;
-        assert_int_equal(sched_getaffinity(atoi(e->d_name), sizeof set, &set), 0);
-        assert_int_equal(CPU_COUNT(&set), 1);
-        assert_true(CPU_ISSET(cpu, &set));
-        n++;
+        if (match)
+            assert_int_equal(sched_getaffinity(atoi(e->d_name), sizeof *sets, &sets[n++]), 0);
     }
     closedir(d);
+    return n;
+}
+
+/* The number of pid's threads whose name starts with prefix ("" for all), each checked to be
+ * allowed on `cpu` alone. */
+static int threads_only_on(pid_t pid, int cpu, const char *prefix)
+{
+    cpu_set_t sets[16];
+    int n = thread_sets(pid, prefix, sets, 16);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(CPU_COUNT(&sets[i]), 1);
+        assert_true(CPU_ISSET(cpu, &sets[i]));
+    }
     return n;
 }
 
@@ -230,23 +239,7 @@ static void test_cpu_option_places_every_thread(void **state)
 /* The CPUs the first of pid's threads whose name starts with prefix may run on. */
 static void thread_cpus(pid_t pid, const char *prefix, cpu_set_t *set)
 {
-    char dir[64];
-    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    bool found = false;
-    for (struct dirent *e; !found && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char path[512], *name;
-        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
-        name = read_file(path, NULL);
-        assert_non_null(name);
-        found = strncmp(name, prefix, strlen(prefix)) == 0;
-        free(name);
-        if (found) assert_int_equal(sched_getaffinity(atoi(e->d_name), sizeof *set, set), 0);
-    }
-    closedir(d);
-    assert_true(found);
+    assert_int_equal(thread_sets(pid, prefix, set, 1), 1);
 }
 
 /* Whether pid's loop and its libzmq I/O thread may run on one and the same CPU alone. */
