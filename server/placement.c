@@ -139,7 +139,7 @@ static bool measure(mpx__placement *p, mpx__demand *d)
     mpx__thread_time loop = p->loop_time, io = p->io_time;
     int64_t t = now_ns(), elapsed = t - p->last_ns;
     if (!thread_time_read(&loop) || elapsed <= 0) return false;
-    if (io.fd < 0 && (p->n_io > 0 || find_io_threads(p) > 0)) { /* a baseline this time */
+    if (io.fd < 0 && p->n_io > 0) { /* found by the first move: a baseline this time */
         char path[64];
         snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)p->io[0]);
         thread_time_open(&p->io_time, path);

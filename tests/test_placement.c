@@ -133,24 +133,32 @@ static void test_threads_follow_the_loops_demand(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* Opens a placement for `cpu` beside ctx and lets it look `looks` times, every_ms apart,
+ * checking that none of them moves this thread. The caller frees the placement. */
+static mpx__placement *look_without_moving(void *ctx, int cpu, int looks, int every_ms)
+{
+    cpu_set_t before, after;
+    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    mpx__placement *p = NULL;
+    assert_int_equal(mpx__placement_open(&p, ctx, cpu), 0);
+    for (int i = 0; i < looks; i++) {
+        sleep_ms(every_ms);
+        assert_int_equal(mpx__placement_adjust(p), 0);
+    }
+    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+    assert_true(CPU_EQUAL(&before, &after));
+    return p;
+}
+
 /* With no I/O thread to be found (here: a context with no socket has started none), the
  * placement looks for one a bounded number of times, moves nothing, and then stops. */
 static void test_gives_up_without_an_io_thread(void **state)
 {
     (void)state;
-    cpu_set_t before, after;
-    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
     void *ctx = zmq_ctx_new();
-    mpx__placement *p = NULL;
-    assert_int_equal(mpx__placement_open(&p, ctx, MPX_CPU_AUTO), 0);
-    for (int i = 0; i < MPX_IO_SEARCHES + 5; i++) {
-        sleep_ms(20);
-        assert_int_equal(mpx__placement_adjust(p), 0);
-    }
+    mpx__placement *p = look_without_moving(ctx, MPX_CPU_AUTO, MPX_IO_SEARCHES + 5, 20);
     assert_false(p->active);
     assert_int_equal(p->n_io, 0);
-    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
-    assert_true(CPU_EQUAL(&before, &after));
     mpx__placement_free(&p);
     zmq_ctx_term(ctx);
 }
@@ -159,16 +167,9 @@ static void test_gives_up_without_an_io_thread(void **state)
 static void test_none_moves_nothing(void **state)
 {
     (void)state;
-    cpu_set_t before, after;
-    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
     void *ctx = zmq_ctx_new();
-    mpx__placement *p = NULL;
-    assert_int_equal(mpx__placement_open(&p, ctx, MPX_CPU_NONE), 0);
+    mpx__placement *p = look_without_moving(ctx, MPX_CPU_NONE, 1, MPX_PLACEMENT_MS);
     assert_false(p->active);
-    sleep_ms(MPX_PLACEMENT_MS);
-    assert_int_equal(mpx__placement_adjust(p), 0);
-    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
-    assert_true(CPU_EQUAL(&before, &after));
     mpx__placement_free(&p);
     zmq_ctx_term(ctx);
 }
