@@ -98,25 +98,36 @@ static void entry_clear(dict_entry *e)
     e->klen = 0;
 }
 
-/* Gives the entry's pair a new value; the bytes move between the entry and an allocation
- * when the pair starts or stops fitting in the entry. */
-static void entry_set_value(dict_entry *e, const uint8_t *val, size_t vlen)
+/* Gives the entry's pair a new value that does not fit where the old one was: the bytes move
+ * between the entry and an allocation, or the allocation changes size. */
+static void entry_move_value(dict_entry *e, const uint8_t *val, size_t vlen)
 {
     size_t klen = e->klen;
-    bool fitted = pair_fits(klen, e->vlen), fits = pair_fits(klen, vlen);
-    if (fitted && fits) {
-        mpx__copy_small(e->data.bytes + klen, val, vlen);
-        e->vlen = (uint32_t)vlen;
-    } else if (!fitted && !fits) {
+    if (!pair_fits(klen, e->vlen) && !pair_fits(klen, vlen)) {
         if (vlen != e->vlen) e->data.heap = mpx__xrealloc(e->data.heap, klen + vlen);
         memcpy(e->data.heap + klen, val, vlen);
         e->vlen = (uint32_t)vlen;
-    } else {
-        uint8_t key[ENTRY_INLINE]; /* the key fits in the entry: one side of the move does */
-        memcpy(key, entry_key(e), klen);
-        entry_clear(e);
-        entry_fill(e, key, klen, val, vlen);
+        return;
     }
+    uint8_t key[ENTRY_INLINE]; /* the key fits in the entry: one side of the move does */
+    memcpy(key, entry_key(e), klen);
+    entry_clear(e);
+    entry_fill(e, key, klen, val, vlen);
+}
+
+/* Gives the entry's pair a new value. A small pair whose new value fits in its entry too
+ * (nearly every update) is written here, inlined into update()'s loop: as a call, storing a
+ * 10,000-pair batch took 244 µs of the loop's CPU against 204 (bench/load's batch, one
+ * worker, medians of 6 runs each). */
+static inline __attribute__((always_inline)) void entry_set_value(dict_entry *e, const uint8_t *val,
+                                                                  size_t vlen)
+{
+    if (pair_fits(e->klen, e->vlen) && pair_fits(e->klen, vlen)) {
+        mpx__copy_small(e->data.bytes + e->klen, val, vlen);
+        e->vlen = (uint32_t)vlen;
+        return;
+    }
+    entry_move_value(e, val, vlen);
 }
 
 /* The index slot holding key, or the slot where it would go (*found false). Inlined, as is
@@ -433,6 +444,27 @@ static int read_pair(mpx__mp_cursor *c, bool is_map, update_rec *rec)
     return 0;
 }
 
+/* Reads the next pair of a map when its key and value are both plain tokens (short strings
+ * and small ints, nearly every pair), with the position in a register. False, and nothing
+ * read, for any other pair: read_pair() takes it. */
+static inline __attribute__((always_inline)) bool
+read_plain_pair(const uint8_t **pos, const uint8_t *end, update_rec *rec)
+{
+    const uint8_t *key = *pos;
+    size_t left = (size_t)(end - key);
+    size_t klen = left ? mpx__mp_plain_len(key, left) : 0;
+    if (klen == 0 || klen >= left) return false;
+    const uint8_t *val = key + klen;
+    size_t vlen = mpx__mp_plain_len(val, left - klen);
+    if (vlen == 0 || vlen > left - klen) return false;
+    *rec = (update_rec){.key = key,
+                        .klen = (uint32_t)klen,
+                        .vlen = (uint32_t)vlen,
+                        .canonical = mpx__mp_is_canonical(key, klen)};
+    *pos = val + vlen;
+    return true;
+}
+
 /* Hashes the keys of recs[0..n), eight at a time in vector lanes. */
 static void hash_recs(update_rec *recs, size_t n)
 {
@@ -457,14 +489,21 @@ static int scan_pairs(mpx__mp_cursor *c, bool is_map, uint32_t n, size_t keep,
                       mpx__mp_cursor *resume, uint32_t *bad)
 {
     update_rec spare;
+    const uint8_t *p = c->p, *end = c->end;
     for (uint32_t i = 0; i < n; i++) {
-        int rc = read_pair(c, is_map, i < keep ? &update_recs[i] : &spare);
-        if (rc) {
-            *bad = i;
-            return rc;
+        update_rec *rec = i < keep ? &update_recs[i] : &spare;
+        if (!is_map || !read_plain_pair(&p, end, rec)) {
+            c->p = p;
+            int rc = read_pair(c, is_map, rec);
+            if (rc) {
+                *bad = i;
+                return rc;
+            }
+            p = c->p;
         }
-        if (i + 1 == keep) *resume = *c;
+        if (i + 1 == keep) *resume = (mpx__mp_cursor){p, end};
     }
+    c->p = p;
     hash_recs(update_recs, keep);
     return 0;
 }
@@ -492,10 +531,22 @@ static int store_rec(mpx__req *req, dict *d, const update_rec *r)
     return rc;
 }
 
-/* Stores recs[0..n) in order. */
+/* Pairs ahead of the one being stored whose index slot, and whose entry, are fetched: in a
+ * large dict each is a cache miss, the entry's waiting on the slot's. */
+#define SLOT_AHEAD 16
+#define ENTRY_AHEAD 8
+
+/* Stores recs[0..n) in order. The fetches are hints: a slot read ahead may have changed by
+ * the time its pair is stored, which reads it again. */
 static int store_recs(mpx__req *req, dict *d, const update_rec *recs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        size_t mask = d->index_size - 1;
+        if (i + SLOT_AHEAD < n) __builtin_prefetch(&d->index[recs[i + SLOT_AHEAD].hash & mask]);
+        if (i + ENTRY_AHEAD < n) {
+            uint32_t s = d->index[recs[i + ENTRY_AHEAD].hash & mask];
+            if (s != SLOT_EMPTY && s != SLOT_DELETED) __builtin_prefetch(&d->entries[s - 1], 1);
+        }
         int rc = store_rec(req, d, &recs[i]);
         if (rc) return rc;
     }

@@ -173,6 +173,54 @@ static void test_encoding_matches_msgpack_c(void **state)
     free(filler);
 }
 
+/* Long runs of short strings, packed a run at a time (value.c): every length of 0 to 33
+ * bytes, so runs break at each string too long for a fixstr, in an array and in a map large
+ * enough that the buffer grows many times during a run. */
+static void test_runs_of_short_strings_match_msgpack_c(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    char text[34];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('A' + i);
+    mpx_value *list = mpx_array(), *map = mpx_map();
+    msgpack_sbuffer want;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&want);
+    msgpack_packer_init(&pk, &want, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_array(&pk, N);
+    for (size_t i = 0; i < N; i++) {
+        size_t len = (i * 7) % 34; /* every length, in an order that varies the neighbours */
+        mpx_value *s = mpx_strn(text + i % 2, len - (len && i % 2));
+        assert_ok(mpx_array_push(list, &s));
+        msgpack_pack_str_with_body(&pk, text + i % 2, len - (len && i % 2));
+    }
+    msgpack_pack_map(&pk, N / 2);
+    for (size_t i = 0; i < N / 2; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%07zu", i);
+        mpx_value *k = mpx_str(key), *v = i % 100 ? mpx_strn(text, i % 32) : mpx_int((int)i);
+        assert_ok(mpx_map_put(map, &k, &v));
+        msgpack_pack_str_with_body(&pk, key, strlen(key));
+        if (i % 100)
+            msgpack_pack_str_with_body(&pk, text, i % 32);
+        else
+            msgpack_pack_int64(&pk, (int64_t)i);
+    }
+    mpx_value *both = mpx_array();
+    assert_ok(mpx_array_push(both, &list));
+    assert_ok(mpx_array_push(both, &map));
+    char *buf;
+    size_t len;
+    assert_ok(mpx_value_encode(both, &buf, &len));
+    assert_int_equal(len, want.size);
+    assert_memory_equal(buf, want.data, len);
+    mpx_free(buf);
+    msgpack_sbuffer_destroy(&want);
+    mpx_value_free(&both);
+}
+
 static void test_equal_compares_integers_by_value(void **state)
 {
     (void)state;
@@ -217,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_containers_take_ownership),
         cmocka_unit_test(test_encode_decode_roundtrip),
         cmocka_unit_test(test_encoding_matches_msgpack_c),
+        cmocka_unit_test(test_runs_of_short_strings_match_msgpack_c),
         cmocka_unit_test(test_equal_compares_integers_by_value),
         cmocka_unit_test(test_error_list),
     };
