@@ -444,27 +444,6 @@ static int read_pair(mpx__mp_cursor *c, bool is_map, update_rec *rec)
     return 0;
 }
 
-/* Reads the next pair of a map when its key and value are both plain tokens (short strings
- * and small ints, nearly every pair), with the position in a register. False, and nothing
- * read, for any other pair: read_pair() takes it. */
-static inline __attribute__((always_inline)) bool
-read_plain_pair(const uint8_t **pos, const uint8_t *end, update_rec *rec)
-{
-    const uint8_t *key = *pos;
-    size_t left = (size_t)(end - key);
-    size_t klen = left ? mpx__mp_plain_len(key, left) : 0;
-    if (klen == 0 || klen >= left) return false;
-    const uint8_t *val = key + klen;
-    size_t vlen = mpx__mp_plain_len(val, left - klen);
-    if (vlen == 0 || vlen > left - klen) return false;
-    *rec = (update_rec){.key = key,
-                        .klen = (uint32_t)klen,
-                        .vlen = (uint32_t)vlen,
-                        .canonical = mpx__mp_is_canonical(key, klen)};
-    *pos = val + vlen;
-    return true;
-}
-
 /* Hashes the keys of recs[0..n), eight at a time in vector lanes. */
 static void hash_recs(update_rec *recs, size_t n)
 {
@@ -489,21 +468,14 @@ static int scan_pairs(mpx__mp_cursor *c, bool is_map, uint32_t n, size_t keep,
                       mpx__mp_cursor *resume, uint32_t *bad)
 {
     update_rec spare;
-    const uint8_t *p = c->p, *end = c->end;
     for (uint32_t i = 0; i < n; i++) {
-        update_rec *rec = i < keep ? &update_recs[i] : &spare;
-        if (!is_map || !read_plain_pair(&p, end, rec)) {
-            c->p = p;
-            int rc = read_pair(c, is_map, rec);
-            if (rc) {
-                *bad = i;
-                return rc;
-            }
-            p = c->p;
+        int rc = read_pair(c, is_map, i < keep ? &update_recs[i] : &spare);
+        if (rc) {
+            *bad = i;
+            return rc;
         }
-        if (i + 1 == keep) *resume = (mpx__mp_cursor){p, end};
+        if (i + 1 == keep) *resume = *c;
     }
-    c->p = p;
     hash_recs(update_recs, keep);
     return 0;
 }

@@ -253,8 +253,7 @@ static bool loop_and_io_together(pid_t pid)
 
 /* By default (--cpu auto) an idle mpxd keeps its loop and libzmq's I/O thread on one CPU
  * (when it has two or more to choose from, and the kernel's schedstat to go by); --cpu none
- * leaves both on every CPU. The moves
- * under load are test_placement's. */
+ * leaves both on every CPU. The moves under load are test_placement's. */
 static void test_cpu_auto_gathers_an_idle_server_and_none_does_not(void **state)
 {
     (void)state;
