@@ -139,7 +139,7 @@ static void raw_connect(raw_client *r)
     mpx__hs_proof(kk, strlen(key), MPX_LABEL_CLIENT, nc, ns, r->sid, auth + MPX_MAC_OFF);
     zmq_send(r->sock, auth, sizeof auth, 0);
     mpx__hs_derive(kk, strlen(key), MPX_LABEL_C2S, nc, ns, r->sid, k);
-    mpx__mac_key_init(&r->c2s, k);
+    if (mpx__mac_key_init(&r->c2s, k)) die("raw keys");
     raw_recv(r, buf, sizeof buf, &f);
     if (f.kind != MPX_K_WELCOME) die("raw welcome");
 }
@@ -160,7 +160,7 @@ static void raw_park_gets(raw_client *r, uint64_t queue_id, int n)
         memcpy(b + len, "\xa3get\x92\xc3\xc0", 7);
         len += 7;
         mpx__frame_header(frame, MPX_K_CALL, r->sid, ++r->seq);
-        mpx__mac_sign(&r->c2s, frame, MPX_HDR_LEN + len);
+        if (mpx__mac_sign(&r->c2s, frame, MPX_HDR_LEN + len)) die("raw sign");
         zmq_send(r->sock, frame, MPX_HDR_LEN + len, 0);
     }
 }
@@ -221,6 +221,7 @@ int main(int argc, char **argv)
            (double)(rss_busy - rss_idle) * 1024.0 / (double)waiters);
     printf("%-34s %14s %14.1f\n", "time to park them all (ms)", "-", park_ms);
 
+    mpx__mac_key_clear(&r.c2s);
     zmq_close(r.sock);
     zmq_ctx_term(r.ctx);
     mpx_proxy_free(&q);

@@ -240,6 +240,22 @@ static void welcome_read(mpx_client *c, const mpx__frame *f)
 }
 
 /* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
+/* The session's two MAC keys, derived from this handshake's nonces; a forked child's copy of
+ * its parent's keys is freed first. */
+static int session_keys(mpx_client *c, const uint8_t nc[MPX_NONCE_LEN],
+                        const uint8_t ns[MPX_NONCE_LEN])
+{
+    uint8_t key[32];
+    mpx__mac_key_clear(&c->c2s);
+    mpx__mac_key_clear(&c->s2c);
+    mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_C2S, nc, ns, c->sid, key);
+    int rc = mpx__mac_key_init(&c->c2s, key);
+    mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_S2C, nc, ns, c->sid, key);
+    if (rc == 0) rc = mpx__mac_key_init(&c->s2c, key);
+    sodium_memzero(key, sizeof key);
+    return rc ? mpx__fail(rc, "out of memory setting up the session keys") : 0;
+}
+
 static int handshake(mpx_client *c)
 {
     uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN],
@@ -272,13 +288,8 @@ static int handshake(mpx_client *c)
         mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_CLIENT, nc, ns, c->sid, frame + MPX_MAC_OFF);
         rc = handshake_send(c, frame, MPX_HDR_LEN);
     }
+    if (rc == 0) rc = session_keys(c, nc, ns);
     if (rc == 0) {
-        uint8_t key[32];
-        mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_C2S, nc, ns, c->sid, key);
-        mpx__mac_key_init(&c->c2s, key);
-        mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_S2C, nc, ns, c->sid, key);
-        mpx__mac_key_init(&c->s2c, key);
-        sodium_memzero(key, sizeof key);
         zmq_msg_close(&msg);
         zmq_msg_init(&msg);
         rc = handshake_recv(c, &msg, MPX_K_WELCOME, &f, deadline);
@@ -321,6 +332,8 @@ static void session_close_socket(mpx_client *c)
 static void client_destroy(mpx_client *c)
 {
     session_close_socket(c);
+    mpx__mac_key_clear(&c->c2s);
+    mpx__mac_key_clear(&c->s2c);
     mpx__wbuf_free(&c->batch);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -471,8 +484,8 @@ static void heartbeat_one(mpx_client *c, int64_t now)
         batch_flush(c);
     } else {
         mpx__frame_header(frame, MPX_K_HEARTBEAT, c->sid, c->send_seq + 1);
-        mpx__mac_sign(&c->c2s, frame, sizeof frame);
-        if (zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT) == (int)sizeof frame) {
+        if (mpx__mac_sign(&c->c2s, frame, sizeof frame) == 0 &&
+            zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT) == (int)sizeof frame) {
             c->send_seq++;
             c->last_send_ms = now;
         }
@@ -860,7 +873,10 @@ static int send_frame(mpx_client *c, mpx__wbuf *b, uint8_t kind, bool give)
 {
     zmq_msg_t m;
     mpx__frame_header((uint8_t *)b->data, kind, c->sid, ++c->send_seq);
-    mpx__mac_sign(&c->c2s, (uint8_t *)b->data, b->size);
+    if (mpx__mac_sign(&c->c2s, (uint8_t *)b->data, b->size) != 0) {
+        c->send_seq--;
+        return mpx__fail(MPX_ESYS, "the frame could not be signed (OpenSSL failed)");
+    }
     if (frame_msg(&m, b, give)) {
         c->send_seq--;
         return mpx__fail(MPX_ENOMEM, "out of memory sending the frame");
@@ -1140,8 +1156,8 @@ static void send_bye(mpx_client *c)
     batch_flush(c); /* deferred calls still run, as those already sent do */
     if (!c->broken) {
         mpx__frame_header(frame, MPX_K_BYE, c->sid, ++c->send_seq);
-        mpx__mac_sign(&c->c2s, frame, sizeof frame);
-        zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT);
+        if (mpx__mac_sign(&c->c2s, frame, sizeof frame) == 0)
+            zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT);
     }
     client_unlock(c);
 }

@@ -1,7 +1,7 @@
 /*
  * codec.h — the wire codec shared by libmpx and mpxd (internal).
  *
- * Bytes in, values out, no sockets: the frame header, the ChaCha20-Poly1305 frame tags, the
+ * Bytes in, values out, no sockets: the frame header, the AES-GCM frame tags, the
  * handshake derivations, and a bounded msgpack cursor that walks a message without allocating. The
  * layouts are the ones docs/protocol.md specifies; keep the two in step.
  */
@@ -9,6 +9,7 @@
 #define MPX_CODEC_H
 
 #include <msgpack.h>
+#include <openssl/types.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,20 +65,27 @@ int mpx__frame_parse(const void *buf, size_t len, mpx__frame *f);
 /* Writes the first MPX_HDR_SIGNED bytes of a header and zeroes the MAC field. */
 void mpx__frame_header(uint8_t *hdr, uint8_t kind, uint64_t sid, uint64_t seq);
 
-/* A session key for frame tags: ChaCha20-Poly1305 (RFC 8439) with an empty plaintext, the
- * signed bytes as associated data and the frame's seq as nonce (docs/protocol.md §4). It
- * costs a third of an HMAC-SHA256 on a small frame and a seventh on a large one. */
+/* A session key for frame tags: AES-256-GCM with an empty plaintext, the signed bytes as
+ * associated data and the frame's seq as nonce (docs/protocol.md §4). The key schedule is
+ * made once, at init; it is used by one thread at a time (mpxd's loop, or under a client's
+ * mutex). */
 typedef struct {
-    uint8_t key[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
+    EVP_CIPHER_CTX *ctx; /* owned; freed by mpx__mac_key_clear() */
 } mpx__mac_key;
 
-void mpx__mac_key_init(mpx__mac_key *k, const uint8_t key[32]);
+/* Sets k up for key. Returns 0 or MPX_ENOMEM. */
+int mpx__mac_key_init(mpx__mac_key *k, const uint8_t key[32]);
 
-/* Writes the tag of frame[0..MPX_HDR_SIGNED) || frame[MPX_HDR_LEN..len) into its MAC field. */
-void mpx__mac_sign(const mpx__mac_key *k, uint8_t *frame, size_t len);
+/* Frees k's state and clears its key; a cleared or zeroed key may be cleared again. */
+void mpx__mac_key_clear(mpx__mac_key *k);
+
+/* Writes the tag of frame[0..MPX_HDR_SIGNED) || frame[MPX_HDR_LEN..len) into its MAC field.
+ * Returns 0, or MPX_ESYS if OpenSSL failed (it does not for a key that initialised), leaving
+ * zeros there: such a frame must not be sent. */
+int mpx__mac_sign(mpx__mac_key *k, uint8_t *frame, size_t len);
 
 /* Checks a parsed frame's tag in constant time. Returns 0 or MPX_EAUTH. */
-int mpx__mac_verify(const mpx__mac_key *k, const mpx__frame *f);
+int mpx__mac_verify(mpx__mac_key *k, const mpx__frame *f);
 
 /* Handshake derivation: HMAC-SHA256(authkey, label || nc || ns || sid as 8 bytes big-endian),
  * the session keys. */
@@ -90,10 +98,10 @@ void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
                    const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
                    uint8_t out[MPX_MAC_LEN]);
 
-#define MPX_LABEL_SERVER "mpx2 server proof"
-#define MPX_LABEL_CLIENT "mpx2 client proof"
-#define MPX_LABEL_C2S "mpx2 key c2s"
-#define MPX_LABEL_S2C "mpx2 key s2c"
+#define MPX_LABEL_SERVER "mpx3 server proof"
+#define MPX_LABEL_CLIENT "mpx3 client proof"
+#define MPX_LABEL_C2S "mpx3 key c2s"
+#define MPX_LABEL_S2C "mpx3 key s2c"
 
 void mpx__put_u64be(uint8_t *p, uint64_t v);
 uint64_t mpx__get_u64be(const uint8_t *p);

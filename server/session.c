@@ -38,7 +38,12 @@ static void session_sign_send(mpx__server *s, mpx__session *sess, uint8_t kind,
 {
     uint8_t *frame = (uint8_t *)buf->data;
     mpx__frame_header(frame, kind, sess->sid, ++sess->send_seq);
-    mpx__mac_sign(&sess->s2c, frame, buf->size);
+    if (mpx__mac_sign(&sess->s2c, frame, buf->size) != 0) {
+        sess->send_seq--; /* nothing went out; the client's call times out */
+        mpx__log_warn("session %016llx: a reply could not be signed",
+                      (unsigned long long)sess->sid);
+        return;
+    }
     send_frame(s, sess->rid, sess->rid_len, buf);
 }
 
@@ -166,6 +171,8 @@ static void session_end(mpx__server *s, mpx__session *sess)
     mpx__registry_drop_refs(&s->reg, &sess->refs);
     HASH_DEL(s->sessions, sess);
     s->n_sessions--;
+    mpx__mac_key_clear(&sess->c2s);
+    mpx__mac_key_clear(&sess->s2c);
     sodium_memzero(sess, sizeof *sess);
     free(sess);
 }
@@ -224,11 +231,17 @@ static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
     uint8_t key[32];
     mpx__hs_derive(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_C2S, sess->nc, sess->ns, sess->sid,
                    key);
-    mpx__mac_key_init(&sess->c2s, key);
+    int rc = mpx__mac_key_init(&sess->c2s, key);
     mpx__hs_derive(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_S2C, sess->nc, sess->ns, sess->sid,
                    key);
-    mpx__mac_key_init(&sess->s2c, key);
+    if (rc == 0) rc = mpx__mac_key_init(&sess->s2c, key);
     sodium_memzero(key, sizeof key);
+    if (rc != 0) {
+        send_frame_error(s, NULL, sess->rid, sess->rid_len, MPX_ENOMEM,
+                         "out of memory setting up the session");
+        session_end(s, sess);
+        return;
+    }
     sess->state = SESSION_READY;
     sess->last_seen_ms = mpx__now_ms();
     mpx__log_info(s, "session %016llx from %s authenticated", (unsigned long long)sess->sid,

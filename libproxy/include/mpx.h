@@ -43,7 +43,7 @@ extern "C" {
 #define MPX_VERSION_STRING "0.1.0"
 
 /* The wire protocol version this library speaks (docs/protocol.md). */
-#define MPX_PROTOCOL_VERSION 2
+#define MPX_PROTOCOL_VERSION 3
 
 /* The endpoint mpxd serves when started without arguments. */
 #define MPX_DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
