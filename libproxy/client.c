@@ -239,7 +239,6 @@ static void welcome_read(mpx_client *c, const mpx__frame *f)
     }
 }
 
-/* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
 /* The session's two MAC keys, derived from this handshake's nonces; a forked child's copy of
  * its parent's keys is freed first. */
 static int session_keys(mpx_client *c, const uint8_t nc[MPX_NONCE_LEN],
@@ -256,6 +255,7 @@ static int session_keys(mpx_client *c, const uint8_t nc[MPX_NONCE_LEN],
     return rc ? mpx__fail(rc, "out of memory setting up the session keys") : 0;
 }
 
+/* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
 static int handshake(mpx_client *c)
 {
     uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN],
