@@ -239,22 +239,6 @@ static void welcome_read(mpx_client *c, const mpx__frame *f)
     }
 }
 
-/* The session's two MAC keys, derived from this handshake's nonces; a forked child's copy of
- * its parent's keys is freed first. */
-static int session_keys(mpx_client *c, const uint8_t nc[MPX_NONCE_LEN],
-                        const uint8_t ns[MPX_NONCE_LEN])
-{
-    uint8_t key[32];
-    mpx__mac_key_clear(&c->c2s);
-    mpx__mac_key_clear(&c->s2c);
-    mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_C2S, nc, ns, c->sid, key);
-    int rc = mpx__mac_key_init(&c->c2s, key);
-    mpx__hs_derive(c->authkey, c->keylen, MPX_LABEL_S2C, nc, ns, c->sid, key);
-    if (rc == 0) rc = mpx__mac_key_init(&c->s2c, key);
-    sodium_memzero(key, sizeof key);
-    return rc ? mpx__fail(rc, "out of memory setting up the session keys") : 0;
-}
-
 /* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
 static int handshake(mpx_client *c)
 {
@@ -288,7 +272,9 @@ static int handshake(mpx_client *c)
         mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_CLIENT, nc, ns, c->sid, frame + MPX_MAC_OFF);
         rc = handshake_send(c, frame, MPX_HDR_LEN);
     }
-    if (rc == 0) rc = session_keys(c, nc, ns);
+    /* A forked child's copy of its parent's keys is freed here. */
+    if (rc == 0 && mpx__session_keys(c->authkey, c->keylen, nc, ns, c->sid, &c->c2s, &c->s2c))
+        rc = mpx__fail(MPX_ENOMEM, "out of memory setting up the session keys");
     if (rc == 0) {
         zmq_msg_close(&msg);
         zmq_msg_init(&msg);

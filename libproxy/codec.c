@@ -126,6 +126,22 @@ void mpx__hs_derive(const uint8_t *authkey, size_t keylen, const char *label,
     sodium_memzero(&st, sizeof st);
 }
 
+int mpx__session_keys(const uint8_t *authkey, size_t keylen, const uint8_t nc[MPX_NONCE_LEN],
+                      const uint8_t ns[MPX_NONCE_LEN], uint64_t sid, mpx__mac_key *c2s,
+                      mpx__mac_key *s2c)
+{
+    uint8_t key[32];
+    mpx__mac_key_clear(c2s);
+    mpx__mac_key_clear(s2c);
+    mpx__hs_derive(authkey, keylen, MPX_LABEL_C2S, nc, ns, sid, key);
+    int rc = mpx__mac_key_init(c2s, key);
+    mpx__hs_derive(authkey, keylen, MPX_LABEL_S2C, nc, ns, sid, key);
+    if (rc == 0) rc = mpx__mac_key_init(s2c, key);
+    if (rc != 0) mpx__mac_key_clear(c2s);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
+
 void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
                    const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
                    uint8_t out[MPX_MAC_LEN])

@@ -93,6 +93,13 @@ void mpx__hs_derive(const uint8_t *authkey, size_t keylen, const char *label,
                     const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
                     uint8_t out[32]);
 
+/* A session's two MAC keys, k_c2s and k_s2c, derived from its handshake and set up
+ * (docs/protocol.md §3, step 5). Clears both first, so a key pair may be set up again.
+ * Returns 0 or MPX_ENOMEM, when neither is left set up. */
+int mpx__session_keys(const uint8_t *authkey, size_t keylen, const uint8_t nc[MPX_NONCE_LEN],
+                      const uint8_t ns[MPX_NONCE_LEN], uint64_t sid, mpx__mac_key *c2s,
+                      mpx__mac_key *s2c);
+
 /* Handshake proof: the first MPX_MAC_LEN bytes of mpx__hs_derive(), sent in the MAC field. */
 void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
                    const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,

@@ -229,15 +229,8 @@ static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
         session_end(s, sess);
         return;
     }
-    uint8_t key[32];
-    mpx__hs_derive(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_C2S, sess->nc, sess->ns, sess->sid,
-                   key);
-    int rc = mpx__mac_key_init(&sess->c2s, key);
-    mpx__hs_derive(s->cfg.authkey, s->cfg.keylen, MPX_LABEL_S2C, sess->nc, sess->ns, sess->sid,
-                   key);
-    if (rc == 0) rc = mpx__mac_key_init(&sess->s2c, key);
-    sodium_memzero(key, sizeof key);
-    if (rc != 0) { /* out of memory: mpxd's allocation policy (alloc.h) */
+    if (mpx__session_keys(s->cfg.authkey, s->cfg.keylen, sess->nc, sess->ns, sess->sid, &sess->c2s,
+                          &sess->s2c) != 0) { /* mpxd's policy (alloc.h) */
         fprintf(stderr, "mpxd: out of memory setting up a session's keys\n");
         abort();
     }

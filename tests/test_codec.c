@@ -97,6 +97,42 @@ static void test_handshake_proof_binds_every_input(void **state)
     assert_memory_not_equal(a, b, MPX_MAC_LEN);
 }
 
+/* Signs a 20-byte frame with `signer` and reports whether `checker` accepts it. */
+static bool accepts(mpx__mac_key *signer, mpx__mac_key *checker)
+{
+    uint8_t buf[MPX_HDR_LEN + 20];
+    mpx__frame f;
+    mpx__frame_header(buf, MPX_K_CALL, 7, 3);
+    memset(buf + MPX_HDR_LEN, 'v', 20);
+    assert_ok(mpx__mac_sign(signer, buf, sizeof buf));
+    assert_ok(mpx__frame_parse(buf, sizeof buf, &f));
+    return mpx__mac_verify(checker, &f) == 0;
+}
+
+/* A session's keys are the HMACs of step 5 of the handshake, one for each direction, and a
+ * pair may be set up again (as a forked client does) without leaking the first. */
+static void test_session_keys_follow_the_handshake(void **state)
+{
+    (void)state;
+    uint8_t nc[32] = {3}, ns[32] = {4}, key[32];
+    const uint8_t *authkey = (const uint8_t *)"authkey";
+    mpx__mac_key c2s = {0}, s2c = {0}, want_c2s, want_s2c;
+    mpx__hs_derive(authkey, 7, MPX_LABEL_C2S, nc, ns, 42, key);
+    assert_ok(mpx__mac_key_init(&want_c2s, key));
+    mpx__hs_derive(authkey, 7, MPX_LABEL_S2C, nc, ns, 42, key);
+    assert_ok(mpx__mac_key_init(&want_s2c, key));
+    for (int round = 0; round < 2; round++) {
+        assert_ok(mpx__session_keys(authkey, 7, nc, ns, 42, &c2s, &s2c));
+        assert_true(accepts(&c2s, &want_c2s));
+        assert_true(accepts(&s2c, &want_s2c));
+        assert_false(accepts(&c2s, &s2c)); /* each direction has its own key */
+    }
+    mpx__mac_key_clear(&c2s);
+    mpx__mac_key_clear(&s2c);
+    mpx__mac_key_clear(&want_c2s);
+    mpx__mac_key_clear(&want_s2c);
+}
+
 /* AES-256-GCM's tag of an empty plaintext with ad as associated data, from another
  * implementation than codec.c's: libsodium's where the CPU has the instructions it needs,
  * else OpenSSL's one-shot form over a contiguous buffer. */
@@ -434,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_mac_detects_any_change),
         cmocka_unit_test(test_handshake_proof_binds_every_input),
         cmocka_unit_test(test_mac_is_aes256gcm),
+        cmocka_unit_test(test_session_keys_follow_the_handshake),
         cmocka_unit_test(test_mac_matches_the_documented_example),
         cmocka_unit_test(test_cursor_reads_a_call),
         cmocka_unit_test(test_cursor_refuses_hostile_input),

@@ -83,7 +83,7 @@ static int raw_recv_error(raw_peer *p)
 /* Runs the handshake with key; returns 0 or the code of the ERROR frame that ended it. */
 static int raw_handshake(raw_peer *p, const uint8_t *key, size_t len)
 {
-    uint8_t nc[32], ns[32], hello[MPX_HDR_LEN + 32], auth[MPX_HDR_LEN], k[32];
+    uint8_t nc[32], ns[32], hello[MPX_HDR_LEN + 32], auth[MPX_HDR_LEN];
     randombytes_buf(nc, sizeof nc);
     mpx__frame_header(hello, MPX_K_HELLO, 0, 0);
     memcpy(hello + MPX_HDR_LEN, nc, 32);
@@ -95,12 +95,7 @@ static int raw_handshake(raw_peer *p, const uint8_t *key, size_t len)
     mpx__frame_header(auth, MPX_K_AUTH, p->sid, 0);
     mpx__hs_proof(key, len, MPX_LABEL_CLIENT, nc, ns, p->sid, auth + MPX_MAC_OFF);
     raw_send(p, auth, sizeof auth);
-    mpx__mac_key_clear(&p->c2s); /* a second handshake on the same socket */
-    mpx__mac_key_clear(&p->s2c);
-    mpx__hs_derive(key, len, MPX_LABEL_C2S, nc, ns, p->sid, k);
-    assert_ok(mpx__mac_key_init(&p->c2s, k));
-    mpx__hs_derive(key, len, MPX_LABEL_S2C, nc, ns, p->sid, k);
-    assert_ok(mpx__mac_key_init(&p->s2c, k));
+    assert_ok(mpx__session_keys(key, len, nc, ns, p->sid, &p->c2s, &p->s2c));
     raw_recv(p);
     if (p->in.kind == MPX_K_ERROR) {
         p->len = 0;
