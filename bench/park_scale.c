@@ -107,7 +107,7 @@ static void measure_reads(mpx_proxy *d, int reads, double *p50, double *p99)
 typedef struct {
     void *ctx, *sock;
     uint64_t sid, seq;
-    mpx__mac_key c2s;
+    mpx__mac_key c2s, s2c;
 } raw_client;
 
 static void raw_recv(raw_client *r, uint8_t *buf, size_t cap, mpx__frame *f)
@@ -119,7 +119,7 @@ static void raw_recv(raw_client *r, uint8_t *buf, size_t cap, mpx__frame *f)
 
 static void raw_connect(raw_client *r)
 {
-    uint8_t nc[32], ns[32], hello[MPX_HDR_LEN + 32], auth[MPX_HDR_LEN], k[32], buf[512];
+    uint8_t nc[32], ns[32], hello[MPX_HDR_LEN + 32], auth[MPX_HDR_LEN], buf[512];
     mpx__frame f;
     r->ctx = zmq_ctx_new();
     r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
@@ -138,8 +138,7 @@ static void raw_connect(raw_client *r)
     mpx__frame_header(auth, MPX_K_AUTH, r->sid, 0);
     mpx__hs_proof(kk, strlen(key), MPX_LABEL_CLIENT, nc, ns, r->sid, auth + MPX_MAC_OFF);
     zmq_send(r->sock, auth, sizeof auth, 0);
-    mpx__hs_derive(kk, strlen(key), MPX_LABEL_C2S, nc, ns, r->sid, k);
-    if (mpx__mac_key_init(&r->c2s, k)) die("raw keys");
+    if (mpx__session_keys(kk, strlen(key), nc, ns, r->sid, &r->c2s, &r->s2c)) die("raw keys");
     raw_recv(r, buf, sizeof buf, &f);
     if (f.kind != MPX_K_WELCOME) die("raw welcome");
 }
@@ -222,6 +221,7 @@ int main(int argc, char **argv)
     printf("%-34s %14s %14.1f\n", "time to park them all (ms)", "-", park_ms);
 
     mpx__mac_key_clear(&r.c2s);
+    mpx__mac_key_clear(&r.s2c);
     zmq_close(r.sock);
     zmq_ctx_term(r.ctx);
     mpx_proxy_free(&q);
