@@ -49,7 +49,7 @@ def free_port():
 class Bench:
     def __init__(self, build, out):
         self.load = os.path.join(build, "bench", "load")
-        self.mpxd = os.path.join(build, "server", "mpxd")
+        self.mpxd = os.path.join(build, "bin", "mpxd")
         self.park = os.path.join(build, "bench", "park_scale")
         self.out = out
         self.dir = tempfile.mkdtemp(prefix="mpx-compare-")

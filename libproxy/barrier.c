@@ -7,15 +7,11 @@ static int barrier_make(mpx_client *c, const char *name, uint64_t parties, int t
                         mpx_proxy **out)
 {
     if (parties == 0 || (timeout_ms < 0 && timeout_ms != MPX_FOREVER))
-        return mpx__fail(MPX_EINVAL, "a barrier needs parties >= 1 and a valid timeout");
-    mpx_value *cargs = mpx_array(), *p = mpx_uint(parties), *t = mpx__wait_value(timeout_ms);
-    int rc = cargs && p && t && mpx_array_push(cargs, &p) == 0 && mpx_array_push(cargs, &t) == 0
-                 ? mpx__proxy_open(c, name, "barrier", cargs, out)
-                 : mpx__fail(MPX_ENOMEM, "out of memory");
-    mpx_value_free(&cargs);
-    mpx_value_free(&p);
-    mpx_value_free(&t);
-    return rc;
+        return mpx__fail(MPX_EINVAL, "a barrier needs parties >= 1 and a timeout (ms or "
+                                     "MPX_FOREVER)");
+    mpx_value *args[] = {mpx_uint(parties),
+                         timeout_ms == MPX_FOREVER ? mpx_nil() : mpx_uint((uint64_t)timeout_ms)};
+    return mpx__proxy_open_args(c, name, "barrier", args, 2, out);
 }
 
 int mpx_barrier_new(mpx_client *c, uint64_t parties, int timeout_ms, mpx_proxy **out)
@@ -35,15 +31,15 @@ int mpx_barrier_wait(mpx_proxy *b, int wait_ms, uint64_t *index)
     int rc = mpx__proxy_check(b, "barrier");
     if (rc) return rc;
     if (!index) return mpx__fail(MPX_EINVAL, "mpx_barrier_wait: no out argument");
+    mpx__wait w = {.call_timeout = MPX_FOREVER}; /* the barrier's own timeout is not known here */
     bool own_timeout = wait_ms == MPX_BARRIER_TIMEOUT;
-    int call_timeout = MPX__NO_TIMEOUT; /* the barrier's own timeout is not known here */
-    if (!own_timeout && (rc = mpx__wait_call_timeout(b, wait_ms, &call_timeout)) != 0) return rc;
-    mpx_value *t = mpx__wait_value(wait_ms), *res = NULL;
-    const mpx_value *items[] = {t};
-    rc = mpx__call_items(b, "wait", items, own_timeout ? 0 : 1, call_timeout, &res);
+    if (!own_timeout && (rc = mpx__wait_make(b, wait_ms, &w)) != 0) return rc;
+    mpx_value *res = NULL;
+    const mpx_value *items[] = {w.timeout};
+    rc = mpx__call_items(b, "wait", items, own_timeout ? 0 : 1, w.call_timeout, &res);
     if (rc == 0 && mpx_value_get_uint(res, index) != 0)
         rc = mpx__fail(MPX_EPROTO, "barrier.wait: unexpected result");
-    mpx_value_free(&t);
+    mpx__wait_free(&w);
     mpx_value_free(&res);
     return rc;
 }

@@ -466,18 +466,11 @@ static int canon_pack(mpx__mp_cursor *c, msgpack_packer *pk, int depth)
     return rc < 0 ? MPX_ENOMEM : rc;
 }
 
-static int sbuffer_write_checked(void *data, const char *buf, size_t len)
-{
-    return msgpack_sbuffer_write(data, buf, len) == 0 ? 0 : MPX_ENOMEM;
-}
-
-int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_sbuffer *out)
+int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_packer *pk)
 {
     mpx__mp_cursor c;
-    msgpack_packer pk;
     mpx__mp_init(&c, obj, len);
-    msgpack_packer_init(&pk, out, sbuffer_write_checked);
-    int rc = canon_pack(&c, &pk, 0);
+    int rc = canon_pack(&c, pk, 0);
     if (rc == 0 && c.p != c.end) rc = MPX_EPROTO;
     return rc;
 }

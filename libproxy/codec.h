@@ -23,7 +23,6 @@
 #define MPX_MAC_OFF 18
 #define MPX_MAC_LEN 16
 #define MPX_NONCE_LEN 32
-#define MPX_MAX_DEPTH 512         /* deepest nesting of arrays and maps accepted */
 #define MPX_PREAUTH_MAX_FRAME 256 /* largest frame accepted before the handshake ends */
 #define MPX_DEFAULT_MAX_MESSAGE (16u << 20)
 #define MPX_DEFAULT_SESSION_TIMEOUT_MS 5000 /* silence after which mpxd ends a session */
@@ -234,11 +233,11 @@ static inline void mpx__copy_small(void *dst, const void *src, size_t len)
     }
 }
 
-/* Re-encodes one msgpack object canonically into out: integers in their shortest form,
+/* Re-encodes one msgpack object canonically through pk: integers in their shortest form,
  * float32 widened to float64, strings and bytes with their shortest headers. Two keys are
  * the same key exactly when their canonical encodings are equal. Returns 0, MPX_EPROTO or
- * MPX_ENOMEM. */
-int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_sbuffer *out);
+ * MPX_ENOMEM (the packer's writes failed). */
+int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_packer *pk);
 
 /* True when obj, one whole object of len bytes, is a fixint, or a string or bytes with its
  * shortest header: then it is its own canonical encoding and need not be re-encoded. False

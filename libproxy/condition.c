@@ -27,13 +27,10 @@ static int cond_make(mpx_client *c, const char *name, mpx_proxy *lock, mpx_proxy
         rc = mpx_rlock_new(c, &own);
         lock = own;
     }
-    mpx_value *cargs = mpx_array(), *id = rc ? NULL : mpx_uint(mpx_proxy_id(lock));
-    if (rc == 0)
-        rc = cargs && id && mpx_array_push(cargs, &id) == 0
-                 ? mpx__proxy_open(c, name, "condition", cargs, out)
-                 : mpx__fail(MPX_ENOMEM, "out of memory");
-    mpx_value_free(&cargs);
-    mpx_value_free(&id);
+    if (rc == 0) {
+        mpx_value *args[] = {mpx_uint(mpx_proxy_id(lock))};
+        rc = mpx__proxy_open_args(c, name, "condition", args, 1, out);
+    }
     mpx_proxy_free(&own);
     return rc;
 }
@@ -63,15 +60,16 @@ int mpx_condition_release(mpx_proxy *cond)
 
 int mpx_condition_wait(mpx_proxy *cond, int wait_ms, bool *notified)
 {
-    int call_timeout, rc = cond_check(cond);
-    if (rc == 0) rc = mpx__wait_call_timeout(cond, wait_ms, &call_timeout);
+    mpx__wait w;
+    int rc = cond_check(cond);
+    if (rc == 0) rc = mpx__wait_make(cond, wait_ms, &w);
     if (rc) return rc;
     /* Re-acquiring after the wait has no limit on the server: no limit here either. */
-    mpx_value *t = mpx__wait_value(wait_ms);
     mpx_value *thread = mpx_uint(mpx__thread_id());
-    const mpx_value *items[] = {t, thread};
-    rc = mpx__call_bool(cond, "wait", items, 2, MPX__NO_TIMEOUT, notified);
-    mpx_value_free(&t);
+    const mpx_value *items[] = {w.timeout, thread};
+    rc = thread ? mpx__call_bool(cond, "wait", items, 2, MPX_FOREVER, notified)
+                : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx__wait_free(&w);
     mpx_value_free(&thread);
     return rc;
 }
@@ -81,6 +79,7 @@ static int notify_common(mpx_proxy *cond, const char *method, mpx_value *n)
     int rc = cond_check(cond);
     mpx_value *thread = mpx_uint(mpx__thread_id());
     const mpx_value *items[] = {n, thread};
+    if (rc == 0 && (!n || !thread)) rc = mpx__fail(MPX_ENOMEM, "out of memory");
     if (rc == 0) rc = mpx__call_items(cond, method, items, 2, MPX_TIMEOUT_DEFAULT, NULL);
     mpx_value_free(&n);
     mpx_value_free(&thread);
@@ -97,22 +96,19 @@ int mpx_condition_notify_all(mpx_proxy *cond)
     return notify_common(cond, "notify_all", mpx_nil());
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int mpx_condition_wait_for(mpx_proxy *cond, mpx_predicate pred, void *arg, int wait_ms,
                            bool *result)
 {
-    if (!pred || !result || (wait_ms < 0 && wait_ms != MPX_FOREVER))
+    if (!pred || !result ||
+        (wait_ms < 0 && wait_ms != MPX_FOREVER && wait_ms != MPX_TIMEOUT_DEFAULT))
         return mpx__fail(MPX_EINVAL, "mpx_condition_wait_for: predicate, result, wait_ms");
-    int64_t end = wait_ms == MPX_FOREVER ? INT64_MAX : now_ms() + wait_ms;
+    int rc = cond_check(cond);
+    if (rc) return rc;
+    if (wait_ms == MPX_TIMEOUT_DEFAULT) wait_ms = mpx__client_timeout(cond->client);
+    int64_t end = wait_ms == MPX_FOREVER ? INT64_MAX : mpx__clock_ms() + wait_ms;
     *result = pred(arg);
     while (!*result) {
-        int left = wait_ms == MPX_FOREVER ? MPX_FOREVER : (int)(end - now_ms());
+        int left = wait_ms == MPX_FOREVER ? MPX_FOREVER : (int)(end - mpx__clock_ms());
         if (wait_ms != MPX_FOREVER && left <= 0) break;
         bool notified;
         int rc = mpx_condition_wait(cond, left, &notified);

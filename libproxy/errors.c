@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "client.h"
 
 /* Per thread, like errno: a message is never overwritten by another thread's failure. */
 static _Thread_local char last_error[512];
@@ -41,7 +41,7 @@ const char *mpx_err_name(int code)
 bool mpx_err_is_remote(int code)
 {
     return (code <= MPX_EKEY && code >= MPX_ETOOBIG) || code == MPX_EFULL || code == MPX_EEMPTY ||
-           code == MPX_ENOTHELD || code == MPX_EBROKEN;
+           code == MPX_ENOTHELD || code == MPX_EBROKEN || code == MPX_EMEMLIMIT;
 }
 
 const char *mpx_last_error(void)
@@ -64,4 +64,14 @@ int mpx__fail_remote(int code, const char *msg, size_t len)
     memcpy(last_error, msg, len);
     last_error[len] = '\0';
     return code;
+}
+
+void mpx__error_save(mpx__error_stash *s)
+{
+    memcpy(s->msg, last_error, sizeof s->msg);
+}
+
+void mpx__error_restore(const mpx__error_stash *s)
+{
+    memcpy(last_error, s->msg, sizeof last_error);
 }

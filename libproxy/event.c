@@ -39,12 +39,12 @@ int mpx_event_is_set(mpx_proxy *e, bool *out)
 
 int mpx_event_wait(mpx_proxy *e, int wait_ms, bool *flag)
 {
-    int call_timeout, rc = event_check(e);
-    if (rc == 0) rc = mpx__wait_call_timeout(e, wait_ms, &call_timeout);
+    mpx__wait w;
+    int rc = event_check(e);
+    if (rc == 0) rc = mpx__wait_make(e, wait_ms, &w);
     if (rc) return rc;
-    mpx_value *t = mpx__wait_value(wait_ms);
-    const mpx_value *items[] = {t};
-    rc = mpx__call_bool(e, "wait", items, 1, call_timeout, flag);
-    mpx_value_free(&t);
+    const mpx_value *items[] = {w.timeout};
+    rc = mpx__call_bool(e, "wait", items, 1, w.call_timeout, flag);
+    mpx__wait_free(&w);
     return rc;
 }

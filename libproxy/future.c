@@ -4,8 +4,9 @@
  *
  * A future owns the pending entry of its call (client.h), so any number of calls can be in
  * flight on one client: each reply is matched to its future by request id by whichever thread
- * is reading the socket. A future whose client is freed first is told so (MPX_ECLOSED), and
- * one carried into a fork()ed child reports MPX_ECONN: its reply goes to the parent's session.
+ * is reading the socket. A future holds a reference to its client's memory, so it may be
+ * waited or freed after the client, in any order: its wait then returns MPX_ECLOSED. One
+ * carried into a fork()ed child reports MPX_ECONN: its reply goes to the parent's session.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 struct mpx_future {
     uint32_t tag;
     bool waited;      /* mpx_future_wait() has returned the outcome */
-    mpx_client *c;    /* the client the call went out on */
+    mpx_client *c;    /* the client the call went out on; held */
     int64_t deadline; /* CLOCK_MONOTONIC ms, from the call's timeout */
     mpx__pending call;
 };
@@ -34,13 +35,19 @@ static int future_start(mpx_proxy *p, const char *method, const mpx__args *args,
     if (!out) return mpx__fail(MPX_EINVAL, "%s: no out argument", method);
     mpx_future *f = calloc(1, sizeof *f);
     if (!f) return mpx__fail(MPX_ENOMEM, "out of memory");
+    if (timeout_ms <= 0 && timeout_ms != MPX_TIMEOUT_DEFAULT && timeout_ms != MPX_FOREVER) {
+        free(f);
+        return mpx__fail(MPX_EINVAL, "%s: timeout_ms is > 0, MPX_TIMEOUT_DEFAULT or MPX_FOREVER",
+                         method);
+    }
     f->c = p->client;
     f->deadline = mpx__call_deadline(f->c, timeout_ms);
-    int rc = mpx__call_send(f->c, p->id, method, args, true, &f->call);
+    int rc = mpx__call_send(f->c, p->id, p->type, method, args, true, &f->call);
     if (rc) {
         free(f);
         return rc;
     }
+    mpx__client_hold(f->c);
     f->tag = FUTURE_TAG;
     *out = f;
     return 0;
@@ -105,9 +112,13 @@ bool mpx_future_ready(mpx_future *f)
 void mpx_future_free(mpx_future **fp)
 {
     if (!fp || !future_ok(*fp)) return;
+    mpx__error_stash stash;
+    mpx__error_save(&stash);
     mpx_future *f = *fp;
     *fp = NULL;
     mpx__call_cancel(f->c, &f->call);
+    mpx__client_release(f->c);
     f->tag = MPX_DEAD_TAG;
     free(f);
+    mpx__error_restore(&stash);
 }

@@ -46,15 +46,14 @@ int mpx__value_pack(mpx__wbuf *b, const mpx_value *v);
 /* Whether this process may run on cpu (mpxd's --cpu, mpx_connect_opts' io_cpu). */
 bool mpx__cpu_usable(int cpu);
 
-/* Widening the send buffers of ipc:// connections (sockbuf.c says why). Open the monitor on
- * sock before it binds or connects, under an inproc name unique in zctx: it returns the
- * monitor's reading end, or NULL (the buffers then stay as they are). Its queue has no bound,
- * so that libzmq's I/O thread never waits on it: drain it, without waiting, once a new
- * connection has been heard from, and often enough to keep it short. Close it (NULL is fine)
- * before sock. */
-bool mpx__endpoint_is_ipc(const char *endpoint, size_t len);
-void *mpx__ipc_monitor_open(void *zctx, void *sock, const char *name, int events);
-void mpx__ipc_monitor_drain(void *mon);
-void mpx__ipc_monitor_close(void *sock, void **mon);
+/* The longest authkey, in bytes. */
+#define MPX__KEY_MAX 4096
+
+/* Reads an authkey file into key (one byte more than the longest key, so that a longer file can
+ * be told): a regular file of 1 to MPX__KEY_MAX bytes, less one trailing newline. *mode (if not
+ * NULL) gets the file's permission bits. Returns 0, MPX_ESYS (unreadable) or MPX_EINVAL (not a
+ * regular file, empty or too long), with the reason in err. */
+int mpx__keyfile_read(const char *path, uint8_t key[MPX__KEY_MAX + 1], size_t *len,
+                      unsigned *mode, char *err, size_t errlen);
 
 #endif

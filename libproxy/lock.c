@@ -74,7 +74,8 @@ int mpx__lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence
     if (rc) return rc;
     mpx_value *thread = mpx_uint(mpx__thread_id());
     const mpx_value *items[] = {w.block, w.timeout, thread};
-    rc = mpx__call_items(l, "acquire", items, 3, w.call_timeout, &res);
+    rc = thread ? mpx__call_items(l, "acquire", items, 3, w.call_timeout, &res)
+                : mpx__fail(MPX_ENOMEM, "out of memory");
     if (rc == 0) rc = read_acquire(res, acquired, fence, owner_died);
     mpx_value_free(&thread);
     mpx_value_free(&res);
@@ -92,7 +93,8 @@ int mpx__lock_release(mpx_proxy *l)
 {
     mpx_value *thread = mpx_uint(mpx__thread_id());
     const mpx_value *items[] = {thread};
-    int rc = mpx__call_items(l, "release", items, 1, MPX_TIMEOUT_DEFAULT, NULL);
+    int rc = thread ? mpx__call_items(l, "release", items, 1, MPX_TIMEOUT_DEFAULT, NULL)
+                    : mpx__fail(MPX_ENOMEM, "out of memory");
     mpx_value_free(&thread);
     return rc;
 }

@@ -7,10 +7,16 @@
  * writes "ready" on one once it is bound (so connecting never races the bind), and it stops
  * when every holder of the other one is gone (our process and anything forked from it), so a
  * crashed owner never leaves a server behind.
+ *
+ * The mpxd it starts is $MPX_MPXD if set, else the one installed beside this library (found at
+ * run time from where the library itself was loaded, so an install under any --prefix works),
+ * else mpxd on PATH. No path from the build is compiled in.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -41,13 +47,37 @@ struct mpx_manager {
     char endpoint[120];
 };
 
-/* The mpxd to start: $MPX_MPXD, else the installed one, else the one in the build tree. */
-static const char *mpxd_path(void)
+/* The mpxd beside this library: PREFIX/bin/mpxd or PREFIX/libexec/mpxd, where the library is
+ * PREFIX/<libdir>/libmpx.so (libdir one or two levels deep: lib, lib/x86_64-linux-gnu). */
+static bool mpxd_beside_library(char *out, size_t size)
+{
+    Dl_info info;
+    char lib[PATH_MAX];
+    if (!dladdr((void *)mpx_manager_start, &info) || !info.dli_fname ||
+        !realpath(info.dli_fname, lib))
+        return false;
+    char *dir = dirname(lib); /* PREFIX/<libdir> */
+    for (int up = 0; up < 2; up++) {
+        char *prefix = dirname(dir);
+        static const char *const where[] = {"bin", "libexec"};
+        for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
+            if (snprintf(out, size, "%s/%s/mpxd", prefix, where[i]) < (int)size &&
+                access(out, X_OK) == 0)
+                return true;
+        }
+        dir = prefix;
+    }
+    return false;
+}
+
+/* The mpxd to start: $MPX_MPXD, else the one beside this library, else "mpxd" (searched on
+ * PATH by the spawn). */
+static const char *mpxd_path(char *buf, size_t size)
 {
     const char *env = getenv("MPX_MPXD");
     if (env && *env) return env;
-    if (access(MPX_INSTALLED_MPXD, X_OK) == 0) return MPX_INSTALLED_MPXD;
-    return MPX_BUILD_MPXD;
+    if (mpxd_beside_library(buf, size)) return buf;
+    return "mpxd";
 }
 
 static int make_dir(mpx_manager *m)
@@ -80,7 +110,8 @@ static int write_key(const mpx_manager *m, char key[65])
 /* Starts mpxd with the ready pipe's write end as fd 3 and the lifeline's read end as fd 4. */
 static int spawn_server(mpx_manager *m, int ready[2], int life[2])
 {
-    const char *path = mpxd_path();
+    char buf[PATH_MAX];
+    const char *path = mpxd_path(buf, sizeof buf);
     char *argv[] = {(char *)path,
                     (char *)"--quiet",
                     (char *)"--authkey-file",
@@ -95,9 +126,11 @@ static int spawn_server(mpx_manager *m, int ready[2], int life[2])
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
     posix_spawn_file_actions_adddup2(&fa, life[0], 4);
-    int err = posix_spawn(&m->server, path, &fa, NULL, argv, environ);
+    int err = posix_spawnp(&m->server, path, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (err) return mpx__fail(MPX_ESYS, "cannot start %s: %s", path, strerror(err));
+    if (err)
+        return mpx__fail(MPX_ESYS, "cannot start %s: %s (set MPX_MPXD to mpxd's path)", path,
+                         strerror(err));
     return 0;
 }
 
@@ -109,7 +142,7 @@ static int await_ready(int fd)
     int n = poll(&pfd, 1, READY_TIMEOUT_MS);
     ssize_t got = n > 0 ? read(fd, buf, sizeof buf) : 0;
     if (got >= 5 && memcmp(buf, "ready", 5) == 0) return 0;
-    return mpx__fail(MPX_ESYS, "%s did not start: %s", mpxd_path(),
+    return mpx__fail(MPX_ESYS, "mpxd did not start: %s",
                      n == 0 ? "no answer within 10 s" : "it exited (is another server there?)");
 }
 
@@ -127,6 +160,8 @@ static void server_stop(mpx_manager *m)
 
 static void manager_destroy(mpx_manager *m)
 {
+    mpx__error_stash stash;
+    mpx__error_save(&stash);
     mpx_client_free(&m->client);
     if (getpid() == m->owner) {
         server_stop(m);
@@ -136,6 +171,7 @@ static void manager_destroy(mpx_manager *m)
     if (m->lifeline >= 0) close(m->lifeline);
     m->tag = MPX_DEAD_TAG;
     free(m);
+    mpx__error_restore(&stash);
 }
 
 static int manager_launch(mpx_manager *m)

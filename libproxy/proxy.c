@@ -1,6 +1,7 @@
 /*
- * proxy.c — proxies: opening objects through the manager (object 0), releasing them, and the
- * generic mpx_call() / mpx_call_raw() that every typed proxy function is built on.
+ * proxy.c — proxies: opening objects through the manager (object 0), releasing them, the
+ * generic mpx_call() / mpx_call_raw() that every typed proxy function is built on, and the
+ * helpers the typed proxy files share.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx
     const mpx_value *items[3] = {name ? vname : vtype, name ? vtype : cargs, cargs};
     mpx__args args = {.items = items, .n = (name ? 2u : 1u) + (cargs ? 1u : 0u)};
     mpx__result res;
-    int rc = mpx__invoke(c, 0, name ? "open" : "create", &args, MPX_TIMEOUT_DEFAULT, &res);
+    int rc = mpx__invoke(c, 0, NULL, name ? "open" : "create", &args, MPX_TIMEOUT_DEFAULT, &res);
     mpx_value_free(&vname);
     mpx_value_free(&vtype);
     if (rc == 0) {
@@ -62,6 +63,21 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx
     return 0;
 }
 
+int mpx__proxy_open_args(mpx_client *c, const char *name, const char *type, mpx_value **args,
+                         size_t n, mpx_proxy **out)
+{
+    mpx_value *cargs = mpx_array();
+    int rc = cargs ? 0 : MPX_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = args[i] ? mpx_array_push(cargs, &args[i]) : MPX_ENOMEM;
+    rc = rc == 0 ? mpx__proxy_open(c, name, type, cargs, out)
+                 : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&cargs);
+    for (size_t i = 0; i < n; i++)
+        mpx_value_free(&args[i]);
+    return rc;
+}
+
 int mpx_open(mpx_client *c, const char *name, const char *type, mpx_proxy **out)
 {
     if (!name || !type) return mpx__fail(MPX_EINVAL, "mpx_open: a name and a type are required");
@@ -77,19 +93,23 @@ int mpx_create(mpx_client *c, const char *type, mpx_proxy **out)
 void mpx_proxy_free(mpx_proxy **pp)
 {
     if (!pp || !proxy_ok(*pp)) return;
+    mpx__error_stash stash;
+    mpx__error_save(&stash);
     mpx_proxy *p = *pp;
     *pp = NULL;
-    if (p->client) {
+    mpx_client *c = p->client;
+    if (!atomic_load(&c->closed)) {
         mpx_value *id = mpx_uint(p->id);
         const mpx_value *items[] = {id};
         mpx__args args = {.items = items, .n = 1};
-        mpx__client_unlink(p->client, p);
         /* Best effort: if the call fails the session's end releases the reference. */
-        if (id) mpx__invoke(p->client, 0, "release", &args, MPX_TIMEOUT_DEFAULT, NULL);
+        if (id) mpx__invoke(c, 0, NULL, "release", &args, MPX_TIMEOUT_DEFAULT, NULL);
         mpx_value_free(&id);
     }
+    mpx__client_unlink(c, p); /* may free a client freed before */
     p->tag = MPX_DEAD_TAG;
     free(p);
+    mpx__error_restore(&stash);
 }
 
 uint64_t mpx_proxy_id(const mpx_proxy *p)
@@ -102,23 +122,31 @@ const char *mpx_proxy_type(const mpx_proxy *p)
     return proxy_ok(p) ? p->type : NULL;
 }
 
-/* Checks a proxy before a call: its tag, its client, and (for typed calls) its type. */
 int mpx__proxy_check(const mpx_proxy *p, const char *type)
 {
     if (!proxy_ok(p)) return mpx__fail(MPX_EINVAL, "not a proxy handle");
-    if (!p->client) return mpx__fail(MPX_ECLOSED, "the proxy's client was freed");
+    if (atomic_load(&p->client->closed)) return mpx__fail(MPX_ECLOSED, "the client was freed");
     if (type && strcmp(p->type, type) != 0)
         return mpx__fail(MPX_EINVAL, "the proxy is a %s, not a %s", p->type, type);
     return 0;
 }
 
-int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeout_ms,
-             mpx_value **result)
+/* A call's own timeout must be > 0, MPX_TIMEOUT_DEFAULT or MPX_FOREVER. */
+static int check_timeout(int timeout_ms, const char *fn)
 {
-    int rc = mpx__proxy_check(p, NULL);
-    if (rc) return rc;
+    if (timeout_ms > 0 || timeout_ms == MPX_TIMEOUT_DEFAULT || timeout_ms == MPX_FOREVER) return 0;
+    return mpx__fail(MPX_EINVAL, "%s: timeout_ms is > 0, MPX_TIMEOUT_DEFAULT or MPX_FOREVER", fn);
+}
+
+/* mpx_call() and mpx_server_call(): a call on object id of the given type (NULL: the
+ * manager) with args an array value or NULL. */
+static int call_values(mpx_client *c, uint64_t id, const char *type, const char *method,
+                       const mpx_value *args, int timeout_ms, mpx_value **result)
+{
     if (!method || (args && mpx_value_type(args) != MPX_ARRAY))
-        return mpx__fail(MPX_EINVAL, "mpx_call: a method name and an array of arguments");
+        return mpx__fail(MPX_EINVAL, "a method name and an array of arguments are required");
+    int rc = check_timeout(timeout_ms, method);
+    if (rc) return rc;
     size_t n = args ? mpx_value_len(args) : 0;
     const mpx_value **items = n ? malloc(n * sizeof *items) : NULL;
     if (n && !items) return mpx__fail(MPX_ENOMEM, "out of memory");
@@ -126,7 +154,7 @@ int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeou
         items[i] = mpx_value_at(args, i);
     mpx__args a = {.items = items, .n = n};
     mpx__result res;
-    rc = mpx__invoke(p->client, p->id, method, &a, timeout_ms, result ? &res : NULL);
+    rc = mpx__invoke(c, id, type, method, &a, timeout_ms, result ? &res : NULL);
     free(items);
     if (rc == 0 && result) {
         rc = mpx__result_value(&res, result);
@@ -135,10 +163,25 @@ int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeou
     return rc;
 }
 
+int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeout_ms,
+             mpx_value **result)
+{
+    int rc = mpx__proxy_check(p, NULL);
+    return rc ? rc : call_values(p->client, p->id, p->type, method, args, timeout_ms, result);
+}
+
+int mpx_server_call(mpx_client *c, const char *method, const mpx_value *args, int timeout_ms,
+                    mpx_value **result)
+{
+    if (!mpx__client_ok(c)) return mpx__fail(MPX_EINVAL, "not a client handle");
+    return call_values(c, 0, NULL, method, args, timeout_ms, result);
+}
+
 int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args_len,
                  int timeout_ms, char **result, size_t *result_len)
 {
     int rc = mpx__proxy_check(p, NULL);
+    if (rc == 0) rc = check_timeout(timeout_ms, "mpx_call_raw");
     if (rc) return rc;
     mpx__mp_cursor cur;
     uint32_t n;
@@ -148,7 +191,7 @@ int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args
         return mpx__fail(MPX_EINVAL, "mpx_call_raw: args must be the msgpack bytes of one array");
     mpx__args a = {.raw = args, .raw_len = args_len};
     mpx__result res;
-    rc = mpx__invoke(p->client, p->id, method, &a, timeout_ms, result ? &res : NULL);
+    rc = mpx__invoke(p->client, p->id, p->type, method, &a, timeout_ms, result ? &res : NULL);
     if (rc == 0 && result) {
         *result = malloc(res.len ? res.len : 1);
         if (*result) {
@@ -173,10 +216,10 @@ int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *it
                     int timeout_ms, mpx_value **out)
 {
     for (size_t i = 0; i < n; i++)
-        if (!items[i]) return mpx__fail(MPX_ENOMEM, "%s: out of memory", method);
+        if (!items[i]) return mpx__fail(MPX_EINVAL, "%s: a NULL argument", method);
     mpx__args args = {.items = items, .n = n};
     mpx__result res;
-    int rc = mpx__invoke(p->client, p->id, method, &args, timeout_ms, out ? &res : NULL);
+    int rc = mpx__invoke(p->client, p->id, p->type, method, &args, timeout_ms, out ? &res : NULL);
     if (rc == 0 && out) {
         rc = mpx__result_value(&res, out);
         mpx__result_close(&res);
@@ -207,27 +250,27 @@ int mpx__call_uint(mpx_proxy *p, const char *method, uint64_t *out)
     return rc;
 }
 
-int mpx__wait_call_timeout(mpx_proxy *p, int wait_ms, int *call_timeout)
+int mpx__call_size(mpx_proxy *p, const char *method, size_t *out)
 {
-    if (wait_ms < 0 && wait_ms != MPX_FOREVER)
-        return mpx__fail(MPX_EINVAL, "wait_ms: 0, a number of ms, or MPX_FOREVER");
-    int base = mpx__client_timeout(p->client);
-    *call_timeout = wait_ms == MPX_FOREVER || wait_ms > MPX__NO_TIMEOUT / 2 - base ? MPX__NO_TIMEOUT
-                                                                                   : wait_ms + base;
-    return 0;
-}
-
-mpx_value *mpx__wait_value(int wait_ms)
-{
-    return wait_ms == MPX_FOREVER ? mpx_nil() : mpx_uint((uint64_t)wait_ms);
+    uint64_t v = 0;
+    if (!out) return mpx__fail(MPX_EINVAL, "%s: no out argument", method);
+    int rc = mpx__call_uint(p, method, &v);
+    if (rc == 0) *out = (size_t)v;
+    return rc;
 }
 
 int mpx__wait_make(mpx_proxy *p, int wait_ms, mpx__wait *w)
 {
-    int rc = mpx__wait_call_timeout(p, wait_ms, &w->call_timeout);
-    if (rc) return rc;
+    if (wait_ms < 0 && wait_ms != MPX_FOREVER && wait_ms != MPX_TIMEOUT_DEFAULT)
+        return mpx__fail(MPX_EINVAL, "wait_ms: 0, a number of ms, MPX_TIMEOUT_DEFAULT or "
+                                     "MPX_FOREVER");
+    int base = mpx__client_timeout(p->client);
+    if (wait_ms == MPX_TIMEOUT_DEFAULT) wait_ms = base;
+    /* The client waits longer than the server: the server's answer (a timeout) comes first. */
+    w->call_timeout =
+        wait_ms == MPX_FOREVER || wait_ms > INT32_MAX / 2 - base ? MPX_FOREVER : wait_ms + base;
     w->block = mpx_bool(wait_ms != 0);
-    w->timeout = mpx__wait_value(wait_ms);
+    w->timeout = wait_ms == MPX_FOREVER ? mpx_nil() : mpx_uint((uint64_t)wait_ms);
     if (!w->block || !w->timeout) {
         mpx__wait_free(w);
         return mpx__fail(MPX_ENOMEM, "out of memory");
@@ -239,25 +282,4 @@ void mpx__wait_free(mpx__wait *w)
 {
     mpx_value_free(&w->block);
     mpx_value_free(&w->timeout);
-}
-
-int mpx__call_size(mpx_proxy *p, const char *method, size_t *out)
-{
-    uint64_t v = 0;
-    if (!out) return mpx__fail(MPX_EINVAL, "%s: no out argument", method);
-    int rc = mpx__call_uint(p, method, &v);
-    if (rc == 0) *out = (size_t)v;
-    return rc;
-}
-
-int mpx__proxy_open_uint(mpx_client *c, const char *name, const char *type, uint64_t arg,
-                         mpx_proxy **out)
-{
-    mpx_value *cargs = mpx_array(), *v = mpx_uint(arg);
-    int rc = cargs && v && mpx_array_push(cargs, &v) == 0
-                 ? mpx__proxy_open(c, name, type, cargs, out)
-                 : mpx__fail(MPX_ENOMEM, "out of memory");
-    mpx_value_free(&cargs);
-    mpx_value_free(&v);
-    return rc;
 }

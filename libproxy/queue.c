@@ -3,7 +3,9 @@
  *
  * Waiting happens on the server (the call is parked there), so a blocking get costs this
  * process no thread beyond the caller's; the call's own timeout is the wait plus the client's
- * default, or none for MPX_FOREVER, in which case the heartbeats notice a dead server.
+ * default, or none for MPX_FOREVER, in which case the heartbeats notice a dead server. A get
+ * whose caller gives up is cancelled on the server, and an item that crossed the cancel goes
+ * back to the head of the queue (call.c).
  */
 #include <string.h>
 
@@ -37,7 +39,8 @@ static int queue_wait(mpx_proxy *q, int wait_ms, mpx__wait *w)
 static int queue_make(mpx_client *c, const char *name, const char *type, size_t maxsize,
                       mpx_proxy **out)
 {
-    return mpx__proxy_open_uint(c, name, type, maxsize, out);
+    mpx_value *args[] = {mpx_uint(maxsize)};
+    return mpx__proxy_open_args(c, name, type, args, 1, out);
 }
 
 int mpx_queue_new(mpx_client *c, size_t maxsize, mpx_proxy **out)

@@ -15,32 +15,36 @@ static int semaphore_check(mpx_proxy *s)
     return 0;
 }
 
-static int semaphore_make(mpx_client *c, const char *name, const char *type, uint64_t value,
-                          mpx_proxy **out)
+int mpx_semaphore_open_flags(mpx_client *c, const char *name, uint64_t value, unsigned flags,
+                             mpx_proxy **out)
 {
-    return mpx__proxy_open_uint(c, name, type, value, out);
+    if (flags & ~(MPX_SEMAPHORE_BOUNDED | MPX_SEMAPHORE_GIVE_BACK))
+        return mpx__fail(MPX_EINVAL, "mpx_semaphore_open_flags: unknown flags %#x", flags);
+    const char *type = flags & MPX_SEMAPHORE_BOUNDED ? "bounded_semaphore" : "semaphore";
+    mpx_value *args[] = {mpx_uint(value), mpx_bool(flags & MPX_SEMAPHORE_GIVE_BACK)};
+    return mpx__proxy_open_args(c, name, type, args, 2, out);
 }
 
 int mpx_semaphore_new(mpx_client *c, uint64_t value, mpx_proxy **out)
 {
-    return semaphore_make(c, NULL, "semaphore", value, out);
+    return mpx_semaphore_open_flags(c, NULL, value, 0, out);
 }
 
 int mpx_semaphore_open(mpx_client *c, const char *name, uint64_t value, mpx_proxy **out)
 {
     if (!name) return mpx__fail(MPX_EINVAL, "mpx_semaphore_open: no name");
-    return semaphore_make(c, name, "semaphore", value, out);
+    return mpx_semaphore_open_flags(c, name, value, 0, out);
 }
 
 int mpx_bounded_semaphore_new(mpx_client *c, uint64_t value, mpx_proxy **out)
 {
-    return semaphore_make(c, NULL, "bounded_semaphore", value, out);
+    return mpx_semaphore_open_flags(c, NULL, value, MPX_SEMAPHORE_BOUNDED, out);
 }
 
 int mpx_bounded_semaphore_open(mpx_client *c, const char *name, uint64_t value, mpx_proxy **out)
 {
     if (!name) return mpx__fail(MPX_EINVAL, "mpx_bounded_semaphore_open: no name");
-    return semaphore_make(c, name, "bounded_semaphore", value, out);
+    return mpx_semaphore_open_flags(c, name, value, MPX_SEMAPHORE_BOUNDED, out);
 }
 
 int mpx_semaphore_acquire(mpx_proxy *s, int wait_ms, bool *acquired)
@@ -62,7 +66,8 @@ int mpx_semaphore_release(mpx_proxy *s, uint64_t n)
     if (n == 0) return mpx__fail(MPX_EINVAL, "mpx_semaphore_release: n must be one or more");
     mpx_value *vn = mpx_uint(n);
     const mpx_value *items[] = {vn};
-    rc = mpx__call_items(s, "release", items, 1, MPX_TIMEOUT_DEFAULT, NULL);
+    rc = vn ? mpx__call_items(s, "release", items, 1, MPX_TIMEOUT_DEFAULT, NULL)
+            : mpx__fail(MPX_ENOMEM, "out of memory");
     mpx_value_free(&vn);
     return rc;
 }

@@ -4,6 +4,9 @@
  * decoding (the codec's bounded cursor).
  *
  * Ownership: a container owns its items; a map keeps its pairs as 2n items, key then value.
+ * Depth: a container knows how deep it nests, and refuses an item that would take it past
+ * MPX_MAX_DEPTH, so copying, comparing, encoding and freeing never recurse deeper than the
+ * protocol allows, whatever a caller builds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 
 struct mpx_value {
     mpx_type type;
+    uint16_t depth; /* levels of arrays and maps: 0 for a scalar, at most MPX_MAX_DEPTH */
     union {
         bool b;
         int64_t i;
@@ -78,6 +82,7 @@ static mpx_value *value_blob(mpx_type type, const void *p, size_t len)
     mpx_value *v = malloc(sizeof *v + len + 1);
     if (!v) return NULL;
     v->type = type;
+    v->depth = 0;
     v->s.p = (char *)(v + 1);
     if (len) memcpy(v->s.p, p, len);
     v->s.p[len] = '\0';
@@ -123,11 +128,26 @@ static int items_reserve(mpx_value *c, size_t more)
     return 0;
 }
 
+/* Whether an item of this depth may go into a container. */
+static bool depth_fits(const mpx_value *item)
+{
+    return item->depth < MPX_MAX_DEPTH;
+}
+
+static void depth_take(mpx_value *c, const mpx_value *item)
+{
+    if (item->depth + 1 > c->depth) c->depth = (uint16_t)(item->depth + 1);
+}
+
 int mpx_array_push(mpx_value *array, mpx_value **item)
 {
     if (!array || array->type != MPX_ARRAY || !item || !*item)
         return mpx__fail(MPX_EINVAL, "mpx_array_push: not an array, or no item");
+    if (!depth_fits(*item))
+        return mpx__fail(MPX_EINVAL, "mpx_array_push: values nest at most %d levels deep",
+                         MPX_MAX_DEPTH);
     if (items_reserve(array, 1)) return mpx__fail(MPX_ENOMEM, "mpx_array_push: out of memory");
+    depth_take(array, *item);
     array->a.items[array->a.len++] = *item;
     *item = NULL;
     return 0;
@@ -137,7 +157,12 @@ int mpx_map_put(mpx_value *map, mpx_value **key, mpx_value **val)
 {
     if (!map || map->type != MPX_MAP || !key || !*key || !val || !*val)
         return mpx__fail(MPX_EINVAL, "mpx_map_put: not a map, or no key or value");
+    if (!depth_fits(*key) || !depth_fits(*val))
+        return mpx__fail(MPX_EINVAL, "mpx_map_put: values nest at most %d levels deep",
+                         MPX_MAX_DEPTH);
     if (items_reserve(map, 2)) return mpx__fail(MPX_ENOMEM, "mpx_map_put: out of memory");
+    depth_take(map, *key);
+    depth_take(map, *val);
     map->a.items[map->a.len++] = *key;
     map->a.items[map->a.len++] = *val;
     *key = *val = NULL;
@@ -224,7 +249,7 @@ bool mpx_value_equal(const mpx_value *a, const mpx_value *b)
 
 mpx_type mpx_value_type(const mpx_value *v)
 {
-    return v ? v->type : MPX_NIL;
+    return v ? v->type : MPX_INVALID;
 }
 
 int mpx_value_get_bool(const mpx_value *v, bool *out)
@@ -446,6 +471,7 @@ int mpx__value_pack(mpx__wbuf *b, const mpx_value *v)
 {
     int rc = 0;
     switch (v->type) {
+    case MPX_INVALID: /* never the type of a value */
     case MPX_NIL:
         rc = wbuf_pack_nil(b);
         break;
@@ -514,6 +540,7 @@ static int decode_items(mpx__mp_cursor *c, int depth, mpx_value *v, uint64_t n)
             value_destroy(item);
             return MPX_ENOMEM;
         }
+        depth_take(v, item);
         v->a.items[v->a.len++] = item;
     }
     return 0;

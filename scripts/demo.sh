@@ -11,7 +11,7 @@ cmake --build build -j "$(nproc)" >/dev/null
 
 run=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$run"' EXIT
-build/server/mpxd --authkey-out "$run/authkey" --ready-fd 3 3>"$run/ready" &
+build/bin/mpxd --authkey-out "$run/authkey" --ready-fd 3 3>"$run/ready" &
 pid=$!
 for _ in $(seq 100); do [ -s "$run/ready" ] && break; sleep 0.05; done
 [ -s "$run/ready" ] || { echo "mpxd did not start"; exit 1; }

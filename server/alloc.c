@@ -1,18 +1,23 @@
 /*
- * alloc.c — the aborting allocator of alloc.h.
+ * alloc.c — the aborting, accounted allocator of alloc.h, and mpx__panic().
  */
 #include "alloc.h"
 
+#include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static size_t used; /* one thread allocates: mpxd's loop */
+
 static void *check(void *p, size_t n)
 {
-    if (!p && n) {
+    if (!p) {
         fprintf(stderr, "mpxd: out of memory allocating %zu bytes\n", n);
         abort();
     }
+    used += malloc_usable_size(p);
     return p;
 }
 
@@ -28,7 +33,10 @@ void *mpx__xcalloc(size_t n, size_t size)
 
 void *mpx__xrealloc(void *p, size_t n)
 {
-    return check(realloc(p, n ? n : 1), n);
+    size_t before = p ? malloc_usable_size(p) : 0;
+    void *q = realloc(p, n ? n : 1);
+    if (q) used -= before;
+    return check(q, n);
 }
 
 void *mpx__xaligned_alloc(size_t align, size_t n)
@@ -42,4 +50,48 @@ char *mpx__xstrndup(const char *s, size_t n)
     memcpy(d, s, n);
     d[n] = '\0';
     return d;
+}
+
+void mpx__xfree(void *p)
+{
+    if (!p) return;
+    used -= malloc_usable_size(p);
+    free(p);
+}
+
+size_t mpx__mem_used(void)
+{
+    return used;
+}
+
+void mpx__panic(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mpxd: internal error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+int mpx__buf_write(void *buf, const char *p, size_t len)
+{
+    mpx__buf *b = buf;
+    if (len > b->cap - b->size) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap - b->size < len)
+            cap *= 2;
+        b->data = mpx__xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->size, p, len);
+    b->size += len;
+    return 0;
+}
+
+void mpx__buf_free(mpx__buf *b)
+{
+    mpx__xfree(b->data);
+    *b = (mpx__buf){0};
 }

@@ -9,25 +9,33 @@
  *            answers it with mpx__parked_reply() + mpx__parked_finish() (or
  *            mpx__parked_fail()), which frees it. This happens in the type's wake hook, which
  *            the dispatcher runs once the changing call's own reply is sent — never inside a
- *            handler, whose reply is still being built in the shared buffer (mpxd aborts if a
+ *            handler, whose reply is still being built in the shared buffer (mpxd panics if a
  *            type gets this wrong).
- *   timeout  The loop polls no longer than the nearest deadline, then mpx__blocked_expire()
+ *   gone     mpx__parked_finish() says whether the reply reached the peer. If it did not (the
+ *            peer's connection closed: a killed process), the type takes back what the result
+ *            handed over (the item goes back to the head of the queue, the unit to the
+ *            semaphore) and serves the next waiter: nothing is ever handed to a peer that is
+ *            gone. Waiters of a session already known gone are dropped unserved
+ *            (mpx__parked_gone), and the loop ends that session soon after.
+ *   timeout  The loop waits no longer than the nearest deadline, then mpx__blocked_expire()
  *            hands each expired call to its type's `timeout` hook, which answers it.
- *   gone     When a session ends, mpx__blocked_drop_session() forgets its calls unanswered
+ *   cancel   A client that stops waiting sends manager.cancel(req_id): the call is forgotten
+ *            unanswered (mpx__blocked_cancel), through the type's cancel hook if it has one.
+ *   ended    When a session ends, mpx__blocked_drop_session() forgets its calls unanswered
  *            (nobody is left to read the answer) before its references are dropped.
  *   shutdown mpx__blocked_shutdown() answers every parked call with MPX_ESHUTDOWN.
  *
  * So every parked call gets exactly one answer — a value, a timeout or a shutdown error —
- * unless its peer is gone. A new blocking method needs: a wait queue in its object's state,
- * a call to mpx__park() when it must wait, the wake-up where the state changes, and a
- * `timeout` hook in its type if it can time out. Nothing here ever sleeps.
+ * unless its peer is gone or gave it up. A new blocking method needs: a wait queue in its
+ * object's state, a call to mpx__park() when it must wait, the wake-up where the state
+ * changes (taking back the result of a finish that returns false), and a `timeout` hook in
+ * its type if it can time out. Nothing here ever sleeps.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "blocked.h"
-#include "session.h"
+#include "reply.h"
 
 /* ---- the deadline heap (a binary min-heap of parked calls with a deadline) ------------- */
 
@@ -110,6 +118,11 @@ static void waitq_unlink(mpx__parked *p)
     q->n--;
 }
 
+static int64_t deadline_of(int64_t timeout_ms)
+{
+    return timeout_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + timeout_ms;
+}
+
 mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const mpx__span *data)
 {
     mpx__server *s = req->server;
@@ -117,7 +130,7 @@ mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const m
     p->req_id = req->req_id;
     p->session = req->session;
     p->obj = req->obj;
-    p->deadline_ms = timeout_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + timeout_ms;
+    p->deadline_ms = deadline_of(timeout_ms);
     if (data) {
         p->data = mpx__xmalloc(data->len);
         memcpy(p->data, data->p, data->len);
@@ -138,12 +151,16 @@ void mpx__parked_move(mpx__server *s, mpx__parked *p, mpx__waitq *q, int64_t tim
     waitq_unlink(p);
     waitq_append(q, p);
     if (p->deadline_ms != MPX_NO_DEADLINE) heap_remove(s, p);
-    p->deadline_ms = timeout_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + timeout_ms;
+    p->deadline_ms = deadline_of(timeout_ms);
     if (p->deadline_ms != MPX_NO_DEADLINE) heap_add(s, p);
 }
 
-/* Unlinks and frees a parked call. */
-static void unpark(mpx__server *s, mpx__parked *p)
+bool mpx__parked_gone(const mpx__parked *p)
+{
+    return p->session->gone;
+}
+
+void mpx__parked_drop(mpx__server *s, mpx__parked *p)
 {
     waitq_unlink(p);
     if (p->s_prev)
@@ -154,41 +171,50 @@ static void unpark(mpx__server *s, mpx__parked *p)
     if (p->deadline_ms != MPX_NO_DEADLINE) heap_remove(s, p);
     s->n_parked--;
     mpx__registry_unhold(&s->reg, p->obj);
-    free(p->data);
-    free(p);
+    mpx__xfree(p->data);
+    mpx__xfree(p);
 }
 
 /* Answering another call from inside a handler would overwrite the handler's own reply in
  * s->out: a bug in a type (it must answer from its wake hook), never a peer's doing. */
 static void assert_not_in_handler(const mpx__server *s)
 {
-    if (s->in_handler) {
-        mpx__log_warn("internal error: a parked call answered inside a method handler");
-        abort();
-    }
+    if (s->in_handler) mpx__panic("a parked call answered inside a method handler");
 }
 
 msgpack_packer *mpx__parked_reply(mpx__server *s, mpx__parked *p)
 {
     assert_not_in_handler(s);
-    mpx__frame_begin(s);
-    msgpack_pack_array(&s->pk, 3);
-    msgpack_pack_uint64(&s->pk, p->req_id);
-    msgpack_pack_uint8(&s->pk, 0);
-    return &s->pk;
+    return mpx__reply_begin(s, p->req_id);
 }
 
-void mpx__parked_finish(mpx__server *s, mpx__parked *p)
+bool mpx__parked_finish(mpx__server *s, mpx__parked *p)
 {
-    mpx__session_send(s, p->session, MPX_K_REPLY);
-    unpark(s, p);
+    bool sent = mpx__frame_send(s, p->session, MPX_K_REPLY);
+    mpx__parked_drop(s, p);
+    return sent;
 }
 
 void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg)
 {
     assert_not_in_handler(s);
-    mpx__session_send_error(s, p->session, p->req_id, code, msg);
-    unpark(s, p);
+    mpx__reply_error(s, p->session, p->req_id, code, msg);
+    mpx__parked_drop(s, p);
+}
+
+bool mpx__blocked_cancel(mpx__server *s, mpx__session *sess, uint64_t req_id)
+{
+    for (mpx__parked *p = sess->parked; p; p = p->s_next) {
+        if (p->req_id != req_id) continue;
+        const mpx__type *t = p->obj->type;
+        if (t->cancel)
+            t->cancel(s, p);
+        else
+            mpx__parked_drop(s, p);
+        s->stats.cancelled++;
+        return true;
+    }
+    return false;
 }
 
 int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap)
@@ -209,7 +235,7 @@ void mpx__blocked_expire(mpx__server *s, int64_t now_ms)
 void mpx__blocked_drop_session(mpx__server *s, mpx__session *sess)
 {
     while (sess->parked)
-        unpark(s, sess->parked);
+        mpx__parked_drop(s, sess->parked);
 }
 
 void mpx__blocked_shutdown(mpx__server *s)
@@ -219,8 +245,8 @@ void mpx__blocked_shutdown(mpx__server *s)
             mpx__parked_fail(s, sess->parked, MPX_ESHUTDOWN, "the server is shutting down");
 }
 
-/* Reads the optional (block, timeout_ms) arguments from argv[first]: *wait_ms is 0 (do not
- * wait), MPX_NO_DEADLINE, or a number of milliseconds. */
+/* ---- the arguments of blocking methods ---------------------------------------------------- */
+
 int mpx__timeout_arg(mpx__req *req, uint32_t i, int64_t *wait_ms)
 {
     mpx__mp_cursor c;
@@ -254,9 +280,5 @@ int mpx__thread_arg(mpx__req *req, uint32_t i, uint64_t *thread)
 {
     *thread = 0;
     if (req->argc <= i) return 0;
-    mpx__mp_cursor c;
-    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
-    if (mpx__mp_uint(&c, thread))
-        return mpx__req_fail(req, MPX_ETYPE, "the thread id must be an unsigned integer");
-    return 0;
+    return mpx__arg_uint(req, i, "the thread id", thread);
 }

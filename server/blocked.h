@@ -12,8 +12,6 @@
 #define MPX_PARKED 1 /* a handler's return value: no reply now, the call is parked */
 #define MPX_NO_DEADLINE INT64_MAX
 
-typedef struct mpx__parked mpx__parked;
-
 /* A FIFO of parked calls: one per thing to wait for (a queue's getters, its putters, ...). */
 typedef struct {
     mpx__parked *head;
@@ -48,15 +46,27 @@ mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const m
  * for none). It stays the same call of the same session. */
 void mpx__parked_move(mpx__server *s, mpx__parked *p, mpx__waitq *q, int64_t timeout_ms);
 
+/* Whether the parked call's peer is already known to be gone: a type skips it (drops it)
+ * rather than hand it anything. */
+bool mpx__parked_gone(const mpx__parked *p);
+
 /* Starts the reply to a parked call: the caller packs exactly one result object into the
  * returned packer, then calls mpx__parked_finish(). */
 msgpack_packer *mpx__parked_reply(mpx__server *s, mpx__parked *p);
 
-/* Sends the reply begun with mpx__parked_reply() and frees the parked call. */
-void mpx__parked_finish(mpx__server *s, mpx__parked *p);
+/* Sends the reply begun with mpx__parked_reply() and frees the parked call. Returns whether
+ * it reached the peer: if not, the caller takes back what the result handed over. */
+bool mpx__parked_finish(mpx__server *s, mpx__parked *p);
 
 /* Answers a parked call with an error and frees it. */
 void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg);
+
+/* Frees a parked call without answering it (its peer is gone, or gave up on it). */
+void mpx__parked_drop(mpx__server *s, mpx__parked *p);
+
+/* Cancels sess's parked call req_id (the manager's cancel method): the type's cancel hook, or
+ * a drop. Returns whether there was one. */
+bool mpx__blocked_cancel(mpx__server *s, mpx__session *sess, uint64_t req_id);
 
 /* Reads a blocking method's optional (block: bool, timeout: nil or uint ms) arguments from
  * argv[first] on, as Python's queue and threading take them: *wait_ms is 0 (do not wait),
@@ -67,7 +77,11 @@ int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms);
  * Returns 0 or MPX_EVALUE. */
 int mpx__timeout_arg(mpx__req *req, uint32_t i, int64_t *wait_ms);
 
-/* The milliseconds until the next deadline (at most cap), for the loop's poll. */
+/* Reads the optional thread id (a uint naming the calling thread, for RLock ownership) from
+ * argv[i]: 0 when absent. Returns 0 or MPX_ETYPE. */
+int mpx__thread_arg(mpx__req *req, uint32_t i, uint64_t *thread);
+
+/* The milliseconds until the next deadline (at most cap), for the loop's wait. */
 int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap);
 
 /* Times out every parked call whose deadline has passed, through its type's timeout hook. */
@@ -78,21 +92,5 @@ void mpx__blocked_drop_session(mpx__server *s, mpx__session *sess);
 
 /* Answers every parked call with MPX_ESHUTDOWN (mpxd is stopping). */
 void mpx__blocked_shutdown(mpx__server *s);
-
-/* Reads the optional thread id (a uint naming the calling thread, for RLock ownership) from
- * argv[i]: 0 when absent. Returns 0 or MPX_ETYPE. */
-int mpx__thread_arg(mpx__req *req, uint32_t i, uint64_t *thread);
-
-/* Lock internals a Condition uses (t_lock.c). */
-bool mpx__is_lock(const mpx__obj *obj);
-bool mpx__lock_held(const mpx__obj *obj, const mpx__session *sess, uint64_t thread);
-/* Frees the lock whatever its depth; returns the depth it had. */
-uint64_t mpx__lock_release_all(mpx__server *s, mpx__obj *obj);
-mpx__waitq *mpx__lock_waiters(mpx__obj *obj);
-/* Makes sess/thread the holder at depth (a new holder: the fencing token grows). */
-void mpx__lock_grant(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t thread,
-                     uint64_t depth);
-/* Hands a free lock to its oldest waiter (not inside a handler). */
-void mpx__lock_wake(mpx__server *s, mpx__obj *obj);
 
 #endif

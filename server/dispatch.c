@@ -1,42 +1,24 @@
 /*
  * dispatch.c — runs one CALL: parses its body, checks it in a fixed order (object exists,
- * method exists, argument count fits), calls the type's handler and sends the one reply.
+ * method exists, argument count fits, memory allows), calls the type's handler and sends the
+ * one reply.
  *
  * The checks live here so that no handler repeats them; a handler sees a well-formed request
  * whose arguments are each one complete, validated msgpack object. The one exception is a
  * method marked checks_last_arg (dict.update): its last argument, often most of the body,
  * reaches it unwalked, because the method's own walk of it checks it at no extra cost.
+ *
+ * A result that hands something over (a queue item, a semaphore unit: methods marked undo)
+ * and cannot reach its peer is given back through the type's undo hook, whether the reply
+ * went alone or in a batch's REPLIES frame.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "blocked.h"
-#include "server.h"
-#include "session.h"
-
-/* Every type mpxd serves: adding one is its t_<type>.c file and a line here. */
-const mpx__type *const mpx__types[] = {
-    &mpx__type_dict,           &mpx__type_value,     &mpx__type_queue,
-    &mpx__type_joinable_queue, &mpx__type_lock,      &mpx__type_rlock,
-    &mpx__type_event,          &mpx__type_semaphore, &mpx__type_bounded_semaphore,
-    &mpx__type_barrier,        &mpx__type_condition, NULL,
-};
-
-const mpx__type *mpx__type_find(const char *name, size_t len)
-{
-    for (const mpx__type *const *t = mpx__types; *t; t++)
-        if (strlen((*t)->name) == len && memcmp((*t)->name, name, len) == 0) return *t;
-    return NULL;
-}
-
-const mpx__method *mpx__type_method(const mpx__type *t, const char *name, size_t len)
-{
-    for (size_t i = 0; i < t->n_methods; i++)
-        if (strlen(t->methods[i].name) == len && memcmp(t->methods[i].name, name, len) == 0)
-            return &t->methods[i];
-    return NULL;
-}
+#include "dispatch.h"
+#include "reply.h"
 
 int mpx__req_fail(mpx__req *req, int code, const char *fmt, ...)
 {
@@ -47,21 +29,42 @@ int mpx__req_fail(mpx__req *req, int code, const char *fmt, ...)
     return code;
 }
 
-static void repr_str(const mpx__mp_token *t, char *out, size_t outlen)
+int mpx__arg_uint(mpx__req *req, uint32_t i, const char *what, uint64_t *v)
 {
-    char buf[48];
-    size_t n = t->len < sizeof buf - 1 ? t->len : sizeof buf - 1;
+    mpx__mp_cursor c;
+    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_uint(&c, v))
+        return mpx__req_fail(req, MPX_ETYPE, "%s must be a non-negative integer", what);
+    return 0;
+}
+
+int mpx__memory_check(mpx__req *req)
+{
+    mpx__server *s = req->server;
+    size_t used = mpx__mem_used();
+    if (!s->cfg.max_memory || used <= s->cfg.max_memory) return 0;
+    s->stats.rejected_memory++;
+    return mpx__req_fail(req, MPX_EMEMLIMIT,
+                         "memory limit reached: mpxd holds %zu bytes, over --max-memory %zu; "
+                         "calls that store more are refused until some is freed",
+                         used, s->cfg.max_memory);
+}
+
+/* Copies s[0..len) for a message, each byte outside printable ASCII as '?', so that what mpxd
+ * sends is always valid UTF-8. */
+static void printable(char *out, size_t size, const uint8_t *s, size_t len)
+{
+    size_t n = len < size - 1 ? len : size - 1;
     for (size_t i = 0; i < n; i++)
-        buf[i] = (t->data[i] >= 0x20 && t->data[i] < 0x7f) ? (char)t->data[i] : '?';
-    buf[n] = '\0';
-    snprintf(out, outlen, "%s'%s'%s", t->kind == MPX_MP_BIN ? "b" : "", buf,
-             n < t->len ? "..." : "");
+        out[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+    out[n] = '\0';
 }
 
 void mpx__repr(const mpx__span *s, char *out, size_t outlen)
 {
     mpx__mp_cursor c;
     mpx__mp_token t;
+    char buf[48];
     mpx__mp_init(&c, s->p, s->len);
     if (mpx__mp_next(&c, &t)) {
         snprintf(out, outlen, "<malformed>");
@@ -86,7 +89,9 @@ void mpx__repr(const mpx__span *s, char *out, size_t outlen)
         break;
     case MPX_MP_STR:
     case MPX_MP_BIN:
-        repr_str(&t, out, outlen);
+        printable(buf, sizeof buf, t.data, t.len);
+        snprintf(out, outlen, "%s'%s'%s", t.kind == MPX_MP_BIN ? "b" : "", buf,
+                 t.len >= sizeof buf ? "..." : "");
         break;
     case MPX_MP_EXT:
         snprintf(out, outlen, "<ext %d>", t.ext_type);
@@ -181,11 +186,12 @@ static int check_call(mpx__server *s, const call_body *cb, mpx__req *req,
         return mpx__req_fail(req, MPX_ENOOBJ, "no object with id %llu",
                              (unsigned long long)cb->obj_id);
     const mpx__type *t = req->obj->type;
-    int mlen = (int)(cb->method_len > 64 ? 64 : cb->method_len);
     *method = mpx__type_method(t, cb->method, cb->method_len);
-    if (!*method)
-        return mpx__req_fail(req, MPX_ENOMETHOD, "%s has no method '%.*s'", t->name, mlen,
-                             cb->method);
+    if (!*method) {
+        char name[65];
+        printable(name, sizeof name, (const uint8_t *)cb->method, cb->method_len);
+        return mpx__req_fail(req, MPX_ENOMETHOD, "%s has no method '%s'", t->name, name);
+    }
     const mpx__method *m = *method;
     if (cb->argc < m->min_args || cb->argc > m->max_args) {
         if (m->min_args == m->max_args)
@@ -202,7 +208,41 @@ static void refuse_malformed(mpx__server *s, mpx__session *sess, uint64_t req_id
                              const char *why)
 {
     s->stats.rejected_malformed++;
-    mpx__session_send_error(s, sess, req_id, rc, why);
+    mpx__reply_error(s, sess, req_id, rc, why);
+}
+
+/* The results of a batch that hand something over, to give back if the REPLIES frame cannot
+ * be sent: where each result lies in the frame. */
+typedef struct {
+    uint64_t obj_id;
+    const mpx__method *method;
+    size_t off, len;
+} undo_rec;
+
+static undo_rec batch_undo[MPX_MAX_BATCH]; /* one thread, one batch at a time */
+static size_t batch_undo_n;
+
+static void undo_result(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *p,
+                        size_t len)
+{
+    obj->type->undo(s, obj, m, p, len);
+    s->stats.undone++;
+    if (obj->type->wake) obj->type->wake(s, obj);
+}
+
+/* Sends a successful reply built in s->out, whose result starts at result_off, and gives the
+ * result back if it hands something over and cannot reach the peer. */
+static void send_result(mpx__server *s, mpx__session *sess, mpx__obj *obj, const mpx__method *m,
+                        size_t result_off)
+{
+    bool undoable = m->undo && obj->type->undo;
+    size_t in_batch = s->batch.size + result_off - MPX_HDR_LEN, len = s->out.size - result_off;
+    if (mpx__frame_send(s, sess, MPX_K_REPLY)) {
+        if (undoable && s->batch_session == sess)
+            batch_undo[batch_undo_n++] = (undo_rec){obj->id, m, in_batch, len};
+        return;
+    }
+    if (undoable) undo_result(s, obj, m, (const uint8_t *)s->out.data + result_off, len);
 }
 
 void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len)
@@ -216,26 +256,31 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         refuse_malformed(s, sess, have_id ? cb.req_id : 0, rc, why);
         return;
     }
-    mpx__req req = {
-        .server = s, .session = sess, .req_id = cb.req_id, .argc = cb.argc, .argv = cb.argv};
+    mpx__req req = {.server = s,
+                    .session = sess,
+                    .req_id = cb.req_id,
+                    .argc = cb.argc,
+                    .argv = cb.argv,
+                    .max_reply = s->cfg.max_message};
     const mpx__method *method = NULL;
     if ((rc = check_call(s, &cb, &req, &method)) != 0) {
         /* a malformed body is reported first (protocol.md: the order of a call's checks) */
         if (check_last_arg(&cb, &why))
             refuse_malformed(s, sess, cb.req_id, MPX_EBADREQ, why);
         else
-            mpx__session_send_error(s, sess, cb.req_id, rc, req.errmsg);
+            mpx__reply_error(s, sess, cb.req_id, rc, req.errmsg);
         return;
     }
     if (!method->checks_last_arg && (rc = check_last_arg(&cb, &why)) != 0) {
         refuse_malformed(s, sess, cb.req_id, rc, why);
         return;
     }
-    mpx__frame_begin(s);
-    msgpack_pack_array(&s->pk, 3);
-    msgpack_pack_uint64(&s->pk, cb.req_id);
-    msgpack_pack_uint8(&s->pk, 0);
-    req.out = &s->pk;
+    if (method->grows && (rc = mpx__memory_check(&req)) != 0) {
+        mpx__reply_error(s, sess, cb.req_id, rc, req.errmsg);
+        return;
+    }
+    req.out = mpx__reply_begin(s, cb.req_id);
+    size_t result_off = s->out.size;
     s->in_handler = true;
     rc = method->fn(&req);
     s->in_handler = false;
@@ -248,11 +293,10 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         return;
     }
     if (rc) {
-        mpx__session_send_error(s, sess, cb.req_id, rc,
-                                req.errmsg[0] ? req.errmsg : mpx_strerror(rc));
+        mpx__reply_error(s, sess, cb.req_id, rc, req.errmsg[0] ? req.errmsg : mpx_strerror(rc));
         return;
     }
-    mpx__session_send(s, sess, MPX_K_REPLY);
+    send_result(s, sess, req.obj, method, result_off);
     if (req.obj->type->wake) req.obj->type->wake(s, req.obj);
 }
 
@@ -269,17 +313,22 @@ void mpx__dispatch_batch(mpx__server *s, mpx__session *sess, const uint8_t *body
     for (uint32_t i = 0; ok && i < n; i++)
         ok = mpx__mp_skip(&c) == 0;
     if (!ok || c.p != c.end) {
-        s->stats.rejected_malformed++;
-        mpx__session_send_error(s, sess, 0, MPX_EBADREQ,
-                                "a batch is an array of 1 to 1024 calls and nothing after it");
+        refuse_malformed(s, sess, 0, MPX_EBADREQ,
+                         "a batch is an array of 1 to 1024 calls and nothing after it");
         return;
     }
-    mpx__session_batch_begin(s, sess);
+    mpx__batch_begin(s, sess);
+    batch_undo_n = 0;
     c.p = first;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *call = c.p;
         mpx__mp_skip(&c);
         mpx__dispatch(s, sess, call, (size_t)(c.p - call));
     }
-    mpx__session_batch_end(s, sess);
+    if (mpx__batch_end(s, sess)) return;
+    for (size_t i = 0; i < batch_undo_n; i++) {
+        const undo_rec *u = &batch_undo[i];
+        mpx__obj *obj = mpx__registry_find(&s->reg, u->obj_id);
+        if (obj) undo_result(s, obj, u->method, (const uint8_t *)s->batch.data + u->off, u->len);
+    }
 }

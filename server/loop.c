@@ -1,80 +1,50 @@
 /*
  * loop.c — mpxd's event loop: one thread and one ROUTER socket bound to every endpoint. The
- * loop waits inside libzmq's own receive, with ZMQ_RCVTIMEO set to the next deadline: a
- * call then costs one poll() in libzmq, where polling ZMQ_FD beside other descriptors cost
- * three (libzmq polls its command pipe again, without waiting, on each non-blocking receive
- * that finds the socket empty). SIGINT and SIGTERM interrupt that wait; the lifeline is
+ * loop waits inside libzmq's own receive, with ZMQ_RCVTIMEO set to the next deadline: a call
+ * then costs one poll() in libzmq, where polling ZMQ_FD beside other descriptors cost three.
+ * SIGINT, SIGTERM and SIGHUP interrupt that wait; the lifeline and the connection events are
  * looked at between calls, at least every STOP_CHECK_MS. Nothing in here waits but the
- * receive.
+ * receive; large objects being freed get a slice of each turn (lazyfree.h).
+ *
+ * Liveness needs care after a stall (a long call, the machine swapping): heartbeats that
+ * arrived meanwhile are still queued, unread. So before ending silent sessions the loop reads
+ * everything queued, and a session is ended only when the loop has been responsive for the
+ * whole timeout and heard nothing from it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
 #include "blocked.h"
 #include "internal.h"
+#include "lazyfree.h"
 #include "loop.h"
+#include "monitor.h"
 #include "placement.h"
 #include "session.h"
 
-#define STOP_CHECK_MS 100 /* the lifeline is looked at this often; a signal waits no longer */
-
-int64_t mpx__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void log_line(const char *level, const char *fmt, va_list ap)
-{
-    char stamp[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", localtime_r(&t, &tm));
-    fprintf(stderr, "%s mpxd %s: ", stamp, level);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-void mpx__log_info(const mpx__server *s, const char *fmt, ...)
-{
-    if (s->cfg.quiet) return;
-    va_list ap;
-    va_start(ap, fmt);
-    log_line("info", fmt, ap);
-    va_end(ap);
-}
-
-void mpx__log_warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_line("warn", fmt, ap);
-    va_end(ap);
-}
+#define STOP_CHECK_MS 100      /* the lifeline and connection events are looked at this often */
+#define STALL_MS 250           /* a turn this much longer than its wait was a stall */
+#define LAZYFREE_BUDGET 16384  /* items freed a turn while large objects are being freed */
+#define DRAIN_MAX 100000       /* frames read at once before sessions are expired */
 
 static int set_int(void *sock, int opt, int v)
 {
     return zmq_setsockopt(sock, opt, &v, sizeof v);
 }
 
-int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoints, int n)
+int mpx__server_open(mpx__server *s, const mpx__config *cfg, mpx__authkey *key,
+                     char *const *endpoints, int n)
 {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
-    msgpack_sbuffer_init(&s->out);
-    msgpack_sbuffer_init(&s->batch);
-    msgpack_packer_init(&s->pk, &s->out, msgpack_sbuffer_write);
-    mpx__registry_init(&s->reg);
+    s->key = mpx__authkey_hold(key);
+    msgpack_packer_init(&s->pk, &s->out, mpx__buf_write);
+    mpx__registry_init(&s->reg, &mpx__type_manager);
     s->zctx = zmq_ctx_new();
     int rc = s->zctx ? mpx__placement_open(&s->place, s->zctx, cfg->cpu) : 0;
     if (rc != 0) {
@@ -95,27 +65,27 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, char *const *endpoi
     set_int(s->router, ZMQ_LINGER, 0);
     set_int(s->router, ZMQ_SNDHWM, 100000);
     set_int(s->router, ZMQ_RCVHWM, 100000);
-    for (int i = 0; i < n && !s->monitor; i++)
-        if (mpx__endpoint_is_ipc(endpoints[i], strlen(endpoints[i])))
-            s->monitor = mpx__ipc_monitor_open(s->zctx, s->router, "inproc://mpxd-accepted",
-                                               ZMQ_EVENT_ACCEPTED);
+    set_int(s->router, ZMQ_IPV6, 1);
+    set_int(s->router, ZMQ_ROUTER_MANDATORY, 1); /* a send to a peer that is gone fails */
+    s->monitor = mpx__monitor_open(s->zctx, s->router);
     for (int i = 0; i < n; i++) {
         if (zmq_bind(s->router, endpoints[i]) != 0) {
             mpx__log_warn("cannot bind %s: %s", endpoints[i], zmq_strerror(errno));
             return -1;
         }
-        mpx__log_info(s, "serving %s", endpoints[i]);
+        mpx__log_info("serving %s", endpoints[i]);
     }
     return 0;
 }
 
-/* Reads one message (routing id, then the frame) and hands it to its session, waiting for it
- * as long as the router's ZMQ_RCVTIMEO. Returns false when none came. */
-static bool handle_one(mpx__server *s)
+/* Reads one message (routing id, then the frame) and hands it to its session: waiting for it
+ * as long as the router's ZMQ_RCVTIMEO, or not at all with ZMQ_DONTWAIT. Returns false when
+ * none came. */
+static bool handle_one(mpx__server *s, int flags)
 {
     zmq_msg_t rid, frame;
     zmq_msg_init(&rid);
-    if (zmq_msg_recv(&rid, s->router, 0) < 0) {
+    if (zmq_msg_recv(&rid, s->router, flags) < 0) {
         zmq_msg_close(&rid);
         return false;
     }
@@ -132,35 +102,66 @@ static bool handle_one(mpx__server *s)
     size_t len = parts == 2 ? zmq_msg_size(&frame) : 0; /* several parts parse as malformed */
     const char *peer = NULL;
     if (len > 1 && data[1] == MPX_K_HELLO) {
-        mpx__ipc_monitor_drain(s->monitor); /* before the session's first reply */
+        if (mpx__monitor_drain(s->monitor)) s->probe_wanted = true;
         peer = zmq_msg_gets(&frame, "Peer-Address");
     }
     mpx__session_input(s, zmq_msg_data(&rid), zmq_msg_size(&rid), data, len,
                        peer && *peer ? peer : "a local peer");
     zmq_msg_close(&frame);
     zmq_msg_close(&rid);
+    mpx__sessions_reap(s);
     return true;
 }
 
 static volatile sig_atomic_t stop_signal; /* the SIGINT or SIGTERM that arrived, or 0 */
+static volatile sig_atomic_t hup_signal;
 
-static void record_stop_signal(int signo)
+static void record_signal(int signo)
 {
-    stop_signal = signo;
+    if (signo == SIGHUP)
+        hup_signal = 1;
+    else
+        stop_signal = signo;
 }
 
 int mpx__signals_install(void)
 {
     /* No SA_RESTART: the receive the loop waits in must return with EINTR. libzmq's own
      * threads block every signal, so the loop's thread is the one interrupted. */
-    struct sigaction sa = {.sa_handler = record_stop_signal};
+    struct sigaction sa = {.sa_handler = record_signal};
     sigemptyset(&sa.sa_mask);
     signal(SIGPIPE, SIG_IGN);
-    return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 ? 0 : -1;
+    return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 &&
+                   sigaction(SIGHUP, &sa, NULL) == 0
+               ? 0
+               : -1;
+}
+
+/* SIGHUP: new handshakes use the key file's key from now on; sessions already open keep
+ * theirs. A key that came from the environment or was generated is not re-read. */
+static void reload_key(mpx__server *s)
+{
+    if (!s->cfg.key_file) {
+        mpx__log_warn("SIGHUP: the authkey came from %s, not a file; nothing to re-read",
+                      s->cfg.key_source);
+        return;
+    }
+    static uint8_t key[MPX__KEY_MAX + 1];
+    size_t len;
+    char err[256];
+    if (mpx__keyfile_read(s->cfg.key_file, key, &len, NULL, err, sizeof err) != 0) {
+        mpx__log_warn("SIGHUP: %s; the authkey is unchanged", err);
+        return;
+    }
+    mpx__authkey_release(s->key);
+    s->key = mpx__authkey_new(key, len);
+    sodium_memzero(key, sizeof key);
+    mpx__log_warn("SIGHUP: the authkey was re-read from %s; new sessions use it",
+                  s->cfg.key_file);
 }
 
 /* Keeps the loop and libzmq's I/O thread together or apart as the loop's demand asks
- * (placement.c); if moving them fails, they are left to the kernel from then on. */
+ * (placement.c, --cpu auto); if moving them fails, they are left to the kernel from then on. */
 static void placement_adjust(mpx__server *s)
 {
     int rc = s->place ? mpx__placement_adjust(s->place) : 0;
@@ -178,21 +179,53 @@ static bool lifeline_gone(int lifeline_fd)
     return lifeline_fd >= 0 && poll(&fd, 1, 0) > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP));
 }
 
+/* Reads every frame already queued, without waiting. */
+static void drain_input(mpx__server *s)
+{
+    for (int i = 0; i < DRAIN_MAX && handle_one(s, ZMQ_DONTWAIT); i++)
+        ;
+}
+
+/* What the loop does every STOP_CHECK_MS: the lifeline, and probing for peers that left.
+ * Returns false when mpxd must stop. */
+static bool periodic_checks(mpx__server *s, int lifeline_fd)
+{
+    if (mpx__monitor_drain(s->monitor)) s->probe_wanted = true;
+    if (s->probe_wanted) {
+        s->probe_wanted = false;
+        mpx__sessions_probe(s);
+    }
+    if (lifeline_gone(lifeline_fd)) {
+        mpx__log_info("the processes that started mpxd are gone, stopping");
+        return false;
+    }
+    return true;
+}
+
 int mpx__server_run(mpx__server *s, int lifeline_fd)
 {
-    int64_t last_sweep = mpx__now_ms(), last_check = last_sweep, last_place = last_sweep;
+    int64_t now = mpx__now_ms(), last_sweep = now, last_check = now, last_place = now;
+    int64_t turn_start = now, responsive_since = now;
     /* Sweep often enough that a session ends within a quarter timeout of going silent. */
     int sweep_ms = s->cfg.session_timeout_ms / 4;
     sweep_ms = sweep_ms < 50 ? 50 : sweep_ms > 1000 ? 1000 : sweep_ms;
     int wait_cap = sweep_ms < STOP_CHECK_MS ? sweep_ms : STOP_CHECK_MS;
     int timeout_set = -2; /* the router's ZMQ_RCVTIMEO */
     while (!stop_signal) {
-        int64_t now = mpx__now_ms();
+        now = mpx__now_ms();
+        if (now - turn_start > wait_cap + STALL_MS) responsive_since = now;
+        turn_start = now;
+        if (hup_signal) {
+            hup_signal = 0;
+            reload_key(s);
+        }
         mpx__blocked_expire(s, now);
+        mpx__sessions_reap(s);
         mpx__registry_collect(&s->reg);
+        if (mpx__lazyfree_pending()) mpx__lazyfree_run(LAZYFREE_BUDGET);
         if (now - last_sweep >= sweep_ms) {
-            mpx__sessions_expire(s, now);
-            mpx__ipc_monitor_drain(s->monitor); /* connections that never said HELLO */
+            drain_input(s); /* heartbeats that queued up count before silence is judged */
+            mpx__sessions_expire(s, mpx__now_ms(), responsive_since);
             last_sweep = now;
         }
         if (now - last_place >= MPX_PLACEMENT_MS) {
@@ -200,15 +233,12 @@ int mpx__server_run(mpx__server *s, int lifeline_fd)
             last_place = now;
         }
         if (now - last_check >= STOP_CHECK_MS) {
-            if (lifeline_gone(lifeline_fd)) {
-                mpx__log_info(s, "the processes that started mpxd are gone, stopping");
-                return 0;
-            }
+            if (!periodic_checks(s, lifeline_fd)) return 0;
             last_check = now;
         }
         /* A signal that lands between the test above and the wait below is seen when the
          * wait ends, within STOP_CHECK_MS. */
-        int wait_ms = mpx__blocked_next_ms(s, now, wait_cap);
+        int wait_ms = mpx__lazyfree_pending() ? 0 : mpx__blocked_next_ms(s, now, wait_cap);
         if (wait_ms != timeout_set) {
             if (set_int(s->router, ZMQ_RCVTIMEO, wait_ms) != 0) {
                 mpx__log_warn("cannot set the receive timeout: %s", zmq_strerror(errno));
@@ -216,9 +246,9 @@ int mpx__server_run(mpx__server *s, int lifeline_fd)
             }
             timeout_set = wait_ms;
         }
-        handle_one(s);
+        handle_one(s, 0);
     }
-    mpx__log_info(s, "%s received, stopping", strsignal(stop_signal));
+    mpx__log_info("%s received, stopping", strsignal(stop_signal));
     return 0;
 }
 
@@ -232,11 +262,14 @@ void mpx__server_close(mpx__server *s)
     mpx__sessions_close_all(s);
     mpx__registry_collect(&s->reg);
     mpx__registry_close(&s->reg);
-    mpx__ipc_monitor_close(s->router, &s->monitor);
+    mpx__lazyfree_finish();
+    mpx__monitor_close(s->router, &s->monitor);
     if (s->router) zmq_close(s->router);
     if (s->zctx) zmq_ctx_term(s->zctx);
-    msgpack_sbuffer_destroy(&s->out);
-    msgpack_sbuffer_destroy(&s->batch);
-    free(s->heap);
+    mpx__buf_free(&s->out);
+    mpx__buf_free(&s->batch);
+    mpx__xfree(s->heap);
     mpx__placement_free(&s->place);
+    mpx__authkey_release(s->key);
+    s->key = NULL;
 }

@@ -1,31 +1,37 @@
 /*
  * main.c — mpxd's command line: options, the authkey (from a file, the environment, or made
- * fresh), the loopback rule, and removing ipc socket files on the way out.
+ * fresh), the endpoints (names resolved, the loopback rule, a second server refused on an ipc
+ * path a server answers on), and removing ipc socket files on the way out.
  *
  * The authkey is never printed, logged or taken from the command line.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "loop.h"
 #include "placement.h"
 
-#define MAX_KEY_LEN 4096
+#define MAX_ENDPOINTS 64
 
 static const char usage[] =
     "Usage: mpxd [OPTIONS] [ENDPOINT...]\n"
-    "Serve shared objects (dicts, ...) to mpx clients on each ENDPOINT, e.g.\n"
-    "tcp://0.0.0.0:5555 or ipc:///run/mpx/mpx.sock. With no ENDPOINT, serve " MPX_DEFAULT_ENDPOINT
-    ".\n"
+    "Serve shared objects (dicts, queues, locks, ...) to mpx clients on each ENDPOINT, e.g.\n"
+    "tcp://0.0.0.0:5555, tcp://localhost:5555, tcp://[::1]:5555 or ipc:///run/mpx/mpx.sock.\n"
+    "With no ENDPOINT, serve " MPX_DEFAULT_ENDPOINT ".\n"
     "\n"
     "The authkey is read from --authkey-file, else from the MPX_AUTHKEY environment variable.\n"
     "With neither, mpxd makes a random key and writes it to a 0600 file (--authkey-out); it\n"
@@ -37,6 +43,9 @@ static const char usage[] =
     "                           (default $XDG_RUNTIME_DIR/mpxd/authkey, else ~/.mpx/authkey)\n"
     "  --max-message BYTES      largest request served (default 16777216); a larger one is\n"
     "                           refused with MPX_ETOOBIG and the connection kept\n"
+    "  --max-memory BYTES       past this much memory held (K, M, G suffixes allowed), calls\n"
+    "                           that would store more are refused with MPX_EMEMLIMIT; the\n"
+    "                           rest go on (default 0: no limit)\n"
     "  --handshake-timeout MS   drop a connection that has not authenticated in MS (10000)\n"
     "  --session-timeout MS     end a session silent for MS (5000): a dead client's\n"
     "                           references go back; live clients send heartbeats\n"
@@ -44,16 +53,17 @@ static const char usage[] =
     "                           it\n"
     "  --lifeline-fd FD         stop when every process holding the other end of the pipe\n"
     "                           FD is gone (how a private manager follows its owner)\n"
-    "  --cpu auto|none|N        where the event loop and libzmq's I/O thread run: auto\n"
-    "                           (the default) keeps them on one CPU while the loop has\n"
-    "                           time to spare and spreads them when it is busy; none\n"
-    "                           leaves them to the kernel; N pins both to CPU N\n"
-    "                           (docs/operating.md)\n"
+    "  --cpu none|auto|N        where the event loop and libzmq's I/O thread run: none (the\n"
+    "                           default) leaves them to the kernel; auto keeps them on one\n"
+    "                           CPU while the loop has time to spare and spreads them when\n"
+    "                           it is busy; N pins both to CPU N (docs/operating.md)\n"
+    "  --debug                  answer the manager's debug methods (debug_sleep), for tests\n"
     "  -q, --quiet              log warnings only\n"
     "  -V, --version            print the version and exit\n"
     "  -h, --help               print this help and exit\n"
     "\n"
-    "SIGINT and SIGTERM stop mpxd cleanly: exit status 0, ipc socket files removed.\n";
+    "SIGINT and SIGTERM stop mpxd cleanly: exit status 0, ipc socket files removed. SIGHUP\n"
+    "re-reads --authkey-file: new sessions use the new key, open ones keep theirs.\n";
 
 typedef struct {
     const char *key_file;
@@ -73,6 +83,23 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* A byte count with an optional K, M or G suffix (powers of 1024); 0 is allowed. */
+static int parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-') return -1;
+    int shift = 0;
+    if (*end == 'k' || *end == 'K') shift = 10;
+    if (*end == 'm' || *end == 'M') shift = 20;
+    if (*end == 'g' || *end == 'G') shift = 30;
+    if (shift) end++;
+    if (*end || v > (SIZE_MAX >> shift)) return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
 /* "auto", "none", or a CPU number this process is allowed to run on. */
 static int parse_cpu(const char *s, int *out)
 {
@@ -89,23 +116,48 @@ static int parse_cpu(const char *s, int *out)
     return 0;
 }
 
+/* The numeric options: --max-message, timeouts and descriptors. */
+static int parse_number_option(int c, const char *arg, options *o)
+{
+    static const char *const names[] = {['m'] = "max-message", ['t'] = "handshake-timeout",
+                                        ['s'] = "session-timeout", ['r'] = "ready-fd",
+                                        ['l'] = "lifeline-fd"};
+    size_t v;
+    if (parse_size(arg, &v)) {
+        fprintf(stderr, "mpxd: bad value '%s' for --%s\n", arg, names[c]);
+        return -1;
+    }
+    if (c == 'm')
+        o->cfg.max_message = v;
+    else if (c == 't')
+        o->cfg.handshake_timeout_ms = (int)v;
+    else if (c == 's')
+        o->cfg.session_timeout_ms = (int)v;
+    else if (c == 'r')
+        o->ready_fd = (int)v;
+    else
+        o->lifeline_fd = (int)v;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
         {"authkey-file", required_argument, NULL, 'k'},
         {"authkey-out", required_argument, NULL, 'o'},
         {"max-message", required_argument, NULL, 'm'},
+        {"max-memory", required_argument, NULL, 'M'},
         {"handshake-timeout", required_argument, NULL, 't'},
         {"session-timeout", required_argument, NULL, 's'},
         {"ready-fd", required_argument, NULL, 'r'},
         {"lifeline-fd", required_argument, NULL, 'l'},
         {"cpu", required_argument, NULL, 'c'},
+        {"debug", no_argument, NULL, 'D'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    size_t v;
     int c;
     while ((c = getopt_long(argc, argv, "qVh", longopts, NULL)) != -1) {
         switch (c) {
@@ -118,12 +170,23 @@ static int parse_options(int argc, char **argv, options *o)
         case 'q':
             o->cfg.quiet = true;
             break;
+        case 'D':
+            o->cfg.debug = true;
+            break;
+        case 'M':
+            if (parse_bytes(optarg, &o->cfg.max_memory)) {
+                fprintf(stderr, "mpxd: bad value '%s' for --max-memory: bytes, or with K, M or "
+                                "G\n",
+                        optarg);
+                return -1;
+            }
+            break;
         case 'c':
             if (parse_cpu(optarg, &o->cfg.cpu)) {
-                fprintf(
-                    stderr,
-                    "mpxd: bad value '%s' for --cpu: auto, none, or a CPU this process may use\n",
-                    optarg);
+                fprintf(stderr,
+                        "mpxd: bad value '%s' for --cpu: none, auto, or a CPU this process may "
+                        "use\n",
+                        optarg);
                 return -1;
             }
             break;
@@ -138,25 +201,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 's':
         case 'r':
         case 'l':
-            if (parse_size(optarg, &v)) {
-                fprintf(stderr, "mpxd: bad value '%s' for --%s\n", optarg,
-                        c == 'm'   ? "max-message"
-                        : c == 't' ? "handshake-timeout"
-                        : c == 's' ? "session-timeout"
-                        : c == 'r' ? "ready-fd"
-                                   : "lifeline-fd");
-                return -1;
-            }
-            if (c == 'm')
-                o->cfg.max_message = v;
-            else if (c == 't')
-                o->cfg.handshake_timeout_ms = (int)v;
-            else if (c == 's')
-                o->cfg.session_timeout_ms = (int)v;
-            else if (c == 'r')
-                o->ready_fd = (int)v;
-            else
-                o->lifeline_fd = (int)v;
+            if (parse_number_option(c, optarg, o)) return -1;
             break;
         default:
             fputs("Try 'mpxd --help'.\n", stderr);
@@ -166,43 +211,183 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-/* True for endpoints only this machine can reach: ipc://, inproc://, and tcp:// on a loopback
- * address. */
-static bool endpoint_is_local(const char *ep)
+/* ---- endpoints ---------------------------------------------------------------------------- */
+
+typedef struct {
+    char *eps[MAX_ENDPOINTS]; /* what is bound, names resolved */
+    int n;
+    bool local[MAX_ENDPOINTS]; /* reachable from this machine only */
+    struct stat ipc[MAX_ENDPOINTS]; /* the socket file bound, to remove only that */
+} endpoints;
+
+/* Whether an address (an in_addr or in6_addr of the family) is a loopback one. */
+static bool addr_is_loopback(int family, const void *addr)
 {
-    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0) return true;
-    if (strncmp(ep, "tcp://", 6) != 0) return false;
-    const char *host = ep + 6, *colon = strrchr(host, ':');
-    size_t len = colon ? (size_t)(colon - host) : strlen(host);
-    if (len >= 4 && strncmp(host, "127.", 4) == 0) return memchr(host, ';', len) == NULL;
-    static const char *const loopback[] = {"localhost", "[::1]", "lo"};
-    for (size_t i = 0; i < sizeof loopback / sizeof *loopback; i++)
-        if (strlen(loopback[i]) == len && strncmp(host, loopback[i], len) == 0) return true;
+    if (family == AF_INET) {
+        struct in_addr a;
+        memcpy(&a, addr, sizeof a);
+        return (ntohl(a.s_addr) >> 24) == 127;
+    }
+    if (family == AF_INET6) {
+        struct in6_addr a;
+        memcpy(&a, addr, sizeof a);
+        return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+    }
     return false;
 }
 
-static int read_key_file(const char *path, uint8_t *key, size_t *len)
+/* Whether this machine can bind an address of sa's family and value (a resolved name may
+ * include an IPv6 address on a host without IPv6). */
+static bool addr_usable(const struct addrinfo *ai)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "mpxd: cannot read the authkey file %s: %s\n", path, strerror(errno));
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    if (st.st_mode & 077)
-        fprintf(stderr, "mpxd: warning: the authkey file %s is readable by other users\n", path);
-    ssize_t n = read(fd, key, MAX_KEY_LEN + 1);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    struct sockaddr_storage ss;
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (ss.ss_family == AF_INET) ((struct sockaddr_in *)&ss)->sin_port = 0;
+    if (ss.ss_family == AF_INET6) ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+    bool ok = bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == 0;
     close(fd);
-    if (n > 0 && key[n - 1] == '\n') n--;
-    if (n > 0 && key[n - 1] == '\r') n--;
-    if (n <= 0 || n > MAX_KEY_LEN) {
-        fprintf(stderr, "mpxd: the authkey file %s must hold 1 to %d bytes\n", path, MAX_KEY_LEN);
+    return ok;
+}
+
+static int endpoint_add(endpoints *e, const char *ep, bool local)
+{
+    if (e->n == MAX_ENDPOINTS) {
+        fprintf(stderr, "mpxd: at most %d endpoints\n", MAX_ENDPOINTS);
         return -1;
     }
-    *len = (size_t)n;
+    e->local[e->n] = local;
+    e->eps[e->n++] = strdup(ep);
     return 0;
 }
+
+/* tcp://NAME:PORT: libzmq binds only numeric addresses and interface names, so a host name is
+ * resolved here and each of its addresses bound. */
+static int endpoint_resolve(endpoints *e, const char *ep, const char *host, size_t hlen,
+                            const char *port)
+{
+    char name[256];
+    if (hlen >= sizeof name) {
+        fprintf(stderr, "mpxd: host name too long in %s\n", ep);
+        return -1;
+    }
+    memcpy(name, host, hlen);
+    name[hlen] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
+    int rc = getaddrinfo(name, NULL, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "mpxd: cannot resolve %s in %s: %s\n", name, ep, gai_strerror(rc));
+        return -1;
+    }
+    int added = 0;
+    for (ai = res; ai && rc == 0; ai = ai->ai_next) {
+        char addr[INET6_ADDRSTRLEN], full[320];
+        const void *a = ai->ai_family == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        if (!addr_usable(ai) || !inet_ntop(ai->ai_family, a, addr, sizeof addr)) continue;
+        snprintf(full, sizeof full, ai->ai_family == AF_INET6 ? "tcp://[%s]:%s" : "tcp://%s:%s",
+                 addr, port);
+        bool seen = false;
+        for (int i = 0; i < e->n; i++)
+            seen |= strcmp(e->eps[i], full) == 0;
+        if (!seen) {
+            rc = endpoint_add(e, full, addr_is_loopback(ai->ai_family, a));
+            added++;
+        }
+    }
+    freeaddrinfo(res);
+    if (rc == 0 && added == 0) {
+        fprintf(stderr, "mpxd: no address of %s can be bound here (%s)\n", name, ep);
+        return -1;
+    }
+    return rc;
+}
+
+/* Whether a tcp host is a literal address (or "*"), whose locality is read off it. */
+static bool host_literal(const char *host, size_t len, bool *local)
+{
+    char buf[INET6_ADDRSTRLEN + 2];
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (len == 0 || len >= sizeof buf) return false;
+    memcpy(buf, host, len);
+    buf[len] = '\0';
+    if (strcmp(buf, "*") == 0) {
+        *local = false;
+        return true;
+    }
+    if (buf[0] == '[' && buf[len - 1] == ']') {
+        buf[len - 1] = '\0';
+        if (inet_pton(AF_INET6, buf + 1, &a6) != 1) return false;
+        *local = addr_is_loopback(AF_INET6, &a6);
+        return true;
+    }
+    if (inet_pton(AF_INET, buf, &a4) != 1) return false;
+    *local = addr_is_loopback(AF_INET, &a4);
+    return true;
+}
+
+/* Adds one endpoint as given on the command line. */
+static int endpoint_parse(endpoints *e, const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return endpoint_add(e, ep, true);
+    const char *host = ep + 6, *colon = strrchr(ep, ':');
+    if (strncmp(ep, "tcp://", 6) != 0 || colon < host || !colon[1]) {
+        fprintf(stderr, "mpxd: bad endpoint '%s': expected tcp://host:port or ipc:///path\n", ep);
+        return -1;
+    }
+    size_t hlen = (size_t)(colon - host);
+    bool local;
+    if (host_literal(host, hlen, &local)) return endpoint_add(e, ep, local);
+    char ifname[IF_NAMESIZE + 1] = {0};
+    if (hlen < sizeof ifname) memcpy(ifname, host, hlen);
+    if (hlen < sizeof ifname && if_nametoindex(ifname) != 0) /* an interface: libzmq binds it */
+        return endpoint_add(e, ep, strcmp(ifname, "lo") == 0);
+    return endpoint_resolve(e, ep, host, hlen, colon + 1);
+}
+
+/* Refuses an ipc:// path that a running server answers on (binding it would take it over); a
+ * socket file nobody answers on is left by a server that was killed, and is replaced. */
+static int ipc_free(const char *ep)
+{
+    const char *path = ep + 6;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strncmp(ep, "ipc://", 6) != 0 || path[0] == '@') return 0;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        fprintf(stderr, "mpxd: the ipc path %s is longer than %zu bytes\n", path,
+                sizeof sa.sun_path - 1);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool answers = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0) close(fd);
+    if (answers) {
+        fprintf(stderr, "mpxd: a server already answers on %s; stop it first or choose another "
+                        "path\n",
+                ep);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the ipc socket files this mpxd bound, and only if they are still its own. */
+static void remove_ipc_files(const endpoints *e)
+{
+    for (int i = 0; i < e->n; i++) {
+        const char *ep = e->eps[i];
+        struct stat st;
+        if (strncmp(ep, "ipc://", 6) != 0 || ep[6] == '@' || e->ipc[i].st_ino == 0) continue;
+        if (stat(ep + 6, &st) == 0 && st.st_ino == e->ipc[i].st_ino &&
+            st.st_dev == e->ipc[i].st_dev)
+            unlink(ep + 6);
+    }
+}
+
+/* ---- the authkey -------------------------------------------------------------------------- */
 
 /* The default place for a generated key: $XDG_RUNTIME_DIR/mpxd/authkey or ~/.mpx/authkey. */
 static int default_key_path(char *buf, size_t size)
@@ -241,21 +426,32 @@ static int generate_key(const char *path, uint8_t *key, size_t *len)
     return 0;
 }
 
-static int load_key(const options *o, bool *explicit_key, uint8_t *key, size_t *len)
+static int load_key(options *o, uint8_t *key, size_t *len)
 {
     const char *env = getenv("MPX_AUTHKEY");
-    *explicit_key = true;
-    if (o->key_file) return read_key_file(o->key_file, key, len);
+    if (o->key_file) {
+        char err[256];
+        unsigned mode;
+        if (mpx__keyfile_read(o->key_file, key, len, &mode, err, sizeof err) != 0) {
+            fprintf(stderr, "mpxd: %s\n", err);
+            return -1;
+        }
+        if (mode & 077)
+            fprintf(stderr, "mpxd: warning: the authkey file %s is readable by other users\n",
+                    o->key_file);
+        o->cfg.key_file = o->key_file;
+        return 0;
+    }
     if (env && *env) {
-        *len = strnlen(env, MAX_KEY_LEN + 1);
-        if (*len > MAX_KEY_LEN) {
-            fprintf(stderr, "mpxd: MPX_AUTHKEY is longer than %d bytes\n", MAX_KEY_LEN);
+        *len = strnlen(env, MPX__KEY_MAX + 1);
+        if (*len > MPX__KEY_MAX) {
+            fprintf(stderr, "mpxd: MPX_AUTHKEY is longer than %d bytes\n", MPX__KEY_MAX);
             return -1;
         }
         memcpy(key, env, *len);
+        o->cfg.key_source = "the MPX_AUTHKEY environment variable";
         return 0;
     }
-    *explicit_key = false;
     char path[4096];
     if (o->key_out)
         snprintf(path, sizeof path, "%s", o->key_out);
@@ -263,6 +459,7 @@ static int load_key(const options *o, bool *explicit_key, uint8_t *key, size_t *
         fputs("mpxd: no authkey given and no place to write one; use --authkey-out\n", stderr);
         return -1;
     }
+    o->cfg.key_source = "a key mpxd generated";
     return generate_key(path, key, len);
 }
 
@@ -275,11 +472,27 @@ static void signal_ready(int fd)
     }
 }
 
-static void remove_ipc_files(char *const *endpoints, int n)
+/* Checks the endpoints before anything is written: names resolve, no public endpoint without
+ * a key given on purpose, no ipc path another server answers on. */
+static int check_endpoints(const options *o, int argc, char **argv, endpoints *e)
 {
+    const char *env = getenv("MPX_AUTHKEY");
+    bool explicit_key = o->key_file || (env && *env);
+    int n = optind < argc ? argc - optind : 1;
     for (int i = 0; i < n; i++)
-        if (strncmp(endpoints[i], "ipc://", 6) == 0 && endpoints[i][6] != '@')
-            unlink(endpoints[i] + 6);
+        if (endpoint_parse(e, optind < argc ? argv[optind + i] : MPX_DEFAULT_ENDPOINT) != 0)
+            return -1;
+    for (int i = 0; i < e->n; i++) {
+        if (!explicit_key && !e->local[i]) {
+            fprintf(stderr,
+                    "mpxd: refusing to serve %s, which other hosts can reach, with a generated "
+                    "authkey; give --authkey-file or MPX_AUTHKEY\n",
+                    e->eps[i]);
+            return -1;
+        }
+        if (ipc_free(e->eps[i]) != 0) return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -288,40 +501,31 @@ int main(int argc, char **argv)
                  .cfg = {.max_message = MPX_DEFAULT_MAX_MESSAGE,
                          .handshake_timeout_ms = 10000,
                          .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS,
-                         .cpu = MPX_CPU_AUTO}};
-    static char default_ep[] = MPX_DEFAULT_ENDPOINT;
-    static char *default_eps[] = {default_ep};
-    static uint8_t key[MAX_KEY_LEN + 1];
+                         .cpu = MPX_CPU_NONE}};
+    static uint8_t key[MPX__KEY_MAX + 1];
+    static endpoints eps;
     if (sodium_init() < 0 || parse_options(argc, argv, &o) != 0) return 2;
-    char *const *endpoints = optind < argc ? argv + optind : default_eps;
-    int n_endpoints = optind < argc ? argc - optind : 1;
+    mpx__log_quiet(o.cfg.quiet);
 
-    bool explicit_key;
     size_t keylen;
-    if (load_key(&o, &explicit_key, key, &keylen) != 0) return 1;
-    for (int i = 0; !explicit_key && i < n_endpoints; i++) {
-        if (!endpoint_is_local(endpoints[i])) {
-            fprintf(stderr,
-                    "mpxd: refusing to serve %s, which other hosts can reach, with a generated "
-                    "authkey; give --authkey-file or MPX_AUTHKEY\n",
-                    endpoints[i]);
-            return 1;
-        }
-    }
-    o.cfg.authkey = key;
-    o.cfg.keylen = keylen;
+    if (check_endpoints(&o, argc, argv, &eps) != 0 || load_key(&o, key, &keylen) != 0) return 1;
+    mpx__authkey *k = mpx__authkey_new(key, keylen);
+    sodium_memzero(key, sizeof key);
 
     mpx__server s = {0};
-    int rc =
-        mpx__signals_install() != 0 ? -1 : mpx__server_open(&s, &o.cfg, endpoints, n_endpoints);
+    int rc = mpx__signals_install() != 0 ? -1 : mpx__server_open(&s, &o.cfg, k, eps.eps, eps.n);
+    mpx__authkey_release(k);
     bool bound = rc == 0;
+    for (int i = 0; bound && i < eps.n; i++)
+        if (strncmp(eps.eps[i], "ipc://", 6) == 0 && eps.eps[i][6] != '@')
+            stat(eps.eps[i] + 6, &eps.ipc[i]);
     if (bound) {
         signal_ready(o.ready_fd);
         rc = mpx__server_run(&s, o.lifeline_fd);
     }
     mpx__server_close(&s);
-    if (bound) /* never a file another server bound */
-        remove_ipc_files(endpoints, n_endpoints);
-    sodium_memzero(key, sizeof key);
+    remove_ipc_files(&eps);
+    for (int i = 0; i < eps.n; i++)
+        free(eps.eps[i]);
     return rc == 0 ? 0 : 1;
 }

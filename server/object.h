@@ -3,8 +3,9 @@
  * handler sees (internal to mpxd).
  *
  * A type is one server/t_<type>.c file that ends in a method table and exports one
- * mpx__type_<type>. The dispatcher (dispatch.c) checks the session, the object, the method
- * and the argument count before a handler runs, so handlers never repeat those checks.
+ * mpx__type_<type>, listed in types.c. The dispatcher (dispatch.c) checks the session, the
+ * object, the method and the argument count before a handler runs, so handlers never repeat
+ * those checks.
  */
 #ifndef MPX_SERVER_OBJECT_H
 #define MPX_SERVER_OBJECT_H
@@ -40,6 +41,7 @@ typedef struct {
     uint32_t argc;
     const mpx__span *argv;
     msgpack_packer *out;
+    size_t max_reply; /* the largest result a reply may carry (--max-message) */
     char errmsg[256]; /* set by mpx__req_fail() */
 } mpx__req;
 
@@ -55,6 +57,11 @@ typedef struct {
      * well-formed object with nothing after it, nested to MPX_MAX_DEPTH, before it changes
      * anything. */
     bool checks_last_arg;
+    /* The method may store more: past --max-memory it is refused before it runs. */
+    bool grows;
+    /* Its result hands something over (an item, a unit): when the reply cannot reach the
+     * peer, the type's undo hook takes it back. */
+    bool undo;
 } mpx__method;
 
 /* Checks that arg is one well-formed msgpack object with nothing after it, as dispatch
@@ -67,6 +74,7 @@ struct mpx__type {
     /* Makes the object's state from the creation arguments (argv as for a method). Returns 0
      * or an error through mpx__req_fail(). */
     int (*create)(mpx__req *req, void **state);
+    /* Frees the state (or hands it to lazyfree.h when freeing it is long). */
     void (*destroy)(void *state);
     /* Answers a parked call whose deadline passed (blocked.c); NULL for a type that never
      * parks. */
@@ -78,6 +86,13 @@ struct mpx__type {
      * calls not undone): give it back. The wake hook runs right after. NULL for a type nothing
      * can be owned in. */
     void (*session_lost)(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t count);
+    /* The client gave up on a parked call (manager.cancel): forget it, leaving the object as
+     * if it had never parked. NULL: the call is simply dropped. */
+    void (*cancel)(mpx__server *s, mpx__parked *p);
+    /* A result of method m (marked undo) could not reach its peer: take back what it handed
+     * over; result is the result's msgpack bytes. The wake hook runs right after. */
+    void (*undo)(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
+                 size_t len);
     const mpx__method *methods;
     size_t n_methods;
 };
@@ -95,17 +110,30 @@ struct mpx__obj {
 int mpx__req_fail(mpx__req *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Results a handler packs into req->out; each returns 0. */
+int mpx__reply_nil(mpx__req *req);
+int mpx__reply_bool(mpx__req *req, bool b);
+int mpx__reply_uint(mpx__req *req, uint64_t v);
+/* Bytes that already are one msgpack object. */
+int mpx__reply_raw(mpx__req *req, const void *p, size_t len);
+
+/* Packs a bool (for a parked call's reply). */
+void mpx__pack_bool(msgpack_packer *pk, bool b);
+
+/* Reads argument i as an unsigned integer. Returns 0, or MPX_ETYPE with the message set. */
+int mpx__arg_uint(mpx__req *req, uint32_t i, const char *what, uint64_t *v);
+
 /* A short printable rendering of one msgpack object, for error messages: strings quoted and
  * truncated, numbers as numbers, containers by kind. Always NUL-terminates out. */
 void mpx__repr(const mpx__span *s, char *out, size_t outlen);
 
-/* The method named name[0..len) of a type, or NULL. */
+/* The method named name[0..len) of a type, or NULL (types.c). */
 const mpx__method *mpx__type_method(const mpx__type *t, const char *name, size_t len);
 
-/* Every object type mpxd serves, NULL-terminated. */
-extern const mpx__type *const mpx__types[];
+/* The object type named name[0..len), or NULL (types.c). */
 const mpx__type *mpx__type_find(const char *name, size_t len);
 
+extern const mpx__type mpx__type_manager;
 extern const mpx__type mpx__type_dict;
 extern const mpx__type mpx__type_value;
 extern const mpx__type mpx__type_queue;

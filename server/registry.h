@@ -2,9 +2,10 @@
  * registry.h — every object mpxd holds: by id, by name, and the references each session holds
  * (internal to mpxd).
  *
- * Ids start at 1 and are never reused; id 0 is the manager itself, whose methods (open,
- * create, attach, release, ping, stats) live in registry.c. A named object lives until mpxd
- * stops; an anonymous one lives while some session holds a reference to it.
+ * Ids start at 1 and are never reused; id 0 is the manager, whose type the loop hands over at
+ * start (t_manager.c). A named object lives until mpxd stops; an anonymous one lives while some
+ * session or parked call holds a reference to it. A reference count that would go below zero is
+ * a bug, and mpxd panics.
  */
 #ifndef MPX_SERVER_REGISTRY_H
 #define MPX_SERVER_REGISTRY_H
@@ -21,12 +22,13 @@ typedef struct {
     uint64_t next_id;
     uint64_t n_objects;
     mpx__objent *garbage; /* anonymous objects whose last reference went */
+    mpx__obj manager;     /* object 0 */
 } mpx__registry;
 
 /* A session's references: object id -> how many proxies it holds. */
 typedef struct mpx__ref mpx__ref;
 
-void mpx__registry_init(mpx__registry *r);
+void mpx__registry_init(mpx__registry *r, const mpx__type *manager);
 /* Destroys every object. */
 void mpx__registry_close(mpx__registry *r);
 
@@ -34,11 +36,24 @@ void mpx__registry_close(mpx__registry *r);
  * last reference goes, which cannot happen while a request on it runs. */
 mpx__obj *mpx__registry_find(mpx__registry *r, uint64_t id);
 
+/* The object named name[0..len), or NULL. Borrowed, likewise. */
+mpx__obj *mpx__registry_find_name(mpx__registry *r, const char *name, size_t len);
+
+/* Adds an object of the given type with its state (owned by the object from now), named
+ * name[0..len) or anonymous when name is NULL, and returns it with no reference yet. */
+mpx__obj *mpx__registry_add(mpx__registry *r, const mpx__type *type, const char *name, size_t len,
+                            void *state);
+
+/* One more reference to obj held by a session (in *refs). */
+void mpx__registry_ref(mpx__ref **refs, mpx__obj *obj);
+/* Drops one of the session's references to object id. Returns 0, or MPX_ENOOBJ if it holds
+ * none. */
+int mpx__registry_unref(mpx__registry *r, mpx__ref **refs, uint64_t id);
 /* Drops every reference in *refs and frees the list; anonymous objects left with none are
  * destroyed at the next mpx__registry_collect(). */
 void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs);
 
-/* One more / one less reference that belongs to no session (a parked call's). */
+/* One more / one less reference that belongs to no session (a parked call's, an owner's). */
 void mpx__registry_hold(mpx__obj *obj);
 void mpx__registry_unhold(mpx__registry *r, mpx__obj *obj);
 /* As mpx__registry_unhold(), by id: safe when the object may already be gone (shutdown). */
@@ -47,7 +62,5 @@ void mpx__registry_unhold_id(mpx__registry *r, uint64_t id);
 /* Destroys the anonymous objects left with no reference. The loop calls it between requests,
  * never while a type is in the middle of waking its waiters. */
 void mpx__registry_collect(mpx__registry *r);
-
-extern const mpx__type mpx__type_manager;
 
 #endif

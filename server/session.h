@@ -4,14 +4,13 @@
  *
  * Life: a HELLO from a new routing id makes a session in the CHALLENGED state; a correct AUTH
  * makes it READY; a BYE, a failed AUTH, a handshake left unfinished past its timeout, silence
- * (no call and no heartbeat) past the session timeout, or mpxd stopping ends it, and ending it
- * drops every reference it held.
+ * (no call and no heartbeat) past the session timeout, a peer that can no longer be reached,
+ * or mpxd stopping ends it, and ending it drops every reference it held.
  */
 #ifndef MPX_SERVER_SESSION_H
 #define MPX_SERVER_SESSION_H
 
-#include <uthash.h>
-
+#include "hash.h"
 #include "server.h"
 
 #define MPX_MAX_SESSIONS 100000 /* sessions served at once; a HELLO past it is refused */
@@ -26,6 +25,7 @@ struct mpx__session {
     uint64_t sid;              /* random, never 0 */
     uint8_t nc[MPX_NONCE_LEN]; /* client nonce */
     uint8_t ns[MPX_NONCE_LEN]; /* server nonce */
+    mpx__authkey *key;         /* the key of its handshake (held until READY) */
     mpx__mac_key c2s;          /* verifies what the client sends */
     mpx__mac_key s2c;          /* signs what mpxd sends */
     uint64_t recv_seq;         /* last sequence number accepted from the client */
@@ -35,38 +35,26 @@ struct mpx__session {
     mpx__ref *refs;           /* object references held */
     mpx__parked *parked;      /* this session's parked calls */
     struct mpx__owned *owned; /* objects it owns something in (a held lock) */
-    char peer[64];            /* the peer's address, for logs */
+    bool gone;                /* its peer cannot be reached: ended by mpx__sessions_reap() */
+    mpx__session *next_gone;
+    char peer[64]; /* the peer's address, for logs */
 };
 
 /* Handles one frame from routing id rid. */
 void mpx__session_input(mpx__server *s, const uint8_t *rid, size_t rid_len, const uint8_t *frame,
                         size_t len, const char *peer);
 
-/* Starts a frame in s->out: reserves the header; the body is packed after it. */
-void mpx__frame_begin(mpx__server *s);
-
-/* Signs the frame in s->out as `kind` for sess and sends it. */
-void mpx__session_send(mpx__server *s, mpx__session *sess, uint8_t kind);
-
-/* Between these two calls every REPLY for sess is gathered instead of sent, and _end sends them
- * all as one REPLIES frame (none if there were none). */
-void mpx__session_batch_begin(mpx__server *s, mpx__session *sess);
-void mpx__session_batch_end(mpx__server *s, mpx__session *sess);
-
-/* Sends a REPLY [req_id, code, message] for a failed request. */
-void mpx__session_send_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
-                             const char *msg);
-
-/* Records that sess owns something in obj (a lock it holds), holding obj alive; when the
- * session ends, obj's type gets session_lost(). Calls nest: each own needs one disown. */
-void mpx__session_own(mpx__server *s, mpx__session *sess, mpx__obj *obj);
-void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj);
-/* Undoes up to n owns at once (no more than sess has); the cost is bounded by what it holds. */
-void mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, uint64_t n);
-
 /* Ends handshakes older than the handshake timeout, and sessions silent past the session
- * timeout. */
-void mpx__sessions_expire(mpx__server *s, int64_t now_ms);
+ * timeout: silent since their last frame or since responsive_since (when the loop last came
+ * back from a stall), whichever is later. */
+void mpx__sessions_expire(mpx__server *s, int64_t now_ms, int64_t responsive_since);
+
+/* Ends the sessions whose peer could not be reached (reply.c marks them). */
+void mpx__sessions_reap(mpx__server *s);
+
+/* Sends a HEARTBEAT_ACK to every session that holds something or has parked calls: one whose
+ * peer has gone is marked, and reaped. */
+void mpx__sessions_probe(mpx__server *s);
 
 /* Ends every session (at shutdown). */
 void mpx__sessions_close_all(mpx__server *s);

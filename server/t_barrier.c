@@ -8,11 +8,9 @@
  * barrier_session_lost(), which breaks it like a timeout would: the others can never all
  * arrive.
  */
-#include <stdlib.h>
-
 #include "alloc.h"
 #include "blocked.h"
-#include "session.h"
+#include "holdings.h"
 
 /* ================================ barrier API ============================================= */
 
@@ -33,7 +31,7 @@ static void barrier_answer(mpx__server *s, mpx__parked *p, bool ok)
     mpx__session_disown(s, p->session, p->obj);
     if (ok) {
         msgpack_pack_uint64(mpx__parked_reply(s, p), p->arg);
-        mpx__parked_finish(s, p);
+        mpx__parked_finish(s, p); /* nothing to take back from a waiter that left */
     } else {
         mpx__parked_fail(s, p, MPX_EBROKEN, "BrokenBarrierError");
     }
@@ -64,7 +62,7 @@ static int m_wait(mpx__req *req)
     if (b->count == b->parties) { /* the last one: everyone goes, a new generation starts */
         b->count = 0;
         b->pending = BARRIER_RELEASE;
-        return msgpack_pack_uint64(req->out, index) ? MPX_ENOMEM : 0;
+        return mpx__reply_uint(req, index);
     }
     mpx__parked *p = mpx__park(req, &b->waiters, wait_ms, NULL);
     p->arg = index;
@@ -79,7 +77,7 @@ static int m_reset(mpx__req *req)
     b->broken = false;
     b->count = 0;
     if (b->waiters.head) b->pending = BARRIER_BREAK; /* they see it broken; it stays whole */
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    return mpx__reply_nil(req);
 }
 
 static int m_abort(mpx__req *req)
@@ -88,7 +86,7 @@ static int m_abort(mpx__req *req)
     b->broken = true;
     b->count = 0;
     b->pending = BARRIER_BREAK;
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    return mpx__reply_nil(req);
 }
 
 /* Carries out what a handler decided: release the generation, or answer everyone broken. */
@@ -104,23 +102,28 @@ static void barrier_wake(mpx__server *s, mpx__obj *obj)
 
 static int m_parties(mpx__req *req)
 {
-    return msgpack_pack_uint64(req->out, ((barrier *)req->obj->state)->parties) ? MPX_ENOMEM : 0;
+    return mpx__reply_uint(req, ((barrier *)req->obj->state)->parties);
 }
 
 static int m_n_waiting(mpx__req *req)
 {
-    return msgpack_pack_uint64(req->out, ((barrier *)req->obj->state)->waiters.n) ? MPX_ENOMEM : 0;
+    return mpx__reply_uint(req, ((barrier *)req->obj->state)->waiters.n);
 }
 
 static int m_broken(mpx__req *req)
 {
-    bool broken = ((barrier *)req->obj->state)->broken;
-    return (broken ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
+    return mpx__reply_bool(req, ((barrier *)req->obj->state)->broken);
 }
 
 static void barrier_timeout(mpx__server *s, mpx__parked *p)
 {
     barrier_break(s, p->obj->state); /* answers p too */
+}
+
+/* A waiter given up by its client leaves the others unable to all arrive, as a timeout does. */
+static void barrier_cancel(mpx__server *s, mpx__parked *p)
+{
+    barrier_break(s, p->obj->state);
 }
 
 static void barrier_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t count)
@@ -133,13 +136,11 @@ static void barrier_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *se
 /* Creation arguments: [parties [, timeout_ms]]. */
 static int barrier_create(mpx__req *req, void **state)
 {
-    mpx__mp_cursor c;
     uint64_t parties;
     if (req->argc < 1 || req->argc > 2)
         return mpx__req_fail(req, MPX_EARGS, "a barrier takes parties and an optional timeout");
-    mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
-    if (mpx__mp_uint(&c, &parties) || parties == 0)
-        return mpx__req_fail(req, MPX_EVALUE, "ValueError: parties must be > 0");
+    if (mpx__arg_uint(req, 0, "parties", &parties)) return MPX_ETYPE;
+    if (parties == 0) return mpx__req_fail(req, MPX_EVALUE, "ValueError: parties must be > 0");
     int64_t timeout_ms;
     int rc = mpx__timeout_arg(req, 1, &timeout_ms);
     if (rc) return rc;
@@ -162,8 +163,9 @@ static const mpx__method barrier_methods[] = {
 const mpx__type mpx__type_barrier = {
     .name = "barrier",
     .create = barrier_create,
-    .destroy = free,
+    .destroy = mpx__xfree,
     .timeout = barrier_timeout,
+    .cancel = barrier_cancel,
     .wake = barrier_wake,
     .session_lost = barrier_session_lost,
     .methods = barrier_methods,

@@ -8,14 +8,16 @@
  * cond_granted() instead of answering an acquire: the waiter holds the lock again, at its old
  * depth, and only then is wait() answered: true if notified, false if it timed out.
  *
- * acquire, release and locked are the lock's own methods, run on the lock object.
+ * acquire, release and locked are the lock's own methods, run on the lock object. notify
+ * never picks a waiter whose peer is gone: each one it picks is probed first, so that a live
+ * waiter is not left sleeping while a dead one is woken.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
-#include "blocked.h"
-#include "session.h"
+#include "registry.h"
+#include "reply.h"
+#include "t_lock.h"
 
 /* ================================ condition API =========================================== */
 
@@ -30,8 +32,7 @@ typedef struct {
 static void cond_granted(mpx__server *s, mpx__parked *p, mpx__obj *lock)
 {
     mpx__lock_grant(s, lock, p->session, p->arg, p->arg2);
-    msgpack_packer *pk = mpx__parked_reply(s, p);
-    p->flag ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    mpx__pack_bool(mpx__parked_reply(s, p), p->flag);
     mpx__parked_finish(s, p);
 }
 
@@ -98,26 +99,31 @@ static int notify_common(mpx__req *req, uint64_t n)
     if (rc) return rc;
     if (!mpx__lock_held(c->lock, req->session, thread))
         return mpx__req_fail(req, MPX_ENOTHELD, "cannot notify on an un-acquired lock");
-    for (uint64_t i = 0; i < n && c->waiters.head; i++)
-        cond_requeue(req->server, c, c->waiters.head, true); /* moved, not answered */
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    for (uint64_t i = 0; i < n && c->waiters.head;) {
+        mpx__parked *p = c->waiters.head;
+        if (!mpx__session_reachable(req->server, p->session)) {
+            mpx__parked_drop(req->server, p);
+            continue;
+        }
+        cond_requeue(req->server, c, p, true); /* moved, not answered */
+        i++;
+    }
+    return mpx__reply_nil(req);
 }
 
 /* notify([n = 1 [, thread]]) */
 static int m_notify(mpx__req *req)
 {
     uint64_t n = 1;
-    if (req->argc >= 1) {
-        mpx__mp_cursor cur;
-        mpx__mp_init(&cur, req->argv[0].p, req->argv[0].len);
-        if (mpx__mp_uint(&cur, &n)) return mpx__req_fail(req, MPX_ETYPE, "n must be a uint");
-    }
+    if (req->argc >= 1 && mpx__arg_uint(req, 0, "n", &n)) return MPX_ETYPE;
     return notify_common(req, n);
 }
 
 /* notify_all([nil [, thread]]) */
 static int m_notify_all(mpx__req *req)
 {
+    if (req->argc >= 1 && !(req->argv[0].len == 1 && req->argv[0].p[0] == 0xc0))
+        return mpx__req_fail(req, MPX_ETYPE, "notify_all's first argument must be nil");
     return notify_common(req, UINT64_MAX);
 }
 
@@ -139,17 +145,15 @@ static void cond_free(void *state)
 {
     condition *c = state;
     mpx__registry_unhold_id(c->reg, c->lock_id);
-    free(c);
+    mpx__xfree(c);
 }
 
 /* Creation arguments: [lock id] — an existing lock or rlock. */
 static int cond_create(mpx__req *req, void **state)
 {
-    mpx__mp_cursor cur;
     uint64_t id;
     if (req->argc != 1) return mpx__req_fail(req, MPX_EARGS, "a condition takes a lock's id");
-    mpx__mp_init(&cur, req->argv[0].p, req->argv[0].len);
-    if (mpx__mp_uint(&cur, &id)) return mpx__req_fail(req, MPX_ETYPE, "the lock id is a uint");
+    if (mpx__arg_uint(req, 0, "the lock id", &id)) return MPX_ETYPE;
     mpx__obj *lock = id ? mpx__registry_find(&req->server->reg, id) : NULL;
     if (!lock)
         return mpx__req_fail(req, MPX_ENOOBJ, "no object with id %llu", (unsigned long long)id);

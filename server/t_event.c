@@ -1,8 +1,6 @@
 /*
  * t_event.c — Event (Python's threading.Event): a flag, and waiters parked until it is set.
  */
-#include <stdlib.h>
-
 #include "alloc.h"
 #include "blocked.h"
 
@@ -15,26 +13,21 @@ typedef struct {
 
 /* ================================ event methods =========================================== */
 
-static int pack_bool(msgpack_packer *pk, bool b)
-{
-    return (b ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ? MPX_ENOMEM : 0;
-}
-
 static int m_set(mpx__req *req)
 {
     ((event *)req->obj->state)->flag = true; /* the wake hook frees every waiter */
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    return mpx__reply_nil(req);
 }
 
 static int m_clear(mpx__req *req)
 {
     ((event *)req->obj->state)->flag = false;
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    return mpx__reply_nil(req);
 }
 
 static int m_is_set(mpx__req *req)
 {
-    return pack_bool(req->out, ((event *)req->obj->state)->flag);
+    return mpx__reply_bool(req, ((event *)req->obj->state)->flag);
 }
 
 /* wait([timeout]) -> the flag: true once set, false if the timeout ran out first */
@@ -44,7 +37,7 @@ static int m_wait(mpx__req *req)
     int64_t wait_ms;
     int rc = mpx__timeout_arg(req, 0, &wait_ms);
     if (rc) return rc;
-    if (e->flag || wait_ms == 0) return pack_bool(req->out, e->flag);
+    if (e->flag || wait_ms == 0) return mpx__reply_bool(req, e->flag);
     mpx__park(req, &e->waiters, wait_ms, NULL);
     return MPX_PARKED;
 }
@@ -54,14 +47,14 @@ static void event_wake(mpx__server *s, mpx__obj *obj)
     event *e = obj->state;
     while (e->flag && e->waiters.head) {
         mpx__parked *p = e->waiters.head;
-        msgpack_pack_true(mpx__parked_reply(s, p));
+        mpx__pack_bool(mpx__parked_reply(s, p), true);
         mpx__parked_finish(s, p);
     }
 }
 
 static void event_timeout(mpx__server *s, mpx__parked *p)
 {
-    msgpack_pack_false(mpx__parked_reply(s, p));
+    mpx__pack_bool(mpx__parked_reply(s, p), false);
     mpx__parked_finish(s, p);
 }
 
@@ -82,7 +75,7 @@ static const mpx__method event_methods[] = {
 const mpx__type mpx__type_event = {
     .name = "event",
     .create = event_create,
-    .destroy = free,
+    .destroy = mpx__xfree,
     .timeout = event_timeout,
     .wake = event_wake,
     .methods = event_methods,

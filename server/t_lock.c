@@ -7,13 +7,13 @@
  * Every acquire that makes a new holder (not an RLock re-entry) hands out a fencing token,
  * a number that only grows for this lock: a resource guarded by the lock can refuse a writer
  * whose token is older than one it has seen, such as a holder whose session died. When the
- * holder's session ends, the lock passes to the oldest waiter, who is told the owner died.
+ * holder's session ends, the lock passes to the oldest waiter, who is told the owner died. A
+ * waiter whose answer cannot reach it (its peer is gone) never keeps the lock: it passes on.
  */
-#include <stdlib.h>
-
 #include "alloc.h"
-#include "blocked.h"
+#include "holdings.h"
 #include "session.h"
+#include "t_lock.h"
 
 /* ================================ lock API ================================================ */
 
@@ -37,16 +37,12 @@ static void lock_take(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_
                       msgpack_packer *pk)
 {
     lock *l = obj->state;
-    l->owner = sess;
-    l->owner_thread = thread;
-    l->depth = 1;
-    l->fence++;
-    mpx__session_own(s, sess, obj);
+    bool died = l->owner_died;
+    mpx__lock_grant(s, obj, sess, thread, 1);
     msgpack_pack_array(pk, 3);
     msgpack_pack_true(pk);
     msgpack_pack_uint64(pk, l->fence);
-    l->owner_died ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    l->owner_died = false;
+    mpx__pack_bool(pk, died);
 }
 
 static void pack_refused(msgpack_packer *pk)
@@ -73,7 +69,8 @@ static int m_acquire(mpx__req *req)
         msgpack_pack_array(req->out, 3);
         msgpack_pack_true(req->out);
         msgpack_pack_uint64(req->out, l->fence);
-        return msgpack_pack_false(req->out) ? MPX_ENOMEM : 0;
+        msgpack_pack_false(req->out);
+        return 0;
     }
     if (!l->owner && !l->waiters.head) {
         lock_take(req->server, req->obj, req->session, thread, req->out);
@@ -102,27 +99,39 @@ static int m_release(mpx__req *req)
         l->owner = NULL;
         mpx__session_disown(req->server, req->session, req->obj);
     }
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    return mpx__reply_nil(req);
 }
 
 static int m_locked(mpx__req *req)
 {
-    const lock *l = req->obj->state;
-    return (l->owner ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
+    return mpx__reply_bool(req, ((const lock *)req->obj->state)->owner != NULL);
 }
 
-/* A free lock goes to the oldest waiter; a Condition.wait re-acquiring answers its own way. */
+/* Gives a free lock to its oldest waiter that is still there; a Condition.wait re-acquiring
+ * answers its own way. A grant whose answer does not arrive is taken back, as if never
+ * made. */
 static void lock_wake(mpx__server *s, mpx__obj *obj)
 {
     lock *l = obj->state;
-    if (l->owner || !l->waiters.head) return;
-    mpx__parked *p = l->waiters.head;
-    if (p->granted) {
-        p->granted(s, p, obj);
-        return;
+    while (!l->owner && l->waiters.head) {
+        mpx__parked *p = l->waiters.head;
+        if (mpx__parked_gone(p)) {
+            mpx__parked_drop(s, p);
+            continue;
+        }
+        bool died = l->owner_died, delivered;
+        if (p->granted) {
+            p->granted(s, p, obj);
+            delivered = l->owner && !l->owner->gone;
+        } else {
+            lock_take(s, obj, p->session, p->arg, mpx__parked_reply(s, p));
+            delivered = mpx__parked_finish(s, p);
+        }
+        if (!delivered && l->owner) {
+            mpx__lock_release_all(s, obj);
+            l->owner_died = died;
+        }
     }
-    lock_take(s, obj, p->session, p->arg, mpx__parked_reply(s, p));
-    mpx__parked_finish(s, p);
 }
 
 /* ---- for Condition (t_condition.c) ------------------------------------------------------ */
@@ -214,7 +223,7 @@ static const mpx__method lock_methods[] = {
 /* Lock and RLock share everything but their name and whether they re-enter. */
 #define LOCK_TYPE(NAME, CREATE)                                                                    \
     {                                                                                              \
-        .name = NAME, .create = CREATE, .destroy = free, .timeout = lock_timeout,                  \
+        .name = NAME, .create = CREATE, .destroy = mpx__xfree, .timeout = lock_timeout,            \
         .wake = lock_wake, .session_lost = lock_session_lost, .methods = lock_methods,             \
         .n_methods = sizeof lock_methods / sizeof lock_methods[0],                                 \
     }

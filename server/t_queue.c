@@ -6,13 +6,16 @@
  * Handlers only change the queue and answer their own call; queue_wake(), the type's wake
  * hook, runs after that answer has gone out and serves the parked calls the change allows
  * (oldest first): getters while there are items, putters while there is room, joiners when
- * no task is left unfinished.
+ * no task is left unfinished. An item is never handed to a peer that is gone: a getter's
+ * items are removed only once its reply went out, and an answer that could not reach its peer
+ * (dispatch's undo, or a client that gave up on its get and returns what came anyway:
+ * put_front) puts them back at the head, in order.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "blocked.h"
+#include "lazyfree.h"
 #include "object.h"
 
 /* ================================ queue API =============================================== */
@@ -40,19 +43,29 @@ static bool queue_full(const queue *q)
     return q->maxsize && q->count >= q->maxsize;
 }
 
-/* Appends an item, taking ownership of its bytes. */
+static queue_item *queue_at(const queue *q, size_t i)
+{
+    return &q->ring[(q->head + i) % q->cap];
+}
+
+/* Room for one more item. */
+static void queue_reserve(queue *q)
+{
+    if (q->count < q->cap) return;
+    size_t cap = q->cap ? q->cap * 2 : 16;
+    queue_item *ring = mpx__xmalloc(cap * sizeof *ring);
+    for (size_t i = 0; i < q->count; i++)
+        ring[i] = *queue_at(q, i);
+    mpx__xfree(q->ring);
+    q->ring = ring;
+    q->cap = cap;
+    q->head = 0;
+}
+
+/* Appends a new task's item, taking ownership of its bytes. */
 static void queue_push(queue *q, uint8_t *p, size_t len)
 {
-    if (q->count == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 16;
-        queue_item *ring = mpx__xmalloc(cap * sizeof *ring);
-        for (size_t i = 0; i < q->count; i++)
-            ring[i] = q->ring[(q->head + i) % q->cap];
-        free(q->ring);
-        q->ring = ring;
-        q->cap = cap;
-        q->head = 0;
-    }
+    queue_reserve(q);
     q->ring[(q->head + q->count++) % q->cap] = (queue_item){p, (uint32_t)len};
     q->unfinished++;
 }
@@ -64,30 +77,77 @@ static void queue_push_copy(queue *q, const mpx__span *item)
     queue_push(q, p, item->len);
 }
 
-/* Removes the oldest item; the caller owns its bytes. */
-static queue_item queue_pop(queue *q)
+/* Puts a copy of an item taken earlier back at the head: not a new task. */
+static void queue_push_front(queue *q, const mpx__span *item)
 {
-    queue_item it = q->ring[q->head];
-    q->head = (q->head + 1) % q->cap;
-    q->count--;
-    return it;
+    queue_reserve(q);
+    uint8_t *p = mpx__xmalloc(item->len);
+    memcpy(p, item->p, item->len);
+    q->head = (q->head + q->cap - 1) % q->cap;
+    q->ring[q->head] = (queue_item){p, (uint32_t)item->len};
+    q->count++;
+}
+
+/* Puts back the items of an array (a get_many's answer, put_front's argument), the first at
+ * the head. */
+static void queue_push_front_all(queue *q, const uint8_t *array, size_t len)
+{
+    mpx__mp_cursor c;
+    uint32_t n;
+    mpx__mp_init(&c, array, len);
+    if (mpx__mp_array(&c, &n) || n == 0) return;
+    mpx__span *items = mpx__xmalloc(n * sizeof *items);
+    for (uint32_t i = 0; i < n; i++) {
+        items[i].p = c.p;
+        mpx__mp_skip(&c); /* checked by dispatch, or packed by mpxd */
+        items[i].len = (size_t)(c.p - items[i].p);
+    }
+    for (uint32_t i = n; i > 0; i--)
+        queue_push_front(q, &items[i - 1]);
+    mpx__xfree(items);
+}
+
+/* Frees the n oldest items. */
+static void queue_drop_front(queue *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mpx__xfree(q->ring[q->head].p);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+}
+
+/* How many items a get (max 0) or get_many (max) takes now. */
+static size_t take_count(const queue *q, uint64_t max)
+{
+    return max == 0 ? 1 : q->count < max ? q->count : max;
+}
+
+/* Packs the items a get or get_many would take, leaving them in the queue. */
+static void pack_front(const queue *q, msgpack_packer *pk, uint64_t max)
+{
+    size_t n = take_count(q, max);
+    if (max) msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        mpx__buf_write(pk->data, (const char *)queue_at(q, i)->p, queue_at(q, i)->len);
+}
+
+static bool queue_free_step(void *state, size_t budget)
+{
+    queue *q = state;
+    queue_drop_front(q, q->count < budget ? q->count : budget);
+    if (q->count) return false;
+    mpx__xfree(q->ring);
+    mpx__xfree(q);
+    return true;
 }
 
 static void queue_free(void *state)
 {
-    queue *q = state;
-    while (q->count)
-        free(queue_pop(q).p);
-    free(q->ring);
-    free(q);
+    mpx__lazyfree(queue_free_step, state);
 }
 
 /* ================================ queue methods =========================================== */
-
-static int reply_nil(mpx__req *req)
-{
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
-}
 
 static int m_put(mpx__req *req)
 {
@@ -97,7 +157,7 @@ static int m_put(mpx__req *req)
     if (rc) return rc;
     if (!queue_full(q) && q->putters.n == 0) {
         queue_push_copy(q, &req->argv[0]);
-        return reply_nil(req);
+        return mpx__reply_nil(req);
     }
     if (wait_ms == 0) return mpx__req_fail(req, MPX_EFULL, "Full: the queue is full");
     mpx__park(req, &q->putters, wait_ms, &req->argv[0]);
@@ -110,58 +170,61 @@ static int m_put_nowait(mpx__req *req)
     if (queue_full(q) || q->putters.n)
         return mpx__req_fail(req, MPX_EFULL, "Full: the queue is full");
     queue_push_copy(q, &req->argv[0]);
-    return reply_nil(req);
+    return mpx__reply_nil(req);
 }
 
-/* Packs up to max items (at least one is there) as the answer to a get or get_many. */
-static void pack_items(queue *q, msgpack_packer *pk, uint64_t max, bool as_array)
+/* put_front(items): returns items taken earlier to the head of the queue, the first item
+ * first, whatever its maxsize; on a joinable queue they are not new tasks. */
+static int m_put_front(mpx__req *req)
 {
-    size_t n = as_array ? (q->count < max ? q->count : max) : 1;
-    if (as_array) msgpack_pack_array(pk, n);
-    for (size_t i = 0; i < n; i++) {
-        queue_item it = queue_pop(q);
-        mpx__mp_write_raw(pk, it.p, it.len);
-        free(it.p);
-    }
+    mpx__mp_cursor c;
+    uint32_t n;
+    mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
+    if (mpx__mp_array(&c, &n)) return mpx__req_fail(req, MPX_ETYPE, "put_front() takes an array");
+    queue_push_front_all(req->obj->state, req->argv[0].p, req->argv[0].len);
+    return mpx__reply_nil(req);
 }
 
-static int get_common(mpx__req *req, uint64_t max, bool as_array, uint32_t wait_arg)
+/* Answers a get (max 0) or get_many at once: the items leave the queue now, and come back
+ * through the undo hook if the answer does not reach the peer. */
+static int take_now(mpx__req *req, uint64_t max)
+{
+    queue *q = req->obj->state;
+    pack_front(q, req->out, max);
+    queue_drop_front(q, take_count(q, max));
+    return 0;
+}
+
+static int get_common(mpx__req *req, uint64_t max, uint32_t wait_arg)
 {
     queue *q = req->obj->state;
     int64_t wait_ms;
     int rc = mpx__wait_args(req, wait_arg, &wait_ms);
     if (rc) return rc;
-    if (q->count > 0) { /* no getter can be parked while items wait */
-        pack_items(q, req->out, max, as_array);
-        return 0;
-    }
+    if (q->count > 0) return take_now(req, max); /* no getter is parked while items wait */
     if (wait_ms == 0) return mpx__req_fail(req, MPX_EEMPTY, "Empty: the queue is empty");
-    mpx__parked *p = mpx__park(req, &q->getters, wait_ms, NULL);
-    p->arg = as_array ? max : 0; /* 0: a plain get */
+    mpx__park(req, &q->getters, wait_ms, NULL)->arg = max;
     return MPX_PARKED;
 }
 
 static int m_get(mpx__req *req)
 {
-    return get_common(req, 1, false, 0);
+    return get_common(req, 0, 0);
 }
 
 static int m_get_nowait(mpx__req *req)
 {
     queue *q = req->obj->state;
     if (q->count == 0) return mpx__req_fail(req, MPX_EEMPTY, "Empty: the queue is empty");
-    pack_items(q, req->out, 1, false);
-    return 0;
+    return take_now(req, 0);
 }
 
 static int m_get_many(mpx__req *req)
 {
-    mpx__mp_cursor c;
     uint64_t max;
-    mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
-    if (mpx__mp_uint(&c, &max) || max == 0)
-        return mpx__req_fail(req, MPX_EVALUE, "get_many() takes a positive count");
-    return get_common(req, max, true, 1);
+    int rc = mpx__arg_uint(req, 0, "get_many()'s count", &max);
+    if (rc == 0 && max == 0) rc = mpx__req_fail(req, MPX_EVALUE, "get_many() takes a count >= 1");
+    return rc ? rc : get_common(req, max, 1);
 }
 
 static int m_put_many(mpx__req *req)
@@ -179,32 +242,22 @@ static int m_put_many(mpx__req *req)
         item.len = (size_t)(c.p - item.p);
         queue_push_copy(q, &item);
     }
-    return reply_nil(req);
-}
-
-static int pack_count(mpx__req *req, uint64_t n)
-{
-    return msgpack_pack_uint64(req->out, n) ? MPX_ENOMEM : 0;
-}
-
-static int pack_bool(mpx__req *req, bool b)
-{
-    return (b ? msgpack_pack_true(req->out) : msgpack_pack_false(req->out)) ? MPX_ENOMEM : 0;
+    return mpx__reply_nil(req);
 }
 
 static int m_qsize(mpx__req *req)
 {
-    return pack_count(req, ((queue *)req->obj->state)->count);
+    return mpx__reply_uint(req, ((queue *)req->obj->state)->count);
 }
 
 static int m_empty(mpx__req *req)
 {
-    return pack_bool(req, ((queue *)req->obj->state)->count == 0);
+    return mpx__reply_bool(req, ((queue *)req->obj->state)->count == 0);
 }
 
 static int m_full(mpx__req *req)
 {
-    return pack_bool(req, queue_full(req->obj->state));
+    return mpx__reply_bool(req, queue_full(req->obj->state));
 }
 
 static int m_task_done(mpx__req *req)
@@ -213,7 +266,7 @@ static int m_task_done(mpx__req *req)
     if (q->unfinished == 0)
         return mpx__req_fail(req, MPX_EVALUE, "ValueError: task_done() called too many times");
     q->unfinished--;
-    return reply_nil(req);
+    return mpx__reply_nil(req);
 }
 
 static int m_join(mpx__req *req)
@@ -222,10 +275,30 @@ static int m_join(mpx__req *req)
     int64_t wait_ms;
     int rc = mpx__timeout_arg(req, 0, &wait_ms);
     if (rc) return rc;
-    if (q->unfinished == 0) return pack_bool(req, true);
-    if (wait_ms == 0) return pack_bool(req, false);
+    if (q->unfinished == 0) return mpx__reply_bool(req, true);
+    if (wait_ms == 0) return mpx__reply_bool(req, false);
     mpx__park(req, &q->joiners, wait_ms, NULL);
     return MPX_PARKED;
+}
+
+/* Serves parked getters while there are items. Returns whether any item moved. */
+static bool serve_getters(mpx__server *s, queue *q)
+{
+    bool moved = false;
+    while (q->count > 0 && q->getters.head) {
+        mpx__parked *p = q->getters.head;
+        if (mpx__parked_gone(p)) {
+            mpx__parked_drop(s, p);
+            continue;
+        }
+        size_t n = take_count(q, p->arg);
+        pack_front(q, mpx__parked_reply(s, p), p->arg);
+        if (mpx__parked_finish(s, p)) { /* else the items stay for the next getter */
+            queue_drop_front(q, n);
+            moved = true;
+        }
+    }
+    return moved;
 }
 
 /* Serves parked calls until nothing more can move: getters while items are there, putters
@@ -235,25 +308,19 @@ static void queue_wake(mpx__server *s, mpx__obj *obj)
     queue *q = obj->state;
     bool moved = true;
     while (moved) {
-        moved = false;
-        while (q->count > 0 && q->getters.head) {
-            mpx__parked *p = q->getters.head;
-            pack_items(q, mpx__parked_reply(s, p), p->arg ? p->arg : 1, p->arg != 0);
-            mpx__parked_finish(s, p);
-            moved = true;
-        }
+        moved = serve_getters(s, q);
         while (!queue_full(q) && q->putters.head) {
             mpx__parked *p = q->putters.head;
             queue_push(q, p->data, p->len); /* the item's bytes move to the queue */
             p->data = NULL;
             msgpack_pack_nil(mpx__parked_reply(s, p));
-            mpx__parked_finish(s, p);
+            mpx__parked_finish(s, p); /* a putter that left has still put its item */
             moved = true;
         }
     }
     while (q->joinable && q->unfinished == 0 && q->joiners.head) {
         mpx__parked *p = q->joiners.head;
-        msgpack_pack_true(mpx__parked_reply(s, p));
+        mpx__pack_bool(mpx__parked_reply(s, p), true);
         mpx__parked_finish(s, p);
     }
 }
@@ -266,21 +333,27 @@ static void queue_timeout(mpx__server *s, mpx__parked *p)
     } else if (p->q == &q->putters) {
         mpx__parked_fail(s, p, MPX_EFULL, "Full: no room within the timeout");
     } else {
-        msgpack_pack_false(mpx__parked_reply(s, p));
+        mpx__pack_bool(mpx__parked_reply(s, p), false);
         mpx__parked_finish(s, p);
     }
+}
+
+/* A get's answer did not reach its peer: its item (or a get_many's items) go back. */
+static void queue_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
+                       size_t len)
+{
+    (void)s;
+    if (strcmp(m->name, "get_many") == 0)
+        queue_push_front_all(obj->state, result, len);
+    else
+        queue_push_front(obj->state, &(mpx__span){result, len});
 }
 
 static int queue_create_common(mpx__req *req, void **state, bool joinable)
 {
     uint64_t maxsize = 0;
     if (req->argc > 1) return mpx__req_fail(req, MPX_EARGS, "a queue takes at most a maxsize");
-    if (req->argc == 1) {
-        mpx__mp_cursor c;
-        mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
-        if (mpx__mp_uint(&c, &maxsize))
-            return mpx__req_fail(req, MPX_EVALUE, "maxsize must be a non-negative integer");
-    }
+    if (req->argc == 1 && mpx__arg_uint(req, 0, "maxsize", &maxsize)) return MPX_ETYPE;
     queue *q = mpx__xcalloc(1, sizeof *q);
     q->maxsize = maxsize;
     q->joinable = joinable;
@@ -299,12 +372,13 @@ static int joinable_create(mpx__req *req, void **state)
 }
 
 #define QUEUE_METHODS                                                                              \
-    {.name = "put", .fn = m_put, .min_args = 1, .max_args = 3},                                    \
-        {.name = "get", .fn = m_get, .min_args = 0, .max_args = 2},                                \
-        {.name = "put_nowait", .fn = m_put_nowait, .min_args = 1, .max_args = 1},                  \
-        {.name = "get_nowait", .fn = m_get_nowait, .min_args = 0, .max_args = 0},                  \
-        {.name = "put_many", .fn = m_put_many, .min_args = 1, .max_args = 1},                      \
-        {.name = "get_many", .fn = m_get_many, .min_args = 1, .max_args = 3},                      \
+    {.name = "put", .fn = m_put, .min_args = 1, .max_args = 3, .grows = true},                     \
+        {.name = "get", .fn = m_get, .min_args = 0, .max_args = 2, .undo = true},                  \
+        {.name = "put_nowait", .fn = m_put_nowait, .min_args = 1, .max_args = 1, .grows = true},   \
+        {.name = "get_nowait", .fn = m_get_nowait, .min_args = 0, .max_args = 0, .undo = true},    \
+        {.name = "put_many", .fn = m_put_many, .min_args = 1, .max_args = 1, .grows = true},       \
+        {.name = "get_many", .fn = m_get_many, .min_args = 1, .max_args = 3, .undo = true},        \
+        {.name = "put_front", .fn = m_put_front, .min_args = 1, .max_args = 1},                    \
         {.name = "qsize", .fn = m_qsize, .min_args = 0, .max_args = 0},                            \
         {.name = "empty", .fn = m_empty, .min_args = 0, .max_args = 0},                            \
     {                                                                                              \
@@ -323,7 +397,7 @@ static const mpx__method joinable_methods[] = {
 #define QUEUE_TYPE(NAME, CREATE, METHODS)                                                          \
     {                                                                                              \
         .name = NAME, .create = CREATE, .destroy = queue_free, .wake = queue_wake,                 \
-        .timeout = queue_timeout, .methods = METHODS,                                              \
+        .timeout = queue_timeout, .undo = queue_undo, .methods = METHODS,                          \
         .n_methods = sizeof METHODS / sizeof METHODS[0],                                           \
     }
 

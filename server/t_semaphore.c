@@ -1,18 +1,21 @@
 /*
  * t_semaphore.c — Semaphore and BoundedSemaphore (Python's threading classes): a counter of
- * units, acquires parked in arrival order while it is zero, and the units a session holds
- * returned when the session ends.
+ * units, acquires parked in arrival order while it is zero.
  *
- * Python lets any thread release a semaphore, so units are not tied to holders. mpxd still
- * counts, per session, the acquires it has not released, and gives those back when it dies;
- * a release from a session that holds none is an anonymous unit. A BoundedSemaphore refuses
- * a release past its initial value, and units returned for a dead session never push it past.
+ * As in Python, units have no owner: any session may release, and a session that ends keeps
+ * the count as it is, so a semaphore used as a signal (Semaphore(0): a producer releases, a
+ * consumer acquires) never gains units when a consumer exits. Created with give_back, a
+ * semaphore guards a resource instead: mpxd counts, per session, the units it acquired and has
+ * not released, and returns them when the session ends (as Hazelcast's session-aware
+ * semaphore does). A BoundedSemaphore refuses a release past its initial value, and units
+ * returned for a dead session never push it past. A unit whose answer cannot reach the
+ * acquirer (its peer is gone) is never lost: it goes back at once.
  */
-#include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "blocked.h"
-#include "session.h"
+#include "holdings.h"
 
 /* ================================ semaphore API =========================================== */
 
@@ -20,6 +23,7 @@ typedef struct {
     uint64_t value;
     uint64_t initial;
     bool bounded;
+    bool give_back;     /* units a session holds return when it ends */
     mpx__waitq waiters; /* parked acquires, oldest first */
 } semaphore;
 
@@ -30,12 +34,15 @@ static void semaphore_add(semaphore *sem, uint64_t n)
     if (sem->bounded && sem->value > sem->initial) sem->value = sem->initial;
 }
 
-/* ================================ semaphore methods ======================================= */
-
-static int pack_bool(msgpack_packer *pk, bool b)
+/* Takes a unit for sess. */
+static void semaphore_take(mpx__server *s, mpx__obj *obj, mpx__session *sess)
 {
-    return (b ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ? MPX_ENOMEM : 0;
+    semaphore *sem = obj->state;
+    sem->value--;
+    if (sem->give_back) mpx__session_own(s, sess, obj);
 }
+
+/* ================================ semaphore methods ======================================= */
 
 /* acquire([block [, timeout]]) -> bool */
 static int m_acquire(mpx__req *req)
@@ -45,11 +52,10 @@ static int m_acquire(mpx__req *req)
     int rc = mpx__wait_args(req, 0, &wait_ms);
     if (rc) return rc;
     if (sem->value > 0 && !sem->waiters.head) {
-        sem->value--;
-        mpx__session_own(req->server, req->session, req->obj);
-        return pack_bool(req->out, true);
+        semaphore_take(req->server, req->obj, req->session);
+        return mpx__reply_bool(req, true);
     }
-    if (wait_ms == 0) return pack_bool(req->out, false);
+    if (wait_ms == 0) return mpx__reply_bool(req, false);
     mpx__park(req, &sem->waiters, wait_ms, NULL);
     return MPX_PARKED;
 }
@@ -59,25 +65,21 @@ static int m_release(mpx__req *req)
 {
     semaphore *sem = req->obj->state;
     uint64_t n = 1;
-    if (req->argc == 1) {
-        mpx__mp_cursor c;
-        mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
-        if (mpx__mp_uint(&c, &n) || n == 0)
-            return mpx__req_fail(req, MPX_EVALUE, "ValueError: n must be one or more");
-    }
+    if (req->argc == 1 && mpx__arg_uint(req, 0, "n", &n)) return MPX_ETYPE;
+    if (n == 0) return mpx__req_fail(req, MPX_EVALUE, "ValueError: n must be one or more");
     if (n > UINT64_MAX - sem->value)
         return mpx__req_fail(req, MPX_EVALUE, "ValueError: n is too large");
     if (sem->bounded && sem->value + n > sem->initial)
         return mpx__req_fail(req, MPX_EVALUE, "ValueError: Semaphore released too many times");
     sem->value += n;
     /* Bounded by what this session holds, whatever n a peer sends. */
-    mpx__session_disown_n(req->server, req->session, req->obj, n);
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    if (sem->give_back) mpx__session_disown_n(req->server, req->session, req->obj, n);
+    return mpx__reply_nil(req);
 }
 
 static int m_value(mpx__req *req)
 {
-    return msgpack_pack_uint64(req->out, ((semaphore *)req->obj->state)->value) ? MPX_ENOMEM : 0;
+    return mpx__reply_uint(req, ((semaphore *)req->obj->state)->value);
 }
 
 static void semaphore_wake(mpx__server *s, mpx__obj *obj)
@@ -85,16 +87,22 @@ static void semaphore_wake(mpx__server *s, mpx__obj *obj)
     semaphore *sem = obj->state;
     while (sem->value > 0 && sem->waiters.head) {
         mpx__parked *p = sem->waiters.head;
-        sem->value--;
-        mpx__session_own(s, p->session, obj);
-        msgpack_pack_true(mpx__parked_reply(s, p));
-        mpx__parked_finish(s, p);
+        mpx__session *sess = p->session;
+        if (mpx__parked_gone(p)) {
+            mpx__parked_drop(s, p);
+            continue;
+        }
+        semaphore_take(s, obj, sess);
+        mpx__pack_bool(mpx__parked_reply(s, p), true);
+        if (mpx__parked_finish(s, p)) continue;
+        sem->value++; /* the unit never arrived */
+        if (sem->give_back) mpx__session_disown(s, sess, obj);
     }
 }
 
 static void semaphore_timeout(mpx__server *s, mpx__parked *p)
 {
-    msgpack_pack_false(mpx__parked_reply(s, p));
+    mpx__pack_bool(mpx__parked_reply(s, p), false);
     mpx__parked_finish(s, p);
 }
 
@@ -106,19 +114,35 @@ static void semaphore_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *
     semaphore_add(obj->state, count);
 }
 
+/* An acquire's true did not reach its peer: the unit goes back (a give_back semaphore gets it
+ * back when the session ends, as it gets every unit that session holds). */
+static void semaphore_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m,
+                           const uint8_t *result, size_t len)
+{
+    (void)s;
+    (void)m;
+    semaphore *sem = obj->state;
+    if (len == 1 && result[0] == 0xc3 && !sem->give_back) semaphore_add(sem, 1);
+}
+
+/* Creation arguments: [value = 1 [, give_back = false]]. */
 static int semaphore_create_common(mpx__req *req, void **state, bool bounded)
 {
     uint64_t value = 1;
-    if (req->argc > 1) return mpx__req_fail(req, MPX_EARGS, "a semaphore takes at most a value");
-    if (req->argc == 1) {
+    bool give_back = false;
+    if (req->argc > 2)
+        return mpx__req_fail(req, MPX_EARGS, "a semaphore takes a value and give_back");
+    if (req->argc >= 1 && mpx__arg_uint(req, 0, "the initial value", &value)) return MPX_ETYPE;
+    if (req->argc == 2) {
         mpx__mp_cursor c;
-        mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
-        if (mpx__mp_uint(&c, &value))
-            return mpx__req_fail(req, MPX_EVALUE, "ValueError: the initial value must be >= 0");
+        mpx__mp_init(&c, req->argv[1].p, req->argv[1].len);
+        if (mpx__mp_bool(&c, &give_back))
+            return mpx__req_fail(req, MPX_ETYPE, "give_back must be a bool");
     }
     semaphore *sem = mpx__xcalloc(1, sizeof *sem);
     sem->value = sem->initial = value;
     sem->bounded = bounded;
+    sem->give_back = give_back;
     *state = sem;
     return 0;
 }
@@ -134,7 +158,7 @@ static int bounded_create(mpx__req *req, void **state)
 }
 
 static const mpx__method semaphore_methods[] = {
-    {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 2},
+    {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 2, .undo = true},
     {.name = "release", .fn = m_release, .min_args = 0, .max_args = 1},
     {.name = "value", .fn = m_value, .min_args = 0, .max_args = 0},
 };
@@ -142,9 +166,9 @@ static const mpx__method semaphore_methods[] = {
 /* Semaphore and BoundedSemaphore share everything but their name and bound. */
 #define SEMAPHORE_TYPE(NAME, CREATE)                                                               \
     {                                                                                              \
-        .name = NAME, .create = CREATE, .destroy = free, .timeout = semaphore_timeout,             \
+        .name = NAME, .create = CREATE, .destroy = mpx__xfree, .timeout = semaphore_timeout,       \
         .wake = semaphore_wake, .session_lost = semaphore_session_lost,                            \
-        .methods = semaphore_methods,                                                              \
+        .undo = semaphore_undo, .methods = semaphore_methods,                                      \
         .n_methods = sizeof semaphore_methods / sizeof semaphore_methods[0],                       \
     }
 

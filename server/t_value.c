@@ -2,7 +2,6 @@
  * t_value.c — the value type: one shared msgpack value, Python's Manager().Value. Created
  * with an optional initial value (nil otherwise); get() returns it, set(v) replaces it.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -25,8 +24,8 @@ static void value_store(value *v, const mpx__span *s)
 static void value_free(void *state)
 {
     value *v = state;
-    free(v->bytes);
-    free(v);
+    mpx__xfree(v->bytes);
+    mpx__xfree(v);
 }
 
 /* ================================ value methods =========================================== */
@@ -34,13 +33,13 @@ static void value_free(void *state)
 static int m_get(mpx__req *req)
 {
     const value *v = req->obj->state;
-    return mpx__mp_write_raw(req->out, v->bytes, v->len);
+    return mpx__reply_raw(req, v->bytes, v->len);
 }
 
 static int m_set(mpx__req *req)
 {
     value_store(req->obj->state, &req->argv[0]);
-    return msgpack_pack_nil(req->out) ? MPX_ENOMEM : 0;
+    return mpx__reply_nil(req);
 }
 
 static int value_create(mpx__req *req, void **state)
@@ -56,7 +55,7 @@ static int value_create(mpx__req *req, void **state)
 
 static const mpx__method value_methods[] = {
     {.name = "get", .fn = m_get, .min_args = 0, .max_args = 0},
-    {.name = "set", .fn = m_set, .min_args = 1, .max_args = 1},
+    {.name = "set", .fn = m_set, .min_args = 1, .max_args = 1, .grows = true},
 };
 
 const mpx__type mpx__type_value = {

@@ -61,6 +61,8 @@ static void test_bounded_refuses_over_release(void **state)
 
 typedef struct {
     mpx_client *c;
+    const char *name;
+    unsigned flags;
     bool got;
     _Atomic bool done;
 } sem_job;
@@ -69,23 +71,25 @@ static void *acquirer(void *arg)
 {
     sem_job *job = arg;
     mpx_proxy *s = NULL;
-    if (mpx_semaphore_open(job->c, "sem.fifo", 0, &s) == 0)
-        mpx_semaphore_acquire(s, MPX_FOREVER, &job->got);
+    if (mpx_semaphore_open_flags(job->c, job->name, 0, job->flags, &s) == 0)
+        mpx_semaphore_acquire(s, 10000, &job->got);
     job->done = true;
-    mpx_proxy_free(&s); /* keeps its unit: only its session's end gives it back */
+    mpx_proxy_free(&s); /* keeps its unit */
     return NULL;
 }
 
-static void test_release_wakes_waiters_in_order(void **state)
+/* N waiters are served in arrival order, release(n) wakes n at once; then their sessions end,
+ * and what happens to the units they never released depends on the flag: a plain semaphore
+ * keeps its count (Python's semantics), a give_back one gets them back. */
+static void wake_in_order_then_end(const char *name, unsigned flags, uint64_t after_end)
 {
-    (void)state;
     enum { N = 3 };
     sem_job jobs[N];
     pthread_t t[N];
     mpx_proxy *s = NULL;
-    assert_ok(mpx_semaphore_open(client, "sem.fifo", 0, &s));
+    assert_ok(mpx_semaphore_open_flags(client, name, 0, flags, &s));
     for (int i = 0; i < N; i++) {
-        jobs[i] = (sem_job){.c = mpxd_connect(&server)};
+        jobs[i] = (sem_job){.c = mpxd_connect(&server), .name = name, .flags = flags};
         pthread_create(&t[i], NULL, acquirer, &jobs[i]);
         await_stat(client, "parked", (uint64_t)i + 1);
     }
@@ -103,48 +107,82 @@ static void test_release_wakes_waiters_in_order(void **state)
         assert_true(jobs[i].got);
     }
     assert_int_equal(value_of(s), 0);
-    /* Their sessions end: the units they never released come back. */
     for (int i = 0; i < N; i++)
         mpx_client_free(&jobs[i].c);
-    for (int i = 0; i < 200 && value_of(s) != N; i++)
-        usleep(10 * 1000);
-    assert_int_equal(value_of(s), N);
+    await_stat(client, "sessions", 1);
+    assert_int_equal(value_of(s), after_end);
     mpx_proxy_free(&s);
 }
 
-static void test_killed_holder_units_come_back(void **state)
+static void test_release_wakes_waiters_in_order(void **state)
 {
     (void)state;
+    wake_in_order_then_end("sem.signal", 0, 0);
+    wake_in_order_then_end("sem.resource", MPX_SEMAPHORE_GIVE_BACK, 3);
+}
+
+/* A child takes `take` units of the semaphore named name (flags) and is killed holding them;
+ * returns the count after its session is gone. */
+static uint64_t killed_taker(const char *name, unsigned flags, uint64_t value, int take)
+{
     mpx_proxy *s = NULL;
     int ready[2];
     assert_int_equal(pipe(ready), 0);
-    assert_ok(mpx_bounded_semaphore_open(client, "sem.killed", 2, &s));
+    assert_ok(mpx_semaphore_open_flags(client, name, value, flags, &s));
     pid_t pid = fork();
     if (pid == 0) {
         mpx_client *c = NULL;
         mpx_proxy *cs = NULL;
         bool got = false;
         if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
-            mpx_bounded_semaphore_open(c, "sem.killed", 2, &cs) ||
-            mpx_semaphore_acquire(cs, 0, &got) || !got || mpx_semaphore_acquire(cs, 0, &got) ||
-            !got || write(ready[1], "x", 1) != 1)
+            mpx_semaphore_open_flags(c, name, value, flags, &cs))
             _exit(1);
+        for (int i = 0; i < take; i++)
+            if (mpx_semaphore_acquire(cs, 0, &got) || !got) _exit(1);
+        if (write(ready[1], "x", 1) != 1) _exit(1);
         pause();
     }
     char x;
     assert_int_equal(read(ready[0], &x, 1), 1);
-    assert_int_equal(value_of(s), 0);
+    assert_int_equal(value_of(s), value - (uint64_t)take);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    bool got = false;
-    assert_ok(mpx_semaphore_acquire(s, MPX_FOREVER, &got)); /* bounded by the test timeout */
-    assert_true(got);
-    assert_int_equal(value_of(s), 1);
-    assert_ok(mpx_semaphore_release(s, 1));
-    assert_int_equal(value_of(s), 2);
+    await_stat(client, "sessions", 1); /* its session is over */
+    uint64_t v = value_of(s);
     close(ready[0]);
     close(ready[1]);
     mpx_proxy_free(&s);
+    return v;
+}
+
+/* Guarding a resource (give_back): a killed holder's units come back, never past a bounded
+ * semaphore's initial value. */
+static void test_killed_holder_units_come_back(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        killed_taker("sem.killed", MPX_SEMAPHORE_BOUNDED | MPX_SEMAPHORE_GIVE_BACK, 2, 2), 2);
+}
+
+/* Used as a signal (Python's semantics, the default): units a consumer took stay taken when
+ * it dies, so the count never jumps. */
+static void test_signal_semaphore_gains_no_phantom_units(void **state)
+{
+    (void)state;
+    mpx_proxy *s = NULL;
+    assert_ok(mpx_semaphore_open(client, "sem.phantom", 0, &s));
+    assert_ok(mpx_semaphore_release(s, 3)); /* a producer signals three times */
+    mpx_proxy_free(&s);
+    assert_int_equal(killed_taker("sem.phantom", 0, 3, 3), 0);
+}
+
+/* Unknown flags are refused before anything is sent. */
+static void test_unknown_flags_refused(void **state)
+{
+    (void)state;
+    mpx_proxy *s = NULL;
+    assert_code(mpx_semaphore_open_flags(client, "sem.flags", 1, 0x80, &s), MPX_EINVAL);
+    assert_null(s);
 }
 
 int main(void)
@@ -154,6 +192,8 @@ int main(void)
         cmocka_unit_test(test_bounded_refuses_over_release),
         cmocka_unit_test(test_release_wakes_waiters_in_order),
         cmocka_unit_test(test_killed_holder_units_come_back),
+        cmocka_unit_test(test_signal_semaphore_gains_no_phantom_units),
+        cmocka_unit_test(test_unknown_flags_refused),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

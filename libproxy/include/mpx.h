@@ -1,8 +1,8 @@
 /*
  * mpx.h — the one public header of libmpx, the client library of mpx.
  *
- * mpx shares objects (dicts first; queues and locks follow) between processes through a manager
- * server, mpxd. A client connects with an endpoint and an authkey, opens proxies to objects and
+ * mpx shares objects (dicts, values, queues, locks, events, semaphores, barriers, conditions)
+ * between processes, on one machine or across hosts, through a manager server, mpxd. A client connects with an endpoint and an authkey, opens proxies to objects and
  * calls their methods; every call is one authenticated msgpack message over ZeroMQ.
  *
  * Conventions, which hold for every function below:
@@ -54,11 +54,12 @@ extern "C" {
  * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
  * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
  *
- * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG, MPX_EFULL and MPX_EEMPTY are raised
- * by the remote method and leave the connection usable (mpx_err_is_remote() says which). Transport
- * failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_EREPLAY, MPX_ENOAUTH) stick to the
- * client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the connection usable;
- * a late reply is discarded.
+ * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_EMEMLIMIT are
+ * raised by the remote method and leave the connection usable (mpx_err_is_remote() says which).
+ * Transport failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_EREPLAY, MPX_ENOAUTH)
+ * stick to the client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the
+ * connection usable; a late reply is discarded (or, for a call that hands something over, such
+ * as a queue get, given back: docs/api.md, "Giving up on a call").
  * ------------------------------------------------------------------------------------------ */
 #define MPX_ERRNO_MAP(XX)                                                                          \
     XX(EINVAL, 1, "invalid argument")                                                              \
@@ -85,7 +86,8 @@ extern "C" {
     XX(EFULL, 32, "queue full")                                                                    \
     XX(EEMPTY, 33, "queue empty")                                                                  \
     XX(ENOTHELD, 34, "lock not held by the caller")                                                \
-    XX(EBROKEN, 35, "broken barrier")
+    XX(EBROKEN, 35, "broken barrier")                                                             \
+    XX(EMEMLIMIT, 36, "server memory limit reached")
 
 typedef enum {
     MPX_OK = 0,
@@ -119,12 +121,17 @@ MPX_EXPORT void mpx_free(void *p);
  * Values
  *
  * A value is a tree of msgpack data: nil, bool, signed and unsigned 64-bit integers, double,
- * string, bytes, arrays and maps nested to any depth. Constructors return NULL only when out
- * of memory. Containers adopt the values put into them.
+ * string, bytes, arrays and maps nested up to MPX_MAX_DEPTH levels (the protocol's limit).
+ * Constructors return NULL only when out of memory. Containers adopt the values put into
+ * them.
  * ------------------------------------------------------------------------------------------ */
 typedef struct mpx_value mpx_value;
 
+/* The deepest nesting of arrays and maps a value may have (docs/protocol.md, "Limits"). */
+#define MPX_MAX_DEPTH 512
+
 typedef enum {
+    MPX_INVALID = -1, /* mpx_value_type() of NULL */
     MPX_NIL = 0,
     MPX_BOOL,
     MPX_INT,    /* a negative integer, or one made with mpx_int() */
@@ -150,13 +157,15 @@ MPX_EXPORT mpx_value *mpx_array(void);
 MPX_EXPORT mpx_value *mpx_map(void);
 
 /* Appends *item to an array. Takes ownership of *item on success and sets it to NULL; on
- * failure the caller still owns it. Returns 0, MPX_EINVAL (not an array) or MPX_ENOMEM. */
+ * failure the caller still owns it. Returns 0, MPX_EINVAL (not an array, no item, or the array
+ * would nest deeper than MPX_MAX_DEPTH) or MPX_ENOMEM. */
 MPX_EXPORT int mpx_array_push(mpx_value *array, mpx_value **item);
 
 /* Appends the pair (*key, *val) to a map. Keys are not checked for duplicates (so building a
  * large map stays linear); stored into a dict, a later pair wins. Takes ownership
  * of *key and *val on success and sets both to NULL; on failure the caller still owns them.
- * Returns 0, MPX_EINVAL (not a map) or MPX_ENOMEM. */
+ * Returns 0, MPX_EINVAL (not a map, no key or value, or nesting deeper than MPX_MAX_DEPTH) or
+ * MPX_ENOMEM. */
 MPX_EXPORT int mpx_map_put(mpx_value *map, mpx_value **key, mpx_value **val);
 
 /* Frees a value and everything in it, and sets *v to NULL. Accepts NULL and *v == NULL. */
@@ -168,7 +177,7 @@ MPX_EXPORT mpx_value *mpx_value_copy(const mpx_value *v);
 /* Deep equality; integers compare by value whatever their signedness. */
 MPX_EXPORT bool mpx_value_equal(const mpx_value *a, const mpx_value *b);
 
-/* The value's type. */
+/* The value's type; MPX_INVALID for NULL. */
 MPX_EXPORT mpx_type mpx_value_type(const mpx_value *v);
 
 /* Scalar accessors: 0 on success, MPX_ETYPE if v is not of that type (MPX_EVALUE if an
@@ -206,7 +215,7 @@ MPX_EXPORT int mpx_value_encode(const mpx_value *v, char **buf, size_t *len);
 
 /* Decodes exactly one msgpack object that fills buf. Caller owns *out; free it with
  * mpx_value_free(). Returns 0, MPX_EPROTO (malformed, truncated, trailing bytes, nested
- * deeper than 64 or an unsupported type such as ext) or MPX_ENOMEM. */
+ * deeper than MPX_MAX_DEPTH or an unsupported type such as ext) or MPX_ENOMEM. */
 MPX_EXPORT int mpx_value_decode(const void *buf, size_t len, mpx_value **out);
 
 /* ------------------------------------------------------------------------------------------
@@ -214,44 +223,64 @@ MPX_EXPORT int mpx_value_decode(const void *buf, size_t len, mpx_value **out);
  * ------------------------------------------------------------------------------------------ */
 typedef struct mpx_client mpx_client;
 
-/* The timeout of a call made with MPX_TIMEOUT_DEFAULT: the client's default. */
-#define MPX_TIMEOUT_DEFAULT (-1)
+/* Timeouts and waits are in milliseconds, or one of these, with one meaning everywhere:
+ * MPX_FOREVER waits without a limit (a heartbeat still notices a dead server: MPX_ECONN);
+ * MPX_TIMEOUT_DEFAULT waits as long as the client's default call timeout. */
+#define MPX_FOREVER (-1)
+#define MPX_TIMEOUT_DEFAULT (-2)
 /* The default of a new client's default call timeout, in milliseconds. */
 #define MPX_DEFAULT_TIMEOUT_MS 10000
+/* The default limit on connecting and the handshake, in milliseconds. */
+#define MPX_DEFAULT_CONNECT_TIMEOUT_MS 5000
 
-/* Connects to mpxd at endpoint ("tcp://host:port" or "ipc:///path") and runs the mutual
- * authentication on authkey[0..keylen). Waits at most MPX_DEFAULT_TIMEOUT_MS.
- * Caller owns *out; free it with mpx_client_free(). Returns 0, MPX_EINVAL, MPX_ENOMEM,
- * MPX_ECONN, MPX_ETIMEDOUT (no server answered), MPX_EAUTH (wrong authkey),
+/* Connects to mpxd at endpoint ("tcp://host:port", host a name, an IPv4 address or a
+ * [bracketed] IPv6 address; or "ipc:///path") and runs the mutual authentication on
+ * authkey[0..keylen). A server that is not there is reported at once: a refused connection,
+ * a host name that does not resolve, a missing socket file. Waits at most
+ * MPX_DEFAULT_CONNECT_TIMEOUT_MS for a server that does not answer. Caller owns *out; free it
+ * with mpx_client_free(). Returns 0, MPX_EINVAL (a malformed endpoint, no key), MPX_ENOMEM,
+ * MPX_ECONN (nothing there), MPX_ETIMEDOUT (no answer), MPX_EAUTH (wrong authkey),
  * MPX_EVERSION or MPX_EPROTO; mpx_last_error() says why. */
 MPX_EXPORT int mpx_connect(const char *endpoint, const void *authkey, size_t keylen,
                            mpx_client **out);
 
 /* As mpx_connect(), with the authkey read from a file (its bytes, less one trailing newline).
- * Also returns MPX_ESYS if the file cannot be read. */
+ * Also returns MPX_ESYS if the file cannot be read, and MPX_EINVAL if it is not a regular file
+ * or holds no key or more than 4096 bytes. */
 MPX_EXPORT int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out);
 
-/* Options for mpx_connect_opts(). Zero-initialise it, then set what you need. */
+/* Options for mpx_connect_opts(). Initialise it with MPX_CONNECT_OPTIONS_INIT, which sets
+ * `size` (so that later versions can add fields without breaking programs built against this
+ * one) and every other field to its default, then set what you need. */
 typedef struct {
+    size_t size;         /* sizeof(mpx_connect_options), set by MPX_CONNECT_OPTIONS_INIT */
     const void *authkey; /* the shared key, keylen bytes; or NULL, and keyfile set */
     size_t keylen;
     const char *keyfile; /* read the key from this file, as mpx_connect_keyfile() does */
     bool place_io;       /* run this client's libzmq I/O thread on CPU io_cpu */
     int io_cpu;
+    int connect_timeout_ms; /* limit on connecting and the handshake; 0: the default */
+    int call_timeout_ms;    /* the client's default call timeout; 0: the default */
 } mpx_connect_options;
+
+#define MPX_CONNECT_OPTIONS_INIT {.size = sizeof(mpx_connect_options)}
 
 /* As mpx_connect(), with options. Each message passes between the calling thread and the
  * client's libzmq I/O thread; when the caller has pinned itself to a CPU (sched_setaffinity,
  * pthread_setaffinity_np), placing the I/O thread on the same CPU spares each message a
  * wake-up across CPUs (docs/performance.md). libmpx never moves the caller's own threads.
- * Also returns MPX_EINVAL if both or neither of authkey and keyfile are set, or io_cpu is not
- * a CPU this process may run on, and MPX_ESYS if keyfile cannot be read. */
+ * Also returns MPX_EINVAL if size is not set, both or neither of authkey and keyfile are set,
+ * a timeout is negative, or io_cpu is not a CPU this process may run on, and MPX_ESYS if
+ * keyfile cannot be read. */
 MPX_EXPORT int mpx_connect_opts(const char *endpoint, const mpx_connect_options *opts,
                                 mpx_client **out);
 
 /* Ends the session (mpxd releases every reference it held), closes the connection and sets
- * *c to NULL. Proxies still open on it stop working (their calls return MPX_ECLOSED) but must
- * still be freed with mpx_proxy_free(). Accepts NULL. */
+ * *c to NULL. Proxies and futures still open on it stop working (their calls and waits return
+ * MPX_ECLOSED) but stay valid handles until freed with mpx_proxy_free() / mpx_future_free(),
+ * in any order. If calls given up on are still being cancelled on the server, it first waits
+ * (up to 2 s) for that, so that what they were handed goes back. Leaves mpx_last_error() as
+ * it was. Accepts NULL. */
 MPX_EXPORT void mpx_client_free(mpx_client **c);
 
 /* Sets the default call timeout in milliseconds (> 0). Returns 0 or MPX_EINVAL. */
@@ -263,11 +292,19 @@ MPX_EXPORT const char *mpx_client_endpoint(const mpx_client *c);
 /* Checks the server answers: one round trip. Returns 0 or a transport error. */
 MPX_EXPORT int mpx_ping(mpx_client *c);
 
-/* The server's counters as a map of string to unsigned integer: sessions, objects, calls,
- * auth_failures, rejected_unauth, rejected_mac, rejected_replay, rejected_malformed,
- * rejected_oversize, rejected_version, max_message (docs/protocol.md, "stats"). Caller owns
- * *out; free it with mpx_value_free(). */
+/* The server's counters as a map of string to unsigned integer: sessions, objects, parked,
+ * calls, auth_failures, rejected_unauth, rejected_mac, rejected_replay, rejected_malformed,
+ * rejected_oversize, rejected_version, rejected_memory, peers_gone, undone, cancelled,
+ * memory_used, max_memory, max_message (docs/protocol.md, "stats"). Caller owns *out; free it
+ * with mpx_value_free(). */
 MPX_EXPORT int mpx_server_stats(mpx_client *c, mpx_value **out);
+
+/* Calls a method of the server's manager, object 0 (docs/protocol.md, "The manager"), as
+ * mpx_call() calls an object's: for the manager methods that have no function of their own.
+ * Caller owns *result; free it with mpx_value_free(); result may be NULL to discard it.
+ * Returns 0, MPX_EINVAL, a remote error, or a transport error. */
+MPX_EXPORT int mpx_server_call(mpx_client *c, const char *method, const mpx_value *args,
+                               int timeout_ms, mpx_value **result);
 
 /* ------------------------------------------------------------------------------------------
  * Proxies: a handle to one object on the server
@@ -284,7 +321,7 @@ MPX_EXPORT int mpx_open(mpx_client *c, const char *name, const char *type, mpx_p
 MPX_EXPORT int mpx_create(mpx_client *c, const char *type, mpx_proxy **out);
 
 /* Releases the proxy's reference (an anonymous object is freed with its last reference),
- * frees the proxy and sets *p to NULL. Accepts NULL. */
+ * frees the proxy and sets *p to NULL. Leaves mpx_last_error() as it was. Accepts NULL. */
 MPX_EXPORT void mpx_proxy_free(mpx_proxy **p);
 
 /* The object's id on the server (never 0), and its type name ("dict"). */
@@ -292,7 +329,8 @@ MPX_EXPORT uint64_t mpx_proxy_id(const mpx_proxy *p);
 MPX_EXPORT const char *mpx_proxy_type(const mpx_proxy *p);
 
 /* Calls any method with args, an array value (NULL for none), waiting at most timeout_ms
- * (MPX_TIMEOUT_DEFAULT for the client's default). Caller owns *result; free it with
+ * (> 0, MPX_TIMEOUT_DEFAULT or MPX_FOREVER). A call that gives up on a method that waits on
+ * the server cancels it there (docs/api.md, "Giving up on a call"). Caller owns *result; free it with
  * mpx_value_free(); result may be NULL to discard it. Returns 0, a remote error, or a
  * transport error. */
 MPX_EXPORT int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeout_ms,
@@ -336,8 +374,9 @@ MPX_EXPORT int mpx_future_wait(mpx_future *f, mpx_value **result);
  * or the timeout passed); reads replies already queued but never waits. */
 MPX_EXPORT bool mpx_future_ready(mpx_future *f);
 
-/* Frees a future, waited or not (a reply still to come is dropped), and sets *f to NULL.
- * Accepts NULL. */
+/* Frees a future, waited or not (a reply still to come is dropped; a call that waits on the
+ * server is cancelled there, as a timeout does) and sets *f to NULL. Leaves mpx_last_error()
+ * as it was. Accepts NULL. */
 MPX_EXPORT void mpx_future_free(mpx_future **f);
 
 /* ------------------------------------------------------------------------------------------
@@ -382,8 +421,9 @@ MPX_EXPORT int mpx_dict_contains(mpx_proxy *d, const mpx_value *key, bool *out);
 /* len(d). */
 MPX_EXPORT int mpx_dict_len(mpx_proxy *d, size_t *out);
 
-/* The keys, the values, or the [key, value] pairs as an array, in insertion order.
- * Caller owns *out; free it with mpx_value_free(). */
+/* The keys, the values, or the [key, value] pairs as an array, in insertion order; MPX_ETOOBIG
+ * if the answer would not fit in one message (walk a large dict with mpx_dict_scan()). Caller
+ * owns *out; free it with mpx_value_free(). */
 MPX_EXPORT int mpx_dict_keys(mpx_proxy *d, mpx_value **out);
 MPX_EXPORT int mpx_dict_values(mpx_proxy *d, mpx_value **out);
 MPX_EXPORT int mpx_dict_items(mpx_proxy *d, mpx_value **out);
@@ -412,18 +452,24 @@ MPX_EXPORT int mpx_dict_setdefault(mpx_proxy *d, const mpx_value *key, const mpx
 /* d.clear(). */
 MPX_EXPORT int mpx_dict_clear(mpx_proxy *d);
 
-/* d.copy(): the whole dict as a map value, in insertion order. Caller owns *out; free it with
- * mpx_value_free(). */
+/* d.copy(): the whole dict as a map value, in insertion order; MPX_ETOOBIG as for
+ * mpx_dict_keys(). Caller owns *out; free it with mpx_value_free(). */
 MPX_EXPORT int mpx_dict_copy(mpx_proxy *d, mpx_value **out);
+
+/* Walks a dict of any size a batch at a time, as Redis's SCAN: starting from cursor (0 the
+ * first time), *pairs gets up to count [key, value] pairs in insertion order and *next the
+ * cursor of the next call, 0 once the walk is done. Every pair present for the whole walk is
+ * returned exactly once; pairs stored or removed during it may or may not be. Caller owns
+ * *pairs; free it with mpx_value_free(). Returns 0, MPX_EINVAL (count 0) or an error. */
+MPX_EXPORT int mpx_dict_scan(mpx_proxy *d, uint64_t cursor, size_t count, uint64_t *next,
+                             mpx_value **pairs);
 
 /* ------------------------------------------------------------------------------------------
  * Queue and JoinableQueue: Python's queue.Queue, shared. Waiting happens on the server and is
- * served in arrival order. wait_ms is 0 (do not wait), a number of milliseconds, or
- * MPX_FOREVER.
+ * served in arrival order. wait_ms is 0 (do not wait), a number of milliseconds,
+ * MPX_TIMEOUT_DEFAULT or MPX_FOREVER. An item is never handed to a process that is gone: if
+ * a getter's answer cannot reach it, the item goes back to the head of the queue.
  * ------------------------------------------------------------------------------------------ */
-
-/* Wait without a limit (a heartbeat still notices a dead server: MPX_ECONN). */
-#define MPX_FOREVER (-1)
 
 /* A new anonymous queue / the queue named name, created if absent, holding at most maxsize
  * items (0: no limit; ignored when the named queue exists). The joinable kind adds
@@ -475,7 +521,7 @@ MPX_EXPORT int mpx_lock_open(mpx_client *c, const char *name, mpx_proxy **out);
 MPX_EXPORT int mpx_rlock_new(mpx_client *c, mpx_proxy **out);
 MPX_EXPORT int mpx_rlock_open(mpx_client *c, const char *name, mpx_proxy **out);
 
-/* lock.acquire(): waits up to wait_ms (0, ms, or MPX_FOREVER). *acquired says whether it was
+/* lock.acquire(): waits up to wait_ms (0, ms, MPX_TIMEOUT_DEFAULT or MPX_FOREVER). *acquired says whether it was
  * taken. When it was, *fence (if not NULL) is its fencing token, larger than every token this
  * lock handed out before (an RLock re-entry repeats the current one), and *owner_died (if not
  * NULL) says the previous holder's session ended while holding it. Returns 0 or an error. */
@@ -503,14 +549,27 @@ MPX_EXPORT int mpx_event_set(mpx_proxy *e);
 MPX_EXPORT int mpx_event_clear(mpx_proxy *e);
 MPX_EXPORT int mpx_event_is_set(mpx_proxy *e, bool *out);
 
-/* e.wait(): waits up to wait_ms (0, ms, or MPX_FOREVER) for the flag; *flag is true if it was
+/* e.wait(): waits up to wait_ms (0, ms, MPX_TIMEOUT_DEFAULT or MPX_FOREVER) for the flag; *flag is true if it was
  * set, false if the wait ran out. */
 MPX_EXPORT int mpx_event_wait(mpx_proxy *e, int wait_ms, bool *flag);
 
 /* ------------------------------------------------------------------------------------------
- * Semaphore and BoundedSemaphore: Python's threading classes, shared and fair (FIFO). Units a
- * session acquired and did not release are returned when the session ends.
+ * Semaphore and BoundedSemaphore: Python's threading classes, shared and fair (FIFO). As in
+ * Python, units have no owner: a process that ends leaves the count as it is (right for a
+ * semaphore used as a signal). Created with MPX_SEMAPHORE_GIVE_BACK, the units a session
+ * acquired and did not release are returned when it ends (right for one guarding a resource).
  * ------------------------------------------------------------------------------------------ */
+
+/* Flags for mpx_semaphore_open_flags(). */
+#define MPX_SEMAPHORE_BOUNDED 0x1u   /* a BoundedSemaphore */
+#define MPX_SEMAPHORE_GIVE_BACK 0x2u /* a session's unreleased units return when it ends */
+
+/* The semaphore named name (NULL: a new anonymous one), created if absent with value units
+ * and the given flags (both matter only when it is created). Caller owns *out; free it with
+ * mpx_proxy_free(). Returns 0, MPX_EINVAL (unknown flags), MPX_ETYPE (the name is another
+ * type's), or an error. */
+MPX_EXPORT int mpx_semaphore_open_flags(mpx_client *c, const char *name, uint64_t value,
+                                        unsigned flags, mpx_proxy **out);
 
 /* A new anonymous semaphore / the one named name, created if absent, with value units (the
  * value matters only when it is created). Caller owns *out; free it with mpx_proxy_free(). */
@@ -536,7 +595,7 @@ MPX_EXPORT int mpx_semaphore_value(mpx_proxy *s, uint64_t *out);
  * ------------------------------------------------------------------------------------------ */
 
 /* mpx_barrier_wait()'s wait_ms meaning "the barrier's own timeout". */
-#define MPX_BARRIER_TIMEOUT (-2)
+#define MPX_BARRIER_TIMEOUT (-3)
 
 /* A new anonymous barrier / the one named name, created if absent, for parties >= 1 callers,
  * with a default wait timeout (ms, or MPX_FOREVER for none). Caller owns *out; free it with
@@ -600,8 +659,9 @@ typedef struct mpx_manager mpx_manager;
 /* Starts a private mpxd child serving a fresh ipc:// endpoint in a new 0700 directory, with a
  * random authkey that never leaves this process except through a 0600 file in that
  * directory, and connects to it. Children forked afterwards use the same client and proxies
- * with no configuration. The mpxd binary is $MPX_MPXD if set, else the installed one, else
- * the one in the build tree. Caller owns *out; free it with mpx_manager_shutdown(). Returns
+ * with no configuration. The mpxd binary is $MPX_MPXD if set, else the one installed with this
+ * library (in the bin or libexec directory beside the library's own lib directory), else mpxd
+ * on PATH. Caller owns *out; free it with mpx_manager_shutdown(). Returns
  * 0, MPX_ENOMEM, MPX_ESYS (the server could not be started) or a connect error. */
 MPX_EXPORT int mpx_manager_start(mpx_manager **out);
 
@@ -611,7 +671,8 @@ MPX_EXPORT mpx_client *mpx_manager_client(mpx_manager *m);
 /* The endpoint of the private server. Borrowed; valid until mpx_manager_shutdown(). */
 MPX_EXPORT const char *mpx_manager_endpoint(const mpx_manager *m);
 
-/* In the process that started it: closes the client, stops the server, removes its
+/* In the process that started it: closes the client (proxies made on it then return
+ * MPX_ECLOSED, and must still be freed), stops the server, removes its
  * directory and sets *m to NULL. In a forked child: only closes the child's session. Accepts
  * NULL. */
 MPX_EXPORT void mpx_manager_shutdown(mpx_manager **m);

@@ -1,0 +1,22 @@
+/*
+ * monitor.h — the router's connection events (internal to mpxd): a closed connection prompts
+ * a look for sessions whose peer is gone, and a new ipc:// connection gets a wider send buffer.
+ */
+#ifndef MPX_SERVER_MONITOR_H
+#define MPX_SERVER_MONITOR_H
+
+#include <stdbool.h>
+
+/* Opens a monitor of sock's ZMQ_EVENT_ACCEPTED and ZMQ_EVENT_DISCONNECTED events, before sock
+ * binds. Returns its reading end, or NULL (no events then). Its queue has no bound, so that
+ * libzmq's I/O thread never waits on it: drain it often. */
+void *mpx__monitor_open(void *zctx, void *sock);
+
+/* Reads the events queued, without waiting: widens new ipc:// connections, and returns true
+ * if some connection closed. */
+bool mpx__monitor_drain(void *mon);
+
+/* Closes the monitor (NULL is fine) before sock. */
+void mpx__monitor_close(void *sock, void **mon);
+
+#endif
