@@ -7,7 +7,9 @@
  * and one waiting thread at a time is the reader: it polls the socket, hands every reply to
  * the thread waiting for it (matched by request id) and wakes it on `cv`. A thread that wants
  * to send bumps `want` and, if the reader is inside poll(), kicks it through an eventfd;
- * the reader then steps aside on `turn` until no sender is left. When the reader's own reply
+ * the reader then steps aside on `turn` until no sender is left. The other waiters sleep on
+ * `cv` under a mutex of their own, `done_mu`, never on `mu`, which the reader holds while it
+ * polls: a waiter whose reply came wakes and returns at once. When the reader's own reply
  * arrives it gives the role to any other waiter.
  *
  * Giving up. A caller whose timeout runs out (or who frees an unanswered future) stops
@@ -48,12 +50,23 @@ static int set_int(void *sock, int opt, int v)
 
 int mpx__client_break(mpx_client *c, int code, const char *why)
 {
+    pthread_mutex_lock(&c->done_mu);
     if (!c->broken) {
         c->broken = code;
         snprintf(c->broken_msg, sizeof c->broken_msg, "%s", why);
     }
     pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->done_mu);
     return mpx__fail(code, "%s", c->broken_msg);
+}
+
+/* Marks p answered (or failed) and wakes its waiter. Under mu. */
+static void mark_done(mpx_client *c, pending *p)
+{
+    pthread_mutex_lock(&c->done_mu);
+    p->done = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->done_mu);
 }
 
 static int fail_broken(mpx_client *c)
@@ -197,9 +210,8 @@ int mpx__batch_flush(mpx_client *c)
             next = p->next;
             pending_take(c, p->req_id);
             p->failed = rc;
-            p->done = true;
+            mark_done(c, p);
         }
-        pthread_cond_broadcast(&c->cv);
     }
     mpx__batch_reset(c);
     return rc;
@@ -403,7 +415,7 @@ static void late_reply(mpx_client *c, uint64_t req_id, const uint8_t *body, size
         if (a->cancel_id == req_id) {
             *ap = a->next;
             free(a);
-            if (!c->abandoned && c->settle) c->settle->done = true;
+            if (!c->abandoned && c->settle) mark_done(c, c->settle);
             return;
         }
     }
@@ -441,7 +453,7 @@ static int deliver_one(mpx_client *c, zmq_msg_t *msg, const uint8_t *body, size_
         zmq_msg_copy(&p->reply, msg);
     else
         zmq_msg_move(&p->reply, msg);
-    p->done = true;
+    mark_done(c, p);
     return 0;
 }
 
@@ -489,10 +501,7 @@ static bool recv_one(mpx_client *c, int flags)
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     bool got = zmq_msg_recv(&msg, c->sock, flags) >= 0;
-    if (got) {
-        deliver(c, &msg);
-        pthread_cond_broadcast(&c->cv);
-    }
+    if (got) deliver(c, &msg);
     zmq_msg_close(&msg);
     return got;
 }
@@ -517,7 +526,8 @@ static bool recv_solo(mpx_client *c, int64_t left)
     return recv_one(c, 0);
 }
 
-/* The reader's loop: reads until p's reply arrives or the deadline passes. Under mu.
+/* The reader's loop: reads until p's reply arrives or the deadline passes. Under mu (the
+ * caller holds the reader role: wait_reply).
  *
  * Past its first SOLO_WAIT_MS, or with other threads on the client, it polls libzmq's ZMQ_FD
  * itself rather than calling zmq_poll, which costs more syscalls a wake-up. ZMQ_FD only
@@ -528,7 +538,6 @@ static void read_until(mpx_client *c, pending *p, int64_t deadline)
 {
     int64_t began = mpx__clock_ms(); /* acks that queued while nobody read count from here */
     bool solo = true;
-    c->reader = true;
     while (!p->done && !c->broken) {
         while (atomic_load(&c->want) > 0)
             pthread_cond_wait(&c->turn, &c->mu);
@@ -570,35 +579,55 @@ static void read_until(mpx_client *c, pending *p, int64_t deadline)
             }
         }
     }
-    c->reader = false;
-    pthread_cond_broadcast(&c->cv); /* someone else may read now */
 }
 
+/* Sleeps on cv until woken or the deadline. Under done_mu. */
 static void timed_wait(mpx_client *c, int64_t deadline)
 {
     if (deadline == INT64_MAX) deadline = mpx__clock_ms() + 1000;
     struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
-    pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    pthread_cond_timedwait(&c->cv, &c->done_mu, &ts);
 }
 
-/* Waits for p's reply. Under mu. Returns 0, a transport error or MPX_ETIMEDOUT. */
+/* Waits for p's reply: as the reader if nobody reads, else asleep until its reply comes or
+ * the role is free. Not under mu. Returns 0, a transport error or MPX_ETIMEDOUT (p is then
+ * given up). */
 static int wait_reply(mpx_client *c, pending *p, int64_t deadline)
 {
+    int rc = 0;
+    pthread_mutex_lock(&c->done_mu);
     while (!p->done) {
-        if (c->broken) { /* p leaves the list with its caller: it may be on the stack */
-            pending_take(c, p->req_id);
-            return fail_broken(c);
+        if (c->broken || mpx__clock_ms() >= deadline) {
+            bool broken = c->broken;
+            pthread_mutex_unlock(&c->done_mu);
+            mpx__client_lock(c);
+            if (p->done) {
+                rc = 0; /* it came meanwhile */
+            } else if (broken) { /* p leaves the list with its caller: it may be on the stack */
+                pending_take(c, p->req_id);
+                rc = fail_broken(c);
+            } else {
+                call_abandon(c, p);
+                rc = mpx__fail(MPX_ETIMEDOUT, "no reply within the timeout");
+            }
+            mpx__client_unlock(c);
+            return rc;
         }
-        if (mpx__clock_ms() >= deadline) {
-            call_abandon(c, p);
-            return mpx__fail(MPX_ETIMEDOUT, "no reply within the timeout");
-        }
-        if (!c->reader)
-            read_until(c, p, deadline);
-        else
+        if (c->reader) {
             timed_wait(c, deadline);
+            continue;
+        }
+        c->reader = true;
+        pthread_mutex_unlock(&c->done_mu);
+        mpx__client_lock(c);
+        read_until(c, p, deadline);
+        mpx__client_unlock(c);
+        pthread_mutex_lock(&c->done_mu);
+        c->reader = false;
+        pthread_cond_broadcast(&c->cv); /* someone else may read now */
     }
-    return 0;
+    pthread_mutex_unlock(&c->done_mu);
+    return rc;
 }
 
 static int parse_result(pending *p, mpx__result *res)
@@ -689,8 +718,8 @@ int mpx__call_wait(mpx_client *c, pending *p, int64_t deadline, mpx__result *res
     if (call_stale(p)) return mpx__fail(MPX_ECONN, "the call was sent before a fork()");
     mpx__client_lock(c);
     if (!p->done) mpx__batch_flush(c); /* p itself may be in the buffer; a failure answers it */
-    int rc = wait_reply(c, p, deadline);
     mpx__client_unlock(c);
+    int rc = wait_reply(c, p, deadline);
     if (rc == 0) rc = parse_result(p, res);
     return rc;
 }
@@ -722,12 +751,9 @@ void mpx__call_settle(mpx_client *c, int64_t deadline)
     pending settle = {.done = c->abandoned == NULL};
     c->settle = &settle;
     mpx__batch_flush(c);
-    while (!settle.done && !c->broken && mpx__clock_ms() < deadline) {
-        if (!c->reader)
-            read_until(c, &settle, deadline);
-        else
-            timed_wait(c, deadline);
-    }
+    mpx__client_unlock(c);
+    wait_reply(c, &settle, deadline); /* not a call of its own: giving up sends nothing */
+    mpx__client_lock(c);
     c->settle = NULL;
     mpx__client_unlock(c);
 }

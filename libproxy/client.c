@@ -36,6 +36,7 @@ static void client_destroy(mpx_client *c)
     mpx__mac_key_clear(&c->s2c);
     mpx__wbuf_free(&c->batch);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->done_mu);
     pthread_cond_destroy(&c->cv);
     pthread_cond_destroy(&c->turn);
     if (c->authkey) {
@@ -56,6 +57,7 @@ void mpx__client_release(mpx_client *c)
 static void sync_init(mpx_client *c)
 {
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->done_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

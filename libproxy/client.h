@@ -94,16 +94,17 @@ struct mpx_client {
     uint32_t tag;
     atomic_uint refs;    /* the caller's handle, each proxy and each future */
     atomic_bool closed;  /* mpx_client_free() ran: calls return MPX_ECLOSED */
-    pthread_mutex_t mu;  /* owns the socket and everything below */
-    pthread_cond_t cv;   /* a reply arrived, or the reader role is free */
-    pthread_cond_t turn; /* the reader waits here while senders use the socket */
+    pthread_mutex_t mu;      /* owns the socket and everything below */
+    pthread_mutex_t done_mu; /* owns `reader`, and publishes `done` and `broken` */
+    pthread_cond_t cv;       /* with done_mu: a reply arrived, or the reader role is free */
+    pthread_cond_t turn;     /* the reader waits here while senders use the socket */
     atomic_int want;     /* threads waiting to send */
     atomic_bool polling; /* the reader is inside poll() */
     atomic_int users;    /* threads between mpx__client_lock() and mpx__client_unlock() */
     int wake_fd;         /* eventfd: pulls the reader out of its poll */
     int zmq_fd;          /* the socket's ZMQ_FD: readable when libzmq has news for it */
     int rcvtimeo_ms;     /* the socket's ZMQ_RCVTIMEO as last set; -1, libzmq's, at first */
-    bool reader;         /* some thread is reading */
+    bool reader;         /* some thread is reading (under done_mu) */
     mpx__pending *pending; /* calls waiting for replies, oldest first */
     mpx__pending *pending_tail;
     mpx__pending *settle;      /* mpx__call_settle()'s wait, done once `abandoned` empties */

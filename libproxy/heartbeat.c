@@ -144,6 +144,7 @@ static int reattach_proxies(mpx_client *c)
 static void sync_reset(mpx_client *c)
 {
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->done_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -43,9 +43,10 @@ static bool sign_send(mpx__server *s, mpx__session *sess, uint8_t kind, mpx__buf
     if (mpx__mac_sign(&sess->s2c, frame, buf->size) != 0)
         mpx__panic("a frame could not be signed with a key that was set up");
     if (send_to(s, sess->rid, sess->rid_len, buf)) return true;
+    int err = errno;
     sess->send_seq--;
     mpx__log_info("session %016llx from %s: %s; ended", (unsigned long long)sess->sid, sess->peer,
-                  errno == EAGAIN ? "it stopped reading its replies" : "its peer is gone");
+                  err == EAGAIN ? "it stopped reading its replies" : "its peer is gone");
     mpx__session_mark_gone(s, sess);
     return false;
 }

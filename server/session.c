@@ -72,6 +72,8 @@ static void on_hello(mpx__server *s, mpx__session *sess, const uint8_t *rid, siz
         return;
     }
     if (sess) { /* a peer starting over drops what it held */
+        mpx__log_info("session %016llx from %s started over", (unsigned long long)sess->sid,
+                      sess->peer);
         session_end(s, sess);
     } else if (s->n_sessions >= MPX_MAX_SESSIONS) {
         mpx__send_error_frame(s, NULL, rid, rid_len, MPX_EBADREQ, "too many sessions");

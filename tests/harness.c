@@ -25,15 +25,27 @@ int harness_group_setup(void **state)
     (void)state;
     const char *extra[] = {"--session-timeout", HARNESS_SESSION_TIMEOUT, NULL};
     mpxd_start(&server, "ipc", extra);
-    client = mpxd_connect(&server);
     return 0;
 }
 
 int harness_group_teardown(void **state)
 {
     (void)state;
-    mpx_client_free(&client);
     return mpxd_stop(&server);
+}
+
+int harness_session_setup(void **state)
+{
+    (void)state;
+    client = mpxd_connect(&server);
+    return 0;
+}
+
+int harness_session_teardown(void **state)
+{
+    (void)state;
+    mpx_client_free(&client);
+    return 0;
 }
 
 void await_stat(mpx_client *c, const char *name, uint64_t want)
@@ -126,8 +138,11 @@ int mpxd_stop(mpxd_proc *p)
         if (waitpid(p->pid, &status, 0) == p->pid && WIFEXITED(status)) rc = WEXITSTATUS(status);
         p->pid = 0;
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
+    char cmd[384];
+    if (getenv("MPX_TEST_KEEP")) /* keeps mpxd's log for a look after a failure */
+        snprintf(cmd, sizeof cmd, "cp '%s' /tmp/mpxd-log-%d; rm -rf '%s'", p->logfile, (int)getpid(), p->dir);
+    else
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
     if (p->dir[0] && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", p->dir);
     return rc;
 }

@@ -46,7 +46,8 @@ typedef struct {
  * bound. Fails the test on error. */
 void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra);
 
-/* SIGTERM, wait, remove the directory. Returns mpxd's exit status, or -1 if it did not exit
+/* SIGTERM, wait, remove the directory (with MPX_TEST_KEEP set in the environment, mpxd's log
+ * is kept as /tmp/mpxd-log-<test pid> for a look after a failure). Returns mpxd's exit status, or -1 if it did not exit
  * normally. */
 int mpxd_stop(mpxd_proc *p);
 
@@ -62,14 +63,19 @@ int free_tcp_port(void);
 /* The path of the mpxd under test. */
 const char *mpxd_path(void);
 
-/* The server and client most test files share: started by harness_group_setup() on ipc://
- * with a short session timeout (HARNESS_SESSION_TIMEOUT ms), so liveness tests finish fast,
- * and stopped by harness_group_teardown(), which fails if mpxd does not exit cleanly. */
+/* The server most test files share: started by harness_group_setup() on ipc:// with a short
+ * session timeout (HARNESS_SESSION_TIMEOUT ms), so liveness tests finish fast, and stopped by
+ * harness_group_teardown(), which fails if mpxd does not exit cleanly. Each test has a session
+ * of its own in `client` (HARNESS_TEST, or harness_session_setup() in a test's own setup), so
+ * that a session lost on a loaded machine fails one test, not every later one. */
 #define HARNESS_SESSION_TIMEOUT "600"
 extern mpxd_proc server;
 extern mpx_client *client;
 int harness_group_setup(void **state);
 int harness_group_teardown(void **state);
+int harness_session_setup(void **state);
+int harness_session_teardown(void **state);
+#define HARNESS_TEST(f) cmocka_unit_test_setup_teardown(f, harness_session_setup, harness_session_teardown)
 
 /* Waits (at most 10 s: "it did not hang") until the server counter `name` equals want, and
  * fails the test if it never does. */

@@ -138,10 +138,10 @@ static void test_dead_waiter_breaks_it(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_indices_unique_per_generation),
-        cmocka_unit_test(test_timeout_breaks_until_reset),
-        cmocka_unit_test(test_abort_and_reset_wake_waiters_broken),
-        cmocka_unit_test(test_dead_waiter_breaks_it),
+        HARNESS_TEST(test_indices_unique_per_generation),
+        HARNESS_TEST(test_timeout_breaks_until_reset),
+        HARNESS_TEST(test_abort_and_reset_wake_waiters_broken),
+        HARNESS_TEST(test_dead_waiter_breaks_it),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -211,11 +211,11 @@ static void test_dead_waiter_leaves_it_consistent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lock_must_be_held),
-        cmocka_unit_test(test_wait_times_out_and_reacquires),
-        cmocka_unit_test(test_notify_wakes_in_arrival_order),
-        cmocka_unit_test(test_wait_for_predicate),
-        cmocka_unit_test(test_dead_waiter_leaves_it_consistent),
+        HARNESS_TEST(test_lock_must_be_held),
+        HARNESS_TEST(test_wait_times_out_and_reacquires),
+        HARNESS_TEST(test_notify_wakes_in_arrival_order),
+        HARNESS_TEST(test_wait_for_predicate),
+        HARNESS_TEST(test_dead_waiter_leaves_it_consistent),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -11,6 +11,7 @@
 
 static int dict_setup(void **state)
 {
+    harness_session_setup(state);
     mpx_proxy *d = NULL;
     assert_ok(mpx_dict_new(client, &d));
     *state = d;
@@ -21,7 +22,7 @@ static int dict_teardown(void **state)
 {
     mpx_proxy *d = *state;
     mpx_proxy_free(&d);
-    return 0;
+    return harness_session_teardown(state);
 }
 
 /* d[k] = v for a string key. */
@@ -722,13 +723,13 @@ int main(void)
                                         dict_teardown),
         cmocka_unit_test_setup_teardown(test_many_keys_survive_growth_and_deletes, dict_setup,
                                         dict_teardown),
-        cmocka_unit_test(test_named_dict_is_shared),
-        cmocka_unit_test(test_anonymous_dict_freed_with_last_proxy),
-        cmocka_unit_test(test_name_of_another_type_is_type_error),
-        cmocka_unit_test(test_value_object),
+        HARNESS_TEST(test_named_dict_is_shared),
+        HARNESS_TEST(test_anonymous_dict_freed_with_last_proxy),
+        HARNESS_TEST(test_name_of_another_type_is_type_error),
+        HARNESS_TEST(test_value_object),
         cmocka_unit_test_setup_teardown(test_wrong_method_and_arity, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_call_raw, dict_setup, dict_teardown),
-        cmocka_unit_test(test_bad_handles),
+        HARNESS_TEST(test_bad_handles),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -72,8 +72,8 @@ static void test_set_wakes_every_waiter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_clear_is_set_and_wait),
-        cmocka_unit_test(test_set_wakes_every_waiter),
+        HARNESS_TEST(test_set_clear_is_set_and_wait),
+        HARNESS_TEST(test_set_wakes_every_waiter),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

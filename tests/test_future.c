@@ -377,16 +377,16 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelined_sets_then_gets),
-        cmocka_unit_test(test_remote_error_keeps_connection),
-        cmocka_unit_test(test_parked_call_does_not_hold_up_others),
-        cmocka_unit_test(test_timeout_and_unwaited_futures),
-        cmocka_unit_test(test_futures_from_several_threads),
-        cmocka_unit_test(test_client_freed_under_future),
-        cmocka_unit_test(test_future_across_fork),
-        cmocka_unit_test(test_flush_sends_deferred_calls),
-        cmocka_unit_test(test_deferred_calls_near_the_size_limit),
-        cmocka_unit_test(test_bad_arguments),
+        HARNESS_TEST(test_pipelined_sets_then_gets),
+        HARNESS_TEST(test_remote_error_keeps_connection),
+        HARNESS_TEST(test_parked_call_does_not_hold_up_others),
+        HARNESS_TEST(test_timeout_and_unwaited_futures),
+        HARNESS_TEST(test_futures_from_several_threads),
+        HARNESS_TEST(test_client_freed_under_future),
+        HARNESS_TEST(test_future_across_fork),
+        HARNESS_TEST(test_flush_sends_deferred_calls),
+        HARNESS_TEST(test_deferred_calls_near_the_size_limit),
+        HARNESS_TEST(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -282,13 +282,13 @@ static void test_counter_from_four_processes_is_exact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_acquire_release_locked),
-        cmocka_unit_test(test_release_by_another_session_is_refused),
-        cmocka_unit_test(test_fencing_tokens_only_grow),
-        cmocka_unit_test(test_rlock_is_owned_per_thread),
-        cmocka_unit_test(test_waiters_get_it_in_arrival_order),
-        cmocka_unit_test(test_dead_holder_releases_to_waiter),
-        cmocka_unit_test(test_counter_from_four_processes_is_exact),
+        HARNESS_TEST(test_acquire_release_locked),
+        HARNESS_TEST(test_release_by_another_session_is_refused),
+        HARNESS_TEST(test_fencing_tokens_only_grow),
+        HARNESS_TEST(test_rlock_is_owned_per_thread),
+        HARNESS_TEST(test_waiters_get_it_in_arrival_order),
+        HARNESS_TEST(test_dead_holder_releases_to_waiter),
+        HARNESS_TEST(test_counter_from_four_processes_is_exact),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -418,18 +418,18 @@ static void test_producers_consumers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fifo_and_sizes),
-        cmocka_unit_test(test_nowait_and_timeouts),
-        cmocka_unit_test(test_nowait_methods_on_the_wire),
-        cmocka_unit_test(test_blocked_get_woken_by_other_client),
-        cmocka_unit_test(test_blocked_get_same_connection_other_thread),
-        cmocka_unit_test(test_blocked_put_woken_by_get),
-        cmocka_unit_test(test_waiters_are_served_in_arrival_order),
-        cmocka_unit_test(test_put_many_get_many),
-        cmocka_unit_test(test_joinable_task_done_and_join),
-        cmocka_unit_test(test_killed_waiter_does_not_swallow_items),
-        cmocka_unit_test(test_shutdown_answers_parked_calls),
-        cmocka_unit_test(test_producers_consumers),
+        HARNESS_TEST(test_fifo_and_sizes),
+        HARNESS_TEST(test_nowait_and_timeouts),
+        HARNESS_TEST(test_nowait_methods_on_the_wire),
+        HARNESS_TEST(test_blocked_get_woken_by_other_client),
+        HARNESS_TEST(test_blocked_get_same_connection_other_thread),
+        HARNESS_TEST(test_blocked_put_woken_by_get),
+        HARNESS_TEST(test_waiters_are_served_in_arrival_order),
+        HARNESS_TEST(test_put_many_get_many),
+        HARNESS_TEST(test_joinable_task_done_and_join),
+        HARNESS_TEST(test_killed_waiter_does_not_swallow_items),
+        HARNESS_TEST(test_shutdown_answers_parked_calls),
+        HARNESS_TEST(test_producers_consumers),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -188,12 +188,12 @@ static void test_unknown_flags_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_units),
-        cmocka_unit_test(test_bounded_refuses_over_release),
-        cmocka_unit_test(test_release_wakes_waiters_in_order),
-        cmocka_unit_test(test_killed_holder_units_come_back),
-        cmocka_unit_test(test_signal_semaphore_gains_no_phantom_units),
-        cmocka_unit_test(test_unknown_flags_refused),
+        HARNESS_TEST(test_counts_units),
+        HARNESS_TEST(test_bounded_refuses_over_release),
+        HARNESS_TEST(test_release_wakes_waiters_in_order),
+        HARNESS_TEST(test_killed_holder_units_come_back),
+        HARNESS_TEST(test_signal_semaphore_gains_no_phantom_units),
+        HARNESS_TEST(test_unknown_flags_refused),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -163,11 +163,11 @@ static void test_blocked_call_sees_server_death(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_killed_client_releases_its_objects),
-        cmocka_unit_test(test_idle_client_is_kept_alive),
-        cmocka_unit_test(test_exited_children_leave_no_sessions),
-        cmocka_unit_test(test_ended_session_is_reported_clearly),
-        cmocka_unit_test(test_blocked_call_sees_server_death),
+        HARNESS_TEST(test_killed_client_releases_its_objects),
+        HARNESS_TEST(test_idle_client_is_kept_alive),
+        HARNESS_TEST(test_exited_children_leave_no_sessions),
+        HARNESS_TEST(test_ended_session_is_reported_clearly),
+        HARNESS_TEST(test_blocked_call_sees_server_death),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
