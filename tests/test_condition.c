@@ -11,10 +11,13 @@
 
 #include "harness.h"
 
+/* The bound on every wait for a hand-off: a lost notify fails the test, never hangs it. */
+#define HANDOFF_MS 10000
+
 static void hold(mpx_proxy *cond)
 {
     bool got = false;
-    assert_ok(mpx_condition_acquire(cond, MPX_FOREVER, &got));
+    assert_ok(mpx_condition_acquire(cond, HANDOFF_MS, &got));
     assert_true(got);
 }
 
@@ -56,6 +59,7 @@ typedef struct {
     int rc;
     atomic_int *order; /* incremented while holding the lock after the wait */
     int my_order;
+    atomic_bool returned; /* its wait has returned */
 } waiter_job;
 
 static void *waiter(void *arg)
@@ -64,8 +68,9 @@ static void *waiter(void *arg)
     mpx_proxy *cond = NULL;
     bool got = false;
     job->rc = mpx_condition_open(job->c, job->name, NULL, &cond);
-    if (job->rc == 0) job->rc = mpx_condition_acquire(cond, MPX_FOREVER, &got);
-    if (job->rc == 0) job->rc = mpx_condition_wait(cond, MPX_FOREVER, &job->notified);
+    if (job->rc == 0) job->rc = mpx_condition_acquire(cond, HANDOFF_MS, &got);
+    if (job->rc == 0) job->rc = mpx_condition_wait(cond, HANDOFF_MS, &job->notified);
+    atomic_store(&job->returned, true);
     if (job->rc == 0) {
         job->my_order = atomic_fetch_add(job->order, 1); /* under the lock: ordered */
         job->rc = mpx_condition_release(cond);
@@ -94,7 +99,10 @@ static void test_notify_wakes_in_arrival_order(void **state)
     pthread_join(t[0], NULL); /* the first to wait, and only it */
     assert_ok(jobs[0].rc);
     assert_true(jobs[0].notified);
-    await_stat(client, "parked", N - 1);
+    usleep(200 * 1000); /* time for a wrong wake-up to show */
+    assert_int_equal(mpxd_stat(client, "parked"), N - 1); /* the others still wait */
+    assert_false(atomic_load(&jobs[1].returned));
+    assert_false(atomic_load(&jobs[2].returned));
     hold(cond);
     assert_ok(mpx_condition_notify_all(cond));
     assert_ok(mpx_condition_release(cond));
@@ -137,7 +145,7 @@ static void *setter(void *arg)
     mpx_array_push(args, &t);
     job->rc = mpx_condition_open(job->c, "cond.pred", NULL, &cond);
     if (job->rc == 0) job->rc = mpx_open(job->c, "cond.flag", "value", &flag);
-    if (job->rc == 0) job->rc = mpx_condition_acquire(cond, MPX_FOREVER, &got);
+    if (job->rc == 0) job->rc = mpx_condition_acquire(cond, HANDOFF_MS, &got);
     if (job->rc == 0) job->rc = mpx_call(flag, "set", args, MPX_TIMEOUT_DEFAULT, NULL);
     if (job->rc == 0) job->rc = mpx_condition_notify_all(cond);
     if (job->rc == 0) job->rc = mpx_condition_release(cond);
@@ -162,7 +170,7 @@ static void test_wait_for_predicate(void **state)
     setter_job job = {.c = mpxd_connect(&server)};
     pthread_t t;
     pthread_create(&t, NULL, setter, &job);
-    assert_ok(mpx_condition_wait_for(cond, flag_is_set, &arg, MPX_FOREVER, &result));
+    assert_ok(mpx_condition_wait_for(cond, flag_is_set, &arg, HANDOFF_MS, &result));
     assert_true(result);
     assert_ok(mpx_condition_release(cond));
     pthread_join(t, NULL);
@@ -185,9 +193,9 @@ static void test_dead_waiter_leaves_it_consistent(void **state)
         bool got, notified;
         if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
             mpx_condition_open(c, "cond.dead", NULL, &cc) ||
-            mpx_condition_acquire(cc, MPX_FOREVER, &got))
+            mpx_condition_acquire(cc, HANDOFF_MS, &got))
             _exit(1);
-        mpx_condition_wait(cc, MPX_FOREVER, &notified);
+        mpx_condition_wait(cc, HANDOFF_MS, &notified);
         _exit(2);
     }
     await_stat(client, "parked", 1);
@@ -208,6 +216,53 @@ static void test_dead_waiter_leaves_it_consistent(void **state)
     mpx_proxy_free(&cond);
 }
 
+/* With a session timeout no test waits out: a waiter killed while parked never takes the
+ * notify(1) a live waiter needs. */
+static void test_notify_skips_a_waiter_whose_process_died(void **state)
+{
+    (void)state;
+    mpxd_proc srv;
+    const char *extra[] = {"--session-timeout", "60000", NULL};
+    mpxd_start(&srv, "ipc", extra);
+    mpx_client *c = mpxd_connect(&srv);
+    mpx_proxy *cond = NULL;
+    atomic_int order = 0;
+    assert_ok(mpx_condition_open(c, "cond.dead60", NULL, &cond));
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *cc = NULL;
+        mpx_proxy *ccond = NULL;
+        bool got, notified;
+        if (mpx_connect_keyfile(srv.endpoint, srv.keyfile, &cc) ||
+            mpx_condition_open(cc, "cond.dead60", NULL, &ccond) ||
+            mpx_condition_acquire(ccond, HANDOFF_MS, &got))
+            _exit(1);
+        mpx_condition_wait(ccond, HANDOFF_MS, &notified);
+        _exit(2);
+    }
+    await_stat(c, "parked", 1);
+    waiter_job job = {.c = mpxd_connect(&srv), .name = "cond.dead60", .order = &order};
+    pthread_t t;
+    pthread_create(&t, NULL, waiter, &job);
+    await_stat(c, "parked", 2);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    bool got;
+    assert_ok(mpx_condition_acquire(cond, HANDOFF_MS, &got));
+    assert_ok(mpx_condition_notify(cond, 1)); /* the dead waiter is first, and is passed */
+    assert_ok(mpx_condition_release(cond));
+    for (int i = 0; i < 100 && !atomic_load(&job.returned); i++)
+        usleep(10 * 1000);
+    assert_true(atomic_load(&job.returned)); /* within a second */
+    pthread_join(t, NULL);
+    assert_ok(job.rc);
+    assert_true(job.notified);
+    mpx_client_free(&job.c);
+    mpx_proxy_free(&cond);
+    mpx_client_free(&c);
+    assert_int_equal(mpxd_stop(&srv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +271,7 @@ int main(void)
         HARNESS_TEST(test_notify_wakes_in_arrival_order),
         HARNESS_TEST(test_wait_for_predicate),
         HARNESS_TEST(test_dead_waiter_leaves_it_consistent),
+        HARNESS_TEST(test_notify_skips_a_waiter_whose_process_died),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

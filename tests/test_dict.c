@@ -403,6 +403,13 @@ static void test_pop(void **state)
     assert_ok(mpx_dict_pop_default(d, key, dflt, &v));
     assert_true(mpx_value_equal(v, dflt));
     mpx_value_free(&v);
+    /* With a default, a key that is there: its value, not the default, and it is gone. */
+    set_str(d, "p", mpx_int(6));
+    assert_ok(mpx_dict_pop_default(d, key, dflt, &v));
+    assert_ok(mpx_value_get_int(v, &i));
+    assert_int_equal(i, 6);
+    mpx_value_free(&v);
+    assert_int_equal(dict_len(d), 0);
     mpx_value_free(&key);
     mpx_value_free(&dflt);
 }
@@ -697,6 +704,117 @@ static void test_bad_handles(void **state)
     mpx_value_free(NULL);
 }
 
+/* Walks the whole dict with scan, count pairs a call; counts how often each integer key of
+ * [0, range) came; between calls, `between` runs. Returns the number of calls. */
+static int scan_all(mpx_proxy *d, size_t count, int *times, int range,
+                    void (*between)(mpx_proxy *d, int call))
+{
+    uint64_t cursor = 0;
+    int calls = 0;
+    do {
+        mpx_value *pairs = NULL;
+        assert_ok(mpx_dict_scan(d, cursor, count, &cursor, &pairs));
+        assert_true(mpx_value_len(pairs) <= count);
+        for (size_t i = 0; i < mpx_value_len(pairs); i++) {
+            int64_t k = -1;
+            const mpx_value *pair = mpx_value_at(pairs, i);
+            assert_int_equal(mpx_value_len(pair), 2);
+            assert_ok(mpx_value_get_int(mpx_value_at(pair, 0), &k));
+            assert_true(k >= 0 && k < range);
+            times[k]++;
+        }
+        mpx_value_free(&pairs);
+        if (between) between(d, calls);
+        calls++;
+    } while (cursor != 0);
+    return calls;
+}
+
+static void set_ints(mpx_proxy *d, int from, int to)
+{
+    mpx_value *m = mpx_map();
+    for (int i = from; i < to; i++) {
+        mpx_value *k = mpx_int(i), *v = mpx_int(i);
+        assert_ok(mpx_map_put(m, &k, &v));
+    }
+    assert_ok(mpx_dict_update(d, m));
+    mpx_value_free(&m);
+}
+
+/* Between scan calls: keys of [2000, 3000) go, and new ones of [3000, 4000) come. */
+static void churn(mpx_proxy *d, int call)
+{
+    for (int i = 0; i < 40; i++) {
+        mpx_value *k = mpx_int(2000 + call * 40 + i);
+        mpx_dict_del(d, k); /* absent is fine */
+        mpx_value_free(&k);
+    }
+    set_ints(d, 3000 + call * 40, 3000 + call * 40 + 40);
+}
+
+/* scan: a dict walked a batch at a time returns each pair once; pairs present for the whole
+ * walk come exactly once while others come and go; a count of 0 is refused. */
+static void test_scan_walks_every_pair_once(void **state)
+{
+    mpx_proxy *d = *state;
+    static int times[5000];
+    set_ints(d, 0, 3000);
+    memset(times, 0, sizeof times);
+    assert_int_equal(scan_all(d, 128, times, 5000, NULL), 24);
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(times[i], 1);
+    memset(times, 0, sizeof times);
+    scan_all(d, 100, times, 5000, churn);
+    for (int i = 0; i < 2000; i++) /* present for the whole walk */
+        assert_int_equal(times[i], 1);
+    for (int i = 0; i < 5000; i++)
+        assert_true(times[i] <= 1);
+    uint64_t next;
+    mpx_value *pairs = NULL;
+    assert_code(mpx_dict_scan(d, 0, 0, &next, &pairs), MPX_EINVAL);
+    mpx_value *args = mpx_array(), *c = mpx_uint(0), *n = mpx_uint(0);
+    assert_ok(mpx_array_push(args, &c));
+    assert_ok(mpx_array_push(args, &n));
+    assert_code(mpx_call(d, "scan", args, MPX_TIMEOUT_DEFAULT, NULL), MPX_EVALUE);
+    mpx_value_free(&args);
+}
+
+/* keys, values, items and copy answer with the whole dict: past what one message carries they
+ * are refused with MPX_ETOOBIG, pointing to scan, which still walks it all. */
+static void test_whole_dict_calls_are_bounded(void **state)
+{
+    (void)state;
+    mpxd_proc srv;
+    const char *extra[] = {"--max-message", "65536", NULL};
+    mpxd_start(&srv, "ipc", extra);
+    mpx_client *c = mpxd_connect(&srv);
+    mpx_proxy *d = NULL;
+    mpx_value *out = NULL;
+    static char blob[100];
+    assert_ok(mpx_dict_new(c, &d));
+    for (int part = 0; part < 4; part++) {
+        mpx_value *m = mpx_map();
+        for (int i = part * 250; i < part * 250 + 250; i++) {
+            mpx_value *k = mpx_int(i), *v = mpx_bytes(blob, sizeof blob);
+            assert_ok(mpx_map_put(m, &k, &v));
+        }
+        assert_ok(mpx_dict_update(d, m)); /* 100 KB in all, in 25 KB updates */
+        mpx_value_free(&m);
+    }
+    assert_code(mpx_dict_items(d, &out), MPX_ETOOBIG);
+    assert_non_null(strstr(mpx_last_error(), "scan"));
+    assert_code(mpx_dict_values(d, &out), MPX_ETOOBIG);
+    assert_code(mpx_dict_copy(d, &out), MPX_ETOOBIG);
+    assert_null(out);
+    static int times[1000];
+    scan_all(d, 10000, times, 1000, NULL); /* batches stay within a message */
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(times[i], 1);
+    mpx_proxy_free(&d);
+    mpx_client_free(&c);
+    assert_int_equal(mpxd_stop(&srv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +834,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_past_one_chunk, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_update_is_all_or_nothing, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_pop, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_walks_every_pair_once, dict_setup,
+                                        dict_teardown),
+        HARNESS_TEST(test_whole_dict_calls_are_bounded),
         cmocka_unit_test_setup_teardown(test_popitem_is_lifo, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_setdefault, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_clear_and_copy, dict_setup, dict_teardown),

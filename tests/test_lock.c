@@ -12,6 +12,10 @@
 
 #include "harness.h"
 
+/* How long a waiter waits for a hand-off before the test fails saying so (no test waits
+ * without a bound: a lost hand-off must fail, not hang until ctest kills the test). */
+#define HANDOFF_MS 10000
+
 /* Acquires l, failing the test unless it was taken; returns the fencing token. */
 static uint64_t take(mpx_proxy *l, int wait_ms)
 {
@@ -129,7 +133,7 @@ static void test_rlock_is_owned_per_thread(void **state)
     assert_true(b);
     assert_ok(mpx_lock_release(r));
     assert_code(mpx_lock_release(r), MPX_ENOTHELD);
-    job = (thread_job){.l = r, .wait_ms = MPX_FOREVER};
+    job = (thread_job){.l = r, .wait_ms = HANDOFF_MS};
     pthread_create(&t, NULL, try_rlock, &job);
     pthread_join(t, NULL);
     assert_true(job.acquired);
@@ -151,7 +155,7 @@ static void *fifo_waiter(void *arg)
     mpx_proxy *l = NULL;
     bool acquired = false;
     if (mpx_lock_open(job->c, "lock.fifo", &l) == 0 &&
-        mpx_lock_acquire(l, MPX_FOREVER, &acquired, NULL, NULL) == 0 && acquired) {
+        mpx_lock_acquire(l, HANDOFF_MS, &acquired, NULL, NULL) == 0 && acquired) {
         pthread_mutex_lock(&fifo_mu);
         job->got_order = fifo_counter++;
         pthread_mutex_unlock(&fifo_mu);
@@ -212,7 +216,7 @@ static void test_dead_holder_releases_to_waiter(void **state)
      * the test's own timeout bounds it. */
     bool acquired = false, owner_died = false;
     uint64_t fence = 0;
-    assert_ok(mpx_lock_acquire(l, MPX_FOREVER, &acquired, &fence, &owner_died));
+    assert_ok(mpx_lock_acquire(l, HANDOFF_MS, &acquired, &fence, &owner_died));
     assert_true(acquired);
     assert_true(owner_died);
     assert_true(fence > holder_fence); /* a resource can refuse the dead holder's token */
@@ -240,7 +244,7 @@ static int count_under_lock(void)
         bool acquired = false;
         mpx_value *v = NULL;
         int64_t n = 0;
-        if (mpx_lock_acquire(l, MPX_FOREVER, &acquired, NULL, NULL) || !acquired) return 2;
+        if (mpx_lock_acquire(l, HANDOFF_MS, &acquired, NULL, NULL) || !acquired) return 2;
         if (mpx_dict_get_default(d, key, zero, &v) || mpx_value_get_int(v, &n)) return 3;
         mpx_value_free(&v);
         v = mpx_int(n + 1);

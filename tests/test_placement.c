@@ -44,95 +44,6 @@ static void sleep_ms(int ms)
         ;
 }
 
-static void spin_ms(int ms)
-{
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
-}
-
-/* Asserts that this thread and every I/O thread of p may run on exactly `want`. */
-static void assert_threads_on(const mpx__placement *p, const cpu_set_t *want)
-{
-    cpu_set_t set;
-    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
-    assert_true(CPU_EQUAL(&set, want));
-    assert_true(p->n_io >= 1);
-    for (int i = 0; i < p->n_io; i++) {
-        assert_int_equal(sched_getaffinity(p->io[i], sizeof set, &set), 0);
-        assert_true(CPU_EQUAL(&set, want));
-    }
-}
-
-/* Asserts that this thread and every I/O thread of p share one CPU alone. */
-static void assert_together(const mpx__placement *p)
-{
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(p->together_cpu, &one);
-    assert_true(p->together);
-    assert_threads_on(p, &one);
-}
-
-/* The I/O thread names itself once it runs; the first adjustments may not find it yet. */
-static void adjust_until_moved(mpx__placement *p)
-{
-    for (int i = 0; i < 50; i++) {
-        int rc = mpx__placement_adjust(p);
-        assert_true(rc >= 0);
-        if (rc == 1) return;
-        sleep_ms(MPX_PLACEMENT_MS / 5);
-    }
-    fail_msg("the placement never moved the threads");
-}
-
-/* Idle, the loop and the I/O thread come together on the loop's CPU; busy, they spread over
- * every allowed CPU, and stay spread through the hold even when idle again; after it, they
- * come together again. */
-static void test_threads_follow_the_loops_demand(void **state)
-{
-    (void)state;
-    cpu_set_t allowed;
-    assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
-    void *ctx = zmq_ctx_new();
-    void *sock = zmq_socket(ctx, ZMQ_DEALER); /* starts the context's I/O thread */
-    assert_non_null(sock);
-    mpx__placement *p = NULL;
-    assert_int_equal(mpx__placement_open(&p, ctx, MPX_CPU_AUTO), 0);
-    bool can_place = CPU_COUNT(&allowed) >= 2 && access("/proc/thread-self/schedstat", R_OK) == 0;
-    if (!can_place) { /* one CPU, or no schedstat to go by: nothing moves */
-        assert_false(p->active);
-        sleep_ms(MPX_PLACEMENT_MS);
-        assert_int_equal(mpx__placement_adjust(p), 0);
-    } else {
-        assert_true(p->active);
-        sleep_ms(MPX_PLACEMENT_MS);
-        adjust_until_moved(p);
-        assert_together(p);
-
-        spin_ms(MPX_PLACEMENT_MS);
-        assert_int_equal(mpx__placement_adjust(p), 1);
-        assert_false(p->together);
-        assert_threads_on(p, &allowed);
-
-        sleep_ms(MPX_PLACEMENT_MS);
-        assert_int_equal(mpx__placement_adjust(p), 0); /* the hold */
-        assert_threads_on(p, &allowed);
-
-        p->spread_ns -= (int64_t)MPX_SPREAD_HOLD_MS * 1000000; /* as if the hold had passed */
-        sleep_ms(MPX_PLACEMENT_MS);
-        assert_int_equal(mpx__placement_adjust(p), 1);
-        assert_together(p);
-        assert_int_equal(mpx__placement_move(p, false), 0);
-    }
-    mpx__placement_free(&p);
-    assert_null(p);
-    zmq_close(sock);
-    zmq_ctx_term(ctx);
-}
-
 /* Opens a placement for `cpu` beside ctx and lets it look `looks` times, every_ms apart,
  * checking that none of them moves this thread. The caller frees the placement. */
 static mpx__placement *look_without_moving(void *ctx, int cpu, int looks, int every_ms)
@@ -178,7 +89,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_has_hysteresis_and_a_hold),
-        cmocka_unit_test(test_threads_follow_the_loops_demand),
         cmocka_unit_test(test_gives_up_without_an_io_thread),
         cmocka_unit_test(test_none_moves_nothing),
     };

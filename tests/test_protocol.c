@@ -479,6 +479,31 @@ static void test_oversized_request_keeps_connection(void **state)
     assert_ok(raw_call(&p, ping, sizeof ping));
     raw_close(&p);
 
+    /* An oversized set that would otherwise succeed changes nothing. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint64(&pk, 11);
+    msgpack_pack_uint64(&pk, mpx_proxy_id(good_dict));
+    msgpack_pack_str_with_body(&pk, "set", 3);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "big", 3);
+    msgpack_pack_bin_with_body(&pk, body, 5000);
+    raw_open(&p);
+    assert_ok(raw_handshake(&p, authkey, keylen));
+    raw_send(&p, frame, raw_build(&p, sb.data, sb.size, frame));
+    assert_code(raw_recv_reply(&p, &id), MPX_ETOOBIG);
+    assert_int_equal(id, 11);
+    raw_close(&p);
+    msgpack_sbuffer_destroy(&sb);
+    mpx_value *big = mpx_str("big");
+    bool there = true;
+    assert_ok(mpx_dict_contains(good_dict, big, &there));
+    assert_false(there);
+    mpx_value_free(&big);
+
     /* The library refuses it before sending, knowing the limit from WELCOME. */
     mpx_value *k = mpx_str("big"), *v = mpx_bytes(body, 5000);
     assert_code(mpx_dict_set(good_dict, k, v), MPX_ETOOBIG);

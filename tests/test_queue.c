@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,159 @@ static void test_shutdown_answers_parked_calls(void **state)
 
 /* ---- producers and consumers in separate processes ---------------------------------------- */
 
+/* put_front returns items taken to the head, in order, past maxsize, and on a joinable queue
+ * they are the same tasks, not new ones. */
+static void test_put_front_returns_items(void **state)
+{
+    (void)state;
+    mpx_proxy *q = NULL;
+    assert_ok(mpx_joinable_queue_new(client, 2, &q));
+    put_int(q, 1, 0);
+    put_int(q, 2, 0);
+    assert_int_equal(get_int(q, 0), 1);
+    mpx_value *args = mpx_array(), *items = mpx_array(), *x = mpx_int(1), *y = mpx_int(0);
+    assert_ok(mpx_array_push(items, &y)); /* [0, 1]: 0 goes first */
+    assert_ok(mpx_array_push(items, &x));
+    assert_ok(mpx_array_push(args, &items));
+    assert_ok(mpx_call(q, "put_front", args, MPX_TIMEOUT_DEFAULT, NULL));
+    size_t n = 0;
+    assert_ok(mpx_queue_qsize(q, &n));
+    assert_int_equal(n, 3); /* past maxsize: they were in the queue before */
+    assert_int_equal(get_int(q, 0), 0);
+    assert_int_equal(get_int(q, 0), 1);
+    assert_int_equal(get_int(q, 0), 2);
+    assert_ok(mpx_queue_task_done(q));
+    assert_ok(mpx_queue_task_done(q));
+    assert_code(mpx_queue_task_done(q), MPX_EVALUE); /* two tasks put, not four */
+    mpx_value *bad = mpx_array(), *one = mpx_int(1);
+    assert_ok(mpx_array_push(bad, &one));
+    assert_code(mpx_call(q, "put_front", bad, MPX_TIMEOUT_DEFAULT, NULL), MPX_ETYPE);
+    mpx_value_free(&bad);
+    mpx_value_free(&args);
+    mpx_proxy_free(&q);
+}
+
+/* Consumers that give up on their gets (the client's timeout runs out first, while the server
+ * would wait for ever) while a producer puts at the same moments, many times over: their
+ * gets are cancelled on the server, an item that crossed a cancel goes back to the head, and
+ * in the end every item was received exactly once. */
+#define GIVE_UP_ITEMS 1500
+#define GIVE_UP_CONSUMERS 4
+
+typedef struct {
+    mpx_proxy *q;
+    atomic_int *received;
+    atomic_uchar *seen;
+    int duplicates;
+} give_up_job;
+
+static void *impatient_consumer(void *arg)
+{
+    give_up_job *job = arg;
+    mpx_value *args = mpx_array(), *block = mpx_bool(true), *forever = mpx_nil();
+    mpx_array_push(args, &block);
+    mpx_array_push(args, &forever);
+    for (int tries = 0; atomic_load(job->received) < GIVE_UP_ITEMS && tries < 200000; tries++) {
+        mpx_value *item = NULL;
+        int64_t i;
+        /* 1 to 3 ms: the server would wait for ever, the client gives up first */
+        int rc = mpx_call(job->q, "get", args, 1 + tries % 3, &item);
+        if (rc == 0 && mpx_value_get_int(item, &i) == 0 && i >= 0 && i < GIVE_UP_ITEMS) {
+            if (atomic_fetch_add(&job->seen[i], 1) != 0) job->duplicates++;
+            atomic_fetch_add(job->received, 1);
+        }
+        mpx_value_free(&item);
+    }
+    mpx_value_free(&args);
+    return NULL;
+}
+
+static void test_consumers_that_give_up_lose_no_item(void **state)
+{
+    (void)state;
+    static atomic_uchar seen[GIVE_UP_ITEMS];
+    atomic_int received = 0;
+    mpx_proxy *q = NULL;
+    give_up_job jobs[GIVE_UP_CONSUMERS];
+    mpx_client *clients[GIVE_UP_CONSUMERS];
+    pthread_t t[GIVE_UP_CONSUMERS];
+    assert_ok(mpx_queue_open(client, "q.giveup", 0, &q));
+    for (int i = 0; i < GIVE_UP_CONSUMERS; i++) {
+        clients[i] = mpxd_connect(&server);
+        jobs[i] = (give_up_job){.received = &received, .seen = seen};
+        assert_ok(mpx_queue_open(clients[i], "q.giveup", 0, &jobs[i].q));
+        pthread_create(&t[i], NULL, impatient_consumer, &jobs[i]);
+    }
+    for (int i = 0; i < GIVE_UP_ITEMS; i++) {
+        put_int(q, i, 0);
+        if (i % 16 == 0) usleep(1000); /* puts land while gets are being given up */
+    }
+    for (int i = 0; i < GIVE_UP_CONSUMERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(jobs[i].duplicates, 0);
+        mpx_proxy_free(&jobs[i].q);
+        mpx_client_free(&clients[i]); /* waits for its cancels' answers */
+    }
+    assert_int_equal(atomic_load(&received), GIVE_UP_ITEMS);
+    for (int i = 0; i < GIVE_UP_ITEMS; i++)
+        assert_int_equal(seen[i], 1);
+    size_t left = 1;
+    assert_ok(mpx_queue_qsize(q, &left));
+    assert_int_equal(left, 0);
+    assert_true(mpxd_stat(client, "cancelled") > 0); /* gets were given up */
+    mpx_proxy_free(&q);
+}
+
+/* With a session timeout no test waits out, consumers killed while parked never take an
+ * item: each is handed to them, fails to arrive, and goes to a live consumer within a
+ * second. */
+static void test_killed_consumers_take_no_item(void **state)
+{
+    (void)state;
+    enum { DEAD = 5, ITEMS = 3 };
+    mpxd_proc srv;
+    const char *extra[] = {"--session-timeout", "60000", NULL};
+    mpxd_start(&srv, "ipc", extra);
+    mpx_client *c = mpxd_connect(&srv);
+    mpx_proxy *q = NULL;
+    assert_ok(mpx_queue_open(c, "q.dead", 0, &q));
+    pid_t pids[DEAD];
+    for (int i = 0; i < DEAD; i++) {
+        if ((pids[i] = fork()) == 0) {
+            mpx_client *cc = NULL;
+            mpx_proxy *cq = NULL;
+            mpx_value *v = NULL;
+            if (mpx_connect_keyfile(srv.endpoint, srv.keyfile, &cc) ||
+                mpx_queue_open(cc, "q.dead", 0, &cq))
+                _exit(1);
+            mpx_queue_get(cq, MPX_FOREVER, &v); /* parks until killed */
+            _exit(2);
+        }
+        await_stat(c, "parked", (uint64_t)i + 1);
+    }
+    for (int i = 0; i < DEAD; i++) {
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+    }
+    mpx_client *live = mpxd_connect(&srv);
+    mpx_proxy *lq = NULL;
+    assert_ok(mpx_queue_open(live, "q.dead", 0, &lq));
+    for (int i = 0; i < ITEMS; i++)
+        put_int(q, 100 + i, 0);
+    for (int i = 0; i < ITEMS; i++)
+        assert_int_equal(get_int(lq, 1000), 100 + i); /* each within a second, in order */
+    size_t left = 1;
+    assert_ok(mpx_queue_qsize(q, &left));
+    assert_int_equal(left, 0);
+    await_stat(c, "parked", 0);
+    assert_true(mpxd_stat(c, "peers_gone") >= 1);
+    mpx_proxy_free(&lq);
+    mpx_client_free(&live);
+    mpx_proxy_free(&q);
+    mpx_client_free(&c);
+    assert_int_equal(mpxd_stop(&srv), 0);
+}
+
 #define ITEMS_PER_PRODUCER 200
 
 static int producer(int id)
@@ -428,6 +582,9 @@ int main(void)
         HARNESS_TEST(test_put_many_get_many),
         HARNESS_TEST(test_joinable_task_done_and_join),
         HARNESS_TEST(test_killed_waiter_does_not_swallow_items),
+        HARNESS_TEST(test_put_front_returns_items),
+        HARNESS_TEST(test_consumers_that_give_up_lose_no_item),
+        HARNESS_TEST(test_killed_consumers_take_no_item),
         HARNESS_TEST(test_shutdown_answers_parked_calls),
         HARNESS_TEST(test_producers_consumers),
     };

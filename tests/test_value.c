@@ -236,6 +236,46 @@ static void test_equal_compares_integers_by_value(void **state)
         mpx_value_free(&all[k]);
 }
 
+/* Values nest at most MPX_MAX_DEPTH levels: a push past it is refused with a clear error,
+ * and the deepest value allowed is encoded, decoded, copied, compared and freed (without
+ * recursion a caller could make unbounded). NULL is no value at all. */
+static void test_nesting_is_bounded(void **state)
+{
+    (void)state;
+    mpx_value *v = mpx_str("leaf");
+    int depth = 0;
+    for (int i = 0; i < 100000; i++) {
+        mpx_value *a = mpx_array();
+        int rc = mpx_array_push(a, &v);
+        if (rc) {
+            assert_int_equal(rc, MPX_EINVAL);
+            assert_non_null(strstr(mpx_last_error(), "512"));
+            assert_non_null(v); /* still the caller's */
+            mpx_value_free(&a);
+            break;
+        }
+        v = a;
+        depth++;
+    }
+    assert_int_equal(depth, MPX_MAX_DEPTH);
+    mpx_value *m = mpx_map(), *k = mpx_str("k");
+    assert_code(mpx_map_put(m, &k, &v), MPX_EINVAL);
+    char *buf = NULL;
+    size_t len = 0;
+    mpx_value *back = NULL, *copy = mpx_value_copy(v);
+    assert_ok(mpx_value_encode(v, &buf, &len));
+    assert_ok(mpx_value_decode(buf, len, &back));
+    assert_true(mpx_value_equal(v, back));
+    assert_true(mpx_value_equal(v, copy));
+    mpx_free(buf);
+    mpx_value_free(&back);
+    mpx_value_free(&copy);
+    mpx_value_free(&v);
+    mpx_value_free(&k);
+    mpx_value_free(&m);
+    assert_int_equal(mpx_value_type(NULL), MPX_INVALID);
+}
+
 static void test_error_list(void **state)
 {
     (void)state;
@@ -271,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_runs_of_short_strings_match_msgpack_c),
         cmocka_unit_test(test_equal_compares_integers_by_value),
         cmocka_unit_test(test_error_list),
+        cmocka_unit_test(test_nesting_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
