@@ -319,7 +319,10 @@ static void run_mpx(const run_cfg *cfg, result *r)
     } else if (strcmp(w, "connect") == 0) {
         drive(mpx_connect_op, b, cfg->seconds, r);
     } else {
-        mpx_connect_options o = {.keyfile = keyfile, .place_io = cfg->placed, .io_cpu = cfg->cpu};
+        mpx_connect_options o = MPX_CONNECT_OPTIONS_INIT;
+        o.keyfile = keyfile;
+        o.place_io = cfg->placed;
+        o.io_cpu = cfg->cpu;
         mpx_check(mpx_connect_opts(cfg->target, &o, &b->c), "connect");
         mpx_open_object(b, cfg->index);
         if (strcmp(w, "fill") == 0) {
