@@ -420,14 +420,12 @@ char *mpx__wbuf_release(mpx__wbuf *b)
 #include <msgpack/pack_template.h>
 #undef msgpack_pack_ext
 
-/* Items fetched ahead when packing an array or a map: at 8, a 10,000-pair map's values (each
- * its own allocation) were still out of cache when reached; 16 or more took 107 to 100 µs. */
+/* Items fetched ahead when packing an array or a map: each is its own allocation, likely out
+ * of cache in a large map by the time it is reached. */
 #define PACK_AHEAD 32
 
 /* A str or bin value's header and bytes; up to 32 bytes are copied without a call. Inlined
- * into mpx__value_pack(): as a call, made for each item, encoding a 10,000-pair map took
- * 128 µs, against 52 inlined, and bench/load's batch workers spent 160 µs of CPU a batch,
- * against 135. */
+ * into mpx__value_pack(), which calls it for every item of a container. */
 static inline __attribute__((always_inline)) int pack_blob(mpx__wbuf *b, const mpx_value *v)
 {
     size_t len = v->s.len;
@@ -440,11 +438,9 @@ static inline __attribute__((always_inline)) int pack_blob(mpx__wbuf *b, const m
 }
 
 /* Packs items[i..n) for as long as they are strings of at most 31 bytes (fixstr), the
- * commonest items, with the write position held in a register. Written through the buffer,
- * each byte stored made the compiler load the buffer's fields again (a char store may alias
- * them): a 10,000-pair map of 11- and 16-byte strings took 52 µs to encode against 27 here,
- * and bench/load's batch workers spent 137 µs of CPU a batch against 107. Returns the first
- * item not packed. */
+ * commonest items, with the write position held in a register: written through the buffer,
+ * each byte stored would make the compiler load the buffer's fields again (a char store may
+ * alias them). Returns the first item not packed. */
 static size_t pack_short_strs(mpx__wbuf *b, mpx_value *const *items, size_t i, size_t n)
 {
     char *out = b->data + b->size, *end = b->data + b->cap;

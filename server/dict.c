@@ -14,7 +14,10 @@
  *  - When the index needs more room (or is full of the tombstones deletions leave), a new index
  *    is made beside it and the old one's slots are moved into it a few at a time, by every
  *    operation that follows, as Redis rehashes its dict. Meanwhile a lookup tries the new index,
- *    then the old. The new index is sized so that the move ends long before it fills.
+ *    then the old. The new index is sized so that the move ends long before it fills. It is
+ *    also cleared a little at a time beforehand, by the writes that fill the index from 3/8 to
+ *    1/2: a large index cleared (or first touched, page by page) at once would cost the first
+ *    calls after the move as much as a pass over the dict.
  *  - Deleted pairs leave holes in the entries; once holes outnumber pairs, the live entries are
  *    moved down over them a few at a time (each moved entry's index slot is updated), so
  *    insertion order is kept and the memory comes back.
@@ -43,17 +46,20 @@
 #define NO_SLOT SIZE_MAX
 
 /* How much moving one operation does while the index is being moved: slots looked at, and
- * pairs moved. A write does more, so the move always ends before the new index fills (sizes
- * in resize_start()). */
-#define MIGRATE_VISITS_WRITE 1024
-#define MIGRATE_MOVES_WRITE 64
-#define MIGRATE_VISITS_READ 128
-#define MIGRATE_MOVES_READ 8
+ * pairs moved. The sizes in resize_start() need a write to look at one slot and move one pair
+ * at most for the move to end before the new index fills (when shrinking, up to 32 slots):
+ * these keep a margin, and keep a 10,000-pair update that lands on a move as fast as one that
+ * does not. */
+#define MIGRATE_VISITS_WRITE 64
+#define MIGRATE_MOVES_WRITE 8
+#define MIGRATE_VISITS_READ 16
+#define MIGRATE_MOVES_READ 2
 #define SMALL_INDEX 1024 /* an index this small is moved at once */
 
-/* Compaction: entries looked at and moved by one write. */
-#define COMPACT_VISITS 256
-#define COMPACT_MOVES 32
+/* Compaction: entries looked at and moved by one write. Reclaiming holes has no deadline, so
+ * it goes gently. */
+#define COMPACT_VISITS 64
+#define COMPACT_MOVES 8
 
 #define FREE_PER_CHUNK CHUNK_LEN
 
@@ -81,6 +87,8 @@ struct mpx__dict {
     uint64_t next_seq;
     table cur;          /* where new pairs go */
     table old;          /* being moved into cur, while old.slots is set */
+    table next;         /* being cleared, for cur to move to */
+    size_t next_zeroed; /* bytes of next cleared so far */
     size_t migrate;     /* the next old slot to move */
     bool compacting;    /* [0, cw) compacted, [cw, cr) holes, [cr, n) not yet looked at */
     size_t cw, cr;
@@ -243,10 +251,22 @@ static void table_put(table *t, uint64_t hash, uint32_t value)
     t->slots[i] = value;
 }
 
+/* Slots ahead of the one being moved whose pair's entry is fetched (its hash says where it
+ * goes), and, half as far, whose new slot is: each is a cache miss in a large dict. */
+#define MIGRATE_AHEAD 16
+
 /* Moves old slots into the new index: at most `visits` looked at and `moves` pairs moved. */
 static void migrate_step(mpx__dict *d, size_t visits, size_t moves)
 {
     while (d->old.slots && visits-- && moves) {
+        size_t ahead = d->migrate + MIGRATE_AHEAD, near = d->migrate + MIGRATE_AHEAD / 2;
+        if (ahead < d->old.size && d->old.slots[ahead] != SLOT_EMPTY &&
+            d->old.slots[ahead] != SLOT_TOMB)
+            __builtin_prefetch(entry_at(d, d->old.slots[ahead] - 1));
+        if (near < d->old.size && d->old.slots[near] != SLOT_EMPTY &&
+            d->old.slots[near] != SLOT_TOMB)
+            __builtin_prefetch(
+                &d->cur.slots[entry_at(d, d->old.slots[near] - 1)->hash & (d->cur.size - 1)], 1);
         uint32_t s = d->old.slots[d->migrate];
         if (s != SLOT_EMPTY && s != SLOT_TOMB) {
             table_put(&d->cur, entry_at(d, s - 1)->hash, s);
@@ -268,20 +288,55 @@ static void migrate_all(mpx__dict *d)
         migrate_step(d, SIZE_MAX, SIZE_MAX);
 }
 
-/* Starts moving to a new index at most half full once every pair is in it, and no smaller than
- * an eighth of the old one: then the writes that fill it from a quarter to three quarters do
- * enough moving steps to empty the old index first. A calloc this large comes from fresh
- * zeroed pages, so making it does not touch the table. */
-static void resize_start(mpx__dict *d)
+/* The size of the index to move to, for `live` pairs, from an index of cur_size slots. */
+static size_t index_size_for(size_t live, size_t cur_size)
 {
     size_t size = 8;
-    while (size < (d->live + 1) * 2)
+    while (size < (live + 1) * 2)
         size *= 2;
-    while (size < d->cur.size / 8)
+    while (size < cur_size / 8)
         size *= 2;
+    return size;
+}
+
+/* Clears the next index a slice at a time: from 3/8 full (sized for the pairs there could be
+ * at 1/2), twice as fast as the writes left before 1/2 need, so it is ready in time. */
+static void prepare_step(mpx__dict *d)
+{
+    table *c = &d->cur;
+    if (!d->next.slots) {
+        if (d->old.slots || c->size <= SMALL_INDEX || c->used * 8 < c->size * 3) return;
+        size_t size = index_size_for(d->live + c->size / 8, c->size);
+        d->next = (table){.slots = mpx__xmalloc(size * sizeof(uint32_t)), .size = size};
+        d->next_zeroed = 0;
+    }
+    size_t bytes = d->next.size * sizeof(uint32_t), left = bytes - d->next_zeroed;
+    size_t writes = c->size / 2 > c->used ? c->size / 2 - c->used : 1;
+    size_t quota = 2 * left / writes + 64;
+    if (quota > left) quota = left;
+    memset((char *)d->next.slots + d->next_zeroed, 0, quota);
+    d->next_zeroed += quota;
+}
+
+/* Starts moving to a new index at most half full once every pair is in it, and no smaller than
+ * an eighth of the old one: then the writes that fill it from a quarter to three quarters do
+ * enough moving steps to empty the old index first. A block this large comes from fresh
+ * zeroed pages (mpxd has malloc map every block of a megabyte or more), so making it does not
+ * touch the table. */
+static void resize_start(mpx__dict *d)
+{
+    size_t size = index_size_for(d->live, d->cur.size);
     d->old = d->cur;
     d->migrate = 0;
-    d->cur = (table){.slots = mpx__xcalloc(size, sizeof(uint32_t)), .size = size};
+    if (d->next.slots && d->next.size >= size) { /* cleared beforehand (prepare_step) */
+        size_t bytes = d->next.size * sizeof(uint32_t);
+        memset((char *)d->next.slots + d->next_zeroed, 0, bytes - d->next_zeroed);
+        d->cur = d->next;
+    } else {
+        mpx__xfree(d->next.slots);
+        d->cur = (table){.slots = mpx__xcalloc(size, sizeof(uint32_t)), .size = size};
+    }
+    d->next = (table){0};
     if (d->old.size <= SMALL_INDEX) migrate_all(d);
 }
 
@@ -361,6 +416,7 @@ static void write_steps(mpx__dict *d)
 {
     migrate_step(d, MIGRATE_VISITS_WRITE, MIGRATE_MOVES_WRITE);
     compact_step(d);
+    prepare_step(d);
 }
 
 /* ---- the dict ----------------------------------------------------------------------------- */
@@ -383,7 +439,7 @@ typedef struct {
     size_t n_chunks;
     size_t n;   /* positions to look at for allocations */
     size_t pos; /* the next one */
-    uint32_t *slots[2];
+    uint32_t *slots[3];
 } remains;
 
 static bool remains_step(void *state, size_t budget)
@@ -404,8 +460,8 @@ static bool remains_step(void *state, size_t budget)
     for (size_t i = 0; i < r->n_chunks; i++)
         mpx__xfree(r->chunks[i]); /* the last, partly used one and spares */
     mpx__xfree(r->chunks);
-    mpx__xfree(r->slots[0]);
-    mpx__xfree(r->slots[1]);
+    for (int i = 0; i < 3; i++)
+        mpx__xfree(r->slots[i]);
     mpx__xfree(r);
     return true;
 }
@@ -417,7 +473,7 @@ static void storage_release(mpx__dict *d)
     *r = (remains){.chunks = d->chunks,
                    .n_chunks = d->n_chunks,
                    .n = d->n,
-                   .slots = {d->cur.slots, d->old.slots}};
+                   .slots = {d->cur.slots, d->old.slots, d->next.slots}};
     mpx__lazyfree(remains_step, r);
     uint64_t seq = d->next_seq;
     *d = (mpx__dict){.next_seq = seq};
@@ -486,7 +542,12 @@ size_t mpx__dict_set_pairs(mpx__dict *d, const mpx__dict_pair *pairs, size_t n)
     d->work = 0;
     for (size_t i = 0; i < n; i++) {
         size_t mask = d->cur.size - 1;
-        if (i + SLOT_AHEAD < n) __builtin_prefetch(&d->cur.slots[pairs[i + SLOT_AHEAD].hash & mask]);
+        if (i + SLOT_AHEAD < n) {
+            __builtin_prefetch(&d->cur.slots[pairs[i + SLOT_AHEAD].hash & mask]);
+            if (d->old.slots) /* a new key is looked for in the old index too */
+                __builtin_prefetch(
+                    &d->old.slots[pairs[i + SLOT_AHEAD].hash & (d->old.size - 1)]);
+        }
         if (i + ENTRY_AHEAD < n) {
             uint32_t s = d->cur.slots[pairs[i + ENTRY_AHEAD].hash & mask];
             if (s != SLOT_EMPTY && s != SLOT_TOMB) __builtin_prefetch(entry_at(d, s - 1), 1);

@@ -12,98 +12,11 @@
  * and cannot reach its peer is given back through the type's undo hook, whether the reply
  * went alone or in a batch's REPLIES frame.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "blocked.h"
 #include "dispatch.h"
 #include "reply.h"
-
-int mpx__req_fail(mpx__req *req, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(req->errmsg, sizeof req->errmsg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-int mpx__arg_uint(mpx__req *req, uint32_t i, const char *what, uint64_t *v)
-{
-    mpx__mp_cursor c;
-    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
-    if (mpx__mp_uint(&c, v))
-        return mpx__req_fail(req, MPX_ETYPE, "%s must be a non-negative integer", what);
-    return 0;
-}
-
-int mpx__memory_check(mpx__req *req)
-{
-    mpx__server *s = req->server;
-    size_t used = mpx__mem_used();
-    if (!s->cfg.max_memory || used <= s->cfg.max_memory) return 0;
-    s->stats.rejected_memory++;
-    return mpx__req_fail(req, MPX_EMEMLIMIT,
-                         "memory limit reached: mpxd holds %zu bytes, over --max-memory %zu; "
-                         "calls that store more are refused until some is freed",
-                         used, s->cfg.max_memory);
-}
-
-/* Copies s[0..len) for a message, each byte outside printable ASCII as '?', so that what mpxd
- * sends is always valid UTF-8. */
-static void printable(char *out, size_t size, const uint8_t *s, size_t len)
-{
-    size_t n = len < size - 1 ? len : size - 1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
-    out[n] = '\0';
-}
-
-void mpx__repr(const mpx__span *s, char *out, size_t outlen)
-{
-    mpx__mp_cursor c;
-    mpx__mp_token t;
-    char buf[48];
-    mpx__mp_init(&c, s->p, s->len);
-    if (mpx__mp_next(&c, &t)) {
-        snprintf(out, outlen, "<malformed>");
-        return;
-    }
-    switch (t.kind) {
-    case MPX_MP_NIL:
-        snprintf(out, outlen, "nil");
-        break;
-    case MPX_MP_BOOL:
-        snprintf(out, outlen, "%s", t.b ? "true" : "false");
-        break;
-    case MPX_MP_UINT:
-        snprintf(out, outlen, "%llu", (unsigned long long)t.u);
-        break;
-    case MPX_MP_INT:
-        snprintf(out, outlen, "%lld", (long long)t.i);
-        break;
-    case MPX_MP_F32:
-    case MPX_MP_F64:
-        snprintf(out, outlen, "%g", t.d);
-        break;
-    case MPX_MP_STR:
-    case MPX_MP_BIN:
-        printable(buf, sizeof buf, t.data, t.len);
-        snprintf(out, outlen, "%s'%s'%s", t.kind == MPX_MP_BIN ? "b" : "", buf,
-                 t.len >= sizeof buf ? "..." : "");
-        break;
-    case MPX_MP_EXT:
-        snprintf(out, outlen, "<ext %d>", t.ext_type);
-        break;
-    case MPX_MP_ARRAY:
-        snprintf(out, outlen, "<array of %u>", t.len);
-        break;
-    case MPX_MP_MAP:
-        snprintf(out, outlen, "<map of %u>", t.len);
-        break;
-    }
-}
 
 /* A parsed CALL body: [req_id, obj_id, method, [args...]]. */
 typedef struct {
@@ -115,9 +28,8 @@ typedef struct {
     mpx__span argv[MPX_MAX_ARGS];
 } call_body;
 
-/* dispatch's reasons for refusing a call as malformed (MPX_EBADREQ) */
-#define WHY_BADARGS "malformed msgpack in the arguments"
-#define WHY_TRAILING "trailing bytes after the call"
+#define WHY_BADARGS MPX__WHY_BADARGS
+#define WHY_TRAILING MPX__WHY_TRAILING
 
 /* Parses a CALL body, all but its last argument: that one is recorded as the rest of the
  * body, to be checked by check_last_arg() or by a method marked checks_last_arg. *have_id says
@@ -156,21 +68,6 @@ static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have
     return 0;
 }
 
-int mpx__arg_check(const mpx__span *arg, const char **why)
-{
-    mpx__mp_cursor c;
-    mpx__mp_init(&c, arg->p, arg->len);
-    if (mpx__mp_skip(&c)) {
-        *why = WHY_BADARGS;
-        return MPX_EBADREQ;
-    }
-    if (c.p != c.end) {
-        *why = WHY_TRAILING;
-        return MPX_EBADREQ;
-    }
-    return 0;
-}
-
 /* Checks the last argument, recorded as the rest of the body (parse_call). */
 static int check_last_arg(const call_body *cb, const char **why)
 {
@@ -189,7 +86,7 @@ static int check_call(mpx__server *s, const call_body *cb, mpx__req *req,
     *method = mpx__type_method(t, cb->method, cb->method_len);
     if (!*method) {
         char name[65];
-        printable(name, sizeof name, (const uint8_t *)cb->method, cb->method_len);
+        mpx__printable(name, sizeof name, (const uint8_t *)cb->method, cb->method_len);
         return mpx__req_fail(req, MPX_ENOMETHOD, "%s has no method '%s'", t->name, name);
     }
     const mpx__method *m = *method;

@@ -13,8 +13,4 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
  * answered meanwhile in one REPLIES frame; calls that park are answered later as usual. */
 void mpx__dispatch_batch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len);
 
-/* MPX_EMEMLIMIT (counted, message set) when mpxd holds more than --max-memory, else 0: for a
- * handler that stores more only on some paths (manager.open creating). */
-int mpx__memory_check(mpx__req *req);
-
 #endif

@@ -65,8 +65,9 @@ typedef struct {
 } mpx__method;
 
 /* Checks that arg is one well-formed msgpack object with nothing after it, as dispatch
- * checks every argument. Returns 0, or MPX_EBADREQ with *why set to dispatch's reason (a
- * static string). */
+ * checks every argument. Returns 0, or MPX_EBADREQ with *why set to one of these reasons. */
+#define MPX__WHY_BADARGS "malformed msgpack in the arguments"
+#define MPX__WHY_TRAILING "trailing bytes after the call"
 int mpx__arg_check(const mpx__span *arg, const char **why);
 
 struct mpx__type {
@@ -126,6 +127,15 @@ int mpx__arg_uint(mpx__req *req, uint32_t i, const char *what, uint64_t *v);
 /* A short printable rendering of one msgpack object, for error messages: strings quoted and
  * truncated, numbers as numbers, containers by kind. Always NUL-terminates out. */
 void mpx__repr(const mpx__span *s, char *out, size_t outlen);
+
+/* Copies s[0..len) for a message, each byte outside printable ASCII as '?', so that what mpxd
+ * sends is always valid UTF-8. Always NUL-terminates out. */
+void mpx__printable(char *out, size_t size, const uint8_t *s, size_t len);
+
+/* MPX_EMEMLIMIT (counted, message set) when mpxd holds more than --max-memory, else 0: checked
+ * by dispatch before a method that grows, and by a handler that stores more only on some
+ * paths (manager.open creating). */
+int mpx__memory_check(mpx__req *req);
 
 /* The method named name[0..len) of a type, or NULL (types.c). */
 const mpx__method *mpx__type_method(const mpx__type *t, const char *name, size_t len);

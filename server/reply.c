@@ -128,37 +128,3 @@ bool mpx__session_reachable(mpx__server *s, mpx__session *sess)
     mpx__buf probe = {.data = (char *)frame, .size = sizeof frame, .cap = sizeof frame};
     return sess->state == SESSION_READY && sign_send(s, sess, MPX_K_HEARTBEAT_ACK, &probe);
 }
-
-/* ---- results a handler packs ------------------------------------------------------------- */
-
-int mpx__reply_nil(mpx__req *req)
-{
-    msgpack_pack_nil(req->out);
-    return 0;
-}
-
-void mpx__pack_bool(msgpack_packer *pk, bool b)
-{
-    if (b)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-}
-
-int mpx__reply_bool(mpx__req *req, bool b)
-{
-    mpx__pack_bool(req->out, b);
-    return 0;
-}
-
-int mpx__reply_uint(mpx__req *req, uint64_t v)
-{
-    msgpack_pack_uint64(req->out, v);
-    return 0;
-}
-
-int mpx__reply_raw(mpx__req *req, const void *p, size_t len)
-{
-    mpx__buf_write(req->out->data, p, len);
-    return 0;
-}

@@ -144,7 +144,7 @@ static ALWAYS_INLINE uint64_t message_word(const uint8_t *in, size_t len, size_t
 /* SipHash-1-3 of eight messages, one per lane. A lane whose message has fewer words than
  * the longest keeps its state through the extra compressions (masked), so messages of any
  * lengths up to LANE_MAX_WORDS share the lanes. Each word vector is built from registers:
- * laid out in memory first, it was read back before the stores had landed (25% slower). */
+ * laid out in memory first, it was read back before the stores had landed. */
 static ALWAYS_INLINE bool siphash13_lanes(const mpx__sipkey *k, const uint8_t *const *in,
                                           const size_t *len, uint64_t *out)
 {

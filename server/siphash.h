@@ -2,7 +2,7 @@
  * siphash.h — SipHash-1-3, the keyed hash of dict keys (internal to mpxd).
  *
  * A keyed hash keeps a client from choosing keys that all land in one bucket. SipHash-2-4
- * (libsodium's crypto_shorthash) was 17% of mpxd's time storing a 10,000-pair batch; 1-3 is
+ * (libsodium's crypto_shorthash) was a large part of mpxd's time storing a batch; 1-3 is
  * what CPython and Rust hash their dicts with, and takes 5 rounds for a short key against 8.
  * libsodium has only 2-4, so the rounds are written here, and the test checks the same code
  * with 2-4 rounds against libsodium.
@@ -31,7 +31,7 @@ uint64_t mpx__siphash13(const mpx__sipkey *k, const void *data, size_t len);
 
 /* out[i] = mpx__siphash13(k, in[i], len[i]) for i < n, each group of MPX_SIPHASH_LANES
  * messages of up to 31 bytes hashed at once in vector lanes (AVX-512 or AVX2 where the CPU
- * has it): 10,000 keys of 12 bytes in 27 µs, against 70 one by one. */
+ * has it), several times faster than one by one. */
 void mpx__siphash13_many(const mpx__sipkey *k, size_t n, const uint8_t *const *in,
                          const size_t *len, uint64_t *out);
 /* The same code with SipHash-2-4's rounds, so tests can compare it with libsodium. */

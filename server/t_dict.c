@@ -21,6 +21,8 @@ static mpx__buf key_buf; /* one thread: the canonical form of the key being look
 /* The canonical form of a key argument, and its hash. */
 static int dict_key(mpx__req *req, const mpx__span *arg, mpx__span *key, uint64_t *hash)
 {
+    *key = (mpx__span){0};
+    *hash = 0;
     if (mpx__mp_is_canonical(arg->p, arg->len)) { /* most keys: short strings and ints */
         *key = *arg;
     } else {

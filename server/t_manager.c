@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "blocked.h"
-#include "dispatch.h"
 #include "session.h"
 
 /* ================================ manager API ============================================= */

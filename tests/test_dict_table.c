@@ -16,10 +16,10 @@
 #include "lazyfree.h"
 
 /* The bounds dict.c keeps on the moves of the index and of compaction in one change: a small
- * index (up to 1024 slots, so 512 pairs) moves at once; a large one 64 pairs a change, and
- * compaction 32. */
-#define WORK_BOUND (512 + 32)
-#define WORK_BOUND_LARGE (64 + 32)
+ * index (up to 1024 slots, so 512 pairs) moves at once; a large one 8 pairs a change, and
+ * compaction 8. */
+#define WORK_BOUND (512 + 8)
+#define WORK_BOUND_LARGE (8 + 8)
 
 static size_t key_of(char *buf, int i)
 {
