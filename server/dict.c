@@ -214,8 +214,9 @@ static void chunks_release(mpx__dict *d)
 
 /* ---- the index ---------------------------------------------------------------------------- */
 
-/* The slot holding the key in t, or NO_SLOT. */
-static size_t probe(const mpx__dict *d, const table *t, uint64_t hash, const uint8_t *key,
+/* The slot holding the key in t, or NO_SLOT. Inlined into the store loop of update(), which
+ * calls it for every pair. */
+static inline __attribute__((always_inline)) size_t probe(const mpx__dict *d, const table *t, uint64_t hash, const uint8_t *key,
                     size_t klen)
 {
     size_t mask = t->size - 1;
@@ -230,7 +231,7 @@ static size_t probe(const mpx__dict *d, const table *t, uint64_t hash, const uin
 }
 
 /* The slot holding the key, in the new index or else the old one (*t says which). */
-static size_t locate(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, table **t)
+static inline __attribute__((always_inline)) size_t locate(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, table **t)
 {
     *t = &d->cur;
     size_t slot = probe(d, &d->cur, hash, key, klen);
@@ -320,9 +321,8 @@ static void prepare_step(mpx__dict *d)
 
 /* Starts moving to a new index at most half full once every pair is in it, and no smaller than
  * an eighth of the old one: then the writes that fill it from a quarter to three quarters do
- * enough moving steps to empty the old index first. A block this large comes from fresh
- * zeroed pages (mpxd has malloc map every block of a megabyte or more), so making it does not
- * touch the table. */
+ * enough moving steps to empty the old index first. A large index was cleared beforehand
+ * (prepare_step); only a small one is made here. */
 static void resize_start(mpx__dict *d)
 {
     size_t size = index_size_for(d->live, d->cur.size);
@@ -411,12 +411,15 @@ static void compact_maybe_start(mpx__dict *d)
     }
 }
 
-/* The moving steps every change does first. */
-static void write_steps(mpx__dict *d)
+/* The moving steps every new pair and every removal does first; their deadlines (the move
+ * of the index, the clearing of the next one) are counted in new pairs. Most calls have none
+ * to do, which the tests here tell without a call. */
+static inline void write_steps(mpx__dict *d)
 {
-    migrate_step(d, MIGRATE_VISITS_WRITE, MIGRATE_MOVES_WRITE);
-    compact_step(d);
-    prepare_step(d);
+    if (d->old.slots) migrate_step(d, MIGRATE_VISITS_WRITE, MIGRATE_MOVES_WRITE);
+    if (d->compacting) compact_step(d);
+    if (d->next.slots || (d->cur.size > SMALL_INDEX && d->cur.used * 8 >= d->cur.size * 3))
+        prepare_step(d);
 }
 
 /* ---- the dict ----------------------------------------------------------------------------- */
@@ -501,9 +504,11 @@ mpx__dict_entry *mpx__dict_find(mpx__dict *d, uint64_t hash, const uint8_t *key,
     return slot == NO_SLOT ? NULL : entry_at(d, t->slots[slot] - 1);
 }
 
-/* Stores one pair, after the moving steps. */
-static int set_one(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen,
-                   const uint8_t *val, size_t vlen)
+/* Stores one pair: in place when its key is there, else as a new pair, after the moving
+ * steps. Inlined into update()'s store loop. */
+static inline __attribute__((always_inline)) int
+set_one(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, const uint8_t *val,
+        size_t vlen)
 {
     table *t;
     size_t slot = locate(d, hash, key, klen, &t);
@@ -512,6 +517,7 @@ static int set_one(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen,
         return 0;
     }
     if (d->n >= MPX_DICT_MAX_PAIRS) return -1;
+    write_steps(d);
     index_room(d);
     mpx__dict_entry *e = entry_append(d);
     e->hash = hash;
@@ -527,7 +533,6 @@ int mpx__dict_set(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, 
                   size_t vlen)
 {
     d->work = 0;
-    write_steps(d);
     return set_one(d, hash, key, klen, val, vlen);
 }
 
@@ -552,7 +557,6 @@ size_t mpx__dict_set_pairs(mpx__dict *d, const mpx__dict_pair *pairs, size_t n)
             uint32_t s = d->cur.slots[pairs[i + ENTRY_AHEAD].hash & mask];
             if (s != SLOT_EMPTY && s != SLOT_TOMB) __builtin_prefetch(entry_at(d, s - 1), 1);
         }
-        write_steps(d);
         const mpx__dict_pair *p = &pairs[i];
         if (set_one(d, p->hash, p->key, p->klen, p->key + p->klen, p->vlen)) return i;
     }

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -507,10 +506,6 @@ int main(int argc, char **argv)
     static endpoints eps;
     if (sodium_init() < 0 || parse_options(argc, argv, &o) != 0) return 2;
     mpx__log_quiet(o.cfg.quiet);
-    /* Blocks of a megabyte or more (a large dict's index) are mapped: they come zeroed from the
-     * kernel, page by page as they are used, rather than cleared at once by calloc. glibc would
-     * otherwise raise this threshold as such blocks are freed. */
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
     size_t keylen;
     if (check_endpoints(&o, argc, argv, &eps) != 0 || load_key(&o, key, &keylen) != 0) return 1;
