@@ -602,7 +602,7 @@ static int wait_reply(mpx_client *c, pending *p, int64_t deadline)
             pthread_mutex_unlock(&c->done_mu);
             mpx__client_lock(c);
             if (p->done) {
-                rc = 0; /* it came meanwhile */
+                rc = 0;          /* it came meanwhile */
             } else if (broken) { /* p leaves the list with its caller: it may be on the stack */
                 pending_take(c, p->req_id);
                 rc = fail_broken(c);

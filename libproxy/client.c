@@ -78,8 +78,9 @@ typedef struct {
 static int client_connect(const char *endpoint, const connect_args *a, mpx_client **out)
 {
     if (!endpoint || !a->authkey || a->keylen == 0 || a->keylen > MPX__KEY_MAX || !out)
-        return mpx__fail(MPX_EINVAL, "mpx_connect: an endpoint, an authkey of 1 to %d bytes and "
-                                     "out are required",
+        return mpx__fail(MPX_EINVAL,
+                         "mpx_connect: an endpoint, an authkey of 1 to %d bytes and "
+                         "out are required",
                          MPX__KEY_MAX);
     if (sodium_init() < 0) return mpx__fail(MPX_ESYS, "libsodium failed to initialise");
     mpx__fork_init();
@@ -175,13 +176,13 @@ int mpx_connect_opts(const char *endpoint, const mpx_connect_options *opts, mpx_
                          o.io_cpu);
     if (o.connect_timeout_ms < 0 || o.call_timeout_ms < 0)
         return mpx__fail(MPX_EINVAL, "mpx_connect_opts: timeouts are 0 (the default) or more");
-    connect_args a = {
-        .authkey = o.authkey,
-        .keylen = o.keylen,
-        .connect_timeout_ms =
-            o.connect_timeout_ms ? o.connect_timeout_ms : MPX_DEFAULT_CONNECT_TIMEOUT_MS,
-        .call_timeout_ms = o.call_timeout_ms ? o.call_timeout_ms : MPX_DEFAULT_TIMEOUT_MS,
-        .io_cpu = o.place_io ? o.io_cpu : -1};
+    connect_args a = {.authkey = o.authkey,
+                      .keylen = o.keylen,
+                      .connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms
+                                                                 : MPX_DEFAULT_CONNECT_TIMEOUT_MS,
+                      .call_timeout_ms =
+                          o.call_timeout_ms ? o.call_timeout_ms : MPX_DEFAULT_TIMEOUT_MS,
+                      .io_cpu = o.place_io ? o.io_cpu : -1};
     if (o.keyfile) return connect_keyfile(endpoint, o.keyfile, &a, out);
     return client_connect(endpoint, &a, out);
 }

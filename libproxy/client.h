@@ -72,18 +72,18 @@ typedef struct mpx__pending {
     zmq_msg_t reply;   /* the frame holding the reply (a REPLIES frame is shared) */
     size_t reply_off;  /* the reply body's place in that frame */
     size_t reply_len;
-    uint64_t obj_id;    /* the object called */
-    bool parks;         /* the method may wait on the server: giving up sends a cancel */
-    mpx__undo undo;     /* what to give back if its answer comes after it was given up */
-    uint64_t thread;    /* the calling thread, for a lock's release */
+    uint64_t obj_id; /* the object called */
+    bool parks;      /* the method may wait on the server: giving up sends a cancel */
+    mpx__undo undo;  /* what to give back if its answer comes after it was given up */
+    uint64_t thread; /* the calling thread, for a lock's release */
     struct mpx__pending *next;
 } mpx__pending;
 
 /* A call given up on while parked on the server: kept until the server answers its cancel,
  * so that an answer crossing the cancel is given back. */
 typedef struct mpx__abandoned {
-    uint64_t req_id;     /* the call given up */
-    uint64_t cancel_id;  /* the cancel sent for it */
+    uint64_t req_id;    /* the call given up */
+    uint64_t cancel_id; /* the cancel sent for it */
     uint64_t obj_id;
     mpx__undo undo;
     uint64_t thread;
@@ -92,20 +92,20 @@ typedef struct mpx__abandoned {
 
 struct mpx_client {
     uint32_t tag;
-    atomic_uint refs;    /* the caller's handle, each proxy and each future */
-    atomic_bool closed;  /* mpx_client_free() ran: calls return MPX_ECLOSED */
+    atomic_uint refs;        /* the caller's handle, each proxy and each future */
+    atomic_bool closed;      /* mpx_client_free() ran: calls return MPX_ECLOSED */
     pthread_mutex_t mu;      /* owns the socket and everything below */
     pthread_mutex_t done_mu; /* owns `reader`, and publishes `done` and `broken` */
     pthread_cond_t cv;       /* with done_mu: a reply arrived, or the reader role is free */
     pthread_cond_t turn;     /* the reader waits here while senders use the socket */
-    atomic_int want;     /* threads waiting to send */
-    atomic_bool polling; /* the reader is inside poll() */
-    atomic_int users;    /* threads between mpx__client_lock() and mpx__client_unlock() */
-    int wake_fd;         /* eventfd: pulls the reader out of its poll */
-    int zmq_fd;          /* the socket's ZMQ_FD: readable when libzmq has news for it */
-    int rcvtimeo_ms;     /* the socket's ZMQ_RCVTIMEO as last set; -1, libzmq's, at first */
-    bool reader;         /* some thread is reading (under done_mu) */
-    mpx__pending *pending; /* calls waiting for replies, oldest first */
+    atomic_int want;         /* threads waiting to send */
+    atomic_bool polling;     /* the reader is inside poll() */
+    atomic_int users;        /* threads between mpx__client_lock() and mpx__client_unlock() */
+    int wake_fd;             /* eventfd: pulls the reader out of its poll */
+    int zmq_fd;              /* the socket's ZMQ_FD: readable when libzmq has news for it */
+    int rcvtimeo_ms;         /* the socket's ZMQ_RCVTIMEO as last set; -1, libzmq's, at first */
+    bool reader;             /* some thread is reading (under done_mu) */
+    mpx__pending *pending;   /* calls waiting for replies, oldest first */
     mpx__pending *pending_tail;
     mpx__pending *settle;      /* mpx__call_settle()'s wait, done once `abandoned` empties */
     mpx__abandoned *abandoned; /* calls given up on whose cancel is unanswered */

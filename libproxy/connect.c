@@ -88,7 +88,8 @@ static int tcp_parse(const char *endpoint, char *host, size_t host_size, char *p
                      size_t port_size)
 {
     const char *h = endpoint + 6, *colon = strrchr(h, ':');
-    if (!colon || colon == h) return mpx__fail(MPX_EINVAL, "bad endpoint '%s': " BAD_FORM, endpoint);
+    if (!colon || colon == h)
+        return mpx__fail(MPX_EINVAL, "bad endpoint '%s': " BAD_FORM, endpoint);
     size_t hlen = (size_t)(colon - h), plen = strlen(colon + 1);
     if (h[0] == '[') {
         if (hlen < 3 || h[hlen - 1] != ']')
@@ -99,8 +100,7 @@ static int tcp_parse(const char *endpoint, char *host, size_t host_size, char *p
     char *end;
     long p = strtol(colon + 1, &end, 10);
     if (hlen >= host_size || plen == 0 || plen >= port_size || *end || p < 1 || p > 65535)
-        return mpx__fail(MPX_EINVAL, "bad endpoint '%s': " BAD_FORM " (port 1 to 65535)",
-                         endpoint);
+        return mpx__fail(MPX_EINVAL, "bad endpoint '%s': " BAD_FORM " (port 1 to 65535)", endpoint);
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     memcpy(port, colon + 1, plen + 1);
@@ -115,8 +115,7 @@ static char *numeric_endpoint(const struct addrinfo *ai, const char *port)
                         ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
                         : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
     if (!inet_ntop(ai->ai_family, a, addr, sizeof addr)) return NULL;
-    if (asprintf(&out, ai->ai_family == AF_INET6 ? "tcp://[%s]:%s" : "tcp://%s:%s", addr, port) <
-        0)
+    if (asprintf(&out, ai->ai_family == AF_INET6 ? "tcp://[%s]:%s" : "tcp://%s:%s", addr, port) < 0)
         return NULL;
     return out;
 }

@@ -141,7 +141,8 @@ int mpx_dict_scan(mpx_proxy *d, uint64_t cursor, size_t count, uint64_t *next, m
         return mpx__fail(MPX_EINVAL, "mpx_dict_scan: count >= 1, next and pairs");
     mpx_value *vc = mpx_uint(cursor), *vn = mpx_uint(count), *res = NULL;
     const mpx_value *items[] = {vc, vn};
-    int rc = vc && vn ? dict_call(d, "scan", items, 2, &res) : mpx__fail(MPX_ENOMEM, "out of memory");
+    int rc =
+        vc && vn ? dict_call(d, "scan", items, 2, &res) : mpx__fail(MPX_ENOMEM, "out of memory");
     if (rc == 0 && (mpx_value_len(res) != 2 || mpx_value_get_uint(mpx_value_at(res, 0), next) ||
                     mpx_value_type(mpx_value_at(res, 1)) != MPX_ARRAY))
         rc = mpx__fail(MPX_EPROTO, "dict.scan: unexpected result");

@@ -53,7 +53,7 @@ bool mpx__cpu_usable(int cpu);
  * be told): a regular file of 1 to MPX__KEY_MAX bytes, less one trailing newline. *mode (if not
  * NULL) gets the file's permission bits. Returns 0, MPX_ESYS (unreadable) or MPX_EINVAL (not a
  * regular file, empty or too long), with the reason in err. */
-int mpx__keyfile_read(const char *path, uint8_t key[MPX__KEY_MAX + 1], size_t *len,
-                      unsigned *mode, char *err, size_t errlen);
+int mpx__keyfile_read(const char *path, uint8_t key[MPX__KEY_MAX + 1], size_t *len, unsigned *mode,
+                      char *err, size_t errlen);
 
 #endif

@@ -14,8 +14,8 @@
 
 #include "internal.h"
 
-int mpx__keyfile_read(const char *path, uint8_t key[MPX__KEY_MAX + 1], size_t *len,
-                      unsigned *mode, char *err, size_t errlen)
+int mpx__keyfile_read(const char *path, uint8_t key[MPX__KEY_MAX + 1], size_t *len, unsigned *mode,
+                      char *err, size_t errlen)
 {
     struct stat st;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);

@@ -178,7 +178,8 @@ static void entry_move_value(mpx__dict_entry *e, const uint8_t *val, size_t vlen
 }
 
 /* A small pair whose new value fits in its entry too (nearly every update) is written here. */
-static inline void entry_set_value(mpx__dict *d, mpx__dict_entry *e, const uint8_t *val, size_t vlen)
+static inline void entry_set_value(mpx__dict *d, mpx__dict_entry *e, const uint8_t *val,
+                                   size_t vlen)
 {
     d->bytes += vlen - e->vlen;
     if (pair_fits(e->klen, e->vlen) && pair_fits(e->klen, vlen)) {
@@ -216,8 +217,8 @@ static void chunks_release(mpx__dict *d)
 
 /* The slot holding the key in t, or NO_SLOT. Inlined into the store loop of update(), which
  * calls it for every pair. */
-static inline __attribute__((always_inline)) size_t probe(const mpx__dict *d, const table *t, uint64_t hash, const uint8_t *key,
-                    size_t klen)
+static inline __attribute__((always_inline)) size_t
+probe(const mpx__dict *d, const table *t, uint64_t hash, const uint8_t *key, size_t klen)
 {
     size_t mask = t->size - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -231,7 +232,8 @@ static inline __attribute__((always_inline)) size_t probe(const mpx__dict *d, co
 }
 
 /* The slot holding the key, in the new index or else the old one (*t says which). */
-static inline __attribute__((always_inline)) size_t locate(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, table **t)
+static inline __attribute__((always_inline)) size_t
+locate(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, table **t)
 {
     *t = &d->cur;
     size_t slot = probe(d, &d->cur, hash, key, klen);
@@ -506,9 +508,9 @@ mpx__dict_entry *mpx__dict_find(mpx__dict *d, uint64_t hash, const uint8_t *key,
 
 /* Stores one pair: in place when its key is there, else as a new pair, after the moving
  * steps. Inlined into update()'s store loop. */
-static inline __attribute__((always_inline)) int
-set_one(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, const uint8_t *val,
-        size_t vlen)
+static inline __attribute__((always_inline)) int set_one(mpx__dict *d, uint64_t hash,
+                                                         const uint8_t *key, size_t klen,
+                                                         const uint8_t *val, size_t vlen)
 {
     table *t;
     size_t slot = locate(d, hash, key, klen, &t);
@@ -550,8 +552,7 @@ size_t mpx__dict_set_pairs(mpx__dict *d, const mpx__dict_pair *pairs, size_t n)
         if (i + SLOT_AHEAD < n) {
             __builtin_prefetch(&d->cur.slots[pairs[i + SLOT_AHEAD].hash & mask]);
             if (d->old.slots) /* a new key is looked for in the old index too */
-                __builtin_prefetch(
-                    &d->old.slots[pairs[i + SLOT_AHEAD].hash & (d->old.size - 1)]);
+                __builtin_prefetch(&d->old.slots[pairs[i + SLOT_AHEAD].hash & (d->old.size - 1)]);
         }
         if (i + ENTRY_AHEAD < n) {
             uint32_t s = d->cur.slots[pairs[i + ENTRY_AHEAD].hash & mask];

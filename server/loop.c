@@ -27,10 +27,10 @@
 #include "placement.h"
 #include "session.h"
 
-#define STOP_CHECK_MS 100      /* the lifeline and connection events are looked at this often */
-#define STALL_MS 250           /* a turn this much longer than its wait was a stall */
-#define LAZYFREE_BUDGET 16384  /* items freed a turn while large objects are being freed */
-#define DRAIN_MAX 100000       /* frames read at once before sessions are expired */
+#define STOP_CHECK_MS 100     /* the lifeline and connection events are looked at this often */
+#define STALL_MS 250          /* a turn this much longer than its wait was a stall */
+#define LAZYFREE_BUDGET 16384 /* items freed a turn while large objects are being freed */
+#define DRAIN_MAX 100000      /* frames read at once before sessions are expired */
 
 static int set_int(void *sock, int opt, int v)
 {
@@ -156,8 +156,7 @@ static void reload_key(mpx__server *s)
     mpx__authkey_release(s->key);
     s->key = mpx__authkey_new(key, len);
     sodium_memzero(key, sizeof key);
-    mpx__log_warn("SIGHUP: the authkey was re-read from %s; new sessions use it",
-                  s->cfg.key_file);
+    mpx__log_warn("SIGHUP: the authkey was re-read from %s; new sessions use it", s->cfg.key_file);
 }
 
 /* Keeps the loop and libzmq's I/O thread together or apart as the loop's demand asks

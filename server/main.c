@@ -119,8 +119,10 @@ static int parse_cpu(const char *s, int *out)
 /* The numeric options: --max-message, timeouts and descriptors. */
 static int parse_number_option(int c, const char *arg, options *o)
 {
-    static const char *const names[] = {['m'] = "max-message", ['t'] = "handshake-timeout",
-                                        ['s'] = "session-timeout", ['r'] = "ready-fd",
+    static const char *const names[] = {['m'] = "max-message",
+                                        ['t'] = "handshake-timeout",
+                                        ['s'] = "session-timeout",
+                                        ['r'] = "ready-fd",
                                         ['l'] = "lifeline-fd"};
     size_t v;
     if (parse_size(arg, &v)) {
@@ -175,8 +177,9 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case 'M':
             if (parse_bytes(optarg, &o->cfg.max_memory)) {
-                fprintf(stderr, "mpxd: bad value '%s' for --max-memory: bytes, or with K, M or "
-                                "G\n",
+                fprintf(stderr,
+                        "mpxd: bad value '%s' for --max-memory: bytes, or with K, M or "
+                        "G\n",
                         optarg);
                 return -1;
             }
@@ -216,7 +219,7 @@ static int parse_options(int argc, char **argv, options *o)
 typedef struct {
     char *eps[MAX_ENDPOINTS]; /* what is bound, names resolved */
     int n;
-    bool local[MAX_ENDPOINTS]; /* reachable from this machine only */
+    bool local[MAX_ENDPOINTS];      /* reachable from this machine only */
     struct stat ipc[MAX_ENDPOINTS]; /* the socket file bound, to remove only that */
 } endpoints;
 
@@ -366,8 +369,9 @@ static int ipc_free(const char *ep)
     bool answers = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     if (fd >= 0) close(fd);
     if (answers) {
-        fprintf(stderr, "mpxd: a server already answers on %s; stop it first or choose another "
-                        "path\n",
+        fprintf(stderr,
+                "mpxd: a server already answers on %s; stop it first or choose another "
+                "path\n",
                 ep);
         return -1;
     }

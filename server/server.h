@@ -33,10 +33,10 @@ typedef struct {
     size_t max_memory;  /* past this, calls that store more are refused; 0: no limit */
     int handshake_timeout_ms;
     int session_timeout_ms; /* a session silent this long is ended */
-    int cpu;           /* the CPU for the loop and libzmq's I/O thread, MPX_CPU_AUTO or _NONE */
+    int cpu; /* the CPU for the loop and libzmq's I/O thread, MPX_CPU_AUTO or _NONE */
     bool quiet;
-    bool debug;           /* --debug: the manager's debug methods answer */
-    const char *key_file; /* where SIGHUP re-reads the key; NULL if it came from elsewhere */
+    bool debug;             /* --debug: the manager's debug methods answer */
+    const char *key_file;   /* where SIGHUP re-reads the key; NULL if it came from elsewhere */
     const char *key_source; /* for the log: "the environment", "a generated key" */
 } mpx__config;
 
@@ -66,20 +66,20 @@ struct mpx__server {
     struct mpx__placement *place; /* where the loop and libzmq's I/O thread run; owned */
     mpx__session *sessions;       /* by routing id */
     size_t n_sessions;
-    mpx__session *gone;  /* sessions whose peer could not be reached, ended by the loop */
-    bool probe_wanted;   /* a connection closed: look for sessions whose peer is gone */
+    mpx__session *gone; /* sessions whose peer could not be reached, ended by the loop */
+    bool probe_wanted;  /* a connection closed: look for sessions whose peer is gone */
     mpx__registry reg;
     mpx__parked **heap; /* parked calls with a deadline, soonest first (blocked.c) */
     size_t heap_len;
     size_t heap_cap;
     size_t n_parked;
-    bool in_handler; /* a method handler is running: out holds its reply */
-    mpx__buf out;    /* the frame being built; reused for every send */
-    msgpack_packer pk; /* packs into out */
+    bool in_handler;             /* a method handler is running: out holds its reply */
+    mpx__buf out;                /* the frame being built; reused for every send */
+    msgpack_packer pk;           /* packs into out */
     mpx__session *batch_session; /* running a BATCH: its replies go into `batch` */
     mpx__buf batch;              /* a REPLIES frame being gathered: header, array32, bodies */
     uint32_t batch_replies;
-    bool batch_failed;     /* a REPLIES frame could not be sent */
+    bool batch_failed; /* a REPLIES frame could not be sent */
 };
 
 #endif

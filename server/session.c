@@ -97,8 +97,8 @@ static void on_hello(mpx__server *s, mpx__session *sess, const uint8_t *rid, siz
     mpx__buf_write(&s->out, (const char *)sess->ns, MPX_NONCE_LEN);
     uint8_t *frame = (uint8_t *)s->out.data;
     mpx__frame_header(frame, MPX_K_CHALLENGE, sess->sid, 0);
-    mpx__hs_proof(sess->key->bytes, sess->key->len, MPX_LABEL_SERVER, sess->nc, sess->ns,
-                  sess->sid, frame + MPX_MAC_OFF);
+    mpx__hs_proof(sess->key->bytes, sess->key->len, MPX_LABEL_SERVER, sess->nc, sess->ns, sess->sid,
+                  frame + MPX_MAC_OFF);
     mpx__send_raw(s, rid, rid_len);
 }
 
@@ -257,8 +257,8 @@ void mpx__sessions_expire(mpx__server *s, int64_t now_ms, int64_t responsive_sin
             if (now_ms - sess->started_ms > s->cfg.handshake_timeout_ms) session_end(s, sess);
             continue;
         }
-        int64_t heard = sess->last_seen_ms > responsive_since ? sess->last_seen_ms
-                                                              : responsive_since;
+        int64_t heard =
+            sess->last_seen_ms > responsive_since ? sess->last_seen_ms : responsive_since;
         if (now_ms - heard > s->cfg.session_timeout_ms) {
             /* The client died or lost the network: what it held goes back. */
             mpx__log_info("session %016llx from %s silent for %lld ms, ended",

@@ -198,9 +198,9 @@ static int m_debug_sleep(mpx__req *req)
     int rc = mpx__arg_uint(req, 0, "ms", &ms);
     if (rc) return rc;
     if (ms > 60000) return mpx__req_fail(req, MPX_EVALUE, "at most 60000 ms");
-    nanosleep(&(struct timespec){.tv_sec = (time_t)(ms / 1000),
-                                 .tv_nsec = (long)(ms % 1000) * 1000000},
-              NULL);
+    nanosleep(
+        &(struct timespec){.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000},
+        NULL);
     return mpx__reply_nil(req);
 }
 

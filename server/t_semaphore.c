@@ -167,8 +167,8 @@ static const mpx__method semaphore_methods[] = {
 #define SEMAPHORE_TYPE(NAME, CREATE)                                                               \
     {                                                                                              \
         .name = NAME, .create = CREATE, .destroy = mpx__xfree, .timeout = semaphore_timeout,       \
-        .wake = semaphore_wake, .session_lost = semaphore_session_lost,                            \
-        .undo = semaphore_undo, .methods = semaphore_methods,                                      \
+        .wake = semaphore_wake, .session_lost = semaphore_session_lost, .undo = semaphore_undo,    \
+        .methods = semaphore_methods,                                                              \
         .n_methods = sizeof semaphore_methods / sizeof semaphore_methods[0],                       \
     }
 

@@ -140,7 +140,8 @@ int mpxd_stop(mpxd_proc *p)
     }
     char cmd[384];
     if (getenv("MPX_TEST_KEEP")) /* keeps mpxd's log for a look after a failure */
-        snprintf(cmd, sizeof cmd, "cp '%s' /tmp/mpxd-log-%d; rm -rf '%s'", p->logfile, (int)getpid(), p->dir);
+        snprintf(cmd, sizeof cmd, "cp '%s' /tmp/mpxd-log-%d; rm -rf '%s'", p->logfile,
+                 (int)getpid(), p->dir);
     else
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
     if (p->dir[0] && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", p->dir);

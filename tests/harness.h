@@ -47,8 +47,8 @@ typedef struct {
 void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra);
 
 /* SIGTERM, wait, remove the directory (with MPX_TEST_KEEP set in the environment, mpxd's log
- * is kept as /tmp/mpxd-log-<test pid> for a look after a failure). Returns mpxd's exit status, or -1 if it did not exit
- * normally. */
+ * is kept as /tmp/mpxd-log-<test pid> for a look after a failure). Returns mpxd's exit status, or
+ * -1 if it did not exit normally. */
 int mpxd_stop(mpxd_proc *p);
 
 /* Connects to the server with its key; fails the test on error. */
@@ -75,7 +75,8 @@ int harness_group_setup(void **state);
 int harness_group_teardown(void **state);
 int harness_session_setup(void **state);
 int harness_session_teardown(void **state);
-#define HARNESS_TEST(f) cmocka_unit_test_setup_teardown(f, harness_session_setup, harness_session_teardown)
+#define HARNESS_TEST(f)                                                                            \
+    cmocka_unit_test_setup_teardown(f, harness_session_setup, harness_session_teardown)
 
 /* Waits (at most 10 s: "it did not hang") until the server counter `name` equals want, and
  * fails the test if it never does. */

@@ -99,7 +99,7 @@ static void test_notify_wakes_in_arrival_order(void **state)
     pthread_join(t[0], NULL); /* the first to wait, and only it */
     assert_ok(jobs[0].rc);
     assert_true(jobs[0].notified);
-    usleep(200 * 1000); /* time for a wrong wake-up to show */
+    usleep(200 * 1000);                                   /* time for a wrong wake-up to show */
     assert_int_equal(mpxd_stat(client, "parked"), N - 1); /* the others still wait */
     assert_false(atomic_load(&jobs[1].returned));
     assert_false(atomic_load(&jobs[2].returned));

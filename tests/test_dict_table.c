@@ -175,7 +175,8 @@ static void test_walk_survives_moves(void **state)
         size_t pairs = 0, holes = 0;
         uint64_t seq = 0;
         const mpx__dict_entry *e;
-        while (pairs < STEP && holes < 10 * STEP && (e = mpx__dict_iter_next(d, &it, &seq, &holes))) {
+        while (pairs < STEP && holes < 10 * STEP &&
+               (e = mpx__dict_iter_next(d, &it, &seq, &holes))) {
             if (!e->klen) continue;
             int k = key_number(e);
             assert_true(k >= 0 && k < 2 * N);

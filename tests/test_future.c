@@ -262,9 +262,9 @@ static void test_orders_of_freeing(void **state)
     mpx_future *late = NULL;
     assert_code(mpx_dict_set_async(d, k, k, &late), MPX_ECLOSED);
     assert_null(late);
-    mpx_proxy_free(&d);           /* a proxy before its futures */
+    mpx_proxy_free(&d); /* a proxy before its futures */
     mpx_future_free(&answered);
-    mpx_future_free(&unwaited);   /* the last reference: the client's memory goes here */
+    mpx_future_free(&unwaited); /* the last reference: the client's memory goes here */
     assert_code(mpx_dict_len(d2, &(size_t){0}), MPX_ECLOSED);
     mpx_proxy_free(&d2);
     assert_null(d2);

@@ -118,8 +118,9 @@ static void test_install_moves_and_builds_both_ways(void **state)
     run("install", "'%s' --install '%s' --prefix '%s/first'", CMAKE_COMMAND, MPX_BUILD_DIR, dir);
     hide_built_mpxd();
     run("move", "mv '%s/first' '%s/moved'", dir, dir); /* nothing may point at the first place */
-    run("installed files", "test -x '%s/moved/bin/mpxd' && test -f '%s/moved/include/mpx.h' && "
-                           "ls '%s'/moved/share/doc/*/LICENSE",
+    run("installed files",
+        "test -x '%s/moved/bin/mpxd' && test -f '%s/moved/include/mpx.h' && "
+        "ls '%s'/moved/share/doc/*/LICENSE",
         dir, dir, dir);
 
     /* pkg-config */

@@ -190,8 +190,8 @@ static int connect_raw(const struct sockaddr_un *addr)
     return fd;
 }
 
-/* Each accepted connection queues an event on mpxd's monitor until a HELLO or the periodic check drains
- * it. A queue with a bound would, once full, make libzmq's I/O thread wait for a drain: for
+/* Each accepted connection queues an event on mpxd's monitor until a HELLO or the periodic check
+ * drains it. A queue with a bound would, once full, make libzmq's I/O thread wait for a drain: for
  * a HELLO it can no longer read, were it not for the checks. Here thousands of connections
  * say nothing; a few stay open, and the checks alone must widen them; then a client is
  * served as usual. */

@@ -408,8 +408,8 @@ static void test_connect_failures_are_fast_and_clear(void **state)
     server.pid = 0;
     connect_fails(server.endpoint, MPX_ECONN, "refused", 1000);
     mpxd_stop(&server);
-    const char *bad[] = {"tcp://127.0.0.1", "tcp://:5555", "udp://127.0.0.1:5555",
-                         "tcp://127.0.0.1:99999", "ipc://", "localhost:5555"};
+    const char *bad[] = {"tcp://127.0.0.1",       "tcp://:5555", "udp://127.0.0.1:5555",
+                         "tcp://127.0.0.1:99999", "ipc://",      "localhost:5555"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         connect_fails(bad[i], MPX_EINVAL, "tcp://host:port", 100);
     rmdir(dir);
@@ -644,8 +644,7 @@ static void test_loop_stall_ends_no_live_session(void **state)
     mpx_client *c = mpxd_connect(&server);
     args = mpx_array(), ms = mpx_uint(1);
     assert_ok(mpx_array_push(args, &ms));
-    assert_code(mpx_server_call(c, "debug_sleep", args, MPX_TIMEOUT_DEFAULT, NULL),
-                MPX_ENOMETHOD);
+    assert_code(mpx_server_call(c, "debug_sleep", args, MPX_TIMEOUT_DEFAULT, NULL), MPX_ENOMETHOD);
     mpx_value_free(&args);
     mpx_client_free(&c);
     assert_int_equal(mpxd_stop(&server), 0);

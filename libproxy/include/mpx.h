@@ -2,8 +2,9 @@
  * mpx.h — the one public header of libmpx, the client library of mpx.
  *
  * mpx shares objects (dicts, values, queues, locks, events, semaphores, barriers, conditions)
- * between processes, on one machine or across hosts, through a manager server, mpxd. A client connects with an endpoint and an authkey, opens proxies to objects and
- * calls their methods; every call is one authenticated msgpack message over ZeroMQ.
+ * between processes, on one machine or across hosts, through a manager server, mpxd. A client
+ * connects with an endpoint and an authkey, opens proxies to objects and calls their methods; every
+ * call is one authenticated msgpack message over ZeroMQ.
  *
  * Conventions, which hold for every function below:
  *  - A function that can fail returns 0 on success or a negative MPX_E* code, and hands its
@@ -86,7 +87,7 @@ extern "C" {
     XX(EFULL, 32, "queue full")                                                                    \
     XX(EEMPTY, 33, "queue empty")                                                                  \
     XX(ENOTHELD, 34, "lock not held by the caller")                                                \
-    XX(EBROKEN, 35, "broken barrier")                                                             \
+    XX(EBROKEN, 35, "broken barrier")                                                              \
     XX(EMEMLIMIT, 36, "server memory limit reached")
 
 typedef enum {
@@ -263,7 +264,10 @@ typedef struct {
     int call_timeout_ms;    /* the client's default call timeout; 0: the default */
 } mpx_connect_options;
 
-#define MPX_CONNECT_OPTIONS_INIT {.size = sizeof(mpx_connect_options)}
+#define MPX_CONNECT_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        .size = sizeof(mpx_connect_options)                                                        \
+    }
 
 /* As mpx_connect(), with options. Each message passes between the calling thread and the
  * client's libzmq I/O thread; when the caller has pinned itself to a CPU (sched_setaffinity,
@@ -330,8 +334,8 @@ MPX_EXPORT const char *mpx_proxy_type(const mpx_proxy *p);
 
 /* Calls any method with args, an array value (NULL for none), waiting at most timeout_ms
  * (> 0, MPX_TIMEOUT_DEFAULT or MPX_FOREVER). A call that gives up on a method that waits on
- * the server cancels it there (docs/api.md, "Giving up on a call"). Caller owns *result; free it with
- * mpx_value_free(); result may be NULL to discard it. Returns 0, a remote error, or a
+ * the server cancels it there (docs/api.md, "Giving up on a call"). Caller owns *result; free it
+ * with mpx_value_free(); result may be NULL to discard it. Returns 0, a remote error, or a
  * transport error. */
 MPX_EXPORT int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeout_ms,
                         mpx_value **result);
@@ -521,10 +525,11 @@ MPX_EXPORT int mpx_lock_open(mpx_client *c, const char *name, mpx_proxy **out);
 MPX_EXPORT int mpx_rlock_new(mpx_client *c, mpx_proxy **out);
 MPX_EXPORT int mpx_rlock_open(mpx_client *c, const char *name, mpx_proxy **out);
 
-/* lock.acquire(): waits up to wait_ms (0, ms, MPX_TIMEOUT_DEFAULT or MPX_FOREVER). *acquired says whether it was
- * taken. When it was, *fence (if not NULL) is its fencing token, larger than every token this
- * lock handed out before (an RLock re-entry repeats the current one), and *owner_died (if not
- * NULL) says the previous holder's session ended while holding it. Returns 0 or an error. */
+/* lock.acquire(): waits up to wait_ms (0, ms, MPX_TIMEOUT_DEFAULT or MPX_FOREVER). *acquired says
+ * whether it was taken. When it was, *fence (if not NULL) is its fencing token, larger than every
+ * token this lock handed out before (an RLock re-entry repeats the current one), and *owner_died
+ * (if not NULL) says the previous holder's session ended while holding it. Returns 0 or an error.
+ */
 MPX_EXPORT int mpx_lock_acquire(mpx_proxy *lock, int wait_ms, bool *acquired, uint64_t *fence,
                                 bool *owner_died);
 
@@ -549,8 +554,8 @@ MPX_EXPORT int mpx_event_set(mpx_proxy *e);
 MPX_EXPORT int mpx_event_clear(mpx_proxy *e);
 MPX_EXPORT int mpx_event_is_set(mpx_proxy *e, bool *out);
 
-/* e.wait(): waits up to wait_ms (0, ms, MPX_TIMEOUT_DEFAULT or MPX_FOREVER) for the flag; *flag is true if it was
- * set, false if the wait ran out. */
+/* e.wait(): waits up to wait_ms (0, ms, MPX_TIMEOUT_DEFAULT or MPX_FOREVER) for the flag; *flag is
+ * true if it was set, false if the wait ran out. */
 MPX_EXPORT int mpx_event_wait(mpx_proxy *e, int wait_ms, bool *flag);
 
 /* ------------------------------------------------------------------------------------------
