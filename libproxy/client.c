@@ -54,7 +54,7 @@ void mpx__client_release(mpx_client *c)
     if (atomic_fetch_sub(&c->refs, 1) == 1) client_destroy(c);
 }
 
-static void sync_init(mpx_client *c)
+void mpx__client_sync_init(mpx_client *c)
 {
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->done_mu, NULL);
@@ -102,7 +102,7 @@ static int client_connect(const char *endpoint, const connect_args *a, mpx_clien
     atomic_init(&c->next_req, 1);
     mpx__wbuf_init(&c->batch, MPX_HDR_LEN);
     mpx__batch_reset(c);
-    sync_init(c);
+    mpx__client_sync_init(c);
     c->zmq_endpoint = zmq_ep;
     c->endpoint = strdup(endpoint);
     c->authkey = malloc(a->keylen);

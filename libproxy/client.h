@@ -145,6 +145,8 @@ bool mpx__client_ok(const mpx_client *c);
 /* One more reference to c's memory (a proxy's, a future's) / one less; the last frees it. */
 void mpx__client_hold(mpx_client *c);
 void mpx__client_release(mpx_client *c);
+/* Sets up the client's mutexes and condition variables (again, in a fork()ed child). */
+void mpx__client_sync_init(mpx_client *c);
 /* Adds a proxy to / removes it from its client's list of open proxies. */
 void mpx__client_link(mpx_client *c, mpx_proxy *p);
 void mpx__client_unlink(mpx_client *c, mpx_proxy *p);

@@ -141,18 +141,6 @@ static int reattach_proxies(mpx_client *c)
     return 0;
 }
 
-static void sync_reset(mpx_client *c)
-{
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_mutex_init(&c->done_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_cond_init(&c->turn, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
 int mpx__client_after_fork(mpx_client *c)
 {
     pthread_mutex_lock(&fork_mu);
@@ -165,7 +153,7 @@ int mpx__client_after_fork(mpx_client *c)
     c->zctx = c->sock = NULL;
     close(c->wake_fd); /* the child's own copy; the parent's is untouched */
     c->wake_fd = -1;
-    sync_reset(c); /* a thread of the parent may have held them; none exists here */
+    mpx__client_sync_init(c); /* a thread of the parent may have held them; none is here */
     c->reader = false;
     c->pending = c->pending_tail = NULL;
     c->settle = NULL;

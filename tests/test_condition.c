@@ -180,24 +180,31 @@ static void test_wait_for_predicate(void **state)
     mpx_proxy_free(&cond);
 }
 
+/* Forks a process that waits on the condition `name` of server srv; returns its pid. */
+static pid_t fork_waiter(const mpxd_proc *srv, const char *name)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c = NULL;
+        mpx_proxy *cond = NULL;
+        bool got, notified;
+        if (mpx_connect_keyfile(srv->endpoint, srv->keyfile, &c) ||
+            mpx_condition_open(c, name, NULL, &cond) ||
+            mpx_condition_acquire(cond, HANDOFF_MS, &got))
+            _exit(1);
+        mpx_condition_wait(cond, HANDOFF_MS, &notified); /* parks until killed */
+        _exit(2);
+    }
+    return pid;
+}
+
 static void test_dead_waiter_leaves_it_consistent(void **state)
 {
     (void)state;
     mpx_proxy *cond = NULL;
     atomic_int order = 0;
     assert_ok(mpx_condition_open(client, "cond.dead", NULL, &cond));
-    pid_t pid = fork();
-    if (pid == 0) {
-        mpx_client *c = NULL;
-        mpx_proxy *cc = NULL;
-        bool got, notified;
-        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
-            mpx_condition_open(c, "cond.dead", NULL, &cc) ||
-            mpx_condition_acquire(cc, HANDOFF_MS, &got))
-            _exit(1);
-        mpx_condition_wait(cc, HANDOFF_MS, &notified);
-        _exit(2);
-    }
+    pid_t pid = fork_waiter(&server, "cond.dead");
     await_stat(client, "parked", 1);
     waiter_job job = {.c = mpxd_connect(&server), .name = "cond.dead", .order = &order};
     pthread_t t;
@@ -228,18 +235,7 @@ static void test_notify_skips_a_waiter_whose_process_died(void **state)
     mpx_proxy *cond = NULL;
     atomic_int order = 0;
     assert_ok(mpx_condition_open(c, "cond.dead60", NULL, &cond));
-    pid_t pid = fork();
-    if (pid == 0) {
-        mpx_client *cc = NULL;
-        mpx_proxy *ccond = NULL;
-        bool got, notified;
-        if (mpx_connect_keyfile(srv.endpoint, srv.keyfile, &cc) ||
-            mpx_condition_open(cc, "cond.dead60", NULL, &ccond) ||
-            mpx_condition_acquire(ccond, HANDOFF_MS, &got))
-            _exit(1);
-        mpx_condition_wait(ccond, HANDOFF_MS, &notified);
-        _exit(2);
-    }
+    pid_t pid = fork_waiter(&srv, "cond.dead60");
     await_stat(c, "parked", 1);
     waiter_job job = {.c = mpxd_connect(&srv), .name = "cond.dead60", .order = &order};
     pthread_t t;

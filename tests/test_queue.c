@@ -280,22 +280,28 @@ static void test_joinable_task_done_and_join(void **state)
     mpx_proxy_free(&q);
 }
 
+/* Forks a process that parks a get on the queue `name` of server srv; returns its pid. */
+static pid_t fork_getter(const mpxd_proc *srv, const char *name)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c = NULL;
+        mpx_proxy *q = NULL;
+        mpx_value *v = NULL;
+        if (mpx_connect_keyfile(srv->endpoint, srv->keyfile, &c) || mpx_queue_open(c, name, 0, &q))
+            _exit(1);
+        mpx_queue_get(q, MPX_FOREVER, &v); /* parks until killed */
+        _exit(2);
+    }
+    return pid;
+}
+
 static void test_killed_waiter_does_not_swallow_items(void **state)
 {
     (void)state;
     mpx_proxy *q = NULL;
     assert_ok(mpx_queue_open(client, "q.killed", 0, &q));
-    pid_t pid = fork();
-    if (pid == 0) {
-        mpx_client *c = NULL;
-        mpx_proxy *cq = NULL;
-        mpx_value *v = NULL;
-        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
-            mpx_queue_open(c, "q.killed", 0, &cq))
-            _exit(1);
-        mpx_queue_get(cq, MPX_FOREVER, &v); /* parks until killed */
-        _exit(2);
-    }
+    pid_t pid = fork_getter(&server, "q.killed");
     await_stat(client, "parked", 1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -441,16 +447,7 @@ static void test_killed_consumers_take_no_item(void **state)
     assert_ok(mpx_queue_open(c, "q.dead", 0, &q));
     pid_t pids[DEAD];
     for (int i = 0; i < DEAD; i++) {
-        if ((pids[i] = fork()) == 0) {
-            mpx_client *cc = NULL;
-            mpx_proxy *cq = NULL;
-            mpx_value *v = NULL;
-            if (mpx_connect_keyfile(srv.endpoint, srv.keyfile, &cc) ||
-                mpx_queue_open(cc, "q.dead", 0, &cq))
-                _exit(1);
-            mpx_queue_get(cq, MPX_FOREVER, &v); /* parks until killed */
-            _exit(2);
-        }
+        pids[i] = fork_getter(&srv, "q.dead");
         await_stat(c, "parked", (uint64_t)i + 1);
     }
     for (int i = 0; i < DEAD; i++) {
