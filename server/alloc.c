@@ -3,11 +3,15 @@
  */
 #include "alloc.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static size_t used; /* one thread allocates: mpxd's loop */
 
@@ -57,6 +61,43 @@ void mpx__xfree(void *p)
     if (!p) return;
     used -= malloc_usable_size(p);
     free(p);
+}
+
+static size_t page_size(void)
+{
+    static size_t size;
+    if (!size) size = (size_t)sysconf(_SC_PAGESIZE);
+    return size;
+}
+
+static size_t map_len(size_t n)
+{
+    return (n + page_size() - 1) / page_size() * page_size();
+}
+
+void *mpx__xmap(size_t n)
+{
+    void *p = mmap(NULL, map_len(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "mpxd: out of memory mapping %zu bytes\n", n);
+        abort();
+    }
+    used += map_len(n);
+    return p;
+}
+
+void mpx__xunmap(void *p, size_t n)
+{
+    if (!p) return;
+    if (munmap(p, map_len(n))) mpx__panic("munmap: %s", strerror(errno));
+    used -= map_len(n);
+}
+
+void mpx__prefault(void *p, size_t n)
+{
+    uintptr_t page = page_size(), from = ((uintptr_t)p + page - 1) & ~(page - 1);
+    for (uintptr_t a = from; a < (uintptr_t)p + n; a += page)
+        *(volatile char *)a = 0;
 }
 
 size_t mpx__mem_used(void)

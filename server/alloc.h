@@ -21,6 +21,19 @@ char *mpx__xstrndup(const char *s, size_t n);
 /* Frees a block from the functions above. Accepts NULL. */
 void mpx__xfree(void *p);
 
+/* n zero bytes mapped from the kernel, for a large table: its pages cost nothing until first
+ * written (the kernel clears each then), so that cost can be spread with mpx__prefault().
+ * Released with mpx__xunmap(p, n). */
+void *mpx__xmap(size_t n);
+void mpx__xunmap(void *p, size_t n);
+
+/* Writes a zero to each page that begins in [p, p + n), so that the writes that follow take
+ * no page faults: a write from the program, as madvise(MADV_POPULATE_WRITE) is not, also
+ * fills whatever the CPU or a hypervisor builds on its first access to a page. For memory
+ * from mpx__xmap() not yet written: the mapping holds each such page whole, and calls over
+ * consecutive ranges from its start reach every page once. */
+void mpx__prefault(void *p, size_t n);
+
 /* The bytes of the blocks allocated above and not yet freed. */
 size_t mpx__mem_used(void);
 

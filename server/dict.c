@@ -2,11 +2,14 @@
  * dict.c — the dict's storage: CPython's compact, insertion-ordered table, made so that no
  * operation's cost grows with the size of the dict.
  *
- * Pairs live in an array of entries in insertion order, and an index of 32-bit slots maps a
- * key's hash to its entry's position (so keys(), items() and popitem() follow insertion order
- * for free). Each entry is one 64-byte cache line, and a pair whose key and value fit in its 48
- * spare bytes (most small pairs) is kept there: a lookup touches the slot and the entry, and a
- * small pair costs no allocation of its own.
+ * Pairs live in an array of entries in insertion order, and an index of slots maps a key's
+ * hash to its entry's position (so keys(), items() and popitem() follow insertion order for
+ * free). A slot holds the position and the low 32 bits of the pair's hash: a probe passes
+ * another key's slot without reading its entry, and moving a slot to a new index needs only
+ * the slot, for in a large dict each entry read is a cache miss. Each entry is one 64-byte
+ * cache line, and a pair whose key and value fit in its 48 spare bytes (most small pairs) is
+ * kept there: a lookup touches the slot and the entry, and a small pair costs no allocation of
+ * its own.
  *
  * Growth never stops the table for a pass over every pair:
  *  - The entries are kept in chunks of 4096; a new chunk is added as the dict grows, and no
@@ -14,10 +17,10 @@
  *  - When the index needs more room (or is full of the tombstones deletions leave), a new index
  *    is made beside it and the old one's slots are moved into it a few at a time, by every
  *    operation that follows, as Redis rehashes its dict. Meanwhile a lookup tries the new index,
- *    then the old. The new index is sized so that the move ends long before it fills. It is
- *    also cleared a little at a time beforehand, by the writes that fill the index from 3/8 to
- *    1/2: a large index cleared (or first touched, page by page) at once would cost the first
- *    calls after the move as much as a pass over the dict.
+ *    then the old. The new index is sized so that the move ends long before it fills. A large
+ *    one is mapped zero from the kernel and its pages are touched a few at a time beforehand,
+ *    by the writes that fill the index from 1/4 to 1/2: touched at once, or by the first moves
+ *    into it, its pages would cost the calls after the move as much as a pass over the dict.
  *  - Deleted pairs leave holes in the entries; once holes outnumber pairs, the live entries are
  *    moved down over them a few at a time (each moved entry's index slot is updated), so
  *    insertion order is kept and the memory comes back.
@@ -41,17 +44,22 @@
 #define CHUNK_LEN ((size_t)1 << CHUNK_BITS)
 #define CHUNK_MASK (CHUNK_LEN - 1)
 
+/* A slot: the hash's low 32 bits above, below them the entry's position + 1, or one of: */
 #define SLOT_EMPTY 0u
 #define SLOT_TOMB UINT32_MAX
 #define NO_SLOT SIZE_MAX
+#define SLOT_POS(s) ((uint32_t)(s))
+#define SLOT_TAG(s) ((uint32_t)((s) >> 32))
+#define SLOT_MAKE(hash, value) ((uint64_t)(uint32_t)(hash) << 32 | (value))
+#define SLOT_HOLDS_PAIR(s) (SLOT_POS(s) != SLOT_EMPTY && SLOT_POS(s) != SLOT_TOMB)
 
 /* How much moving one operation does while the index is being moved: slots looked at, and
- * pairs moved. The sizes in resize_start() need a write to look at one slot and move one pair
- * at most for the move to end before the new index fills (when shrinking, up to 32 slots):
- * these keep a margin, and keep a 10,000-pair update that lands on a move as fast as one that
- * does not. */
+ * pairs moved. The sizes in resize_start() need a write to move two pairs at most for the move
+ * to end before the new index fills, and to look at up to 32 slots when shrinking: these keep
+ * a margin of two, and spread the moving thinly enough that a 10,000-pair update that lands on
+ * a move costs little more than one that does not. */
 #define MIGRATE_VISITS_WRITE 64
-#define MIGRATE_MOVES_WRITE 8
+#define MIGRATE_MOVES_WRITE 4
 #define MIGRATE_VISITS_READ 16
 #define MIGRATE_MOVES_READ 2
 #define SMALL_INDEX 1024 /* an index this small is moved at once */
@@ -71,11 +79,58 @@ typedef struct {
 _Static_assert(sizeof(mpx__dict_entry) == 64, "a dict entry is one cache line");
 _Static_assert(sizeof(chunk) % 64 == 0, "a chunk keeps its entries aligned");
 
+/* An index. Its size is at most 2^32 slots, so that a slot's 32 bits of hash say where it
+ * goes in any index (MPX_DICT_MAX_PAIRS keeps it so). */
 typedef struct {
-    uint32_t *slots; /* entry position + 1, SLOT_EMPTY or SLOT_TOMB */
-    size_t size;     /* a power of two */
-    size_t used;     /* slots not empty: pairs and tombstones */
+    uint64_t *slots;
+    size_t size; /* a power of two */
+    size_t used; /* slots not empty: pairs and tombstones */
 } table;
+
+/* An index this large is mapped from the kernel (alloc.h): it is zero without being cleared. */
+#define MAPPED_INDEX_BYTES ((size_t)256 << 10)
+
+static table table_new(size_t size)
+{
+    size_t bytes = size * sizeof(uint64_t);
+    uint64_t *slots = bytes >= MAPPED_INDEX_BYTES ? mpx__xmap(bytes) : mpx__xcalloc(size, 8);
+    return (table){.slots = slots, .size = size};
+}
+
+/* A mapped index on its way out: unmapping a large one at once costs as long as clearing it
+ * did, so it goes a slice at a time (lazyfree.h), 64 bytes to a unit of the budget. */
+typedef struct {
+    char *p;
+    size_t bytes;
+} unmapping;
+
+#define UNMAP_SLICE ((size_t)64 << 10) /* a multiple of every page size */
+
+static bool unmap_step(void *state, size_t budget)
+{
+    unmapping *u = state;
+    size_t slices = budget / (UNMAP_SLICE / 64) + 1;
+    size_t n = slices < u->bytes / UNMAP_SLICE ? slices * UNMAP_SLICE : u->bytes;
+    mpx__xunmap(u->p, n);
+    u->p += n;
+    u->bytes -= n;
+    if (u->bytes) return false;
+    mpx__xfree(u);
+    return true;
+}
+
+static void table_release(table *t)
+{
+    size_t bytes = t->size * sizeof(uint64_t);
+    if (bytes >= MAPPED_INDEX_BYTES) {
+        unmapping *u = mpx__xmalloc(sizeof *u);
+        *u = (unmapping){.p = (char *)t->slots, .bytes = bytes};
+        mpx__lazyfree(unmap_step, u);
+    } else {
+        mpx__xfree(t->slots);
+    }
+    *t = (table){0};
+}
 
 struct mpx__dict {
     chunk **chunks;
@@ -85,12 +140,12 @@ struct mpx__dict {
     size_t live;  /* len(d) */
     size_t bytes; /* key and value bytes of the live pairs */
     uint64_t next_seq;
-    table cur;          /* where new pairs go */
-    table old;          /* being moved into cur, while old.slots is set */
-    table next;         /* being cleared, for cur to move to */
-    size_t next_zeroed; /* bytes of next cleared so far */
-    size_t migrate;     /* the next old slot to move */
-    bool compacting;    /* [0, cw) compacted, [cw, cr) holes, [cr, n) not yet looked at */
+    table cur;           /* where new pairs go */
+    table old;           /* being moved into cur, while old.slots is set */
+    table next;          /* being made ready, for cur to move to */
+    size_t next_touched; /* bytes of next whose pages are present */
+    size_t migrate;      /* the next old slot to move */
+    bool compacting;     /* [0, cw) compacted, [cw, cr) holes, [cr, n) not yet looked at */
     size_t cw, cr;
     size_t work;
 };
@@ -222,10 +277,10 @@ probe(const mpx__dict *d, const table *t, uint64_t hash, const uint8_t *key, siz
 {
     size_t mask = t->size - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        uint32_t s = t->slots[i];
-        if (s == SLOT_EMPTY) return NO_SLOT;
-        if (s == SLOT_TOMB) continue;
-        const mpx__dict_entry *e = entry_at(d, s - 1);
+        uint64_t s = t->slots[i];
+        if (SLOT_POS(s) == SLOT_EMPTY) return NO_SLOT;
+        if (SLOT_POS(s) == SLOT_TOMB || SLOT_TAG(s) != (uint32_t)hash) continue;
+        const mpx__dict_entry *e = entry_at(d, SLOT_POS(s) - 1);
         if (e->hash == hash && e->klen == klen && mpx__bytes_equal(mpx__dict_key(e), key, klen))
             return i;
     }
@@ -244,42 +299,36 @@ locate(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, table **t)
     return slot;
 }
 
-/* Puts a value for a key known to be absent from t in its first free slot. */
-static void table_put(table *t, uint64_t hash, uint32_t value)
+/* Puts the slot of a key known to be absent from t in its first free place. */
+static void table_put(table *t, uint64_t slot)
 {
-    size_t mask = t->size - 1, i = hash & mask;
-    while (t->slots[i] != SLOT_EMPTY && t->slots[i] != SLOT_TOMB)
+    size_t mask = t->size - 1, i = SLOT_TAG(slot) & mask;
+    while (SLOT_HOLDS_PAIR(t->slots[i]))
         i = (i + 1) & mask;
-    if (t->slots[i] == SLOT_EMPTY) t->used++;
-    t->slots[i] = value;
+    if (SLOT_POS(t->slots[i]) == SLOT_EMPTY) t->used++;
+    t->slots[i] = slot;
 }
 
-/* Slots ahead of the one being moved whose pair's entry is fetched (its hash says where it
- * goes), and, half as far, whose new slot is: each is a cache miss in a large dict. */
-#define MIGRATE_AHEAD 16
+/* Slots ahead of the one being moved whose place in the new index is fetched: in a large dict
+ * each is a cache miss. */
+#define MIGRATE_AHEAD 8
 
 /* Moves old slots into the new index: at most `visits` looked at and `moves` pairs moved. */
 static void migrate_step(mpx__dict *d, size_t visits, size_t moves)
 {
     while (d->old.slots && visits-- && moves) {
-        size_t ahead = d->migrate + MIGRATE_AHEAD, near = d->migrate + MIGRATE_AHEAD / 2;
-        if (ahead < d->old.size && d->old.slots[ahead] != SLOT_EMPTY &&
-            d->old.slots[ahead] != SLOT_TOMB)
-            __builtin_prefetch(entry_at(d, d->old.slots[ahead] - 1));
-        if (near < d->old.size && d->old.slots[near] != SLOT_EMPTY &&
-            d->old.slots[near] != SLOT_TOMB)
-            __builtin_prefetch(
-                &d->cur.slots[entry_at(d, d->old.slots[near] - 1)->hash & (d->cur.size - 1)], 1);
-        uint32_t s = d->old.slots[d->migrate];
-        if (s != SLOT_EMPTY && s != SLOT_TOMB) {
-            table_put(&d->cur, entry_at(d, s - 1)->hash, s);
+        size_t ahead = d->migrate + MIGRATE_AHEAD;
+        if (ahead < d->old.size && SLOT_HOLDS_PAIR(d->old.slots[ahead]))
+            __builtin_prefetch(&d->cur.slots[SLOT_TAG(d->old.slots[ahead]) & (d->cur.size - 1)], 1);
+        uint64_t s = d->old.slots[d->migrate];
+        if (SLOT_HOLDS_PAIR(s)) {
+            table_put(&d->cur, s);
             d->old.slots[d->migrate] = SLOT_TOMB; /* probes through it go on */
             moves--;
             d->work++;
         }
         if (++d->migrate == d->old.size) {
-            mpx__xfree(d->old.slots);
-            d->old = (table){0};
+            table_release(&d->old);
             d->migrate = 0;
         }
     }
@@ -302,43 +351,46 @@ static size_t index_size_for(size_t live, size_t cur_size)
     return size;
 }
 
-/* Clears the next index a slice at a time: from 3/8 full (sized for the pairs there could be
- * at 1/2), twice as fast as the writes left before 1/2 need, so it is ready in time. */
+/* Makes the next index ready a slice at a time, from when the index is a quarter full (the
+ * move into it may still be going on) to when it is half full: a large one is mapped zero, and
+ * the writes in between touch its pages (the kernel clearing each) in equal slices. Left to
+ * the moves and new pairs after the resize, whose writes land anywhere in it, its pages would
+ * be touched thousands to a call, and those calls would cost as much as a pass over the dict.
+ * A small one is allocated cleared. */
 static void prepare_step(mpx__dict *d)
 {
     table *c = &d->cur;
+    size_t half = c->size / 2;
     if (!d->next.slots) {
-        if (d->old.slots || c->size <= SMALL_INDEX || c->used * 8 < c->size * 3) return;
-        size_t size = index_size_for(d->live + c->size / 8, c->size);
-        d->next = (table){.slots = mpx__xmalloc(size * sizeof(uint32_t)), .size = size};
-        d->next_zeroed = 0;
+        if (c->size <= SMALL_INDEX || c->used * 4 < c->size) return;
+        size_t live_at_half = d->live + (half > c->used ? half - c->used : 0);
+        d->next = table_new(index_size_for(live_at_half, c->size));
+        d->next_touched = 0;
     }
-    size_t bytes = d->next.size * sizeof(uint32_t), left = bytes - d->next_zeroed;
-    size_t writes = c->size / 2 > c->used ? c->size / 2 - c->used : 1;
-    size_t quota = 2 * left / writes + 64;
+    size_t bytes = d->next.size * sizeof(uint64_t), left = bytes - d->next_touched;
+    if (bytes < MAPPED_INDEX_BYTES) return;
+    size_t quota = left / (half > c->used ? half - c->used : 1) + 64;
     if (quota > left) quota = left;
-    memset((char *)d->next.slots + d->next_zeroed, 0, quota);
-    d->next_zeroed += quota;
+    mpx__prefault((char *)d->next.slots + d->next_touched, quota);
+    d->next_touched += quota;
 }
 
 /* Starts moving to a new index at most half full once every pair is in it, and no smaller than
  * an eighth of the old one: then the writes that fill it from a quarter to three quarters do
- * enough moving steps to empty the old index first. A large index was cleared beforehand
+ * enough moving steps to empty the old index first. A large index was made ready beforehand
  * (prepare_step); only a small one is made here. */
 static void resize_start(mpx__dict *d)
 {
     size_t size = index_size_for(d->live, d->cur.size);
     d->old = d->cur;
     d->migrate = 0;
-    if (d->next.slots && d->next.size >= size) { /* cleared beforehand (prepare_step) */
-        size_t bytes = d->next.size * sizeof(uint32_t);
-        memset((char *)d->next.slots + d->next_zeroed, 0, bytes - d->next_zeroed);
+    if (d->next.slots && d->next.size >= size) { /* made ready beforehand (prepare_step) */
         d->cur = d->next;
+        d->next = (table){0};
     } else {
-        mpx__xfree(d->next.slots);
-        d->cur = (table){.slots = mpx__xcalloc(size, sizeof(uint32_t)), .size = size};
+        table_release(&d->next);
+        d->cur = table_new(size);
     }
-    d->next = (table){0};
     if (d->old.size <= SMALL_INDEX) migrate_all(d);
 }
 
@@ -352,15 +404,15 @@ static void index_room(mpx__dict *d)
 }
 
 /* The index slot that holds position pos (the pair's hash given). */
-static uint32_t *slot_of(mpx__dict *d, uint64_t hash, size_t pos)
+static uint64_t *slot_of(mpx__dict *d, uint64_t hash, size_t pos)
 {
     table *tables[2] = {&d->cur, &d->old};
     for (int k = 0; k < 2; k++) {
         table *t = tables[k];
         if (!t->slots) continue;
         for (size_t i = hash & (t->size - 1);; i = (i + 1) & (t->size - 1)) {
-            if (t->slots[i] == pos + 1) return &t->slots[i];
-            if (t->slots[i] == SLOT_EMPTY) break;
+            if (SLOT_POS(t->slots[i]) == pos + 1) return &t->slots[i];
+            if (SLOT_POS(t->slots[i]) == SLOT_EMPTY) break;
         }
     }
     mpx__panic("dict: the pair at position %zu is in no index slot", pos);
@@ -391,7 +443,7 @@ static void compact_step(mpx__dict *d)
         mpx__dict_entry *e = entry_at(d, d->cr);
         if (entry_live(e)) {
             if (d->cr != d->cw) {
-                *slot_of(d, e->hash, d->cr) = (uint32_t)(d->cw + 1);
+                *slot_of(d, e->hash, d->cr) = SLOT_MAKE(e->hash, d->cw + 1);
                 *entry_at(d, d->cw) = *e; /* its bytes go with it */
                 *seq_at(d, d->cw) = *seq_at(d, d->cr);
                 e->klen = e->vlen = 0;
@@ -420,7 +472,7 @@ static inline void write_steps(mpx__dict *d)
 {
     if (d->old.slots) migrate_step(d, MIGRATE_VISITS_WRITE, MIGRATE_MOVES_WRITE);
     if (d->compacting) compact_step(d);
-    if (d->next.slots || (d->cur.size > SMALL_INDEX && d->cur.used * 8 >= d->cur.size * 3))
+    if (d->next.slots || (d->cur.size > SMALL_INDEX && d->cur.used * 4 >= d->cur.size))
         prepare_step(d);
 }
 
@@ -433,7 +485,7 @@ mpx__dict *mpx__dict_new(void)
         keyed = true;
     }
     mpx__dict *d = mpx__xcalloc(1, sizeof *d);
-    d->cur = (table){.slots = mpx__xcalloc(8, sizeof(uint32_t)), .size = 8};
+    d->cur = table_new(8);
     d->next_seq = 1;
     return d;
 }
@@ -444,7 +496,7 @@ typedef struct {
     size_t n_chunks;
     size_t n;   /* positions to look at for allocations */
     size_t pos; /* the next one */
-    uint32_t *slots[3];
+    table tables[3];
 } remains;
 
 static bool remains_step(void *state, size_t budget)
@@ -466,7 +518,7 @@ static bool remains_step(void *state, size_t budget)
         mpx__xfree(r->chunks[i]); /* the last, partly used one and spares */
     mpx__xfree(r->chunks);
     for (int i = 0; i < 3; i++)
-        mpx__xfree(r->slots[i]);
+        table_release(&r->tables[i]);
     mpx__xfree(r);
     return true;
 }
@@ -478,7 +530,7 @@ static void storage_release(mpx__dict *d)
     *r = (remains){.chunks = d->chunks,
                    .n_chunks = d->n_chunks,
                    .n = d->n,
-                   .slots = {d->cur.slots, d->old.slots, d->next.slots}};
+                   .tables = {d->cur, d->old, d->next}};
     mpx__lazyfree(remains_step, r);
     uint64_t seq = d->next_seq;
     *d = (mpx__dict){.next_seq = seq};
@@ -494,7 +546,7 @@ void mpx__dict_free(mpx__dict *d)
 void mpx__dict_clear(mpx__dict *d)
 {
     storage_release(d);
-    d->cur = (table){.slots = mpx__xcalloc(8, sizeof(uint32_t)), .size = 8};
+    d->cur = table_new(8);
 }
 
 mpx__dict_entry *mpx__dict_find(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen)
@@ -503,7 +555,7 @@ mpx__dict_entry *mpx__dict_find(mpx__dict *d, uint64_t hash, const uint8_t *key,
     migrate_step(d, MIGRATE_VISITS_READ, MIGRATE_MOVES_READ);
     table *t;
     size_t slot = locate(d, hash, key, klen, &t);
-    return slot == NO_SLOT ? NULL : entry_at(d, t->slots[slot] - 1);
+    return slot == NO_SLOT ? NULL : entry_at(d, SLOT_POS(t->slots[slot]) - 1);
 }
 
 /* Stores one pair: in place when its key is there, else as a new pair, after the moving
@@ -515,7 +567,7 @@ static inline __attribute__((always_inline)) int set_one(mpx__dict *d, uint64_t 
     table *t;
     size_t slot = locate(d, hash, key, klen, &t);
     if (slot != NO_SLOT) {
-        entry_set_value(d, entry_at(d, t->slots[slot] - 1), val, vlen);
+        entry_set_value(d, entry_at(d, SLOT_POS(t->slots[slot]) - 1), val, vlen);
         return 0;
     }
     if (d->n >= MPX_DICT_MAX_PAIRS) return -1;
@@ -525,7 +577,7 @@ static inline __attribute__((always_inline)) int set_one(mpx__dict *d, uint64_t 
     e->hash = hash;
     entry_fill(e, key, klen, val, vlen);
     *seq_at(d, d->n) = d->next_seq++;
-    table_put(&d->cur, hash, (uint32_t)(++d->n));
+    table_put(&d->cur, SLOT_MAKE(hash, ++d->n));
     d->live++;
     d->bytes += klen + vlen;
     return 0;
@@ -555,8 +607,9 @@ size_t mpx__dict_set_pairs(mpx__dict *d, const mpx__dict_pair *pairs, size_t n)
                 __builtin_prefetch(&d->old.slots[pairs[i + SLOT_AHEAD].hash & (d->old.size - 1)]);
         }
         if (i + ENTRY_AHEAD < n) {
-            uint32_t s = d->cur.slots[pairs[i + ENTRY_AHEAD].hash & mask];
-            if (s != SLOT_EMPTY && s != SLOT_TOMB) __builtin_prefetch(entry_at(d, s - 1), 1);
+            uint64_t h = pairs[i + ENTRY_AHEAD].hash, s = d->cur.slots[h & mask];
+            if (SLOT_HOLDS_PAIR(s) && SLOT_TAG(s) == (uint32_t)h)
+                __builtin_prefetch(entry_at(d, SLOT_POS(s) - 1), 1);
         }
         const mpx__dict_pair *p = &pairs[i];
         if (set_one(d, p->hash, p->key, p->klen, p->key + p->klen, p->vlen)) return i;
@@ -565,9 +618,9 @@ size_t mpx__dict_set_pairs(mpx__dict *d, const mpx__dict_pair *pairs, size_t n)
 }
 
 /* Removes the pair an index slot holds. */
-static void remove_slot(mpx__dict *d, uint32_t *slot)
+static void remove_slot(mpx__dict *d, uint64_t *slot)
 {
-    mpx__dict_entry *e = entry_at(d, *slot - 1);
+    mpx__dict_entry *e = entry_at(d, SLOT_POS(*slot) - 1);
     d->bytes -= e->klen + e->vlen;
     entry_clear(e);
     *slot = SLOT_TOMB;

@@ -68,7 +68,7 @@ const char *mpxd_path(void);
  * harness_group_teardown(), which fails if mpxd does not exit cleanly. Each test has a session
  * of its own in `client` (HARNESS_TEST, or harness_session_setup() in a test's own setup), so
  * that a session lost on a loaded machine fails one test, not every later one. */
-#define HARNESS_SESSION_TIMEOUT "600"
+#define HARNESS_SESSION_TIMEOUT "2000"
 extern mpxd_proc server;
 extern mpx_client *client;
 int harness_group_setup(void **state);
