@@ -2,14 +2,11 @@
  * dict.c — the dict's storage: CPython's compact, insertion-ordered table, made so that no
  * operation's cost grows with the size of the dict.
  *
- * Pairs live in an array of entries in insertion order, and an index of slots maps a key's
- * hash to its entry's position (so keys(), items() and popitem() follow insertion order for
- * free). A slot holds the position and the low 32 bits of the pair's hash: a probe passes
- * another key's slot without reading its entry, and moving a slot to a new index needs only
- * the slot, for in a large dict each entry read is a cache miss. Each entry is one 64-byte
- * cache line, and a pair whose key and value fit in its 48 spare bytes (most small pairs) is
- * kept there: a lookup touches the slot and the entry, and a small pair costs no allocation of
- * its own.
+ * Pairs live in an array of entries in insertion order, and an index of 32-bit slots maps a
+ * key's hash to its entry's position (so keys(), items() and popitem() follow insertion order
+ * for free). Each entry is one 64-byte cache line, and a pair whose key and value fit in its 48
+ * spare bytes (most small pairs) is kept there: a lookup touches the slot and the entry, and a
+ * small pair costs no allocation of its own.
  *
  * Growth never stops the table for a pass over every pair:
  *  - The entries are kept in chunks of 4096; a new chunk is added as the dict grows, and no
@@ -19,7 +16,7 @@
  *    operation that follows, as Redis rehashes its dict. Meanwhile a lookup tries the new index,
  *    then the old. The new index is sized so that the move ends long before it fills. A large
  *    one is mapped zero from the kernel and its pages are touched a few at a time beforehand,
- *    by the writes that fill the index from 1/4 to 1/2: touched at once, or by the first moves
+ *    by the writes that fill the index from 3/8 to 1/2: touched at once, or by the first moves
  *    into it, its pages would cost the calls after the move as much as a pass over the dict.
  *  - Deleted pairs leave holes in the entries; once holes outnumber pairs, the live entries are
  *    moved down over them a few at a time (each moved entry's index slot is updated), so
@@ -44,22 +41,20 @@
 #define CHUNK_LEN ((size_t)1 << CHUNK_BITS)
 #define CHUNK_MASK (CHUNK_LEN - 1)
 
-/* A slot: the hash's low 32 bits above, below them the entry's position + 1, or one of: */
+/* A slot holds an entry's position + 1, or one of: */
 #define SLOT_EMPTY 0u
 #define SLOT_TOMB UINT32_MAX
 #define NO_SLOT SIZE_MAX
-#define SLOT_POS(s) ((uint32_t)(s))
-#define SLOT_TAG(s) ((uint32_t)((s) >> 32))
-#define SLOT_MAKE(hash, value) ((uint64_t)(uint32_t)(hash) << 32 | (value))
-#define SLOT_HOLDS_PAIR(s) (SLOT_POS(s) != SLOT_EMPTY && SLOT_POS(s) != SLOT_TOMB)
+#define SLOT_HOLDS_PAIR(s) ((s) != SLOT_EMPTY && (s) != SLOT_TOMB)
 
 /* How much moving one operation does while the index is being moved: slots looked at, and
- * pairs moved. The sizes in resize_start() need a write to move two pairs at most for the move
- * to end before the new index fills, and to look at up to 32 slots when shrinking: these keep
- * a margin of two, and spread the moving thinly enough that a 10,000-pair update that lands on
- * a move costs little more than one that does not. */
+ * pairs moved. The sizes in resize_start() need a write to move 2 pairs for the move to end
+ * before the new index is 3/4 full, and to look at up to 32 slots when shrinking. Two is also
+ * as thinly as the move can be spread: it lasts until the index is 3/8 full, and the next
+ * index is made ready from there (prepare_step), so that every write of a growing dict does
+ * about the same extra work. Reads help the move along too. */
 #define MIGRATE_VISITS_WRITE 64
-#define MIGRATE_MOVES_WRITE 4
+#define MIGRATE_MOVES_WRITE 2
 #define MIGRATE_VISITS_READ 16
 #define MIGRATE_MOVES_READ 2
 #define SMALL_INDEX 1024 /* an index this small is moved at once */
@@ -79,10 +74,8 @@ typedef struct {
 _Static_assert(sizeof(mpx__dict_entry) == 64, "a dict entry is one cache line");
 _Static_assert(sizeof(chunk) % 64 == 0, "a chunk keeps its entries aligned");
 
-/* An index. Its size is at most 2^32 slots, so that a slot's 32 bits of hash say where it
- * goes in any index (MPX_DICT_MAX_PAIRS keeps it so). */
 typedef struct {
-    uint64_t *slots;
+    uint32_t *slots;
     size_t size; /* a power of two */
     size_t used; /* slots not empty: pairs and tombstones */
 } table;
@@ -92,8 +85,8 @@ typedef struct {
 
 static table table_new(size_t size)
 {
-    size_t bytes = size * sizeof(uint64_t);
-    uint64_t *slots = bytes >= MAPPED_INDEX_BYTES ? mpx__xmap(bytes) : mpx__xcalloc(size, 8);
+    size_t bytes = size * sizeof(uint32_t);
+    uint32_t *slots = bytes >= MAPPED_INDEX_BYTES ? mpx__xmap(bytes) : mpx__xcalloc(size, 4);
     return (table){.slots = slots, .size = size};
 }
 
@@ -121,7 +114,7 @@ static bool unmap_step(void *state, size_t budget)
 
 static void table_release(table *t)
 {
-    size_t bytes = t->size * sizeof(uint64_t);
+    size_t bytes = t->size * sizeof(uint32_t);
     if (bytes >= MAPPED_INDEX_BYTES) {
         unmapping *u = mpx__xmalloc(sizeof *u);
         *u = (unmapping){.p = (char *)t->slots, .bytes = bytes};
@@ -277,10 +270,10 @@ probe(const mpx__dict *d, const table *t, uint64_t hash, const uint8_t *key, siz
 {
     size_t mask = t->size - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        uint64_t s = t->slots[i];
-        if (SLOT_POS(s) == SLOT_EMPTY) return NO_SLOT;
-        if (SLOT_POS(s) == SLOT_TOMB || SLOT_TAG(s) != (uint32_t)hash) continue;
-        const mpx__dict_entry *e = entry_at(d, SLOT_POS(s) - 1);
+        uint32_t s = t->slots[i];
+        if (s == SLOT_EMPTY) return NO_SLOT;
+        if (s == SLOT_TOMB) continue;
+        const mpx__dict_entry *e = entry_at(d, s - 1);
         if (e->hash == hash && e->klen == klen && mpx__bytes_equal(mpx__dict_key(e), key, klen))
             return i;
     }
@@ -299,30 +292,33 @@ locate(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, table **t)
     return slot;
 }
 
-/* Puts the slot of a key known to be absent from t in its first free place. */
-static void table_put(table *t, uint64_t slot)
+/* Puts a value for a key known to be absent from t in its first free slot. */
+static void table_put(table *t, uint64_t hash, uint32_t value)
 {
-    size_t mask = t->size - 1, i = SLOT_TAG(slot) & mask;
+    size_t mask = t->size - 1, i = hash & mask;
     while (SLOT_HOLDS_PAIR(t->slots[i]))
         i = (i + 1) & mask;
-    if (SLOT_POS(t->slots[i]) == SLOT_EMPTY) t->used++;
-    t->slots[i] = slot;
+    if (t->slots[i] == SLOT_EMPTY) t->used++;
+    t->slots[i] = value;
 }
 
-/* Slots ahead of the one being moved whose place in the new index is fetched: in a large dict
- * each is a cache miss. */
-#define MIGRATE_AHEAD 8
+/* Slots ahead of the one being moved whose pair's entry is fetched (its hash says where it
+ * goes), and, half as far, whose new slot is: each is a cache miss in a large dict. */
+#define MIGRATE_AHEAD 16
 
 /* Moves old slots into the new index: at most `visits` looked at and `moves` pairs moved. */
 static void migrate_step(mpx__dict *d, size_t visits, size_t moves)
 {
     while (d->old.slots && visits-- && moves) {
-        size_t ahead = d->migrate + MIGRATE_AHEAD;
+        size_t ahead = d->migrate + MIGRATE_AHEAD, near = d->migrate + MIGRATE_AHEAD / 2;
         if (ahead < d->old.size && SLOT_HOLDS_PAIR(d->old.slots[ahead]))
-            __builtin_prefetch(&d->cur.slots[SLOT_TAG(d->old.slots[ahead]) & (d->cur.size - 1)], 1);
-        uint64_t s = d->old.slots[d->migrate];
+            __builtin_prefetch(entry_at(d, d->old.slots[ahead] - 1));
+        if (near < d->old.size && SLOT_HOLDS_PAIR(d->old.slots[near]))
+            __builtin_prefetch(
+                &d->cur.slots[entry_at(d, d->old.slots[near] - 1)->hash & (d->cur.size - 1)], 1);
+        uint32_t s = d->old.slots[d->migrate];
         if (SLOT_HOLDS_PAIR(s)) {
-            table_put(&d->cur, s);
+            table_put(&d->cur, entry_at(d, s - 1)->hash, s);
             d->old.slots[d->migrate] = SLOT_TOMB; /* probes through it go on */
             moves--;
             d->work++;
@@ -351,8 +347,8 @@ static size_t index_size_for(size_t live, size_t cur_size)
     return size;
 }
 
-/* Makes the next index ready a slice at a time, from when the index is a quarter full (the
- * move into it may still be going on) to when it is half full: a large one is mapped zero, and
+/* Makes the next index ready a slice at a time, from when the move into the index is over (it
+ * is then 3/8 full) to when it is half full and grows: a large one is mapped zero, and
  * the writes in between touch its pages (the kernel clearing each) in equal slices. Left to
  * the moves and new pairs after the resize, whose writes land anywhere in it, its pages would
  * be touched thousands to a call, and those calls would cost as much as a pass over the dict.
@@ -362,12 +358,12 @@ static void prepare_step(mpx__dict *d)
     table *c = &d->cur;
     size_t half = c->size / 2;
     if (!d->next.slots) {
-        if (c->size <= SMALL_INDEX || c->used * 4 < c->size) return;
+        if (d->old.slots || c->size <= SMALL_INDEX || c->used * 4 < c->size) return;
         size_t live_at_half = d->live + (half > c->used ? half - c->used : 0);
         d->next = table_new(index_size_for(live_at_half, c->size));
         d->next_touched = 0;
     }
-    size_t bytes = d->next.size * sizeof(uint64_t), left = bytes - d->next_touched;
+    size_t bytes = d->next.size * sizeof(uint32_t), left = bytes - d->next_touched;
     if (bytes < MAPPED_INDEX_BYTES) return;
     size_t quota = left / (half > c->used ? half - c->used : 1) + 64;
     if (quota > left) quota = left;
@@ -404,15 +400,15 @@ static void index_room(mpx__dict *d)
 }
 
 /* The index slot that holds position pos (the pair's hash given). */
-static uint64_t *slot_of(mpx__dict *d, uint64_t hash, size_t pos)
+static uint32_t *slot_of(mpx__dict *d, uint64_t hash, size_t pos)
 {
     table *tables[2] = {&d->cur, &d->old};
     for (int k = 0; k < 2; k++) {
         table *t = tables[k];
         if (!t->slots) continue;
         for (size_t i = hash & (t->size - 1);; i = (i + 1) & (t->size - 1)) {
-            if (SLOT_POS(t->slots[i]) == pos + 1) return &t->slots[i];
-            if (SLOT_POS(t->slots[i]) == SLOT_EMPTY) break;
+            if (t->slots[i] == pos + 1) return &t->slots[i];
+            if (t->slots[i] == SLOT_EMPTY) break;
         }
     }
     mpx__panic("dict: the pair at position %zu is in no index slot", pos);
@@ -443,7 +439,7 @@ static void compact_step(mpx__dict *d)
         mpx__dict_entry *e = entry_at(d, d->cr);
         if (entry_live(e)) {
             if (d->cr != d->cw) {
-                *slot_of(d, e->hash, d->cr) = SLOT_MAKE(e->hash, d->cw + 1);
+                *slot_of(d, e->hash, d->cr) = (uint32_t)(d->cw + 1);
                 *entry_at(d, d->cw) = *e; /* its bytes go with it */
                 *seq_at(d, d->cw) = *seq_at(d, d->cr);
                 e->klen = e->vlen = 0;
@@ -555,7 +551,7 @@ mpx__dict_entry *mpx__dict_find(mpx__dict *d, uint64_t hash, const uint8_t *key,
     migrate_step(d, MIGRATE_VISITS_READ, MIGRATE_MOVES_READ);
     table *t;
     size_t slot = locate(d, hash, key, klen, &t);
-    return slot == NO_SLOT ? NULL : entry_at(d, SLOT_POS(t->slots[slot]) - 1);
+    return slot == NO_SLOT ? NULL : entry_at(d, t->slots[slot] - 1);
 }
 
 /* Stores one pair: in place when its key is there, else as a new pair, after the moving
@@ -567,7 +563,7 @@ static inline __attribute__((always_inline)) int set_one(mpx__dict *d, uint64_t 
     table *t;
     size_t slot = locate(d, hash, key, klen, &t);
     if (slot != NO_SLOT) {
-        entry_set_value(d, entry_at(d, SLOT_POS(t->slots[slot]) - 1), val, vlen);
+        entry_set_value(d, entry_at(d, t->slots[slot] - 1), val, vlen);
         return 0;
     }
     if (d->n >= MPX_DICT_MAX_PAIRS) return -1;
@@ -577,7 +573,7 @@ static inline __attribute__((always_inline)) int set_one(mpx__dict *d, uint64_t 
     e->hash = hash;
     entry_fill(e, key, klen, val, vlen);
     *seq_at(d, d->n) = d->next_seq++;
-    table_put(&d->cur, SLOT_MAKE(hash, ++d->n));
+    table_put(&d->cur, hash, (uint32_t)(++d->n));
     d->live++;
     d->bytes += klen + vlen;
     return 0;
@@ -607,9 +603,8 @@ size_t mpx__dict_set_pairs(mpx__dict *d, const mpx__dict_pair *pairs, size_t n)
                 __builtin_prefetch(&d->old.slots[pairs[i + SLOT_AHEAD].hash & (d->old.size - 1)]);
         }
         if (i + ENTRY_AHEAD < n) {
-            uint64_t h = pairs[i + ENTRY_AHEAD].hash, s = d->cur.slots[h & mask];
-            if (SLOT_HOLDS_PAIR(s) && SLOT_TAG(s) == (uint32_t)h)
-                __builtin_prefetch(entry_at(d, SLOT_POS(s) - 1), 1);
+            uint32_t s = d->cur.slots[pairs[i + ENTRY_AHEAD].hash & mask];
+            if (SLOT_HOLDS_PAIR(s)) __builtin_prefetch(entry_at(d, s - 1), 1);
         }
         const mpx__dict_pair *p = &pairs[i];
         if (set_one(d, p->hash, p->key, p->klen, p->key + p->klen, p->vlen)) return i;
@@ -618,9 +613,9 @@ size_t mpx__dict_set_pairs(mpx__dict *d, const mpx__dict_pair *pairs, size_t n)
 }
 
 /* Removes the pair an index slot holds. */
-static void remove_slot(mpx__dict *d, uint64_t *slot)
+static void remove_slot(mpx__dict *d, uint32_t *slot)
 {
-    mpx__dict_entry *e = entry_at(d, SLOT_POS(*slot) - 1);
+    mpx__dict_entry *e = entry_at(d, *slot - 1);
     d->bytes -= e->klen + e->vlen;
     entry_clear(e);
     *slot = SLOT_TOMB;

@@ -56,7 +56,7 @@ mpx__dict_entry *mpx__dict_find(mpx__dict *d, uint64_t hash, const uint8_t *key,
 /* Stores the value under the key: in place when the key is there (keeping its position), else
  * as the newest pair. Returns 0, or -1 when the dict already holds its maximum of
  * MPX_DICT_MAX_PAIRS positions (nothing is stored). */
-#define MPX_DICT_MAX_PAIRS (((size_t)1 << 31) - 1) /* so an index needs at most 2^32 slots */
+#define MPX_DICT_MAX_PAIRS (UINT32_MAX - 1)
 int mpx__dict_set(mpx__dict *d, uint64_t hash, const uint8_t *key, size_t klen, const uint8_t *val,
                   size_t vlen);
 

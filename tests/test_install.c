@@ -2,9 +2,10 @@
  * test_install.c — mpx installed like a library: `cmake --install --prefix P` gives a working
  * install at P, still working once P is moved elsewhere. A small program outside the source
  * tree is built against it twice, with pkg-config and with CMake's find_package(mpx 0.1), and
- * run with neither MPX_MPXD nor the build tree in its environment: its private manager finds
- * the mpxd installed beside the library, and no path into the build tree is compiled into the
- * library. The build tree itself is left alone, as the tests running beside this one use it.
+ * run with the build tree's mpxd out of reach (moved away, and neither MPX_MPXD nor a PATH that
+ * holds an mpxd in its environment): its private manager finds the mpxd installed beside the
+ * library. Other tests start the build tree's mpxd, so this one runs alone (RUN_SERIAL in
+ * tests/CMakeLists.txt).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "harness.h"
 
 static char dir[64];
+static char mpxd_built[512], mpxd_away[520];
 
 /* The program a user would write: a private manager, a dict and a queue. */
 static const char program[] =
@@ -81,16 +83,26 @@ static int setup(void **state)
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/mpxtest-install-XXXXXX");
     assert_non_null(mkdtemp(dir));
+    snprintf(mpxd_built, sizeof mpxd_built, "%s", mpxd_path());
+    snprintf(mpxd_away, sizeof mpxd_away, "%s.away", mpxd_built);
     unsetenv("MPX_MPXD");
     return 0;
+}
+
+/* Puts the build tree's mpxd out of reach (teardown puts it back). */
+static void hide_built_mpxd(void)
+{
+    assert_int_equal(rename(mpxd_built, mpxd_away), 0);
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    struct stat st;
+    int rc = stat(mpxd_away, &st) == 0 ? rename(mpxd_away, mpxd_built) : 0;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
+    return rc | system(cmd);
 }
 
 static void test_install_moves_and_builds_both_ways(void **state)
@@ -106,6 +118,7 @@ static void test_install_moves_and_builds_both_ways(void **state)
     write_text(path, cmakelists);
 
     run("install", "'%s' --install '%s' --prefix '%s/first'", CMAKE_COMMAND, MPX_BUILD_DIR, dir);
+    hide_built_mpxd();
     run("move", "mv '%s/first' '%s/moved'", dir, dir); /* nothing may point at the first place */
     run("installed files",
         "test -x '%s/moved/bin/mpxd' && test -f '%s/moved/include/mpx.h' && "
