@@ -269,6 +269,18 @@ int mpx__call_size(mpx_proxy *p, const char *method, size_t *out);
 int mpx__proxy_open_args(mpx_client *c, const char *name, const char *type, mpx_value **args,
                          size_t n, mpx_proxy **out);
 
+/* A slice bound as an argument: nil for MPX_SLICE_NONE, else the integer (list.c). NULL if
+ * out of memory. */
+mpx_value *mpx__bound(int64_t v);
+
+/* Reads an optional value sent as [v] or []: *out a copy of v, or NULL for []. Caller owns
+ * *out (shared_value.c). Returns 0, MPX_EPROTO or MPX_ENOMEM. */
+int mpx__opt_take(const mpx_value *opt, mpx_value **out);
+
+/* Reads a cas result [swapped, current] (current as [v] / [] when optional) into *swapped and
+ * *current (each may be NULL; *current NULL when absent). Caller owns *current. */
+int mpx__cas_result(const mpx_value *res, bool optional, bool *swapped, mpx_value **current);
+
 /* A blocking method's (block, timeout) arguments and the call's own timeout, for wait_ms (0,
  * ms, MPX_FOREVER or MPX_TIMEOUT_DEFAULT): the call waits on the client as long as on the
  * server plus the client's default, or without limit. */

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <openssl/evp.h>
+#include <math.h>
 #include <string.h>
 
 void mpx__put_u64be(uint8_t *p, uint64_t v)
@@ -422,6 +423,17 @@ int mpx__mp_skip(mpx__mp_cursor *c)
 
 /* ---- canonical encoding ------------------------------------------------------------------ */
 
+/* A number is one value whatever its encoding: a double that is a whole number within the
+ * 64-bit integers is that integer (1.0 is 1, -0.0 is 0), as Python's 1 == 1.0 and
+ * hash(1) == hash(1.0); every NaN is one canonical NaN, so that a NaN key can be found again. */
+static int canon_double(msgpack_packer *pk, double d)
+{
+    if (isnan(d)) return msgpack_pack_double(pk, NAN);
+    if (d == floor(d) && d >= -0x1p63 && d < 0x1p64)
+        return d < 0 ? msgpack_pack_int64(pk, (int64_t)d) : msgpack_pack_uint64(pk, (uint64_t)d);
+    return msgpack_pack_double(pk, d);
+}
+
 static int canon_pack(mpx__mp_cursor *c, msgpack_packer *pk, int depth)
 {
     mpx__mp_token t;
@@ -443,7 +455,7 @@ static int canon_pack(mpx__mp_cursor *c, msgpack_packer *pk, int depth)
         break;
     case MPX_MP_F32:
     case MPX_MP_F64:
-        rc = msgpack_pack_double(pk, t.d);
+        rc = canon_double(pk, t.d);
         break;
     case MPX_MP_STR:
         rc = msgpack_pack_str_with_body(pk, t.data, t.len);

@@ -234,8 +234,11 @@ static inline void mpx__copy_small(void *dst, const void *src, size_t len)
 }
 
 /* Re-encodes one msgpack object canonically through pk: integers in their shortest form,
- * float32 widened to float64, strings and bytes with their shortest headers. Two keys are
- * the same key exactly when their canonical encodings are equal. Returns 0, MPX_EPROTO or
+ * a double that is a whole number in the 64-bit integers as that integer (1.0 as 1, -0.0 as
+ * 0), other floats as float64, every NaN as one NaN, strings and bytes with their shortest
+ * headers. Two values are equal (as dict keys, list items, set members) exactly when their
+ * canonical encodings are equal: numbers by value, integers beyond 2^53 exactly, booleans
+ * apart from numbers, NaN equal to NaN. Returns 0, MPX_EPROTO or
  * MPX_ENOMEM (the packer's writes failed). */
 int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_packer *pk);
 

@@ -153,3 +153,61 @@ int mpx_dict_scan(mpx_proxy *d, uint64_t cursor, size_t count, uint64_t *next, m
     mpx_value_free(&res);
     return rc;
 }
+
+int mpx_dict_add(mpx_proxy *d, const mpx_value *key, const mpx_value *delta, mpx_value **out)
+{
+    const mpx_value *items[] = {key, delta};
+    return dict_call(d, "add", items, 2, out);
+}
+
+int mpx_dict_add_int(mpx_proxy *d, const mpx_value *key, int64_t delta, int64_t *now)
+{
+    mpx_value *dv = mpx_int(delta), *res = NULL;
+    if (!dv) return mpx__fail(MPX_ENOMEM, "out of memory");
+    const mpx_value *items[] = {key, dv};
+    int rc = dict_call(d, "add", items, 2, &res);
+    mpx_value_free(&dv);
+    if (rc == 0 && now && mpx_value_get_int(res, now))
+        rc = mpx__fail(MPX_EPROTO, "dict.add: the result is not an integer");
+    mpx_value_free(&res);
+    return rc;
+}
+
+/* [v] for a value, [] for NULL (absent). */
+static mpx_value *opt_make(const mpx_value *v)
+{
+    mpx_value *a = mpx_array(), *c = v ? mpx_value_copy(v) : NULL;
+    if (a && (!v || (c && mpx_array_push(a, &c) == 0))) return a;
+    mpx_value_free(&a);
+    mpx_value_free(&c);
+    return NULL;
+}
+
+int mpx_dict_cas(mpx_proxy *d, const mpx_value *key, const mpx_value *expected,
+                 const mpx_value *val, bool *swapped, mpx_value **current)
+{
+    mpx_value *want = opt_make(expected), *put = opt_make(val), *res = NULL;
+    const mpx_value *items[] = {key, want, put};
+    int rc =
+        want && put ? dict_call(d, "cas", items, 3, &res) : mpx__fail(MPX_ENOMEM, "out of memory");
+    if (rc == 0) rc = mpx__cas_result(res, true, swapped, current);
+    mpx_value_free(&want);
+    mpx_value_free(&put);
+    mpx_value_free(&res);
+    return rc;
+}
+
+int mpx_dict_getset(mpx_proxy *d, const mpx_value *key, const mpx_value *val, mpx_value **old)
+{
+    const mpx_value *items[] = {key, val};
+    mpx_value *res = NULL;
+    int rc = dict_call(d, "getset", items, 2, &res);
+    mpx_value *prev = NULL;
+    if (rc == 0) rc = mpx__opt_take(res, &prev);
+    if (rc == 0 && old)
+        *old = prev;
+    else
+        mpx_value_free(&prev);
+    mpx_value_free(&res);
+    return rc;
+}

@@ -41,7 +41,8 @@ const char *mpx_err_name(int code)
 bool mpx_err_is_remote(int code)
 {
     return (code <= MPX_EKEY && code >= MPX_ETOOBIG) || code == MPX_EFULL || code == MPX_EEMPTY ||
-           code == MPX_ENOTHELD || code == MPX_EBROKEN || code == MPX_EMEMLIMIT;
+           code == MPX_ENOTHELD || code == MPX_EBROKEN || code == MPX_EMEMLIMIT ||
+           code == MPX_EATTR || code == MPX_EOVERFLOW;
 }
 
 const char *mpx_last_error(void)

@@ -202,6 +202,12 @@ void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg)
     mpx__parked_drop(s, p);
 }
 
+void mpx__waitq_fail_all(mpx__server *s, mpx__waitq *q, int code, const char *msg)
+{
+    while (q->head)
+        mpx__parked_fail(s, q->head, code, msg);
+}
+
 bool mpx__blocked_cancel(mpx__server *s, mpx__session *sess, uint64_t req_id)
 {
     for (mpx__parked *p = sess->parked; p; p = p->s_next) {

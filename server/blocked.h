@@ -64,6 +64,9 @@ void mpx__parked_fail(mpx__server *s, mpx__parked *p, int code, const char *msg)
 /* Frees a parked call without answering it (its peer is gone, or gave up on it). */
 void mpx__parked_drop(mpx__server *s, mpx__parked *p);
 
+/* Answers every call parked on q with an error (its object is being deleted). */
+void mpx__waitq_fail_all(mpx__server *s, mpx__waitq *q, int code, const char *msg);
+
 /* Cancels sess's parked call req_id (the manager's cancel method): the type's cancel hook, or
  * a drop. Returns whether there was one. */
 bool mpx__blocked_cancel(mpx__server *s, mpx__session *sess, uint64_t req_id);

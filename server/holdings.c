@@ -58,11 +58,11 @@ void mpx__holdings_give_back(mpx__server *s, mpx__session *sess)
     mpx__owned *o, *tmp;
     HASH_ITER(hh, sess->owned, o, tmp)
     {
-        mpx__obj *obj = mpx__registry_find(&s->reg, o->id);
+        mpx__obj *obj = mpx__registry_find_any(&s->reg, o->id); /* deleted ones too */
         HASH_DEL(sess->owned, o);
         if (obj) {
-            obj->type->session_lost(s, obj, sess, o->count);
-            if (obj->type->wake) obj->type->wake(s, obj);
+            if (obj->state) obj->type->session_lost(s, obj, sess, o->count);
+            if (obj->state && obj->type->wake) obj->type->wake(s, obj);
             for (uint64_t i = 0; i < o->count; i++)
                 mpx__registry_unhold(&s->reg, obj);
         }

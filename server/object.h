@@ -94,6 +94,15 @@ struct mpx__type {
      * over; result is the result's msgpack bytes. The wake hook runs right after. */
     void (*undo)(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
                  size_t len);
+    /* The object is being deleted: answer every call parked on it with code and msg
+     * (mpx__waitq_fail_all). NULL for a type that never parks. */
+    void (*fail_parked)(mpx__server *s, mpx__obj *obj, int code, const char *msg);
+    /* Its size in the manager's listing: items held, or calls waiting for a synchronisation
+     * object. */
+    uint64_t (*size)(const void *state);
+    /* A deleted object of this type keeps its state until its last reference goes (a lock,
+     * which a condition on it still uses); other types' state is freed at deletion. */
+    bool keeps_state_deleted;
     const mpx__method *methods;
     size_t n_methods;
 };
@@ -124,6 +133,10 @@ void mpx__pack_bool(msgpack_packer *pk, bool b);
 /* Reads argument i as an unsigned integer. Returns 0, or MPX_ETYPE with the message set. */
 int mpx__arg_uint(mpx__req *req, uint32_t i, const char *what, uint64_t *v);
 
+/* Reads argument i as a signed 64-bit integer. Returns 0, MPX_ETYPE (not an integer) or
+ * MPX_EINDEX (beyond the signed range), with the message set. */
+int mpx__arg_int(mpx__req *req, uint32_t i, const char *what, int64_t *v);
+
 /* A short printable rendering of one msgpack object, for error messages: strings quoted and
  * truncated, numbers as numbers, containers by kind. Always NUL-terminates out. */
 void mpx__repr(const mpx__span *s, char *out, size_t outlen);
@@ -143,6 +156,11 @@ const mpx__method *mpx__type_method(const mpx__type *t, const char *name, size_t
 /* The object type named name[0..len), or NULL (types.c). */
 const mpx__type *mpx__type_find(const char *name, size_t len);
 
+/* The types mpxd serves, by index 0..MPX__N_TYPES-1 (for counts by type). */
+#define MPX__N_TYPES 24
+size_t mpx__type_index(const mpx__type *t);
+const mpx__type *mpx__type_at(size_t i); /* NULL past the last */
+
 extern const mpx__type mpx__type_manager;
 extern const mpx__type mpx__type_dict;
 extern const mpx__type mpx__type_value;
@@ -155,5 +173,10 @@ extern const mpx__type mpx__type_semaphore;
 extern const mpx__type mpx__type_bounded_semaphore;
 extern const mpx__type mpx__type_barrier;
 extern const mpx__type mpx__type_condition;
+extern const mpx__type mpx__type_list;
+extern const mpx__type mpx__type_set;
+extern const mpx__type mpx__type_namespace;
+extern const mpx__type mpx__type_typed_value;
+extern const mpx__type mpx__type_array;
 
 #endif

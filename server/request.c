@@ -27,6 +27,16 @@ int mpx__arg_uint(mpx__req *req, uint32_t i, const char *what, uint64_t *v)
     return 0;
 }
 
+int mpx__arg_int(mpx__req *req, uint32_t i, const char *what, int64_t *v)
+{
+    mpx__mp_cursor c;
+    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
+    int rc = mpx__mp_int(&c, v);
+    if (rc == MPX_ETYPE) return mpx__req_fail(req, MPX_ETYPE, "%s must be an integer", what);
+    if (rc) return mpx__req_fail(req, MPX_EINDEX, "%s does not fit in 64 bits", what);
+    return 0;
+}
+
 int mpx__memory_check(mpx__req *req)
 {
     mpx__server *s = req->server;

@@ -151,6 +151,19 @@ static int barrier_create(mpx__req *req, void **state)
     return 0;
 }
 
+/* Deleted: every call parked on it is answered with the error. */
+static void barrier_fail_parked(mpx__server *s, mpx__obj *obj, int code, const char *msg)
+{
+    barrier *st = obj->state;
+    mpx__waitq_fail_all(s, &st->waiters, code, msg);
+}
+
+static uint64_t barrier_size(const void *state)
+{
+    const barrier *st = state;
+    return st->waiters.n;
+}
+
 static const mpx__method barrier_methods[] = {
     {.name = "wait", .fn = m_wait, .min_args = 0, .max_args = 1},
     {.name = "reset", .fn = m_reset, .min_args = 0, .max_args = 0},
@@ -165,6 +178,8 @@ const mpx__type mpx__type_barrier = {
     .create = barrier_create,
     .destroy = mpx__xfree,
     .timeout = barrier_timeout,
+    .fail_parked = barrier_fail_parked,
+    .size = barrier_size,
     .cancel = barrier_cancel,
     .wake = barrier_wake,
     .session_lost = barrier_session_lost,

@@ -169,6 +169,19 @@ static int cond_create(mpx__req *req, void **state)
     return 0;
 }
 
+/* Deleted: every call parked on it is answered with the error. */
+static void condition_fail_parked(mpx__server *s, mpx__obj *obj, int code, const char *msg)
+{
+    condition *st = obj->state;
+    mpx__waitq_fail_all(s, &st->waiters, code, msg);
+}
+
+static uint64_t condition_size(const void *state)
+{
+    const condition *st = state;
+    return st->waiters.n;
+}
+
 static const mpx__method cond_methods[] = {
     {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 3},
     {.name = "release", .fn = m_release, .min_args = 0, .max_args = 1},
@@ -183,6 +196,8 @@ const mpx__type mpx__type_condition = {
     .create = cond_create,
     .destroy = cond_free,
     .timeout = cond_timeout,
+    .fail_parked = condition_fail_parked,
+    .size = condition_size,
     .wake = cond_wake,
     .methods = cond_methods,
     .n_methods = sizeof cond_methods / sizeof cond_methods[0],

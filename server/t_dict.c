@@ -2,8 +2,10 @@
  * t_dict.c — the dict type's methods: a map of msgpack keys to msgpack values, in insertion
  * order, on the storage of dict.c.
  *
- * Keys are stored in their canonical encoding (codec.h), so that one key sent in different
- * msgpack forms is one key; values are stored exactly as they arrived. The calls that answer
+ * Keys are stored in their canonical encoding (seq.h), so that one key sent in different
+ * msgpack forms is one key (1 and 1.0 too); values are stored exactly as they arrived. add,
+ * cas and getset read and change one entry in one call: atomic, as the loop runs each call
+ * whole. The calls that answer
  * with the whole dict (keys, values, items, copy) cost in proportion to it by nature: they are
  * refused with MPX_ETOOBIG when the answer would not fit in one message, and scan walks a dict
  * of any size a batch at a time.
@@ -13,29 +15,9 @@
 #include "alloc.h"
 #include "dict.h"
 #include "object.h"
+#include "seq.h"
 
 /* ================================ dict methods ============================================ */
-
-static mpx__buf key_buf; /* one thread: the canonical form of the key being looked up */
-
-/* The canonical form of a key argument, and its hash. */
-static int dict_key(mpx__req *req, const mpx__span *arg, mpx__span *key, uint64_t *hash)
-{
-    *key = (mpx__span){0};
-    *hash = 0;
-    if (mpx__mp_is_canonical(arg->p, arg->len)) { /* most keys: short strings and ints */
-        *key = *arg;
-    } else {
-        msgpack_packer pk;
-        key_buf.size = 0;
-        msgpack_packer_init(&pk, &key_buf, mpx__buf_write);
-        int rc = mpx__mp_canonical(arg->p, arg->len, &pk);
-        if (rc) return mpx__req_fail(req, rc, "bad key");
-        *key = (mpx__span){(const uint8_t *)key_buf.data, key_buf.size};
-    }
-    *hash = mpx__dict_hash(key->p, key->len);
-    return 0;
-}
 
 static int key_error(mpx__req *req, const mpx__span *key)
 {
@@ -48,7 +30,7 @@ static mpx__dict_entry *find_arg(mpx__req *req, const mpx__span *arg, int *rc)
 {
     mpx__span key;
     uint64_t hash;
-    *rc = dict_key(req, arg, &key, &hash);
+    *rc = mpx__key(req, arg, &key, &hash);
     return *rc ? NULL : mpx__dict_find(req->obj->state, hash, key.p, key.len);
 }
 
@@ -67,7 +49,7 @@ static int m_set(mpx__req *req)
 {
     mpx__span key;
     uint64_t hash;
-    int rc = dict_key(req, &req->argv[0], &key, &hash);
+    int rc = mpx__key(req, &req->argv[0], &key, &hash);
     if (rc) return rc;
     if (mpx__dict_set(req->obj->state, hash, key.p, key.len, req->argv[1].p, req->argv[1].len))
         return dict_full(req);
@@ -88,7 +70,7 @@ static int m_delete(mpx__req *req)
 {
     mpx__span key;
     uint64_t hash;
-    int rc = dict_key(req, &req->argv[0], &key, &hash);
+    int rc = mpx__key(req, &req->argv[0], &key, &hash);
     if (rc) return rc;
     if (!mpx__dict_remove(req->obj->state, hash, key.p, key.len))
         return key_error(req, &req->argv[0]);
@@ -284,7 +266,7 @@ static int store_recs(mpx__req *req, mpx__dict *d, const mpx__dict_pair *recs, s
         }
         mpx__span k = {recs[i].key, recs[i].klen}, key;
         uint64_t hash;
-        int rc = dict_key(req, &k, &key, &hash);
+        int rc = mpx__key(req, &k, &key, &hash);
         if (rc) return rc;
         if (mpx__dict_set(d, hash, key.p, key.len, recs[i].key + recs[i].klen, recs[i].vlen))
             return dict_full(req);
@@ -320,7 +302,7 @@ static int m_pop(mpx__req *req)
     mpx__span key;
     uint64_t hash;
     mpx__dict *d = req->obj->state;
-    int rc = dict_key(req, &req->argv[0], &key, &hash);
+    int rc = mpx__key(req, &req->argv[0], &key, &hash);
     if (rc) return rc;
     const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
     if (!e) {
@@ -349,7 +331,7 @@ static int m_setdefault(mpx__req *req)
     static const uint8_t nil = 0xc0;
     mpx__span key;
     uint64_t hash;
-    int rc = dict_key(req, &req->argv[0], &key, &hash);
+    int rc = mpx__key(req, &req->argv[0], &key, &hash);
     if (rc) return rc;
     const mpx__dict_entry *e = mpx__dict_find(req->obj->state, hash, key.p, key.len);
     if (e) return reply_value(req, e);
@@ -365,6 +347,88 @@ static int m_clear(mpx__req *req)
     return mpx__reply_nil(req);
 }
 
+static mpx__buf rmw_buf; /* one thread: the new value add() stores */
+
+/* add(key, delta) -> the new value: a missing entry starts at 0. */
+static int m_add(mpx__req *req)
+{
+    mpx__span key;
+    uint64_t hash;
+    mpx__dict *d = req->obj->state;
+    int rc = mpx__key(req, &req->argv[0], &key, &hash);
+    if (rc) return rc;
+    const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
+    mpx__span cur = e ? (mpx__span){mpx__dict_value(e), e->vlen} : (mpx__span){0};
+    if ((rc = mpx__num_add(req, e ? &cur : NULL, &req->argv[1], &rmw_buf))) return rc;
+    if (mpx__dict_set(d, hash, key.p, key.len, (const uint8_t *)rmw_buf.data, rmw_buf.size))
+        return dict_full(req);
+    return mpx__reply_raw(req, rmw_buf.data, rmw_buf.size);
+}
+
+/* Reads an optional value given as [v] (present) or [] (absent). */
+static int opt_arg(mpx__req *req, uint32_t i, const char *what, mpx__span *v, bool *present)
+{
+    mpx__mp_cursor c;
+    uint32_t n;
+    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_array(&c, &n) || n > 1)
+        return mpx__req_fail(req, MPX_ETYPE, "%s must be [value], or [] for absent", what);
+    *present = n == 1;
+    if (n == 1) *v = (mpx__span){c.p, (size_t)(c.end - c.p)};
+    return 0;
+}
+
+/* Packs an optional value as [v] or []. */
+static void reply_opt(mpx__req *req, const mpx__dict_entry *e)
+{
+    msgpack_pack_array(req->out, e ? 1 : 0);
+    if (e) reply_value(req, e);
+}
+
+/* cas(key, expected, new) -> [swapped, current]: expected and current are [value], or [] for
+ * an absent entry; new is [value], or [] to delete the entry. */
+static int m_cas(mpx__req *req)
+{
+    static mpx__buf want_buf;
+    mpx__span key, want = {0}, want_canon = {0}, val = {0};
+    bool want_present = false, val_present = false;
+    uint64_t hash;
+    mpx__dict *d = req->obj->state;
+    int rc = opt_arg(req, 1, "expected", &want, &want_present);
+    if (rc == 0) rc = opt_arg(req, 2, "new", &val, &val_present);
+    if (rc == 0 && want_present) rc = mpx__canon(req, &want, &want_buf, &want_canon);
+    if (rc == 0) rc = mpx__key(req, &req->argv[0], &key, &hash);
+    if (rc) return rc;
+    const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
+    bool match =
+        e ? want_present && mpx__equal(&want_canon, mpx__dict_value(e), e->vlen) : !want_present;
+    msgpack_pack_array(req->out, 2);
+    mpx__pack_bool(req->out, match);
+    if (!match) return reply_opt(req, e), 0;
+    if (!val_present) {
+        if (e) mpx__dict_remove(d, hash, key.p, key.len);
+        return msgpack_pack_array(req->out, 0), 0;
+    }
+    if (mpx__dict_set(d, hash, key.p, key.len, val.p, val.len)) return dict_full(req);
+    msgpack_pack_array(req->out, 1);
+    return mpx__reply_raw(req, val.p, val.len);
+}
+
+/* getset(key, value) -> the previous value as [value], or [] if there was none. */
+static int m_getset(mpx__req *req)
+{
+    mpx__span key;
+    uint64_t hash;
+    mpx__dict *d = req->obj->state;
+    int rc = mpx__key(req, &req->argv[0], &key, &hash);
+    if (rc) return rc;
+    const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
+    reply_opt(req, e); /* packed before the entry changes */
+    if (mpx__dict_set(d, hash, key.p, key.len, req->argv[1].p, req->argv[1].len))
+        return dict_full(req);
+    return 0;
+}
+
 static int dict_create(mpx__req *req, void **state)
 {
     if (req->argc) return mpx__req_fail(req, MPX_EARGS, "a dict takes no creation arguments");
@@ -375,6 +439,11 @@ static int dict_create(mpx__req *req, void **state)
 static void dict_destroy(void *state)
 {
     mpx__dict_free(state);
+}
+
+static uint64_t dict_size(const void *state)
+{
+    return mpx__dict_len(state);
 }
 
 static const mpx__method dict_methods[] = {
@@ -398,12 +467,16 @@ static const mpx__method dict_methods[] = {
     {.name = "setdefault", .fn = m_setdefault, .min_args = 1, .max_args = 2, .grows = true},
     {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
     {.name = "copy", .fn = m_copy, .min_args = 0, .max_args = 0},
+    {.name = "add", .fn = m_add, .min_args = 2, .max_args = 2, .grows = true},
+    {.name = "cas", .fn = m_cas, .min_args = 3, .max_args = 3, .grows = true},
+    {.name = "getset", .fn = m_getset, .min_args = 2, .max_args = 2, .grows = true},
 };
 
 const mpx__type mpx__type_dict = {
     .name = "dict",
     .create = dict_create,
     .destroy = dict_destroy,
+    .size = dict_size,
     .methods = dict_methods,
     .n_methods = sizeof dict_methods / sizeof dict_methods[0],
 };

@@ -65,6 +65,19 @@ static int event_create(mpx__req *req, void **state)
     return 0;
 }
 
+/* Deleted: every call parked on it is answered with the error. */
+static void event_fail_parked(mpx__server *s, mpx__obj *obj, int code, const char *msg)
+{
+    event *st = obj->state;
+    mpx__waitq_fail_all(s, &st->waiters, code, msg);
+}
+
+static uint64_t event_size(const void *state)
+{
+    const event *st = state;
+    return st->waiters.n;
+}
+
 static const mpx__method event_methods[] = {
     {.name = "set", .fn = m_set, .min_args = 0, .max_args = 0},
     {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
@@ -77,6 +90,8 @@ const mpx__type mpx__type_event = {
     .create = event_create,
     .destroy = mpx__xfree,
     .timeout = event_timeout,
+    .fail_parked = event_fail_parked,
+    .size = event_size,
     .wake = event_wake,
     .methods = event_methods,
     .n_methods = sizeof event_methods / sizeof event_methods[0],

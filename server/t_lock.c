@@ -214,6 +214,19 @@ static int rlock_create(mpx__req *req, void **state)
     return lock_create_common(req, state, true);
 }
 
+/* Deleted: every call parked on it is answered with the error. */
+static void lock_fail_parked(mpx__server *s, mpx__obj *obj, int code, const char *msg)
+{
+    lock *st = obj->state;
+    mpx__waitq_fail_all(s, &st->waiters, code, msg);
+}
+
+static uint64_t lock_size(const void *state)
+{
+    const lock *st = state;
+    return st->waiters.n;
+}
+
 static const mpx__method lock_methods[] = {
     {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 3},
     {.name = "release", .fn = m_release, .min_args = 0, .max_args = 1},
@@ -225,6 +238,7 @@ static const mpx__method lock_methods[] = {
     {                                                                                              \
         .name = NAME, .create = CREATE, .destroy = mpx__xfree, .timeout = lock_timeout,            \
         .wake = lock_wake, .session_lost = lock_session_lost, .methods = lock_methods,             \
+        .fail_parked = lock_fail_parked, .size = lock_size, .keeps_state_deleted = true,           \
         .n_methods = sizeof lock_methods / sizeof lock_methods[0],                                 \
     }
 

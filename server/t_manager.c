@@ -1,6 +1,7 @@
 /*
- * t_manager.c — the manager, object 0: opening, creating, attaching and releasing objects,
- * cancelling a parked call, ping, the counters, and the debug methods of mpxd --debug.
+ * t_manager.c — the manager, object 0: opening, creating, attaching, releasing, deleting and
+ * listing objects, cancelling a parked call, ping, the counters, and the debug methods of mpxd
+ * --debug.
  */
 #include <stdio.h>
 #include <string.h>
@@ -147,6 +148,107 @@ static int m_cancel(mpx__req *req)
     return mpx__reply_bool(req, mpx__blocked_cancel(req->server, req->session, id));
 }
 
+/* The object deleted by the last delete(), whose parked calls the manager's wake hook
+ * answers once delete's own reply is sent (a handler must not answer other calls). Held. */
+static mpx__obj *deleting;
+
+/* delete(name or id): the object is deleted at once. Its name is free for a new object of any
+ * type; proxies to it get MPX_ENOOBJ; calls parked on it are answered with MPX_ENOOBJ. */
+static int m_delete(mpx__req *req)
+{
+    mpx__registry *reg = &req->server->reg;
+    mpx__mp_cursor c;
+    const char *name;
+    uint32_t len;
+    uint64_t id = 0;
+    mpx__obj *obj;
+    mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
+    if (mpx__mp_str(&c, &name, &len) == 0)
+        obj = mpx__registry_find_name(reg, name, len);
+    else if (mpx__mp_uint(&c, &id) == 0)
+        obj = id ? mpx__registry_find(reg, id) : NULL;
+    else
+        return mpx__req_fail(req, MPX_ETYPE, "delete() takes an object's name or id");
+    if (!obj) {
+        char repr[96];
+        mpx__repr(&req->argv[0], repr, sizeof repr);
+        return mpx__req_fail(req, MPX_ENOOBJ, "no object %s", repr);
+    }
+    mpx__registry_hold(obj);
+    mpx__registry_delete(reg, obj);
+    deleting = obj;
+    return mpx__reply_nil(req);
+}
+
+static void manager_wake(mpx__server *s, mpx__obj *manager)
+{
+    (void)manager;
+    mpx__obj *obj = deleting;
+    if (!obj) return;
+    deleting = NULL;
+    if (obj->type->fail_parked)
+        obj->type->fail_parked(s, obj, MPX_ENOOBJ, "no such object: it was deleted");
+    mpx__registry_drop_state(obj);
+    mpx__registry_unhold(&s->reg, obj);
+}
+
+/* objects(cursor, count [, prefix]) -> [next cursor, [[id, name or nil, type, size, refs],
+ * ...]]: a batch of the objects, as dict.scan walks a dict (registry.h); with a prefix, only
+ * the named objects whose name starts with it. */
+#define OBJECTS_MAX 1000
+
+typedef struct {
+    mpx__req *req;
+    const char *prefix;
+    uint32_t prefix_len;
+    size_t n;
+    mpx__buf rows;
+    msgpack_packer pk;
+} listing;
+
+static void list_one(mpx__obj *obj, void *arg)
+{
+    listing *l = arg;
+    if (l->prefix_len && (!obj->name || strncmp(obj->name, l->prefix, l->prefix_len) != 0)) return;
+    msgpack_pack_array(&l->pk, 5);
+    msgpack_pack_uint64(&l->pk, obj->id);
+    if (obj->name)
+        msgpack_pack_str_with_body(&l->pk, obj->name, strlen(obj->name));
+    else
+        msgpack_pack_nil(&l->pk);
+    msgpack_pack_str_with_body(&l->pk, obj->type->name, strlen(obj->type->name));
+    msgpack_pack_uint64(&l->pk, obj->type->size ? obj->type->size(obj->state) : 0);
+    msgpack_pack_uint64(&l->pk, obj->refs);
+    l->n++;
+}
+
+static int m_objects(mpx__req *req)
+{
+    static listing l; /* one thread: its row buffer is reused */
+    uint64_t cursor, count;
+    int rc = mpx__arg_uint(req, 0, "the cursor", &cursor);
+    if (rc == 0) rc = mpx__arg_uint(req, 1, "count", &count);
+    if (rc) return rc;
+    if (count == 0) return mpx__req_fail(req, MPX_EVALUE, "count must be 1 or more");
+    l.req = req;
+    l.prefix_len = 0;
+    if (req->argc > 2) {
+        mpx__mp_cursor c;
+        mpx__mp_init(&c, req->argv[2].p, req->argv[2].len);
+        if (mpx__mp_str(&c, &l.prefix, &l.prefix_len))
+            return mpx__req_fail(req, MPX_ETYPE, "the prefix must be a string");
+    }
+    l.n = 0;
+    l.rows.size = 0;
+    msgpack_packer_init(&l.pk, &l.rows, mpx__buf_write);
+    uint64_t next = mpx__registry_scan(&req->server->reg, cursor,
+                                       count < OBJECTS_MAX ? count : OBJECTS_MAX, list_one, &l);
+    msgpack_pack_array(req->out, 2);
+    msgpack_pack_uint64(req->out, next);
+    msgpack_pack_array(req->out, (uint32_t)l.n);
+    return mpx__reply_raw(req, l.rows.data, l.rows.size);
+}
+
 static int m_ping(mpx__req *req)
 {
     return mpx__reply_nil(req);
@@ -161,7 +263,8 @@ static int m_stats(mpx__req *req)
         uint64_t value;
     } counters[] = {
         {"sessions", s->n_sessions},
-        {"objects", s->reg.n_objects},
+        {"objects", s->reg.n_objects - s->reg.n_deleted},
+        {"deleted_held", s->reg.n_deleted},
         {"parked", s->n_parked},
         {"calls", st->calls},
         {"auth_failures", st->auth_failures},
@@ -180,10 +283,20 @@ static int m_stats(mpx__req *req)
         {"max_message", s->cfg.max_message},
     };
     size_t n = sizeof counters / sizeof *counters;
-    msgpack_pack_map(req->out, n);
+    msgpack_pack_map(req->out, n + 1);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_str_with_body(req->out, counters[i].name, strlen(counters[i].name));
         msgpack_pack_uint64(req->out, counters[i].value);
+    }
+    size_t types = 0;
+    while (mpx__type_at(types))
+        types++;
+    msgpack_pack_str_with_body(req->out, "objects_by_type", 15);
+    msgpack_pack_map(req->out, types);
+    for (size_t i = 0; i < types; i++) {
+        const char *name = mpx__type_at(i)->name;
+        msgpack_pack_str_with_body(req->out, name, strlen(name));
+        msgpack_pack_uint64(req->out, s->reg.by_type[i]);
     }
     return 0;
 }
@@ -210,6 +323,8 @@ static const mpx__method manager_methods[] = {
     {.name = "attach", .fn = m_attach, .min_args = 1, .max_args = 1},
     {.name = "release", .fn = m_release, .min_args = 1, .max_args = 1},
     {.name = "cancel", .fn = m_cancel, .min_args = 1, .max_args = 1},
+    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1},
+    {.name = "objects", .fn = m_objects, .min_args = 2, .max_args = 3},
     {.name = "ping", .fn = m_ping, .min_args = 0, .max_args = 0},
     {.name = "stats", .fn = m_stats, .min_args = 0, .max_args = 0},
     {.name = "debug_sleep", .fn = m_debug_sleep, .min_args = 1, .max_args = 1},
@@ -217,6 +332,7 @@ static const mpx__method manager_methods[] = {
 
 const mpx__type mpx__type_manager = {
     .name = "manager",
+    .wake = manager_wake,
     .methods = manager_methods,
     .n_methods = sizeof manager_methods / sizeof manager_methods[0],
 };

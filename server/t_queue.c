@@ -385,6 +385,21 @@ static int joinable_create(mpx__req *req, void **state)
         .name = "full", .fn = m_full, .min_args = 0, .max_args = 0                                 \
     }
 
+/* Deleted: every call parked on it is answered with the error. */
+static void queue_fail_parked(mpx__server *s, mpx__obj *obj, int code, const char *msg)
+{
+    queue *st = obj->state;
+    mpx__waitq_fail_all(s, &st->getters, code, msg);
+    mpx__waitq_fail_all(s, &st->putters, code, msg);
+    mpx__waitq_fail_all(s, &st->joiners, code, msg);
+}
+
+static uint64_t queue_size(const void *state)
+{
+    const queue *st = state;
+    return st->count;
+}
+
 static const mpx__method queue_methods[] = {QUEUE_METHODS};
 
 static const mpx__method joinable_methods[] = {
@@ -398,6 +413,7 @@ static const mpx__method joinable_methods[] = {
     {                                                                                              \
         .name = NAME, .create = CREATE, .destroy = queue_free, .wake = queue_wake,                 \
         .timeout = queue_timeout, .undo = queue_undo, .methods = METHODS,                          \
+        .fail_parked = queue_fail_parked, .size = queue_size,                                      \
         .n_methods = sizeof METHODS / sizeof METHODS[0],                                           \
     }
 

@@ -157,6 +157,19 @@ static int bounded_create(mpx__req *req, void **state)
     return semaphore_create_common(req, state, true);
 }
 
+/* Deleted: every call parked on it is answered with the error. */
+static void semaphore_fail_parked(mpx__server *s, mpx__obj *obj, int code, const char *msg)
+{
+    semaphore *st = obj->state;
+    mpx__waitq_fail_all(s, &st->waiters, code, msg);
+}
+
+static uint64_t semaphore_size(const void *state)
+{
+    const semaphore *st = state;
+    return st->waiters.n;
+}
+
 static const mpx__method semaphore_methods[] = {
     {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 2, .undo = true},
     {.name = "release", .fn = m_release, .min_args = 0, .max_args = 1},
@@ -167,7 +180,8 @@ static const mpx__method semaphore_methods[] = {
 #define SEMAPHORE_TYPE(NAME, CREATE)                                                               \
     {                                                                                              \
         .name = NAME, .create = CREATE, .destroy = mpx__xfree, .timeout = semaphore_timeout,       \
-        .wake = semaphore_wake, .session_lost = semaphore_session_lost, .undo = semaphore_undo,    \
+        .fail_parked = semaphore_fail_parked, .size = semaphore_size, .wake = semaphore_wake,      \
+        .session_lost = semaphore_session_lost, .undo = semaphore_undo,                            \
         .methods = semaphore_methods,                                                              \
         .n_methods = sizeof semaphore_methods / sizeof semaphore_methods[0],                       \
     }

@@ -53,6 +53,12 @@ static int value_create(mpx__req *req, void **state)
     return 0;
 }
 
+static uint64_t value_size(const void *state)
+{
+    (void)state;
+    return 1;
+}
+
 static const mpx__method value_methods[] = {
     {.name = "get", .fn = m_get, .min_args = 0, .max_args = 0},
     {.name = "set", .fn = m_set, .min_args = 1, .max_args = 1, .grows = true},
@@ -62,6 +68,7 @@ const mpx__type mpx__type_value = {
     .name = "value",
     .create = value_create,
     .destroy = value_free,
+    .size = value_size,
     .methods = value_methods,
     .n_methods = sizeof value_methods / sizeof value_methods[0],
 };

@@ -2,6 +2,7 @@
  * test_dict.c — every dict method, its results and its errors, against a real mpxd; plus
  * named and anonymous objects, and the generic and raw call paths.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,22 +154,121 @@ static void test_get_default(void **state)
     mpx_value_free(&dflt);
 }
 
+/* Whether d holds key (its own encoding of the key, any equal one). */
+static bool has(mpx_proxy *d, mpx_value *key)
+{
+    bool found = false;
+    assert_ok(mpx_dict_contains(d, key, &found));
+    mpx_value_free(&key);
+    return found;
+}
+
 static void test_keys_are_canonical(void **state)
 {
     mpx_proxy *d = *state;
-    /* 5 as an int64 and as a uint64 are one key; 5.0 is another. */
+    /* numbers are one key by value, whatever their encoding: 5, 5u and 5.0 */
     mpx_value *i5 = mpx_int(5), *u5 = mpx_uint(5), *f5 = mpx_double(5.0), *v = NULL;
     mpx_value *one = mpx_str("one"), *two = mpx_str("two");
     assert_ok(mpx_dict_set(d, i5, one));
     assert_ok(mpx_dict_get(d, u5, &v));
     assert_true(mpx_value_equal(v, one));
     mpx_value_free(&v);
-    assert_code(mpx_dict_get(d, f5, &v), MPX_EKEY);
+    assert_ok(mpx_dict_get(d, f5, &v));
+    assert_true(mpx_value_equal(v, one));
+    mpx_value_free(&v);
     assert_ok(mpx_dict_set(d, f5, two));
-    assert_int_equal(dict_len(d), 2);
+    assert_int_equal(dict_len(d), 1);
     mpx_value *items[] = {i5, u5, f5, one, two};
     for (size_t i = 0; i < 5; i++)
         mpx_value_free(&items[i]);
+}
+
+static void test_equality_rule(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *t = mpx_str("x");
+    assert_ok(mpx_dict_set(d, t, t)); /* "x" */
+    mpx_value *keys[] = {mpx_double(-0.0),
+                         mpx_double(0.5),
+                         mpx_bool(true),
+                         mpx_double(NAN),
+                         mpx_uint(9007199254740993ull),
+                         mpx_double(1e300)};
+    for (size_t i = 0; i < 6; i++)
+        assert_ok(mpx_dict_set(d, keys[i], t));
+    assert_true(has(d, mpx_int(0)));  /* -0.0 is 0 */
+    assert_false(has(d, mpx_int(1))); /* true is not 1 */
+    assert_false(has(d, mpx_double(1.0)));
+    assert_true(has(d, mpx_bool(true)));
+    assert_true(has(d, mpx_double(NAN))); /* a NaN key is found again */
+    assert_true(has(d, mpx_double(0.5)));
+    assert_false(has(d, mpx_double(9007199254740992.0))); /* 2^53 + 1 is not 2^53 */
+    assert_true(has(d, mpx_uint(9007199254740993ull)));
+    assert_true(has(d, mpx_double(1e300))); /* beyond 64 bits: a float key */
+    assert_int_equal(dict_len(d), 7);
+    /* keys come back canonical: -0.0 as the integer 0 */
+    mpx_value *k = NULL;
+    assert_ok(mpx_dict_keys(d, &k));
+    assert_int_equal(mpx_value_type(mpx_value_at(k, 1)), MPX_UINT);
+    mpx_value_free(&k);
+    for (size_t i = 0; i < 6; i++)
+        mpx_value_free(&keys[i]);
+    mpx_value_free(&t);
+}
+
+static void test_add_cas_getset(void **state)
+{
+    mpx_proxy *d = *state;
+    mpx_value *k = mpx_str("n"), *s = mpx_str("s"), *v = NULL, *x = NULL;
+    int64_t now = 0;
+    assert_ok(mpx_dict_add_int(d, k, 5, &now)); /* a missing entry starts at 0 */
+    assert_int_equal(now, 5);
+    assert_ok(mpx_dict_add_int(d, k, -7, &now));
+    assert_int_equal(now, -2);
+    mpx_value *half = mpx_double(0.5), *max = mpx_uint(UINT64_MAX), *t = mpx_bool(true);
+    assert_ok(mpx_dict_add(d, k, half, &v)); /* a double if either is one */
+    double dv;
+    assert_ok(mpx_value_get_double(v, &dv));
+    assert_true(dv == -1.5);
+    mpx_value_free(&v);
+    assert_ok(mpx_dict_set(d, k, max));
+    assert_code(mpx_dict_add_int(d, k, 1, &now), MPX_EOVERFLOW); /* unchanged */
+    assert_ok(mpx_dict_get(d, k, &v));
+    assert_true(mpx_value_equal(v, max));
+    mpx_value_free(&v);
+    assert_ok(mpx_dict_set(d, s, s));
+    assert_code(mpx_dict_add_int(d, s, 1, &now), MPX_ETYPE);
+    assert_code(mpx_dict_add(d, k, t, NULL), MPX_ETYPE); /* true is not a number */
+
+    /* cas: absent is NULL on both sides */
+    mpx_value *c = mpx_str("c"), *one = mpx_int(1), *two = mpx_double(2.0);
+    bool swapped = false;
+    assert_ok(mpx_dict_cas(d, c, one, two, &swapped, &x));
+    assert_false(swapped);
+    assert_null(x); /* still absent */
+    assert_ok(mpx_dict_cas(d, c, NULL, one, &swapped, &x));
+    assert_true(swapped);
+    assert_true(mpx_value_equal(x, one));
+    mpx_value_free(&x);
+    mpx_value *one_f = mpx_double(1.0);
+    assert_ok(mpx_dict_cas(d, c, one_f, two, &swapped, NULL)); /* 1.0 == 1 */
+    assert_true(swapped);
+    assert_ok(mpx_dict_cas(d, c, two, NULL, &swapped, &x)); /* swap to absent: deleted */
+    assert_true(swapped);
+    assert_null(x);
+    bool in = true;
+    assert_ok(mpx_dict_contains(d, c, &in));
+    assert_false(in);
+
+    /* getset */
+    assert_ok(mpx_dict_getset(d, c, one, &x));
+    assert_null(x);
+    assert_ok(mpx_dict_getset(d, c, two, &x));
+    assert_true(mpx_value_equal(x, one));
+    mpx_value_free(&x);
+    mpx_value *all[] = {k, s, half, max, t, c, one, two, one_f};
+    for (size_t i = 0; i < 9; i++)
+        mpx_value_free(&all[i]);
 }
 
 static void test_delete(void **state)
@@ -825,6 +925,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_get_missing_is_key_error, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_get_default, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_keys_are_canonical, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_equality_rule, dict_setup, dict_teardown),
+        cmocka_unit_test_setup_teardown(test_add_cas_getset, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_delete, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_contains_and_len, dict_setup, dict_teardown),
         cmocka_unit_test_setup_teardown(test_keys_values_items, dict_setup, dict_teardown),

@@ -1,6 +1,7 @@
 /*
  * test_multiproc.c — real processes and threads sharing one server: a private manager with
- * forked children, the same over tcp://, and one connection used from several threads.
+ * forked children, exact counters from atomic adds, the same over tcp://, and one connection used
+ * from several threads.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -82,6 +83,63 @@ static void test_private_manager_forked_children_ipc(void **state)
     mpx_manager_shutdown(&m);
     assert_null(m);
     assert_int_equal(stat(dir, &st), -1); /* the server's files are gone */
+}
+
+#define ADDS_PER_CHILD 10000
+
+/* In a forked child: ADDS_PER_CHILD increments of each counter, with no lock. */
+static int child_add(mpx_proxy *v, mpx_proxy *a, mpx_proxy *d)
+{
+    mpx_value *key = mpx_str("hits");
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < ADDS_PER_CHILD; i++) {
+        rc = mpx_val_add_int(v, 1, NULL);
+        if (rc == 0) rc = mpx_arr_add_int(a, 2, 1, NULL);
+        if (rc == 0) rc = mpx_dict_add_int(d, key, 1, NULL);
+    }
+    if (rc) fprintf(stderr, "adder: %s: %s\n", mpx_strerror(rc), mpx_last_error());
+    mpx_value_free(&key);
+    return rc != 0;
+}
+
+/* The lost update of Python's manager (d['x'] += 1 from several processes) cannot happen with
+ * add: 4 processes x 10,000 adds end at exactly 40,000 on a Value, an Array element and a dict
+ * entry. */
+static void test_atomic_adds_from_many_processes(void **state)
+{
+    (void)state;
+    mpx_manager *m = NULL;
+    mpx_proxy *v = NULL, *a = NULL, *d = NULL;
+    assert_ok(mpx_manager_start(&m));
+    mpx_client *c = mpx_manager_client(m);
+    assert_ok(mpx_val_new_typed(c, 'i', NULL, &v));
+    assert_ok(mpx_arr_new(c, 'q', 4, NULL, &a));
+    assert_ok(mpx_dict_new(c, &d));
+    pid_t pids[CHILDREN];
+    for (int id = 0; id < CHILDREN; id++) {
+        pids[id] = fork();
+        assert_true(pids[id] >= 0);
+        if (pids[id] == 0) _exit(child_add(v, a, d));
+    }
+    for (int id = 0; id < CHILDREN; id++) {
+        int status;
+        assert_int_equal(waitpid(pids[id], &status, 0), pids[id]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    int64_t total = 0;
+    assert_ok(mpx_val_add_int(v, 0, &total));
+    assert_int_equal(total, CHILDREN * ADDS_PER_CHILD);
+    assert_ok(mpx_arr_add_int(a, 2, 0, &total));
+    assert_int_equal(total, CHILDREN * ADDS_PER_CHILD);
+    mpx_value *key = mpx_str("hits");
+    assert_ok(mpx_dict_add_int(d, key, 0, &total));
+    assert_int_equal(total, CHILDREN * ADDS_PER_CHILD);
+    mpx_value_free(&key);
+    mpx_proxy_free(&v);
+    mpx_proxy_free(&a);
+    mpx_proxy_free(&d);
+    mpx_manager_shutdown(&m);
 }
 
 static void test_forked_children_over_tcp(void **state)
@@ -183,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_private_manager_forked_children_ipc),
+        cmocka_unit_test(test_atomic_adds_from_many_processes),
         cmocka_unit_test(test_forked_children_over_tcp),
         cmocka_unit_test(test_one_connection_many_threads),
         cmocka_unit_test(test_manager_stops_when_owner_dies),

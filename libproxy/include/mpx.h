@@ -1,10 +1,10 @@
 /*
  * mpx.h — the one public header of libmpx, the client library of mpx.
  *
- * mpx shares objects (dicts, values, queues, locks, events, semaphores, barriers, conditions)
- * between processes, on one machine or across hosts, through a manager server, mpxd. A client
- * connects with an endpoint and an authkey, opens proxies to objects and calls their methods; every
- * call is one authenticated msgpack message over ZeroMQ.
+ * mpx shares objects (dicts, lists, sets, namespaces, values, arrays, queues, locks, events,
+ * semaphores, barriers, conditions) between processes, on one machine or across hosts, through a
+ * manager server, mpxd. A client connects with an endpoint and an authkey, opens proxies to objects
+ * and calls their methods; every call is one authenticated msgpack message over ZeroMQ.
  *
  * Conventions, which hold for every function below:
  *  - A function that can fail returns 0 on success or a negative MPX_E* code, and hands its
@@ -55,7 +55,7 @@ extern "C" {
  * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
  * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
  *
- * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_EMEMLIMIT are
+ * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_EOVERFLOW are
  * raised by the remote method and leave the connection usable (mpx_err_is_remote() says which).
  * Transport failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_EREPLAY, MPX_ENOAUTH)
  * stick to the client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the
@@ -88,7 +88,9 @@ extern "C" {
     XX(EEMPTY, 33, "queue empty")                                                                  \
     XX(ENOTHELD, 34, "lock not held by the caller")                                                \
     XX(EBROKEN, 35, "broken barrier")                                                              \
-    XX(EMEMLIMIT, 36, "server memory limit reached")
+    XX(EMEMLIMIT, 36, "server memory limit reached")                                               \
+    XX(EATTR, 37, "attribute error")                                                               \
+    XX(EOVERFLOW, 38, "numeric overflow")
 
 typedef enum {
     MPX_OK = 0,
@@ -384,8 +386,35 @@ MPX_EXPORT bool mpx_future_ready(mpx_future *f);
 MPX_EXPORT void mpx_future_free(mpx_future **f);
 
 /* ------------------------------------------------------------------------------------------
- * Dict: a shared dictionary. Keys and values are any values; keys compare by their canonical
- * msgpack encoding (so the integer 1 and the double 1.0 are different keys).
+ * Objects: deleting and listing them
+ * ------------------------------------------------------------------------------------------ */
+
+/* Deletes the object named name: the name is free at once for a new object of any type;
+ * proxies to the deleted object get MPX_ENOOBJ (never another object's data), and calls
+ * parked on it (a get on a queue, an acquire on a lock) are answered at once with MPX_ENOOBJ.
+ * Returns 0, MPX_ENOOBJ (no such name), MPX_EINVAL, or a transport error. */
+MPX_EXPORT int mpx_delete(mpx_client *c, const char *name);
+
+/* As mpx_delete(), for the proxy's object (named or anonymous). The proxy stays a handle to
+ * free with mpx_proxy_free(). */
+MPX_EXPORT int mpx_proxy_delete(mpx_proxy *p);
+
+/* Lists the objects a batch at a time, as mpx_dict_scan() walks a dict: starting from cursor
+ * (0 the first time), *rows gets an array of about count objects (fewer, or none, is normal)
+ * and *next the cursor of the next call, 0 once the walk is done. Each row is an array [id,
+ * name or nil, type, size, references]: size is the items held, or for a synchronisation
+ * object the calls waiting on it; references count the proxies of every session, parked calls
+ * and containers. With prefix (not NULL or ""), only named objects whose name starts with it
+ * are listed. Every object present for the whole walk is listed at least once. Caller owns
+ * *rows; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_objects(mpx_client *c, const char *prefix, uint64_t cursor, size_t count,
+                           uint64_t *next, mpx_value **rows);
+
+/* ------------------------------------------------------------------------------------------
+ * Dict: a shared dictionary. Keys and values are any values. Keys, list items and set
+ * members share one rule of equality: numbers compare by value (1 == 1.0, -0.0 == 0,
+ * integers beyond 2^53 exactly), booleans are a kind of their own (true is not 1, unlike
+ * Python), and every NaN equals every NaN (docs/api.md, "Equality").
  * ------------------------------------------------------------------------------------------ */
 
 /* Gets the dict named name, creating it if absent: the same name from any client gives the
@@ -467,6 +496,227 @@ MPX_EXPORT int mpx_dict_copy(mpx_proxy *d, mpx_value **out);
  * *pairs; free it with mpx_value_free(). Returns 0, MPX_EINVAL (count 0) or an error. */
 MPX_EXPORT int mpx_dict_scan(mpx_proxy *d, uint64_t cursor, size_t count, uint64_t *next,
                              mpx_value **pairs);
+
+/* d[key] += delta, atomically, and the new value in *out (may be NULL): a missing entry
+ * starts at 0; integers add exactly, a double if either is one. Returns 0, MPX_ETYPE (the
+ * entry or delta is not a number; booleans are not), MPX_EOVERFLOW (the sum leaves the 64-bit
+ * integers; nothing changes), or an error. Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_dict_add(mpx_proxy *d, const mpx_value *key, const mpx_value *delta,
+                            mpx_value **out);
+
+/* mpx_dict_add() with an integer delta; *now (may be NULL) is the new value. */
+MPX_EXPORT int mpx_dict_add_int(mpx_proxy *d, const mpx_value *key, int64_t delta, int64_t *now);
+
+/* Compare-and-swap of one entry, atomically: if the entry equals expected (NULL: the entry is
+ * absent), it becomes val (NULL: the entry is deleted) and *swapped is true. *current (may be
+ * NULL) is the entry's value after the call, or NULL when absent. Caller owns *current; free
+ * it with mpx_value_free(). */
+MPX_EXPORT int mpx_dict_cas(mpx_proxy *d, const mpx_value *key, const mpx_value *expected,
+                            const mpx_value *val, bool *swapped, mpx_value **current);
+
+/* d[key] = val, atomically returning the previous value in *old (may be NULL): NULL when the
+ * key was absent. Caller owns *old; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_dict_getset(mpx_proxy *d, const mpx_value *key, const mpx_value *val,
+                               mpx_value **old);
+
+/* ------------------------------------------------------------------------------------------
+ * List: Python's list, shared. Indexes are int64_t, negative counting from the end; an index
+ * out of range is MPX_EINDEX. Slices take start, stop and step as Python's a[start:stop:step],
+ * MPX_SLICE_NONE standing for an omitted one. Items compare by the rule of the dict.
+ * ------------------------------------------------------------------------------------------ */
+
+/* An omitted slice bound or step (Python's None). */
+#define MPX_SLICE_NONE INT64_MIN
+
+/* The list named name, created empty if absent / a new anonymous list. Caller owns *out;
+ * free it with mpx_proxy_free(). Returns 0, MPX_ETYPE (the name is another type's), or an
+ * error. */
+MPX_EXPORT int mpx_list_open(mpx_client *c, const char *name, mpx_proxy **out);
+MPX_EXPORT int mpx_list_new(mpx_client *c, mpx_proxy **out);
+
+/* l.append(item); l.extend(items), items an array, all in one message; l.insert(index, item),
+ * an index past either end meaning that end. */
+MPX_EXPORT int mpx_list_append(mpx_proxy *l, const mpx_value *item);
+MPX_EXPORT int mpx_list_extend(mpx_proxy *l, const mpx_value *items);
+MPX_EXPORT int mpx_list_insert(mpx_proxy *l, int64_t index, const mpx_value *item);
+
+/* l[index], l[index] = item, del l[index]. Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_list_get(mpx_proxy *l, int64_t index, mpx_value **out);
+MPX_EXPORT int mpx_list_set(mpx_proxy *l, int64_t index, const mpx_value *item);
+MPX_EXPORT int mpx_list_del(mpx_proxy *l, int64_t index);
+
+/* l[start:stop:step] as an array; l[start:stop:step] = items (with a step other than 1 or
+ * MPX_SLICE_NONE, items must be as many as the slice's positions, else MPX_EVALUE); del
+ * l[start:stop:step]. A step of 0 is MPX_EVALUE. Caller owns *out; free it with
+ * mpx_value_free(). */
+MPX_EXPORT int mpx_list_get_slice(mpx_proxy *l, int64_t start, int64_t stop, int64_t step,
+                                  mpx_value **out);
+MPX_EXPORT int mpx_list_set_slice(mpx_proxy *l, int64_t start, int64_t stop, int64_t step,
+                                  const mpx_value *items);
+MPX_EXPORT int mpx_list_del_slice(mpx_proxy *l, int64_t start, int64_t stop, int64_t step);
+
+/* l.pop(index): removes and returns the item (index -1: the last); MPX_EINDEX when empty or
+ * out of range. Caller owns *out (out may be NULL); free it with mpx_value_free(). */
+MPX_EXPORT int mpx_list_pop(mpx_proxy *l, int64_t index, mpx_value **out);
+
+/* l.remove(item): removes the first equal item; MPX_EVALUE if there is none. */
+MPX_EXPORT int mpx_list_remove(mpx_proxy *l, const mpx_value *item);
+
+/* l.index(item, start, stop): the first position of an equal item within l[start:stop]
+ * (MPX_SLICE_NONE for either bound); MPX_EVALUE if there is none. */
+MPX_EXPORT int mpx_list_index(mpx_proxy *l, const mpx_value *item, int64_t start, int64_t stop,
+                              size_t *out);
+
+/* l.count(item), item in l, len(l). */
+MPX_EXPORT int mpx_list_count(mpx_proxy *l, const mpx_value *item, size_t *out);
+MPX_EXPORT int mpx_list_contains(mpx_proxy *l, const mpx_value *item, bool *out);
+MPX_EXPORT int mpx_list_len(mpx_proxy *l, size_t *out);
+
+/* l.reverse(); l.sort(reverse=...): stable; numbers sort with numbers, strings with strings
+ * (by code point), bytes with bytes, booleans with booleans; any other value or a mix of kinds
+ * is MPX_ETYPE and leaves the list unchanged. A NaN sorts after every other number. */
+MPX_EXPORT int mpx_list_reverse(mpx_proxy *l);
+MPX_EXPORT int mpx_list_sort(mpx_proxy *l, bool reverse);
+
+/* l.clear(); the whole list as an array (MPX_ETOOBIG past one message: read it by slices).
+ * Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_list_clear(mpx_proxy *l);
+MPX_EXPORT int mpx_list_copy(mpx_proxy *l, mpx_value **out);
+
+/* ------------------------------------------------------------------------------------------
+ * Set: Python's set, shared. Members compare by the rule of the dict and come back in their
+ * canonical form (1.0 as 1); a proxy cannot be a member (MPX_ETYPE). The operations with an
+ * array of items change nothing and return an array.
+ * ------------------------------------------------------------------------------------------ */
+
+/* The set named name, created empty if absent / a new anonymous set. Caller owns *out; free
+ * it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_set_open(mpx_client *c, const char *name, mpx_proxy **out);
+MPX_EXPORT int mpx_set_new(mpx_client *c, mpx_proxy **out);
+
+/* s.add(item), s.discard(item), s.remove(item) (MPX_EKEY if absent), item in s, len(s). */
+MPX_EXPORT int mpx_set_add(mpx_proxy *s, const mpx_value *item);
+MPX_EXPORT int mpx_set_discard(mpx_proxy *s, const mpx_value *item);
+MPX_EXPORT int mpx_set_remove(mpx_proxy *s, const mpx_value *item);
+MPX_EXPORT int mpx_set_contains(mpx_proxy *s, const mpx_value *item, bool *out);
+MPX_EXPORT int mpx_set_len(mpx_proxy *s, size_t *out);
+
+/* s.pop(): removes and returns a member; MPX_EKEY when empty. Caller owns *out; free it with
+ * mpx_value_free(). */
+MPX_EXPORT int mpx_set_pop(mpx_proxy *s, mpx_value **out);
+
+/* s.clear(); s.update(items), items an array, all added or none (MPX_ETYPE). */
+MPX_EXPORT int mpx_set_clear(mpx_proxy *s);
+MPX_EXPORT int mpx_set_update(mpx_proxy *s, const mpx_value *items);
+
+/* The whole set as an array. Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_set_copy(mpx_proxy *s, mpx_value **out);
+
+/* s | items, s & items, s - items, s ^ items, each as an array. Caller owns *out; free it with
+ * mpx_value_free(). */
+MPX_EXPORT int mpx_set_union(mpx_proxy *s, const mpx_value *items, mpx_value **out);
+MPX_EXPORT int mpx_set_intersection(mpx_proxy *s, const mpx_value *items, mpx_value **out);
+MPX_EXPORT int mpx_set_difference(mpx_proxy *s, const mpx_value *items, mpx_value **out);
+MPX_EXPORT int mpx_set_symmetric_difference(mpx_proxy *s, const mpx_value *items, mpx_value **out);
+
+/* s.issubset(items), s.issuperset(items), s.isdisjoint(items). */
+MPX_EXPORT int mpx_set_issubset(mpx_proxy *s, const mpx_value *items, bool *out);
+MPX_EXPORT int mpx_set_issuperset(mpx_proxy *s, const mpx_value *items, bool *out);
+MPX_EXPORT int mpx_set_isdisjoint(mpx_proxy *s, const mpx_value *items, bool *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Namespace: Python's Manager().Namespace() (types.SimpleNamespace), shared: attributes named
+ * by strings. A missing attribute is MPX_EATTR.
+ * ------------------------------------------------------------------------------------------ */
+
+/* The namespace named name, created empty if absent / a new anonymous one. Caller owns *out;
+ * free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_namespace_open(mpx_client *c, const char *name, mpx_proxy **out);
+MPX_EXPORT int mpx_namespace_new(mpx_client *c, mpx_proxy **out);
+
+/* ns.name (MPX_EATTR if absent), ns.name = val, del ns.name (MPX_EATTR if absent),
+ * hasattr(ns, name). Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_namespace_get(mpx_proxy *ns, const char *name, mpx_value **out);
+MPX_EXPORT int mpx_namespace_set(mpx_proxy *ns, const char *name, const mpx_value *val);
+MPX_EXPORT int mpx_namespace_del(mpx_proxy *ns, const char *name);
+MPX_EXPORT int mpx_namespace_contains(mpx_proxy *ns, const char *name, bool *out);
+
+/* vars(ns): every attribute and its value as a map, in the order they were first set. Caller
+ * owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_namespace_items(mpx_proxy *ns, mpx_value **out);
+
+/* ------------------------------------------------------------------------------------------
+ * Value: Python's Manager().Value, shared (mpx_val_*; mpx_value is the data type). An untyped
+ * value holds any value. A typed value holds one of a typecode, as Python's array module names
+ * them: 'b' 'B' 'h' 'H' 'i' 'I' 'l' 'L' 'q' 'Q' (integers of 8 to 64 bits, signed or not),
+ * 'f' 'd' (float, double), 'c' (one byte, as bytes of length 1) and '?' (bool). Unlike
+ * Python's proxy, mpx enforces the typecode: a value of the wrong kind is MPX_ETYPE, one out
+ * of range MPX_EOVERFLOW, and the stored value stays.
+ * ------------------------------------------------------------------------------------------ */
+
+/* A new anonymous untyped value / the one named name, created if absent holding init (NULL:
+ * nil). Caller owns *out; free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_val_new(mpx_client *c, const mpx_value *init, mpx_proxy **out);
+MPX_EXPORT int mpx_val_open(mpx_client *c, const char *name, const mpx_value *init,
+                            mpx_proxy **out);
+
+/* A new anonymous typed value / the one named name, created if absent holding init (NULL: the
+ * typecode's zero). Returns 0, MPX_EVALUE (no such typecode), MPX_ETYPE, MPX_EOVERFLOW, or an
+ * error. Caller owns *out; free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_val_new_typed(mpx_client *c, char typecode, const mpx_value *init,
+                                 mpx_proxy **out);
+MPX_EXPORT int mpx_val_open_typed(mpx_client *c, const char *name, char typecode,
+                                  const mpx_value *init, mpx_proxy **out);
+
+/* v.value, v.value = val (typed or untyped). Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_val_get(mpx_proxy *v, mpx_value **out);
+MPX_EXPORT int mpx_val_set(mpx_proxy *v, const mpx_value *val);
+
+/* Typed values of a numeric typecode: v.value += delta, atomically, returning the new value
+ * (out may be NULL); an integer sum outside the typecode's range is MPX_EOVERFLOW and changes
+ * nothing. Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_val_add(mpx_proxy *v, const mpx_value *delta, mpx_value **out);
+MPX_EXPORT int mpx_val_add_int(mpx_proxy *v, int64_t delta, int64_t *now);
+
+/* Typed values: if the value equals expected, it becomes val, atomically; *swapped (may be
+ * NULL) says whether it did, *current (may be NULL) is the value after the call. Caller owns
+ * *current; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_val_cas(mpx_proxy *v, const mpx_value *expected, const mpx_value *val,
+                           bool *swapped, mpx_value **current);
+
+/* ------------------------------------------------------------------------------------------
+ * Array: Python's Manager().Array(typecode, size or sequence), shared: fixed length, the
+ * typecodes of the typed value, each element checked as a typed value's. For 'c' a run of
+ * elements is a bytes value; for the others an array of values.
+ * ------------------------------------------------------------------------------------------ */
+
+/* A new anonymous array / the one named name, created if absent: of items (an array, or bytes
+ * for 'c') or, items NULL, of size zeros. Caller owns *out; free it with mpx_proxy_free(). */
+MPX_EXPORT int mpx_arr_new(mpx_client *c, char typecode, size_t size, const mpx_value *items,
+                           mpx_proxy **out);
+MPX_EXPORT int mpx_arr_open(mpx_client *c, const char *name, char typecode, size_t size,
+                            const mpx_value *items, mpx_proxy **out);
+
+/* len(a), a[index], a[index] = val. Caller owns *out; free it with mpx_value_free(). */
+MPX_EXPORT int mpx_arr_len(mpx_proxy *a, size_t *out);
+MPX_EXPORT int mpx_arr_get(mpx_proxy *a, int64_t index, mpx_value **out);
+MPX_EXPORT int mpx_arr_set(mpx_proxy *a, int64_t index, const mpx_value *val);
+
+/* a[start:stop:step], a[start:stop:step] = items (as many items as the slice has positions:
+ * the length never changes), the whole array. Caller owns *out; free it with
+ * mpx_value_free(). */
+MPX_EXPORT int mpx_arr_get_slice(mpx_proxy *a, int64_t start, int64_t stop, int64_t step,
+                                 mpx_value **out);
+MPX_EXPORT int mpx_arr_set_slice(mpx_proxy *a, int64_t start, int64_t stop, int64_t step,
+                                 const mpx_value *items);
+MPX_EXPORT int mpx_arr_copy(mpx_proxy *a, mpx_value **out);
+
+/* a[index] += delta and compare-and-swap of a[index], atomically, as mpx_val_add() and
+ * mpx_val_cas() do for a typed value. */
+MPX_EXPORT int mpx_arr_add(mpx_proxy *a, int64_t index, const mpx_value *delta, mpx_value **out);
+MPX_EXPORT int mpx_arr_add_int(mpx_proxy *a, int64_t index, int64_t delta, int64_t *now);
+MPX_EXPORT int mpx_arr_cas(mpx_proxy *a, int64_t index, const mpx_value *expected,
+                           const mpx_value *val, bool *swapped, mpx_value **current);
 
 /* ------------------------------------------------------------------------------------------
  * Queue and JoinableQueue: Python's queue.Queue, shared. Waiting happens on the server and is

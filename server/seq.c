@@ -1,0 +1,252 @@
+/*
+ * seq.c — equality, order, indexes and slices, as the collection types share them (seq.h).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "dict.h"
+#include "seq.h"
+
+/* ================================ equality ================================================ */
+
+static mpx__buf key_buf;  /* one thread: the canonical form of the key being looked up */
+static mpx__buf item_buf; /* one thread: a stored value's canonical form, for mpx__equal() */
+
+static int canon_into(const mpx__span *arg, mpx__buf *buf, mpx__span *out)
+{
+    if (mpx__mp_is_canonical(arg->p, arg->len)) { /* most keys: short strings and ints */
+        *out = *arg;
+        return 0;
+    }
+    msgpack_packer pk;
+    buf->size = 0;
+    msgpack_packer_init(&pk, buf, mpx__buf_write);
+    int rc = mpx__mp_canonical(arg->p, arg->len, &pk);
+    *out = (mpx__span){(const uint8_t *)buf->data, buf->size};
+    return rc;
+}
+
+int mpx__canon(mpx__req *req, const mpx__span *arg, mpx__buf *buf, mpx__span *out)
+{
+    int rc = canon_into(arg, buf, out);
+    if (rc == MPX_ETYPE)
+        return mpx__req_fail(req, rc, "an object reference cannot be a key or a set member");
+    if (rc) return mpx__req_fail(req, MPX_EBADREQ, "malformed value");
+    return 0;
+}
+
+int mpx__key(mpx__req *req, const mpx__span *arg, mpx__span *key, uint64_t *hash)
+{
+    *hash = 0;
+    int rc = mpx__canon(req, arg, &key_buf, key);
+    if (rc == 0) *hash = mpx__dict_hash(key->p, key->len);
+    return rc;
+}
+
+bool mpx__equal(const mpx__span *canon, const uint8_t *p, size_t len)
+{
+    mpx__span mine;
+    /* a stored value is well formed; one that cannot be canonical (a reference) equals none */
+    if (canon_into(&(mpx__span){p, len}, &item_buf, &mine)) return false;
+    return mine.len == canon->len && memcmp(mine.p, canon->p, mine.len) == 0;
+}
+
+/* ================================ order =================================================== */
+
+enum { SEQ_NUM = 1, SEQ_STR, SEQ_BIN, SEQ_BOOL };
+
+int mpx__order_key_make(const uint8_t *p, size_t len, mpx__order_key *k)
+{
+    mpx__mp_cursor c;
+    mpx__mp_token t;
+    mpx__mp_init(&c, p, len);
+    *k = (mpx__order_key){0};
+    if (mpx__mp_next(&c, &t)) return MPX_ETYPE;
+    switch (t.kind) {
+    case MPX_MP_UINT:
+        k->kind = SEQ_NUM, k->i = t.u;
+        break;
+    case MPX_MP_INT:
+        k->kind = SEQ_NUM, k->i = t.i;
+        break;
+    case MPX_MP_F32:
+    case MPX_MP_F64:
+        k->kind = SEQ_NUM, k->is_float = true, k->d = t.d;
+        break;
+    case MPX_MP_STR:
+        k->kind = SEQ_STR, k->p = t.data, k->len = t.len;
+        break;
+    case MPX_MP_BIN:
+        k->kind = SEQ_BIN, k->p = t.data, k->len = t.len;
+        break;
+    case MPX_MP_BOOL:
+        k->kind = SEQ_BOOL, k->i = t.b;
+        break;
+    default:
+        return MPX_ETYPE;
+    }
+    return 0;
+}
+
+bool mpx__order_comparable(const mpx__order_key *a, const mpx__order_key *b)
+{
+    return a->kind == b->kind;
+}
+
+#define CMP(a, b) (((a) > (b)) - ((a) < (b)))
+
+/* An integer against a double, exactly (converting either way could round). */
+static int int_cmp_double(__int128 i, double d)
+{
+    if (isnan(d)) return -1; /* NaN after every number */
+    if (d < -0x1p126) return 1;
+    if (d >= 0x1p126) return -1;
+    double whole = floor(d);
+    __int128 w = (__int128)whole;
+    if (i != w) return CMP(i, w);
+    return d > whole ? -1 : 0;
+}
+
+static int num_cmp(const mpx__order_key *a, const mpx__order_key *b)
+{
+    if (!a->is_float && !b->is_float) return CMP(a->i, b->i);
+    if (!a->is_float) return int_cmp_double(a->i, b->d);
+    if (!b->is_float) return -int_cmp_double(b->i, a->d);
+    if (isnan(a->d) || isnan(b->d)) return CMP(isnan(a->d), isnan(b->d));
+    return CMP(a->d, b->d);
+}
+
+int mpx__order_cmp(const mpx__order_key *a, const mpx__order_key *b)
+{
+    if (a->kind == SEQ_NUM || a->kind == SEQ_BOOL)
+        return a->kind == SEQ_NUM ? num_cmp(a, b) : CMP(a->i, b->i);
+    int c = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+    return c ? c : CMP(a->len, b->len);
+}
+
+/* ================================ arithmetic ============================================== */
+
+/* Reads a number: *is_float says which of *i and *d holds it. */
+static int num_read(const mpx__span *v, __int128 *i, double *d, bool *is_float)
+{
+    mpx__mp_cursor c;
+    mpx__mp_token t;
+    mpx__mp_init(&c, v->p, v->len);
+    if (mpx__mp_next(&c, &t)) return MPX_ETYPE;
+    *is_float = t.kind == MPX_MP_F32 || t.kind == MPX_MP_F64;
+    if (t.kind == MPX_MP_UINT)
+        *i = t.u, *d = (double)t.u;
+    else if (t.kind == MPX_MP_INT)
+        *i = t.i, *d = (double)t.i;
+    else if (*is_float)
+        *d = t.d;
+    else
+        return MPX_ETYPE;
+    return 0;
+}
+
+int mpx__num_add(mpx__req *req, const mpx__span *cur, const mpx__span *delta, mpx__buf *out)
+{
+    __int128 a = 0, b = 0;
+    double da = 0, db = 0;
+    bool fa = false, fb = false;
+    char repr[96];
+    if (cur && num_read(cur, &a, &da, &fa)) {
+        mpx__repr(cur, repr, sizeof repr);
+        return mpx__req_fail(req, MPX_ETYPE, "TypeError: the entry holds %s, not a number", repr);
+    }
+    if (num_read(delta, &b, &db, &fb))
+        return mpx__req_fail(req, MPX_ETYPE, "TypeError: the amount to add must be a number");
+    msgpack_packer pk;
+    out->size = 0;
+    msgpack_packer_init(&pk, out, mpx__buf_write);
+    if (fa || fb) return msgpack_pack_double(&pk, da + db), 0;
+    __int128 sum = a + b;
+    if (sum < INT64_MIN || sum > (__int128)UINT64_MAX)
+        return mpx__req_fail(req, MPX_EOVERFLOW, "OverflowError: the sum does not fit in 64 bits");
+    if (sum < 0)
+        msgpack_pack_int64(&pk, (int64_t)sum);
+    else
+        msgpack_pack_uint64(&pk, (uint64_t)sum);
+    return 0;
+}
+
+/* ================================ indexes and slices ====================================== */
+
+int mpx__index_arg(mpx__req *req, uint32_t i, size_t len, size_t *out)
+{
+    int64_t v;
+    int rc = mpx__arg_int(req, i, "the index", &v);
+    if (rc) return rc;
+    if (v < 0) v += (int64_t)len;
+    if (v < 0 || (uint64_t)v >= len)
+        return mpx__req_fail(req, MPX_EINDEX, "IndexError: index out of range (length %zu)", len);
+    *out = (size_t)v;
+    return 0;
+}
+
+/* Reads an optional slice bound: nil or absent leaves *v at its default. */
+static int bound_arg(mpx__req *req, uint32_t i, const char *what, int64_t *v)
+{
+    if (i >= req->argc) return 0;
+    mpx__mp_cursor c;
+    mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_is_nil(&c)) return 0;
+    int rc = mpx__mp_int(&c, v);
+    if (rc == MPX_EVALUE)
+        *v = INT64_MAX; /* past every end, as Python clamps a huge bound */
+    else if (rc)
+        return mpx__req_fail(req, MPX_ETYPE, "slice %s must be nil or an integer", what);
+    return 0;
+}
+
+/* Python's PySlice_AdjustIndices on one bound. */
+static int64_t clamp_bound(int64_t v, int64_t len, int64_t step)
+{
+    if (v < 0) {
+        v += len;
+        if (v < 0) v = step < 0 ? -1 : 0;
+    } else if (v >= len) {
+        v = step < 0 ? len - 1 : len;
+    }
+    return v;
+}
+
+int mpx__slice_arg(mpx__req *req, uint32_t first, size_t len, mpx__slice *s)
+{
+    int64_t step = 1;
+    int rc = bound_arg(req, first + 2, "step", &step);
+    if (rc) return rc;
+    if (step == 0) return mpx__req_fail(req, MPX_EVALUE, "ValueError: slice step cannot be zero");
+    if (step < -INT64_MAX) step = -INT64_MAX; /* so that -step fits */
+    int64_t start = step < 0 ? INT64_MAX : 0, stop = step < 0 ? INT64_MIN : INT64_MAX;
+    if ((rc = bound_arg(req, first, "start", &start)) ||
+        (rc = bound_arg(req, first + 1, "stop", &stop)))
+        return rc;
+    int64_t n = (int64_t)len;
+    start = clamp_bound(start, n, step);
+    stop = clamp_bound(stop, n, step);
+    s->start = start;
+    s->stop = stop;
+    s->step = step;
+    if (step < 0)
+        s->n = stop < start ? (size_t)((start - stop - 1) / -step + 1) : 0;
+    else
+        s->n = start < stop ? (size_t)((stop - start - 1) / step + 1) : 0;
+    return 0;
+}
+
+int mpx__array_arg(mpx__req *req, uint32_t i, mpx__mp_cursor *c, uint32_t *n)
+{
+    mpx__mp_init(c, req->argv[i].p, req->argv[i].len);
+    if (mpx__mp_array(c, n)) return mpx__req_fail(req, MPX_ETYPE, "the items must be an array");
+    return 0;
+}
+
+mpx__span mpx__array_next(mpx__mp_cursor *c)
+{
+    mpx__span s = {c->p, 0};
+    mpx__mp_skip_inline(c);
+    s.len = (size_t)(c->p - s.p);
+    return s;
+}

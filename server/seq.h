@@ -1,0 +1,85 @@
+/*
+ * seq.h — what the collection types share (internal to mpxd): one rule of equality for dict
+ * keys, list items and set members, the order a list sorts by, and Python's rules for an index
+ * and a slice.
+ *
+ * Equality: two values are equal when their canonical encodings are (codec.h): numbers by
+ * value whatever their encoding (1 == 1.0, -0.0 == 0, integers beyond 2^53 exactly), booleans
+ * a kind of their own (true is not 1), every NaN equal to every NaN.
+ */
+#ifndef MPX_SERVER_SEQ_H
+#define MPX_SERVER_SEQ_H
+
+#include "alloc.h"
+#include "object.h"
+
+/* The canonical form of the value arg: arg itself when it already is canonical, else its
+ * re-encoding in buf (valid until buf is next used). Returns 0, or fails req with MPX_ETYPE
+ * or MPX_EBADREQ. */
+int mpx__canon(mpx__req *req, const mpx__span *arg, mpx__buf *buf, mpx__span *out);
+
+/* mpx__canon() into a buffer of this module's, with the canonical form's hash (dict.h): for
+ * a key about to be looked up. The form is valid until the next call. */
+int mpx__key(mpx__req *req, const mpx__span *arg, mpx__span *key, uint64_t *hash);
+
+/* Whether the stored value p[0..len) equals the value whose canonical form is canon. */
+bool mpx__equal(const mpx__span *canon, const uint8_t *p, size_t len);
+
+/* cur + delta, packed into out: integers exactly (a sum outside the 64-bit integers is
+ * MPX_EOVERFLOW), a double when either is one; cur NULL counts as 0. Returns 0, or fails req
+ * with MPX_ETYPE (not a number: booleans are not) or MPX_EOVERFLOW. */
+int mpx__num_add(mpx__req *req, const mpx__span *cur, const mpx__span *delta, mpx__buf *out);
+
+/* A value as sort sees it: a number, a string, bytes or a bool; anything else cannot be
+ * ordered. */
+typedef struct {
+    uint8_t kind; /* SEQ_* in seq.c: values of different kinds cannot be compared */
+    bool is_float;
+    __int128 i;
+    double d;
+    const uint8_t *p; /* a string's or bytes' body */
+    uint32_t len;
+} mpx__order_key;
+
+/* Reads the order key of the value p[0..len). Returns 0, or MPX_ETYPE for a value that has no
+ * order (nil, an array, a map). */
+int mpx__order_key_make(const uint8_t *p, size_t len, mpx__order_key *k);
+
+/* Whether a and b can be compared (numbers with numbers, strings with strings, ...). */
+bool mpx__order_comparable(const mpx__order_key *a, const mpx__order_key *b);
+
+/* <0, 0 or >0 as a sorts before, with, or after b (comparable). Numbers compare exactly by
+ * value, a NaN after every other number; strings and bytes byte by byte (for UTF-8 strings,
+ * the order of their code points); false before true. */
+int mpx__order_cmp(const mpx__order_key *a, const mpx__order_key *b);
+
+/* Reads argument i as an index into a sequence of len items, negative counting from the end.
+ * Returns 0, or MPX_EINDEX (out of range) / MPX_ETYPE, with the message set. */
+int mpx__index_arg(mpx__req *req, uint32_t i, size_t len, size_t *out);
+
+/* A slice resolved against a length, as Python's slice.indices(): the n positions start,
+ * start + step, ... */
+typedef struct {
+    int64_t start, stop, step;
+    size_t n;
+} mpx__slice;
+
+/* Reads (start, stop, step) from arguments first..first+2, each nil or an integer (step not 0;
+ * absent arguments are nil), and resolves them against len. Returns 0, MPX_ETYPE or MPX_EVALUE
+ * (step 0), with the message set. */
+int mpx__slice_arg(mpx__req *req, uint32_t first, size_t len, mpx__slice *s);
+
+/* The i-th position of a slice. */
+static inline size_t mpx__slice_at(const mpx__slice *s, size_t i)
+{
+    return (size_t)(s->start + (int64_t)i * s->step);
+}
+
+/* Reads argument i as an array and returns its item count, with *c at its first item. Returns
+ * 0 or MPX_ETYPE with the message set. */
+int mpx__array_arg(mpx__req *req, uint32_t i, mpx__mp_cursor *c, uint32_t *n);
+
+/* The next item of an array walked with mpx__array_arg() (dispatch checked it whole). */
+mpx__span mpx__array_next(mpx__mp_cursor *c);
+
+#endif
