@@ -721,6 +721,7 @@ int mpx__call_wait(mpx_client *c, pending *p, int64_t deadline, mpx__result *res
     mpx__client_unlock(c);
     int rc = wait_reply(c, p, deadline);
     if (rc == 0) rc = parse_result(p, res);
+    if (rc == 0 && res) res->client = c;
     return rc;
 }
 
@@ -776,6 +777,16 @@ void mpx__result_close(mpx__result *res)
 
 int mpx__result_value(const mpx__result *res, mpx_value **out)
 {
-    int rc = mpx_value_decode(res->data, res->len, out);
-    return rc ? mpx__fail(rc, "cannot decode the result: %s", mpx_last_error()) : 0;
+    mpx_value *v = NULL;
+    /* a result with no ext at all (0xc7-0xc9, 0xd4-0xd8) holds no reference: most results */
+    if (!out && !mpx__mp_has_ext(res->data, res->len)) return 0;
+    int rc = mpx_value_decode(res->data, res->len, &v);
+    if (rc) return mpx__fail(rc, "cannot decode the result: %s", mpx_last_error());
+    for (size_t n = mpx__value_claim_refs(v, res->client, mpx__fork_gen()); n > 0; n--)
+        mpx__client_hold(res->client);
+    if (out)
+        *out = v;
+    else
+        mpx_value_free(&v); /* releases what it claimed */
+    return 0;
 }

@@ -84,6 +84,7 @@ static int client_connect(const char *endpoint, const connect_args *a, mpx_clien
                          MPX__KEY_MAX);
     if (sodium_init() < 0) return mpx__fail(MPX_ESYS, "libsodium failed to initialise");
     mpx__fork_init();
+    mpx__refs_init();
     char *zmq_ep = NULL;
     int rc = mpx__endpoint_check(endpoint, a->connect_timeout_ms, &zmq_ep);
     if (rc) return rc;

@@ -41,6 +41,7 @@ typedef struct {
     zmq_msg_t msg;
     const uint8_t *data;
     size_t len;
+    mpx_client *client; /* whose session holds the references the result carries */
 } mpx__result;
 
 struct mpx_proxy {
@@ -238,7 +239,8 @@ int mpx__invoke(mpx_client *c, uint64_t obj_id, const char *type, const char *me
 
 void mpx__result_close(mpx__result *res);
 
-/* Decodes the result as a value. Caller owns *out. */
+/* Decodes the result as a value, its object references claimed by the client (internal.h).
+ * Caller owns *out. With out NULL the result is discarded, its references released. */
 int mpx__result_value(const mpx__result *res, mpx_value **out);
 
 /* ---- proxy.c: helpers for the typed proxy files ------------------------------------------- */
@@ -269,17 +271,20 @@ int mpx__call_size(mpx_proxy *p, const char *method, size_t *out);
 int mpx__proxy_open_args(mpx_client *c, const char *name, const char *type, mpx_value **args,
                          size_t n, mpx_proxy **out);
 
+/* Makes freed values release the references they claimed (proxy.c); once per process. */
+void mpx__refs_init(void);
+
 /* A slice bound as an argument: nil for MPX_SLICE_NONE, else the integer (list.c). NULL if
  * out of memory. */
 mpx_value *mpx__bound(int64_t v);
 
-/* Reads an optional value sent as [v] or []: *out a copy of v, or NULL for []. Caller owns
+/* Reads an optional value sent as [v] or []: *out v taken out of opt, or NULL for []. Caller owns
  * *out (shared_value.c). Returns 0, MPX_EPROTO or MPX_ENOMEM. */
-int mpx__opt_take(const mpx_value *opt, mpx_value **out);
+int mpx__opt_take(mpx_value *opt, mpx_value **out);
 
 /* Reads a cas result [swapped, current] (current as [v] / [] when optional) into *swapped and
  * *current (each may be NULL; *current NULL when absent). Caller owns *current. */
-int mpx__cas_result(const mpx_value *res, bool optional, bool *swapped, mpx_value **current);
+int mpx__cas_result(mpx_value *res, bool optional, bool *swapped, mpx_value **current);
 
 /* A blocking method's (block, timeout) arguments and the call's own timeout, for wait_ms (0,
  * ms, MPX_FOREVER or MPX_TIMEOUT_DEFAULT): the call waits on the client as long as on the

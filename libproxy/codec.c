@@ -421,6 +421,19 @@ int mpx__mp_skip(mpx__mp_cursor *c)
     return mpx__mp_skip_at(c, 0);
 }
 
+bool mpx__mp_has_ext(const uint8_t *p, size_t len)
+{
+    mpx__mp_cursor c;
+    mpx__mp_token t;
+    mpx__mp_init(&c, p, len);
+    while (c.p < c.end) {
+        if (mpx__mp_skip_plain(&c) == 1) continue;
+        if (mpx__mp_next(&c, &t)) return true; /* malformed: let the decode say so */
+        if (t.kind == MPX_MP_EXT) return true;
+    }
+    return false;
+}
+
 /* ---- canonical encoding ------------------------------------------------------------------ */
 
 /* A number is one value whatever its encoding: a double that is a whole number within the
@@ -463,7 +476,8 @@ static int canon_pack(mpx__mp_cursor *c, msgpack_packer *pk, int depth)
     case MPX_MP_BIN:
         rc = msgpack_pack_bin_with_body(pk, t.data, t.len);
         break;
-    case MPX_MP_EXT:
+    case MPX_MP_EXT: /* an object reference cannot be a key: the object may go */
+        if (t.ext_type == MPX_REF_EXT_TYPE) return MPX_ETYPE;
         rc = msgpack_pack_ext_with_body(pk, t.data, t.len, t.ext_type);
         break;
     case MPX_MP_ARRAY:

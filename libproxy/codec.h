@@ -238,9 +238,15 @@ static inline void mpx__copy_small(void *dst, const void *src, size_t len)
  * 0), other floats as float64, every NaN as one NaN, strings and bytes with their shortest
  * headers. Two values are equal (as dict keys, list items, set members) exactly when their
  * canonical encodings are equal: numbers by value, integers beyond 2^53 exactly, booleans
- * apart from numbers, NaN equal to NaN. Returns 0, MPX_EPROTO or
+ * apart from numbers, NaN equal to NaN. Returns MPX_ETYPE for a value holding an object
+ * reference. Returns 0, MPX_EPROTO or
  * MPX_ENOMEM (the packer's writes failed). */
 int mpx__mp_canonical(const uint8_t *obj, size_t len, msgpack_packer *pk);
+
+/* The ext type of an object reference (docs/protocol.md, "Object references"): its data is
+ * the object's id, 8 bytes big-endian, then its type name. mpx__mp_canonical() refuses one
+ * with MPX_ETYPE: a reference is never a key or a set member. */
+#define MPX_REF_EXT_TYPE 1
 
 /* True when obj, one whole object of len bytes, is a fixint, or a string or bytes with its
  * shortest header: then it is its own canonical encoding and need not be re-encoded. False
@@ -260,6 +266,10 @@ static inline bool mpx__mp_is_canonical(const uint8_t *obj, size_t len)
     if (b == 0xda || b == 0xc5) return n16 >= 256 && len == 3 + n16; /* str16, bin16 */
     return false; /* str32 and bin32 keys are rare enough to take the long way */
 }
+
+/* Whether the msgpack bytes p[0..len) hold an ext item anywhere (an object reference may be
+ * one): a walk over the items' headers, plain items stepped over without a decode. */
+bool mpx__mp_has_ext(const uint8_t *p, size_t len);
 
 /* Writes bytes that already are msgpack into a packer's buffer. */
 int mpx__mp_write_raw(msgpack_packer *pk, const void *p, size_t len);

@@ -107,8 +107,8 @@ int mpx_dict_popitem(mpx_proxy *d, mpx_value **key, mpx_value **val)
     if (rc == 0 && (mpx_value_type(pair) != MPX_ARRAY || mpx_value_len(pair) != 2))
         rc = mpx__fail(MPX_EPROTO, "dict.popitem: unexpected result");
     if (rc == 0) {
-        *key = mpx_value_copy(mpx_value_at(pair, 0));
-        *val = mpx_value_copy(mpx_value_at(pair, 1));
+        *key = mpx__value_take(pair, 0); /* taken, so that the references they hold go along */
+        *val = mpx__value_take(pair, 1);
         if (!*key || !*val) {
             mpx_value_free(key);
             mpx_value_free(val);
@@ -146,8 +146,7 @@ int mpx_dict_scan(mpx_proxy *d, uint64_t cursor, size_t count, uint64_t *next, m
     if (rc == 0 && (mpx_value_len(res) != 2 || mpx_value_get_uint(mpx_value_at(res, 0), next) ||
                     mpx_value_type(mpx_value_at(res, 1)) != MPX_ARRAY))
         rc = mpx__fail(MPX_EPROTO, "dict.scan: unexpected result");
-    if (rc == 0 && !(*pairs = mpx_value_copy(mpx_value_at(res, 1))))
-        rc = mpx__fail(MPX_ENOMEM, "out of memory");
+    if (rc == 0 && !(*pairs = mpx__value_take(res, 1))) rc = mpx__fail(MPX_ENOMEM, "out of memory");
     mpx_value_free(&vc);
     mpx_value_free(&vn);
     mpx_value_free(&res);

@@ -95,8 +95,8 @@ int mpx_future_wait(mpx_future *f, mpx_value **result)
     if (f->waited) return mpx__fail(MPX_EINVAL, "mpx_future_wait: the future was waited already");
     f->waited = true;
     mpx__result res;
-    int rc = mpx__call_wait(f->c, &f->call, f->deadline, result ? &res : NULL);
-    if (rc == 0 && result) {
+    int rc = mpx__call_wait(f->c, &f->call, f->deadline, &res);
+    if (rc == 0) {
         rc = mpx__result_value(&res, result);
         mpx__result_close(&res);
     }

@@ -43,6 +43,31 @@ char *mpx__wbuf_release(mpx__wbuf *b);
 /* Appends a value's msgpack encoding. Returns 0 or MPX_ENOMEM. */
 int mpx__value_pack(mpx__wbuf *b, const mpx_value *v);
 
+/* Object references (values of type MPX_REF). A reference decoded from a reply is claimed by
+ * the client that received it: the client's session holds a reference to the object for it
+ * (the server gave one with the reply), released through mpx__ref_release_hook when the value
+ * is freed, or handed to a proxy (mpx_proxy_from_ref()). */
+#define MPX__REF_TYPE_MAX 32 /* the longest type name a reference carries */
+
+/* A new unclaimed reference to object id of type type[0..len). NULL if out of memory. */
+mpx_value *mpx__value_ref(uint64_t id, const char *type, size_t len);
+
+/* Claims every unclaimed reference inside v for owner, whose session of fork generation gen
+ * (its low 16 bits are kept) holds them; returns how many. */
+size_t mpx__value_claim_refs(mpx_value *v, void *owner, unsigned gen);
+
+/* Unclaims a reference, returning its owner (NULL if it had none) and *gen the generation it
+ * was claimed in. */
+void *mpx__value_disown_ref(mpx_value *v, unsigned *gen);
+
+/* Takes item i out of an array or map, leaving nil in its place (so that what it claims moves
+ * with it). Caller owns the result. NULL if out of range or out of memory. */
+mpx_value *mpx__value_take(mpx_value *array, size_t i);
+
+/* Called with a claimed reference's owner, object id and claim generation as the value is
+ * freed (the client library sets it). */
+extern void (*mpx__ref_release_hook)(void *owner, uint64_t id, unsigned gen);
+
 /* Whether this process may run on cpu (mpxd's --cpu, mpx_connect_opts' io_cpu). */
 bool mpx__cpu_usable(int cpu);
 

@@ -3,6 +3,8 @@
  * generic mpx_call() / mpx_call_raw() that every typed proxy function is built on, and the
  * helpers the typed proxy files share.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,9 +156,9 @@ static int call_values(mpx_client *c, uint64_t id, const char *type, const char 
         items[i] = mpx_value_at(args, i);
     mpx__args a = {.items = items, .n = n};
     mpx__result res;
-    rc = mpx__invoke(c, id, type, method, &a, timeout_ms, result ? &res : NULL);
+    rc = mpx__invoke(c, id, type, method, &a, timeout_ms, &res);
     free(items);
-    if (rc == 0 && result) {
+    if (rc == 0) {
         rc = mpx__result_value(&res, result);
         mpx__result_close(&res);
     }
@@ -219,8 +221,8 @@ int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *it
         if (!items[i]) return mpx__fail(MPX_EINVAL, "%s: a NULL argument", method);
     mpx__args args = {.items = items, .n = n};
     mpx__result res;
-    int rc = mpx__invoke(p->client, p->id, p->type, method, &args, timeout_ms, out ? &res : NULL);
-    if (rc == 0 && out) {
+    int rc = mpx__invoke(p->client, p->id, p->type, method, &args, timeout_ms, &res);
+    if (rc == 0) {
         rc = mpx__result_value(&res, out);
         mpx__result_close(&res);
     }
@@ -282,4 +284,93 @@ void mpx__wait_free(mpx__wait *w)
 {
     mpx_value_free(&w->block);
     mpx_value_free(&w->timeout);
+}
+
+/* ---- proxies inside containers ------------------------------------------------------------ */
+
+/* A claimed reference's value was freed: its client's session lets the object go. Best
+ * effort, as mpx_proxy_free(): if the call fails, the session's end releases it. */
+static void release_ref(void *owner, uint64_t id, unsigned gen)
+{
+    mpx_client *c = owner;
+    /* a reference claimed in another process (before a fork) is that process's session's */
+    if (!atomic_load(&c->closed) && (uint16_t)gen == (uint16_t)mpx__fork_gen()) {
+        mpx__error_stash stash;
+        mpx__error_save(&stash);
+        mpx_value *vid = mpx_uint(id);
+        const mpx_value *items[] = {vid};
+        mpx__args args = {.items = items, .n = 1};
+        if (vid) mpx__invoke(c, 0, NULL, "release", &args, MPX_TIMEOUT_DEFAULT, NULL);
+        mpx_value_free(&vid);
+        mpx__error_restore(&stash);
+    }
+    mpx__client_release(c);
+}
+
+static pthread_once_t refs_once = PTHREAD_ONCE_INIT;
+
+static void refs_register(void)
+{
+    mpx__ref_release_hook = release_ref;
+}
+
+void mpx__refs_init(void)
+{
+    pthread_once(&refs_once, refs_register);
+}
+
+mpx_value *mpx_ref(const mpx_proxy *p)
+{
+    return proxy_ok(p) ? mpx__value_ref(p->id, p->type, strlen(p->type)) : NULL;
+}
+
+/* A proxy for object id of a type, whose reference c's session already holds. */
+static mpx_proxy *proxy_adopt(mpx_client *c, uint64_t id, const char *type)
+{
+    mpx_proxy *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->tag = MPX_PROXY_TAG;
+    p->client = c;
+    p->id = id;
+    snprintf(p->type, sizeof p->type, "%s", type);
+    mpx__client_link(c, p);
+    return p;
+}
+
+int mpx_proxy_from_ref(mpx_client *c, mpx_value *ref, mpx_proxy **out)
+{
+    uint64_t id;
+    const char *type;
+    if (!mpx__client_ok(c) || !out || mpx_value_get_ref(ref, &id, &type) ||
+        strlen(type) >= MPX_TYPE_NAME_MAX)
+        return mpx__fail(MPX_EINVAL, "mpx_proxy_from_ref: a client, a reference and out");
+    unsigned gen = 0;
+    mpx_client *owner = mpx__value_disown_ref(ref, &gen);
+    if (owner == c && !atomic_load(&c->closed) && (uint16_t)gen == (uint16_t)mpx__fork_gen()) {
+        mpx_proxy *p = proxy_adopt(c, id, type);
+        if (!p) {
+            release_ref(c, id, gen);
+            return mpx__fail(MPX_ENOMEM, "out of memory");
+        }
+        mpx__client_release(c); /* the reference's hold on c passes to the proxy's link */
+        *out = p;
+        return 0;
+    }
+    if (owner) release_ref(owner, id, gen);
+    mpx_value *vid = mpx_uint(id);
+    const mpx_value *items[] = {vid};
+    mpx__args args = {.items = items, .n = 1};
+    mpx__result res;
+    int rc = vid ? mpx__invoke(c, 0, NULL, "attach", &args, MPX_TIMEOUT_DEFAULT, &res)
+                 : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&vid);
+    if (rc) return rc;
+    char got[MPX_TYPE_NAME_MAX];
+    rc = read_handle(&res, &id, got, sizeof got);
+    mpx__result_close(&res);
+    mpx_proxy *p = rc ? NULL : proxy_adopt(c, id, got);
+    if (!rc && !p) rc = mpx__fail(MPX_ENOMEM, "out of memory");
+    if (rc) return rc;
+    *out = p;
+    return 0;
 }

@@ -7,26 +7,29 @@
 #include "client.h"
 
 /* ---- results of read-modify-write calls ---------------------------------------------------- */
+/* Parts of a result are taken out of it, not copied, so that the references they claimed
+ * (internal.h) go along. */
 
-int mpx__opt_take(const mpx_value *opt, mpx_value **out)
+int mpx__opt_take(mpx_value *opt, mpx_value **out)
 {
     *out = NULL;
     if (mpx_value_type(opt) != MPX_ARRAY || mpx_value_len(opt) > 1)
         return mpx__fail(MPX_EPROTO, "unexpected result: not [value] or []");
-    if (mpx_value_len(opt) == 1 && !(*out = mpx_value_copy(mpx_value_at(opt, 0))))
+    if (mpx_value_len(opt) == 1 && !(*out = mpx__value_take(opt, 0)))
         return mpx__fail(MPX_ENOMEM, "out of memory");
     return 0;
 }
 
-int mpx__cas_result(const mpx_value *res, bool optional, bool *swapped, mpx_value **current)
+int mpx__cas_result(mpx_value *res, bool optional, bool *swapped, mpx_value **current)
 {
     bool s = false;
     if (mpx_value_type(res) != MPX_ARRAY || mpx_value_len(res) != 2 ||
         mpx_value_get_bool(mpx_value_at(res, 0), &s))
         return mpx__fail(MPX_EPROTO, "cas: unexpected result");
-    mpx_value *cur = NULL;
-    const mpx_value *c = mpx_value_at(res, 1);
-    int rc = optional ? mpx__opt_take(c, &cur) : (cur = mpx_value_copy(c)) ? 0 : MPX_ENOMEM;
+    mpx_value *cur = NULL, *c = mpx__value_take(res, 1);
+    int rc = !c ? MPX_ENOMEM : optional ? mpx__opt_take(c, &cur) : 0;
+    if (!optional) cur = c, c = NULL;
+    mpx_value_free(&c);
     if (rc) return rc == MPX_ENOMEM ? mpx__fail(rc, "out of memory") : rc;
     if (swapped) *swapped = s;
     if (current)

@@ -16,7 +16,8 @@
 
 struct mpx_value {
     mpx_type type;
-    uint16_t depth; /* levels of arrays and maps: 0 for a scalar, at most MPX_MAX_DEPTH */
+    uint16_t depth;     /* levels of arrays and maps: 0 for a scalar, at most MPX_MAX_DEPTH */
+    uint16_t claim_gen; /* a claimed reference: the fork generation of the claiming session */
     union {
         bool b;
         int64_t i;
@@ -31,8 +32,15 @@ struct mpx_value {
             size_t len;        /* items, not pairs */
             size_t cap;
         } a;
+        struct {
+            uint64_t id;
+            char *type;
+            void *owner; /* the client whose session holds a reference for it, or NULL */
+        } r;
     };
 };
+
+void (*mpx__ref_release_hook)(void *owner, uint64_t id, unsigned gen);
 
 static mpx_value *value_new(mpx_type type)
 {
@@ -177,7 +185,69 @@ static void value_destroy(mpx_value *v)
             value_destroy(v->a.items[i]);
         free(v->a.items);
     }
+    if (v->type == MPX_REF) {
+        if (v->r.owner && mpx__ref_release_hook)
+            mpx__ref_release_hook(v->r.owner, v->r.id, v->claim_gen);
+        free(v->r.type);
+    }
     free(v);
+}
+
+mpx_value *mpx__value_ref(uint64_t id, const char *type, size_t len)
+{
+    mpx_value *v = value_new(MPX_REF);
+    char *t = malloc(len + 1);
+    if (!v || !t) {
+        free(v);
+        free(t);
+        return NULL;
+    }
+    memcpy(t, type, len);
+    t[len] = '\0';
+    v->r.id = id;
+    v->r.type = t;
+    return v;
+}
+
+int mpx_value_get_ref(const mpx_value *v, uint64_t *id, const char **type)
+{
+    if (!v || v->type != MPX_REF) return MPX_ETYPE;
+    if (id) *id = v->r.id;
+    if (type) *type = v->r.type;
+    return 0;
+}
+
+size_t mpx__value_claim_refs(mpx_value *v, void *owner, unsigned gen)
+{
+    if (!v) return 0;
+    if (v->type == MPX_REF && !v->r.owner) {
+        v->r.owner = owner;
+        v->claim_gen = (uint16_t)gen;
+        return 1;
+    }
+    size_t n = 0;
+    if (v->type == MPX_ARRAY || v->type == MPX_MAP)
+        for (size_t i = 0; i < v->a.len; i++)
+            n += mpx__value_claim_refs(v->a.items[i], owner, gen);
+    return n;
+}
+
+void *mpx__value_disown_ref(mpx_value *v, unsigned *gen)
+{
+    void *owner = v && v->type == MPX_REF ? v->r.owner : NULL;
+    if (owner) v->r.owner = NULL;
+    if (owner) *gen = v->claim_gen;
+    return owner;
+}
+
+mpx_value *mpx__value_take(mpx_value *array, size_t i)
+{
+    if (!array || (array->type != MPX_ARRAY && array->type != MPX_MAP) || i >= array->a.len)
+        return NULL;
+    mpx_value *nil = mpx_nil(), *item = array->a.items[i];
+    if (!nil) return NULL;
+    array->a.items[i] = nil;
+    return item;
 }
 
 void mpx_value_free(mpx_value **v)
@@ -192,6 +262,7 @@ mpx_value *mpx_value_copy(const mpx_value *v)
 {
     if (!v) return NULL;
     if (v->type == MPX_STR || v->type == MPX_BYTES) return value_blob(v->type, v->s.p, v->s.len);
+    if (v->type == MPX_REF) return mpx__value_ref(v->r.id, v->r.type, strlen(v->r.type));
     mpx_value *c = value_new(v->type);
     if (!c || (v->type != MPX_ARRAY && v->type != MPX_MAP)) {
         if (c) *c = *v;
@@ -236,6 +307,8 @@ bool mpx_value_equal(const mpx_value *a, const mpx_value *b)
     case MPX_STR:
     case MPX_BYTES:
         return a->s.len == b->s.len && memcmp(a->s.p, b->s.p, a->s.len) == 0;
+    case MPX_REF:
+        return a->r.id == b->r.id;
     case MPX_ARRAY:
     case MPX_MAP:
         if (a->a.len != b->a.len) return false;
@@ -463,6 +536,16 @@ static size_t pack_short_strs(mpx__wbuf *b, mpx_value *const *items, size_t i, s
     return i;
 }
 
+/* An object reference as ext type 1 (decode_ref()). */
+static int pack_ref(mpx__wbuf *b, const mpx_value *v)
+{
+    size_t tlen = strlen(v->r.type);
+    uint8_t head[3 + 8] = {0xc7, (uint8_t)(8 + tlen), MPX_REF_EXT_TYPE};
+    mpx__put_u64be(head + 3, v->r.id);
+    return mpx__wbuf_write(b, (const char *)head, sizeof head) ||
+           mpx__wbuf_write(b, v->r.type, tlen);
+}
+
 int mpx__value_pack(mpx__wbuf *b, const mpx_value *v)
 {
     int rc = 0;
@@ -486,6 +569,9 @@ int mpx__value_pack(mpx__wbuf *b, const mpx_value *v)
     case MPX_STR:
     case MPX_BYTES:
         rc = pack_blob(b, v);
+        break;
+    case MPX_REF:
+        rc = pack_ref(b, v);
         break;
     case MPX_ARRAY:
     case MPX_MAP:
@@ -565,13 +651,22 @@ static mpx_value *decode_scalar(const mpx__mp_token *t)
     }
 }
 
+/* An object reference: ext type 1, the id (8 bytes, big-endian) then the type name. */
+static int decode_ref(const mpx__mp_token *t, mpx_value **out)
+{
+    if (t->ext_type != MPX_REF_EXT_TYPE || t->len <= 8 || t->len > 8 + MPX__REF_TYPE_MAX)
+        return MPX_EPROTO;
+    *out = mpx__value_ref(mpx__get_u64be(t->data), (const char *)t->data + 8, t->len - 8);
+    return *out ? 0 : MPX_ENOMEM;
+}
+
 static int decode_at(mpx__mp_cursor *c, int depth, mpx_value **out)
 {
     mpx__mp_token t;
     if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
     if (rc) return rc;
-    if (t.kind == MPX_MP_EXT) return MPX_EPROTO;
+    if (t.kind == MPX_MP_EXT) return decode_ref(&t, out);
     if (t.kind != MPX_MP_ARRAY && t.kind != MPX_MP_MAP) {
         *out = decode_scalar(&t);
         return *out ? 0 : MPX_ENOMEM;

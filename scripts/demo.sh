@@ -21,4 +21,6 @@ build/examples/remote_dict tcp://127.0.0.1:5555 "$run/authkey" demo
 build/examples/dict_share
 build/examples/producer_consumer 4 4 1000
 build/examples/lock_counter
+build/examples/counter
+build/examples/namespace_config
 build/examples/workers demo 3 500

@@ -35,6 +35,7 @@
 
 #include "alloc.h"
 #include "blocked.h"
+#include "refs.h"
 #include "reply.h"
 
 /* ---- the deadline heap (a binary min-heap of parked calls with a deadline) ------------- */
@@ -135,6 +136,8 @@ mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const m
         p->data = mpx__xmalloc(data->len);
         memcpy(p->data, data->p, data->len);
         p->len = data->len;
+        p->data_refs = mpx__refs_present(p->data, p->len);
+        if (p->data_refs) mpx__refs_hold(req->obj, p->data, p->len);
     }
     waitq_append(q, p);
     p->s_next = req->session->parked;
@@ -171,6 +174,7 @@ void mpx__parked_drop(mpx__server *s, mpx__parked *p)
     if (p->deadline_ms != MPX_NO_DEADLINE) heap_remove(s, p);
     s->n_parked--;
     mpx__registry_unhold(&s->reg, p->obj);
+    if (p->data && p->data_refs) mpx__refs_drop(p->data, p->len);
     mpx__xfree(p->data);
     mpx__xfree(p);
 }
@@ -190,6 +194,9 @@ msgpack_packer *mpx__parked_reply(mpx__server *s, mpx__parked *p)
 
 bool mpx__parked_finish(mpx__server *s, mpx__parked *p)
 {
+    if (p->obj->ref_holder) /* the whole body: its envelope holds no reference */
+        mpx__refs_give(p->session, (const uint8_t *)s->out.data + MPX_HDR_LEN,
+                       s->out.size - MPX_HDR_LEN);
     bool sent = mpx__frame_send(s, p->session, MPX_K_REPLY);
     mpx__parked_drop(s, p);
     return sent;

@@ -30,7 +30,8 @@ struct mpx__parked {
     mpx__parked *s_prev, *s_next; /* in the session's list */
     uint8_t *data;                /* a copy of what the call carries (a put's item), or NULL */
     size_t len;
-    uint64_t arg; /* a small number the type keeps (a get_many's count) */
+    bool data_refs; /* data holds object references (refs.h): dropped with it */
+    uint64_t arg;   /* a small number the type keeps (a get_many's count) */
     uint64_t arg2;
     bool flag;
     /* For a call parked on another object's queue (a Condition.wait re-acquiring its lock):
@@ -39,7 +40,8 @@ struct mpx__parked {
 };
 
 /* Parks req on q until woken or until timeout_ms from now (MPX_NO_DEADLINE: no limit),
- * keeping a copy of data (may be NULL). The handler then returns MPX_PARKED. */
+ * keeping a copy of data (may be NULL; its object references, checked by the handler, are
+ * held by the copy). The handler then returns MPX_PARKED. */
 mpx__parked *mpx__park(mpx__req *req, mpx__waitq *q, int64_t timeout_ms, const mpx__span *data);
 
 /* Moves a parked call to the tail of another wait queue with a new timeout (MPX_NO_DEADLINE
@@ -54,8 +56,9 @@ bool mpx__parked_gone(const mpx__parked *p);
  * returned packer, then calls mpx__parked_finish(). */
 msgpack_packer *mpx__parked_reply(mpx__server *s, mpx__parked *p);
 
-/* Sends the reply begun with mpx__parked_reply() and frees the parked call. Returns whether
- * it reached the peer: if not, the caller takes back what the result handed over. */
+/* Sends the reply begun with mpx__parked_reply() and frees the parked call; the session gets
+ * a reference to each object the result references (refs.h). Returns whether it reached the
+ * peer: if not, the caller takes back what the result handed over. */
 bool mpx__parked_finish(mpx__server *s, mpx__parked *p);
 
 /* Answers a parked call with an error and frees it. */

@@ -141,6 +141,7 @@ struct mpx__dict {
     bool compacting;     /* [0, cw) compacted, [cw, cr) holes, [cr, n) not yet looked at */
     size_t cw, cr;
     size_t work;
+    mpx__dict_value_fn on_value_free; /* told of each value clear and free let go */
 };
 
 static mpx__sipkey hash_key;
@@ -493,6 +494,7 @@ typedef struct {
     size_t n;   /* positions to look at for allocations */
     size_t pos; /* the next one */
     table tables[3];
+    mpx__dict_value_fn on_value_free;
 } remains;
 
 static bool remains_step(void *state, size_t budget)
@@ -502,8 +504,11 @@ static bool remains_step(void *state, size_t budget)
         size_t end = (r->pos | CHUNK_MASK) + 1, stop = r->n < end ? r->n : end;
         if (stop - r->pos > budget) stop = r->pos + budget;
         budget -= stop - r->pos;
-        for (; r->pos < stop; r->pos++)
-            entry_clear(&r->chunks[r->pos >> CHUNK_BITS]->e[r->pos & CHUNK_MASK]);
+        for (; r->pos < stop; r->pos++) {
+            mpx__dict_entry *e = &r->chunks[r->pos >> CHUNK_BITS]->e[r->pos & CHUNK_MASK];
+            if (r->on_value_free && entry_live(e)) r->on_value_free(mpx__dict_value(e), e->vlen);
+            entry_clear(e);
+        }
         if (r->pos == end) { /* this chunk is done */
             mpx__xfree(r->chunks[(r->pos - 1) >> CHUNK_BITS]);
             r->chunks[(r->pos - 1) >> CHUNK_BITS] = NULL;
@@ -526,10 +531,15 @@ static void storage_release(mpx__dict *d)
     *r = (remains){.chunks = d->chunks,
                    .n_chunks = d->n_chunks,
                    .n = d->n,
-                   .tables = {d->cur, d->old, d->next}};
+                   .tables = {d->cur, d->old, d->next},
+                   .on_value_free = d->on_value_free};
     mpx__lazyfree(remains_step, r);
-    uint64_t seq = d->next_seq;
-    *d = (mpx__dict){.next_seq = seq};
+    *d = (mpx__dict){.next_seq = d->next_seq, .on_value_free = d->on_value_free};
+}
+
+void mpx__dict_on_value_free(mpx__dict *d, mpx__dict_value_fn fn)
+{
+    d->on_value_free = fn;
 }
 
 void mpx__dict_free(mpx__dict *d)

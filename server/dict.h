@@ -39,6 +39,12 @@ typedef struct mpx__dict mpx__dict;
 /* An empty dict. Caller owns it; free it with mpx__dict_free(). */
 mpx__dict *mpx__dict_new(void);
 
+/* Tells fn of each value mpx__dict_clear() and mpx__dict_free() let go, as they free it (a
+ * value removed or overwritten by a call is the caller's to handle): for values that hold
+ * something, such as object references. */
+typedef void (*mpx__dict_value_fn)(const uint8_t *val, size_t len);
+void mpx__dict_on_value_free(mpx__dict *d, mpx__dict_value_fn fn);
+
 /* Hands the dict over to be freed over the loop's next turns (lazyfree.h). */
 void mpx__dict_free(mpx__dict *d);
 

@@ -16,6 +16,7 @@
 
 #include "blocked.h"
 #include "dispatch.h"
+#include "refs.h"
 #include "reply.h"
 
 /* A parsed CALL body: [req_id, obj_id, method, [args...]]. */
@@ -128,12 +129,15 @@ static void undo_result(mpx__server *s, mpx__obj *obj, const mpx__method *m, con
 }
 
 /* Sends a successful reply built in s->out, whose result starts at result_off, and gives the
- * result back if it hands something over and cannot reach the peer. */
+ * result back if it hands something over and cannot reach the peer. A result that references
+ * objects gives the session a reference to each (refs.h), before it is sent. */
 static void send_result(mpx__server *s, mpx__session *sess, mpx__obj *obj, const mpx__method *m,
                         size_t result_off)
 {
     bool undoable = m->undo && obj->type->undo;
     size_t in_batch = s->batch.size + result_off - MPX_HDR_LEN, len = s->out.size - result_off;
+    if (obj->ref_holder) /* the reader gets a reference to each object the result names */
+        mpx__refs_give(sess, (const uint8_t *)s->out.data + result_off, len);
     if (mpx__frame_send(s, sess, MPX_K_REPLY)) {
         if (undoable && s->batch_session == sess)
             batch_undo[batch_undo_n++] = (undo_rec){obj->id, m, in_batch, len};

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "lazyfree.h"
 #include "loop.h"
+#include "refs.h"
 #include "monitor.h"
 #include "placement.h"
 #include "session.h"
@@ -45,6 +46,7 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, mpx__authkey *key,
     s->key = mpx__authkey_hold(key);
     msgpack_packer_init(&s->pk, &s->out, mpx__buf_write);
     mpx__registry_init(&s->reg, &mpx__type_manager);
+    mpx__refs_init(&s->reg);
     s->zctx = zmq_ctx_new();
     int rc = s->zctx ? mpx__placement_open(&s->place, s->zctx, cfg->cpu) : 0;
     if (rc != 0) {

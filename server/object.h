@@ -111,9 +111,10 @@ struct mpx__type {
 struct mpx__obj {
     uint64_t id; /* never 0 */
     const mpx__type *type;
-    char *name;    /* NULL for an anonymous object */
-    uint64_t refs; /* references held by sessions and by parked calls */
-    void *state;   /* the type's own */
+    char *name;      /* NULL for an anonymous object */
+    uint64_t refs;   /* references held by sessions, parked calls, owners and containers */
+    void *state;     /* the type's own */
+    bool ref_holder; /* has stored a value with object references (refs.h) */
 };
 
 /* Records an error for the reply and returns code (a negative MPX_E* code). */

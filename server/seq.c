@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dict.h"
+#include "refs.h"
 #include "seq.h"
 
 /* ================================ equality ================================================ */
@@ -49,6 +50,32 @@ bool mpx__equal(const mpx__span *canon, const uint8_t *p, size_t len)
     /* a stored value is well formed; one that cannot be canonical (a reference) equals none */
     if (canon_into(&(mpx__span){p, len}, &item_buf, &mine)) return false;
     return mine.len == canon->len && memcmp(mine.p, canon->p, mine.len) == 0;
+}
+
+/* ================================ storing values ========================================== */
+
+int mpx__map_store(mpx__req *req, mpx__dict *d, const mpx__span *key, uint64_t hash,
+                   const mpx__span *v)
+{
+    size_t n = 0;
+    int rc = mpx__refs_check(req, v, &n);
+    if (rc) return rc;
+    if (n) {
+        mpx__dict_on_value_free(d, mpx__refs_drop); /* clear and free drop them too */
+        mpx__refs_hold(req->obj, v->p, v->len);
+    }
+    if (req->obj->ref_holder) mpx__map_release(req, mpx__dict_find(d, hash, key->p, key->len));
+    if (mpx__dict_set(d, hash, key->p, key->len, v->p, v->len)) {
+        if (n) mpx__refs_drop(v->p, v->len);
+        return mpx__req_fail(req, MPX_EFULL, "the %s holds its maximum of %u pairs",
+                             req->obj->type->name, (unsigned)MPX_DICT_MAX_PAIRS);
+    }
+    return 0;
+}
+
+void mpx__map_release(mpx__req *req, const mpx__dict_entry *e)
+{
+    if (e && req->obj->ref_holder) mpx__refs_drop(mpx__dict_value(e), e->vlen);
 }
 
 /* ================================ order =================================================== */

@@ -11,6 +11,7 @@
 #define MPX_SERVER_SEQ_H
 
 #include "alloc.h"
+#include "dict.h"
 #include "object.h"
 
 /* The canonical form of the value arg: arg itself when it already is canonical, else its
@@ -29,6 +30,16 @@ bool mpx__equal(const mpx__span *canon, const uint8_t *p, size_t len);
  * MPX_EOVERFLOW), a double when either is one; cur NULL counts as 0. Returns 0, or fails req
  * with MPX_ETYPE (not a number: booleans are not) or MPX_EOVERFLOW. */
 int mpx__num_add(mpx__req *req, const mpx__span *cur, const mpx__span *delta, mpx__buf *out);
+
+/* Stores v under key (hash its hash) in d, the storage of req->obj (a dict or namespace):
+ * v's object references are checked and held, and those of the value it replaces dropped.
+ * Returns 0, or fails req with MPX_ENOOBJ or MPX_ETYPE (a bad reference; nothing stored) or
+ * MPX_EFULL. */
+int mpx__map_store(mpx__req *req, mpx__dict *d, const mpx__span *key, uint64_t hash,
+                   const mpx__span *v);
+
+/* The value under key in d is about to be removed or replaced: drops its references. */
+void mpx__map_release(mpx__req *req, const mpx__dict_entry *e);
 
 /* A value as sort sees it: a number, a string, bytes or a bool; anything else cannot be
  * ordered. */

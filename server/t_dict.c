@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "dict.h"
 #include "object.h"
+#include "refs.h"
 #include "seq.h"
 
 /* ================================ dict methods ============================================ */
@@ -51,9 +52,8 @@ static int m_set(mpx__req *req)
     uint64_t hash;
     int rc = mpx__key(req, &req->argv[0], &key, &hash);
     if (rc) return rc;
-    if (mpx__dict_set(req->obj->state, hash, key.p, key.len, req->argv[1].p, req->argv[1].len))
-        return dict_full(req);
-    return mpx__reply_nil(req);
+    rc = mpx__map_store(req, req->obj->state, &key, hash, &req->argv[1]);
+    return rc ? rc : mpx__reply_nil(req);
 }
 
 static int m_get(mpx__req *req)
@@ -72,8 +72,9 @@ static int m_delete(mpx__req *req)
     uint64_t hash;
     int rc = mpx__key(req, &req->argv[0], &key, &hash);
     if (rc) return rc;
-    if (!mpx__dict_remove(req->obj->state, hash, key.p, key.len))
-        return key_error(req, &req->argv[0]);
+    mpx__dict *d = req->obj->state;
+    if (req->obj->ref_holder) mpx__map_release(req, mpx__dict_find(d, hash, key.p, key.len));
+    if (!mpx__dict_remove(d, hash, key.p, key.len)) return key_error(req, &req->argv[0]);
     return mpx__reply_nil(req);
 }
 
@@ -193,6 +194,7 @@ static int m_scan(mpx__req *req)
 #define UPDATE_CHUNK 16384
 
 static mpx__dict_pair update_recs[UPDATE_CHUNK]; /* one thread: reused by every update() */
+static bool update_refs; /* a value of this update() holds an object reference */
 
 /* Steps over one key or value `depth` levels inside the argument. */
 static int skip_item(mpx__mp_cursor *c, int depth)
@@ -214,12 +216,14 @@ static int read_pair(mpx__mp_cursor *c, bool is_map, mpx__dict_pair *rec)
     if (skip_item(c, depth)) return MPX_EBADREQ;
     const uint8_t *val = c->p;
     if (skip_item(c, depth)) return MPX_EBADREQ;
-    size_t klen = (size_t)(val - key);
+    size_t klen = (size_t)(val - key), vlen = (size_t)(c->p - val);
     /* one store of the whole record: setting the bit-fields one by one reads it back */
     *rec = (mpx__dict_pair){.key = key,
                             .klen = (uint32_t)klen,
-                            .vlen = (uint32_t)(c->p - val),
+                            .vlen = (uint32_t)vlen,
                             .canonical = mpx__mp_is_canonical(key, klen)};
+    if (!rec->canonical && mpx__refs_present(key, klen)) return MPX_ETYPE; /* never a key */
+    if (!mpx__mp_plain_len(val, vlen)) update_refs |= mpx__refs_present(val, vlen);
     return 0;
 }
 
@@ -249,7 +253,8 @@ static int update_refuse(mpx__req *req, bool is_collection, uint32_t bad)
     if (mpx__arg_check(&req->argv[0], &why)) return mpx__req_fail(req, MPX_EBADREQ, "%s", why);
     if (!is_collection)
         return mpx__req_fail(req, MPX_ETYPE, "update() takes a map or an array of pairs");
-    return mpx__req_fail(req, MPX_ETYPE, "update(): item %u is not a [key, value] pair", bad);
+    return mpx__req_fail(req, MPX_ETYPE,
+                         "update(): item %u is not a [key, value] pair with a valid key", bad);
 }
 
 /* Stores recs[0..n) in order: runs of canonical keys at once, the others re-encoded first. */
@@ -275,17 +280,39 @@ static int store_recs(mpx__req *req, mpx__dict *d, const mpx__dict_pair *recs, s
     return 0;
 }
 
+/* Stores the pairs one at a time through mpx__map_store(), for values that hold object
+ * references or replace values that may: c is at the first pair, every one checked. */
+static int store_each(mpx__req *req, mpx__mp_cursor *c, bool is_map, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        mpx__dict_pair rec;
+        read_pair(c, is_map, &rec);
+        mpx__span k = {rec.key, rec.klen}, v = {rec.key + rec.klen, rec.vlen}, key;
+        uint64_t hash;
+        int rc = mpx__key(req, &k, &key, &hash);
+        if (rc == 0) rc = mpx__map_store(req, req->obj->state, &key, hash, &v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int m_update(mpx__req *req)
 {
-    mpx__mp_cursor c, resume;
+    mpx__mp_cursor c, first, resume;
     uint32_t n, bad = 0;
     mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
     bool is_map = mpx__mp_map(&c, &n) == 0;
     if (!is_map && mpx__mp_array(&c, &n)) return update_refuse(req, false, 0);
     size_t chunk = n < UPDATE_CHUNK ? n : UPDATE_CHUNK;
-    resume = c;
+    resume = first = c;
+    update_refs = false;
     if (scan_pairs(&c, is_map, n, chunk, &resume, &bad) || c.p != c.end)
         return update_refuse(req, true, bad);
+    if (update_refs || req->obj->ref_holder) {
+        int rc = update_refs ? mpx__refs_check(req, &req->argv[0], NULL) : 0;
+        if (rc == 0) rc = store_each(req, &first, is_map, n);
+        return rc ? rc : mpx__reply_nil(req);
+    }
     for (uint32_t done = 0;;) {
         int rc = store_recs(req, req->obj->state, update_recs, chunk);
         if (rc) return rc;
@@ -310,6 +337,7 @@ static int m_pop(mpx__req *req)
         return key_error(req, &req->argv[0]);
     }
     reply_value(req, e);
+    mpx__map_release(req, e);
     mpx__dict_remove(d, hash, key.p, key.len);
     return 0;
 }
@@ -322,6 +350,7 @@ static int m_popitem(mpx__req *req)
     msgpack_pack_array(req->out, 2);
     mpx__reply_raw(req, mpx__dict_key(e), e->klen);
     reply_value(req, e);
+    mpx__map_release(req, e);
     mpx__dict_remove_last(d);
     return 0;
 }
@@ -336,8 +365,7 @@ static int m_setdefault(mpx__req *req)
     const mpx__dict_entry *e = mpx__dict_find(req->obj->state, hash, key.p, key.len);
     if (e) return reply_value(req, e);
     mpx__span dflt = req->argc == 2 ? req->argv[1] : (mpx__span){&nil, 1};
-    if (mpx__dict_set(req->obj->state, hash, key.p, key.len, dflt.p, dflt.len))
-        return dict_full(req);
+    if ((rc = mpx__map_store(req, req->obj->state, &key, hash, &dflt))) return rc;
     return mpx__reply_raw(req, dflt.p, dflt.len);
 }
 
@@ -406,10 +434,11 @@ static int m_cas(mpx__req *req)
     mpx__pack_bool(req->out, match);
     if (!match) return reply_opt(req, e), 0;
     if (!val_present) {
+        mpx__map_release(req, e);
         if (e) mpx__dict_remove(d, hash, key.p, key.len);
         return msgpack_pack_array(req->out, 0), 0;
     }
-    if (mpx__dict_set(d, hash, key.p, key.len, val.p, val.len)) return dict_full(req);
+    if ((rc = mpx__map_store(req, d, &key, hash, &val))) return rc;
     msgpack_pack_array(req->out, 1);
     return mpx__reply_raw(req, val.p, val.len);
 }
@@ -424,9 +453,7 @@ static int m_getset(mpx__req *req)
     if (rc) return rc;
     const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
     reply_opt(req, e); /* packed before the entry changes */
-    if (mpx__dict_set(d, hash, key.p, key.len, req->argv[1].p, req->argv[1].len))
-        return dict_full(req);
-    return 0;
+    return mpx__map_store(req, d, &key, hash, &req->argv[1]);
 }
 
 static int dict_create(mpx__req *req, void **state)

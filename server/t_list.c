@@ -12,12 +12,14 @@
 
 #include "alloc.h"
 #include "lazyfree.h"
+#include "refs.h"
 #include "seq.h"
 
 /* ================================ list API ================================================ */
 
 typedef struct {
     uint32_t len;
+    bool refs; /* it holds object references (refs.h) */
     uint8_t bytes[];
 } item;
 
@@ -29,12 +31,31 @@ typedef struct {
 /* Items freed a slice at a time: a list of millions must not stall the loop. */
 #define FREE_SLICE 4096
 
-static item *item_new(const mpx__span *s)
+/* A stored copy of s, holding its references when it has any (checked by the caller); obj is
+ * the list, NULL while it is being created. */
+static item *item_new(mpx__obj *obj, const mpx__span *s, bool refs)
 {
     item *it = mpx__xmalloc(sizeof *it + s->len);
     it->len = (uint32_t)s->len;
+    it->refs = refs;
     memcpy(it->bytes, s->p, s->len);
+    if (refs) mpx__refs_hold(obj, it->bytes, it->len);
     return it;
+}
+
+static void item_free(item *it)
+{
+    if (it->refs) mpx__refs_drop(it->bytes, it->len);
+    mpx__xfree(it);
+}
+
+/* Checks the references of an argument about to be stored: *refs says whether it has any. */
+static int check_refs(mpx__req *req, const mpx__span *s, bool *refs)
+{
+    size_t n = 0;
+    int rc = mpx__refs_check(req, s, &n);
+    *refs = n > 0;
+    return rc;
 }
 
 /* Makes room for `more` items. */
@@ -60,7 +81,7 @@ static void list_open_gap(list *l, size_t at, size_t k)
 static void list_cut(list *l, size_t at, size_t k)
 {
     for (size_t i = at; i < at + k; i++)
-        mpx__xfree(l->v[i]);
+        item_free(l->v[i]);
     memmove(l->v + at, l->v + at + k, (l->n - at - k) * sizeof *l->v);
     l->n -= k;
 }
@@ -69,7 +90,7 @@ static bool list_free_step(void *state, size_t budget)
 {
     list *l = state;
     for (size_t k = 0; k < budget && l->n; k++)
-        mpx__xfree(l->v[--l->n]);
+        item_free(l->v[--l->n]);
     if (l->n) return false;
     mpx__xfree(l->v);
     mpx__xfree(l);
@@ -125,8 +146,11 @@ static int find_item(mpx__req *req, size_t from, size_t to, size_t *at)
 static int m_append(mpx__req *req)
 {
     list *l = req->obj->state;
+    bool refs;
+    int rc = check_refs(req, &req->argv[0], &refs);
+    if (rc) return rc;
     list_reserve(l, 1);
-    l->v[l->n++] = item_new(&req->argv[0]);
+    l->v[l->n++] = item_new(req->obj, &req->argv[0], refs);
     return mpx__reply_nil(req);
 }
 
@@ -135,12 +159,14 @@ static int m_extend(mpx__req *req)
     list *l = req->obj->state;
     mpx__mp_cursor c;
     uint32_t n;
+    bool refs;
     int rc = mpx__array_arg(req, 0, &c, &n);
+    if (rc == 0) rc = check_refs(req, &req->argv[0], &refs);
     if (rc) return rc;
     list_reserve(l, n);
     for (uint32_t i = 0; i < n; i++) {
         mpx__span s = mpx__array_next(&c);
-        l->v[l->n++] = item_new(&s);
+        l->v[l->n++] = item_new(req->obj, &s, refs && mpx__refs_present(s.p, s.len));
     }
     return mpx__reply_nil(req);
 }
@@ -150,15 +176,17 @@ static int m_insert(mpx__req *req)
 {
     list *l = req->obj->state;
     int64_t i;
+    bool refs;
     int rc = mpx__arg_int(req, 0, "the index", &i);
     if (rc == MPX_EINDEX)
         i = INT64_MAX;
     else if (rc)
         return rc;
+    if ((rc = check_refs(req, &req->argv[1], &refs))) return rc;
     if (i < 0) i += (int64_t)l->n;
     size_t at = i < 0 ? 0 : (uint64_t)i > l->n ? l->n : (size_t)i;
     list_open_gap(l, at, 1);
-    l->v[at] = item_new(&req->argv[1]);
+    l->v[at] = item_new(req->obj, &req->argv[1], refs);
     return mpx__reply_nil(req);
 }
 
@@ -174,10 +202,12 @@ static int m_set(mpx__req *req)
 {
     list *l = req->obj->state;
     size_t at;
+    bool refs;
     int rc = mpx__index_arg(req, 0, l->n, &at);
+    if (rc == 0) rc = check_refs(req, &req->argv[1], &refs);
     if (rc) return rc;
-    mpx__xfree(l->v[at]);
-    l->v[at] = item_new(&req->argv[1]);
+    item_free(l->v[at]);
+    l->v[at] = item_new(req->obj, &req->argv[1], refs);
     return mpx__reply_nil(req);
 }
 
@@ -199,19 +229,20 @@ static int m_get_slice(mpx__req *req)
 }
 
 /* Replaces the items of a simple slice (step 1), [start, max(start, stop)), with n new ones. */
-static void splice(list *l, const mpx__slice *s, mpx__mp_cursor *c, uint32_t n)
+static void splice(mpx__obj *obj, list *l, const mpx__slice *s, mpx__mp_cursor *c, uint32_t n,
+                   bool refs)
 {
     size_t at = (size_t)s->start, old = s->n;
     for (size_t i = 0; i < old; i++)
-        mpx__xfree(l->v[at + i]);
+        item_free(l->v[at + i]);
     if (n > old) list_open_gap(l, at + old, n - old);
     if (n < old) {
         memmove(l->v + at + n, l->v + at + old, (l->n - at - old) * sizeof *l->v);
         l->n -= old - n;
     }
     for (uint32_t i = 0; i < n; i++) {
-        mpx__span item_span = mpx__array_next(c);
-        l->v[at + i] = item_new(&item_span);
+        mpx__span it = mpx__array_next(c);
+        l->v[at + i] = item_new(obj, &it, refs && mpx__refs_present(it.p, it.len));
     }
 }
 
@@ -222,11 +253,13 @@ static int m_set_slice(mpx__req *req)
     mpx__slice s;
     mpx__mp_cursor c;
     uint32_t n;
+    bool refs;
     int rc = mpx__array_arg(req, 3, &c, &n);
     if (rc == 0) rc = mpx__slice_arg(req, 0, l->n, &s);
+    if (rc == 0) rc = check_refs(req, &req->argv[3], &refs);
     if (rc) return rc;
     if (s.step == 1) {
-        splice(l, &s, &c, n);
+        splice(req->obj, l, &s, &c, n, refs);
         return mpx__reply_nil(req);
     }
     if (n != s.n)
@@ -236,9 +269,9 @@ static int m_set_slice(mpx__req *req)
                              n, s.n);
     for (size_t i = 0; i < s.n; i++) {
         size_t at = mpx__slice_at(&s, i);
-        mpx__span item_span = mpx__array_next(&c);
-        mpx__xfree(l->v[at]);
-        l->v[at] = item_new(&item_span);
+        mpx__span it = mpx__array_next(&c);
+        item_free(l->v[at]);
+        l->v[at] = item_new(req->obj, &it, refs && mpx__refs_present(it.p, it.len));
     }
     return mpx__reply_nil(req);
 }
@@ -260,7 +293,7 @@ static int m_delete_slice(mpx__req *req)
     size_t out = (size_t)s.start, next = 0;
     for (size_t i = (size_t)s.start; i < l->n; i++) {
         if (next < s.n && i == mpx__slice_at(&s, next)) {
-            mpx__xfree(l->v[i]);
+            item_free(l->v[i]);
             next++;
         } else {
             l->v[out++] = l->v[i];
@@ -421,7 +454,7 @@ static int list_create(mpx__req *req, void **state)
     *state = l;
     if (req->argc == 0) return 0;
     mpx__req areq = *req;
-    areq.obj = &(mpx__obj){.state = l};
+    areq.obj = &(mpx__obj){.state = l}; /* the manager marks the real one (refs.h) */
     int rc = m_extend(&areq);
     if (rc) {
         memcpy(req->errmsg, areq.errmsg, sizeof req->errmsg);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "blocked.h"
+#include "refs.h"
 #include "session.h"
 
 /* ================================ manager API ============================================= */
@@ -75,6 +76,7 @@ static int obj_new(mpx__req *req, const mpx__type *type, const char *name, size_
         return rc;
     }
     *out = mpx__registry_add(&req->server->reg, type, name, name_len, state);
+    (*out)->ref_holder = args && mpx__refs_present(args->p, args->len);
     return 0;
 }
 

@@ -45,9 +45,8 @@ static int m_set(mpx__req *req)
     uint64_t hash;
     int rc = attr_key(req, &key, &hash);
     if (rc) return rc;
-    if (mpx__dict_set(req->obj->state, hash, key.p, key.len, req->argv[1].p, req->argv[1].len))
-        return mpx__req_fail(req, MPX_EFULL, "the namespace holds its maximum of attributes");
-    return mpx__reply_nil(req);
+    rc = mpx__map_store(req, req->obj->state, &key, hash, &req->argv[1]);
+    return rc ? rc : mpx__reply_nil(req);
 }
 
 static int m_delete(mpx__req *req)
@@ -56,7 +55,9 @@ static int m_delete(mpx__req *req)
     uint64_t hash;
     int rc = attr_key(req, &key, &hash);
     if (rc) return rc;
-    if (!mpx__dict_remove(req->obj->state, hash, key.p, key.len)) return attr_error(req);
+    mpx__dict *d = req->obj->state;
+    mpx__map_release(req, mpx__dict_find(d, hash, key.p, key.len));
+    if (!mpx__dict_remove(d, hash, key.p, key.len)) return attr_error(req);
     return mpx__reply_nil(req);
 }
 

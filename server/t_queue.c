@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "blocked.h"
 #include "lazyfree.h"
+#include "refs.h"
 #include "object.h"
 
 /* ================================ queue API =============================================== */
@@ -23,6 +24,7 @@
 typedef struct {
     uint8_t *p; /* one msgpack object, as it arrived */
     uint32_t len;
+    bool refs; /* it holds object references (refs.h) */
 } queue_item;
 
 typedef struct {
@@ -62,35 +64,44 @@ static void queue_reserve(queue *q)
     q->head = 0;
 }
 
-/* Appends a new task's item, taking ownership of its bytes. */
-static void queue_push(queue *q, uint8_t *p, size_t len)
+/* Appends a new task's item, taking ownership of its bytes and of the holds on the objects
+ * they reference (refs). */
+static void queue_push(queue *q, uint8_t *p, size_t len, bool refs)
 {
     queue_reserve(q);
-    q->ring[(q->head + q->count++) % q->cap] = (queue_item){p, (uint32_t)len};
+    q->ring[(q->head + q->count++) % q->cap] = (queue_item){p, (uint32_t)len, refs};
     q->unfinished++;
 }
 
-static void queue_push_copy(queue *q, const mpx__span *item)
+/* A copy of an item for obj's queue, holding what it references (refs: it has references,
+ * checked). */
+static uint8_t *item_copy(mpx__obj *obj, const mpx__span *item, bool refs)
 {
     uint8_t *p = mpx__xmalloc(item->len);
     memcpy(p, item->p, item->len);
-    queue_push(q, p, item->len);
+    if (refs) mpx__refs_hold(obj, p, item->len);
+    return p;
+}
+
+static void queue_push_copy(mpx__obj *obj, const mpx__span *item, bool refs)
+{
+    queue_push(obj->state, item_copy(obj, item, refs), item->len, refs);
 }
 
 /* Puts a copy of an item taken earlier back at the head: not a new task. */
-static void queue_push_front(queue *q, const mpx__span *item)
+static void queue_push_front(mpx__obj *obj, const mpx__span *item)
 {
+    queue *q = obj->state;
+    bool refs = mpx__refs_present(item->p, item->len);
     queue_reserve(q);
-    uint8_t *p = mpx__xmalloc(item->len);
-    memcpy(p, item->p, item->len);
     q->head = (q->head + q->cap - 1) % q->cap;
-    q->ring[q->head] = (queue_item){p, (uint32_t)item->len};
+    q->ring[q->head] = (queue_item){item_copy(obj, item, refs), (uint32_t)item->len, refs};
     q->count++;
 }
 
 /* Puts back the items of an array (a get_many's answer, put_front's argument), the first at
  * the head. */
-static void queue_push_front_all(queue *q, const uint8_t *array, size_t len)
+static void queue_push_front_all(mpx__obj *obj, const uint8_t *array, size_t len)
 {
     mpx__mp_cursor c;
     uint32_t n;
@@ -103,7 +114,7 @@ static void queue_push_front_all(queue *q, const uint8_t *array, size_t len)
         items[i].len = (size_t)(c.p - items[i].p);
     }
     for (uint32_t i = n; i > 0; i--)
-        queue_push_front(q, &items[i - 1]);
+        queue_push_front(obj, &items[i - 1]);
     mpx__xfree(items);
 }
 
@@ -111,7 +122,9 @@ static void queue_push_front_all(queue *q, const uint8_t *array, size_t len)
 static void queue_drop_front(queue *q, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        mpx__xfree(q->ring[q->head].p);
+        queue_item *it = &q->ring[q->head];
+        if (it->refs) mpx__refs_drop(it->p, it->len);
+        mpx__xfree(it->p);
         q->head = (q->head + 1) % q->cap;
         q->count--;
     }
@@ -153,10 +166,12 @@ static int m_put(mpx__req *req)
 {
     queue *q = req->obj->state;
     int64_t wait_ms;
+    size_t refs = 0;
     int rc = mpx__wait_args(req, 1, &wait_ms);
+    if (rc == 0) rc = mpx__refs_check(req, &req->argv[0], &refs);
     if (rc) return rc;
     if (!queue_full(q) && q->putters.n == 0) {
-        queue_push_copy(q, &req->argv[0]);
+        queue_push_copy(req->obj, &req->argv[0], refs > 0);
         return mpx__reply_nil(req);
     }
     if (wait_ms == 0) return mpx__req_fail(req, MPX_EFULL, "Full: the queue is full");
@@ -167,9 +182,12 @@ static int m_put(mpx__req *req)
 static int m_put_nowait(mpx__req *req)
 {
     queue *q = req->obj->state;
+    size_t refs = 0;
+    int rc = mpx__refs_check(req, &req->argv[0], &refs);
+    if (rc) return rc;
     if (queue_full(q) || q->putters.n)
         return mpx__req_fail(req, MPX_EFULL, "Full: the queue is full");
-    queue_push_copy(q, &req->argv[0]);
+    queue_push_copy(req->obj, &req->argv[0], refs > 0);
     return mpx__reply_nil(req);
 }
 
@@ -181,7 +199,9 @@ static int m_put_front(mpx__req *req)
     uint32_t n;
     mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
     if (mpx__mp_array(&c, &n)) return mpx__req_fail(req, MPX_ETYPE, "put_front() takes an array");
-    queue_push_front_all(req->obj->state, req->argv[0].p, req->argv[0].len);
+    int rc = mpx__refs_check(req, &req->argv[0], NULL);
+    if (rc) return rc;
+    queue_push_front_all(req->obj, req->argv[0].p, req->argv[0].len);
     return mpx__reply_nil(req);
 }
 
@@ -234,13 +254,16 @@ static int m_put_many(mpx__req *req)
     uint32_t n;
     mpx__mp_init(&c, req->argv[0].p, req->argv[0].len);
     if (mpx__mp_array(&c, &n)) return mpx__req_fail(req, MPX_ETYPE, "put_many() takes an array");
+    size_t refs = 0;
+    int rc = mpx__refs_check(req, &req->argv[0], &refs);
+    if (rc) return rc;
     if (q->maxsize && (q->putters.n || q->count + n > q->maxsize))
         return mpx__req_fail(req, MPX_EFULL, "Full: %u items do not fit", n);
     for (uint32_t i = 0; i < n; i++) {
         mpx__span item = {c.p, 0};
         mpx__mp_skip(&c); /* the dispatcher validated the whole argument */
         item.len = (size_t)(c.p - item.p);
-        queue_push_copy(q, &item);
+        queue_push_copy(req->obj, &item, refs && mpx__refs_present(item.p, item.len));
     }
     return mpx__reply_nil(req);
 }
@@ -311,7 +334,7 @@ static void queue_wake(mpx__server *s, mpx__obj *obj)
         moved = serve_getters(s, q);
         while (!queue_full(q) && q->putters.head) {
             mpx__parked *p = q->putters.head;
-            queue_push(q, p->data, p->len); /* the item's bytes move to the queue */
+            queue_push(q, p->data, p->len, p->data_refs); /* the item moves to the queue */
             p->data = NULL;
             msgpack_pack_nil(mpx__parked_reply(s, p));
             mpx__parked_finish(s, p); /* a putter that left has still put its item */
@@ -344,9 +367,9 @@ static void queue_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m, cons
 {
     (void)s;
     if (strcmp(m->name, "get_many") == 0)
-        queue_push_front_all(obj->state, result, len);
+        queue_push_front_all(obj, result, len);
     else
-        queue_push_front(obj->state, &(mpx__span){result, len});
+        queue_push_front(obj, &(mpx__span){result, len});
 }
 
 static int queue_create_common(mpx__req *req, void **state, bool joinable)

@@ -6,26 +6,43 @@
 
 #include "alloc.h"
 #include "object.h"
+#include "refs.h"
 
 /* ================================ value API =============================================== */
 
 typedef struct {
     uint8_t *bytes; /* one msgpack object, stored as it arrived */
     size_t len;
+    bool refs; /* it holds object references (refs.h) */
 } value;
 
-static void value_store(value *v, const mpx__span *s)
+/* Replaces the value with s, whose references req checked and holds. */
+static void value_store(value *v, const mpx__span *s, bool refs)
 {
+    if (v->refs) mpx__refs_drop(v->bytes, v->len);
     v->bytes = mpx__xrealloc(v->bytes, s->len);
     memcpy(v->bytes, s->p, s->len);
     v->len = s->len;
+    v->refs = refs;
 }
 
 static void value_free(void *state)
 {
     value *v = state;
+    if (v->refs) mpx__refs_drop(v->bytes, v->len);
     mpx__xfree(v->bytes);
     mpx__xfree(v);
+}
+
+/* Checks and holds the references of s, about to be stored in obj (NULL: the object being
+ * created). */
+static int value_refs(mpx__req *req, mpx__obj *obj, const mpx__span *s, bool *refs)
+{
+    size_t n = 0;
+    int rc = mpx__refs_check(req, s, &n);
+    if (rc == 0 && n) mpx__refs_hold(obj, s->p, s->len);
+    *refs = n > 0;
+    return rc;
 }
 
 /* ================================ value methods =========================================== */
@@ -38,7 +55,10 @@ static int m_get(mpx__req *req)
 
 static int m_set(mpx__req *req)
 {
-    value_store(req->obj->state, &req->argv[0]);
+    bool refs;
+    int rc = value_refs(req, req->obj, &req->argv[0], &refs);
+    if (rc) return rc;
+    value_store(req->obj->state, &req->argv[0], refs);
     return mpx__reply_nil(req);
 }
 
@@ -47,8 +67,12 @@ static int value_create(mpx__req *req, void **state)
     static const uint8_t nil = 0xc0;
     if (req->argc > 1)
         return mpx__req_fail(req, MPX_EARGS, "value takes at most 1 creation argument");
+    const mpx__span *init = req->argc == 1 ? &req->argv[0] : &(mpx__span){&nil, 1};
+    bool refs;
+    int rc = value_refs(req, NULL, init, &refs);
+    if (rc) return rc;
     value *v = mpx__xcalloc(1, sizeof *v);
-    value_store(v, req->argc == 1 ? &req->argv[0] : &(mpx__span){&nil, 1});
+    value_store(v, init, refs);
     *state = v;
     return 0;
 }

@@ -5,6 +5,7 @@
  * says, never executed, and counted; a well-behaved client connected all along keeps working
  * with its data intact.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -407,6 +408,110 @@ static void test_update_checks_its_argument_as_dispatch_would(void **state)
     assert_good_client_intact();
 }
 
+/* Calls method on p (the manager when p is NULL) with the given arguments, which it frees,
+ * and returns the result code. */
+static int call_with(mpx_proxy *p, const char *method, size_t n, ...)
+{
+    va_list ap;
+    mpx_value *args = mpx_array();
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++) {
+        mpx_value *v = va_arg(ap, mpx_value *);
+        assert_ok(mpx_array_push(args, &v));
+    }
+    va_end(ap);
+    int rc = p ? mpx_call(p, method, args, MPX_TIMEOUT_DEFAULT, NULL)
+               : mpx_server_call(good, method, args, MPX_TIMEOUT_DEFAULT, NULL);
+    mpx_value_free(&args);
+    return rc;
+}
+
+/* The list holds exactly 1, 2, 3. */
+static void assert_list_intact(mpx_proxy *l)
+{
+    mpx_value *all = NULL;
+    assert_ok(mpx_list_copy(l, &all));
+    assert_int_equal(mpx_value_len(all), 3);
+    for (int64_t i = 0; i < 3; i++) {
+        int64_t v;
+        assert_ok(mpx_value_get_int(mpx_value_at(all, (size_t)i), &v));
+        assert_int_equal(v, i + 1);
+    }
+    mpx_value_free(&all);
+}
+
+/* The methods of the object model refuse ill-typed and out-of-range arguments with their
+ * documented errors, change nothing, and mpxd serves on. */
+static void test_object_methods_refuse_bad_arguments(void **state)
+{
+    (void)state;
+    mpx_proxy *l = NULL, *s = NULL, *ns = NULL, *v = NULL, *a = NULL, *d = good_dict;
+    assert_ok(mpx_list_new(good, &l));
+    assert_ok(call_with(l, "extend", 1, mpx_array()));
+    for (int i = 1; i <= 3; i++)
+        assert_ok(call_with(l, "append", 1, mpx_int(i)));
+    assert_code(call_with(l, "get", 1, mpx_str("0")), MPX_ETYPE);
+    assert_code(call_with(l, "get", 1, mpx_uint(UINT64_MAX)), MPX_EINDEX);
+    assert_code(call_with(l, "get", 1, mpx_int(3)), MPX_EINDEX);
+    assert_code(call_with(l, "get", 1, mpx_int(INT64_MIN)), MPX_EINDEX);
+    assert_code(call_with(l, "get", 0), MPX_EARGS);
+    assert_code(call_with(l, "insert", 2, mpx_double(1.0), mpx_int(9)), MPX_ETYPE);
+    assert_code(call_with(l, "extend", 1, mpx_int(9)), MPX_ETYPE);
+    assert_code(call_with(l, "get_slice", 3, mpx_nil(), mpx_nil(), mpx_int(0)), MPX_EVALUE);
+    assert_code(call_with(l, "get_slice", 1, mpx_str("a")), MPX_ETYPE);
+    assert_ok(call_with(l, "get_slice", 3, mpx_int(INT64_MIN), mpx_uint(UINT64_MAX),
+                        mpx_int(INT64_MIN))); /* huge bounds and steps clamp, as Python's */
+    assert_code(call_with(l, "set_slice", 4, mpx_int(0), mpx_int(3), mpx_int(2), mpx_array()),
+                MPX_EVALUE);
+    assert_code(call_with(l, "set_slice", 4, mpx_int(0), mpx_int(1), mpx_nil(), mpx_int(1)),
+                MPX_ETYPE);
+    assert_code(call_with(l, "delete_slice", 3, mpx_nil(), mpx_nil(), mpx_int(0)), MPX_EVALUE);
+    assert_code(call_with(l, "sort", 1, mpx_str("yes")), MPX_ETYPE);
+    assert_code(call_with(l, "pop", 1, mpx_int(7)), MPX_EINDEX);
+    assert_code(call_with(l, "index", 2, mpx_int(1), mpx_str("a")), MPX_ETYPE);
+    assert_code(call_with(l, "remove", 1, mpx_int(4)), MPX_EVALUE);
+    assert_list_intact(l);
+
+    assert_ok(mpx_set_new(good, &s));
+    assert_code(call_with(s, "update", 1, mpx_int(1)), MPX_ETYPE);
+    assert_code(call_with(s, "union", 1, mpx_str("x")), MPX_ETYPE);
+    assert_ok(mpx_namespace_new(good, &ns));
+    assert_code(call_with(ns, "get", 1, mpx_int(1)), MPX_ETYPE);
+    assert_code(call_with(ns, "delete", 1, mpx_str("never set")), MPX_EATTR);
+    assert_ok(mpx_val_new_typed(good, 'h', NULL, &v));
+    assert_code(call_with(v, "set", 1, mpx_str("1")), MPX_ETYPE);
+    assert_code(call_with(v, "set", 1, mpx_int(40000)), MPX_EOVERFLOW);
+    assert_code(call_with(v, "add", 1, mpx_double(0.5)), MPX_ETYPE);
+    assert_code(call_with(v, "cas", 2, mpx_str("0"), mpx_int(1)), MPX_ETYPE);
+    mpx_value *x = NULL;
+    assert_ok(mpx_val_get(v, &x));
+    int64_t i;
+    assert_ok(mpx_value_get_int(x, &i));
+    assert_int_equal(i, 0); /* unchanged */
+    mpx_value_free(&x);
+    mpx_proxy *bad = NULL;
+    assert_code(mpx_open(good, "tv.bad", "typed_value", &bad), MPX_EARGS); /* no typecode */
+    assert_ok(mpx_arr_new(good, 'b', 2, NULL, &a));
+    assert_code(call_with(a, "set", 2, mpx_int(0), mpx_str("x")), MPX_ETYPE);
+    assert_code(call_with(a, "set_slice", 4, mpx_nil(), mpx_nil(), mpx_nil(), mpx_array()),
+                MPX_EVALUE);
+    assert_code(call_with(a, "add", 2, mpx_int(5), mpx_int(1)), MPX_EINDEX);
+    assert_code(call_with(d, "add", 2, mpx_str("precious"), mpx_int(1)), MPX_ETYPE);
+    assert_code(call_with(d, "cas", 3, mpx_str("precious"), mpx_int(5), mpx_array()), MPX_ETYPE);
+    assert_code(call_with(NULL, "delete", 1, mpx_double(1.5)), MPX_ETYPE);
+    assert_code(call_with(NULL, "delete", 1, mpx_uint(0)), MPX_ENOOBJ);
+    assert_code(call_with(NULL, "delete", 1, mpx_uint(UINT64_MAX)), MPX_ENOOBJ);
+    assert_code(call_with(NULL, "objects", 2, mpx_str("a"), mpx_int(1)), MPX_ETYPE);
+    assert_code(call_with(NULL, "objects", 2, mpx_int(0), mpx_int(0)), MPX_EVALUE);
+    assert_code(call_with(NULL, "objects", 3, mpx_int(0), mpx_int(5), mpx_int(1)), MPX_ETYPE);
+    mpx_proxy_free(&l);
+    mpx_proxy_free(&s);
+    mpx_proxy_free(&ns);
+    mpx_proxy_free(&v);
+    mpx_proxy_free(&a);
+    assert_good_client_intact();
+}
+
 static void test_wrong_mac_and_replay_are_never_executed(void **state)
 {
     (void)state;
@@ -619,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_malformed_and_truncated_bodies),
         cmocka_unit_test(test_update_checks_its_argument_as_dispatch_would),
         cmocka_unit_test(test_unknown_object_method_and_arity),
+        cmocka_unit_test(test_object_methods_refuse_bad_arguments),
         cmocka_unit_test(test_wrong_mac_and_replay_are_never_executed),
         cmocka_unit_test(test_oversized_request_keeps_connection),
         cmocka_unit_test(test_batch_frames),

@@ -144,6 +144,7 @@ typedef enum {
     MPX_BYTES,
     MPX_ARRAY,
     MPX_MAP,
+    MPX_REF, /* a reference to an object on the server: a proxy stored in a container */
 } mpx_type;
 
 /* Constructors. Caller owns the result; free it with mpx_value_free(). NULL if out of memory
@@ -198,6 +199,10 @@ MPX_EXPORT int mpx_value_get_double(const mpx_value *v, double *out);
 MPX_EXPORT const char *mpx_value_str(const mpx_value *v, size_t *len);
 MPX_EXPORT const void *mpx_value_bytes(const mpx_value *v, size_t *len);
 
+/* The object id and type name (borrowed; valid until v is freed) of a reference, each out
+ * pointer may be NULL. Returns 0, or MPX_ETYPE if v is not a reference. */
+MPX_EXPORT int mpx_value_get_ref(const mpx_value *v, uint64_t *id, const char **type);
+
 /* The number of items of an array, pairs of a map, or bytes of a string or bytes value;
  * 0 for a scalar. */
 MPX_EXPORT size_t mpx_value_len(const mpx_value *v);
@@ -218,7 +223,8 @@ MPX_EXPORT int mpx_value_encode(const mpx_value *v, char **buf, size_t *len);
 
 /* Decodes exactly one msgpack object that fills buf. Caller owns *out; free it with
  * mpx_value_free(). Returns 0, MPX_EPROTO (malformed, truncated, trailing bytes, nested
- * deeper than MPX_MAX_DEPTH or an unsupported type such as ext) or MPX_ENOMEM. */
+ * deeper than MPX_MAX_DEPTH or an ext type other than
+ * an object reference) or MPX_ENOMEM. */
 MPX_EXPORT int mpx_value_decode(const void *buf, size_t len, mpx_value **out);
 
 /* ------------------------------------------------------------------------------------------
@@ -347,6 +353,25 @@ MPX_EXPORT int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args,
  * free it with mpx_free(). */
 MPX_EXPORT int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args_len,
                             int timeout_ms, char **result, size_t *result_len);
+
+/* ------------------------------------------------------------------------------------------
+ * Proxies inside containers: a proxy may be stored as a value in a dict, list, namespace or
+ * untyped value, or put in a queue, nested as deep as values nest; a container that holds a
+ * reference keeps its object alive (docs/api.md, "Proxies inside containers").
+ * ------------------------------------------------------------------------------------------ */
+
+/* A value that refers to the proxy's object, to store in a container. It does not keep the
+ * object alive by itself: the container it is stored in does. Caller owns the result; free it
+ * with mpx_value_free(). NULL if p is not a proxy or out of memory. */
+MPX_EXPORT mpx_value *mpx_ref(const mpx_proxy *p);
+
+/* A proxy to the object a reference names (a value of type MPX_REF, read from a container on
+ * any client). A reference read from the server through c is turned into the proxy without a
+ * round trip (c's session already holds it for the value); any other reference is attached
+ * anew. Caller owns *out; free it with mpx_proxy_free(). Returns 0, MPX_EINVAL (not a
+ * reference), MPX_ENOOBJ (the object is gone: deleted, or freed with its last reference), or an
+ * error of any call. */
+MPX_EXPORT int mpx_proxy_from_ref(mpx_client *c, mpx_value *ref, mpx_proxy **out);
 
 /* ------------------------------------------------------------------------------------------
  * Asynchronous calls: send now, collect the result later. Any number of calls may be in
