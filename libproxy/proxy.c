@@ -337,7 +337,7 @@ static mpx_proxy *proxy_adopt(mpx_client *c, uint64_t id, const char *type)
     return p;
 }
 
-int mpx_proxy_from_ref(mpx_client *c, mpx_value *ref, mpx_proxy **out)
+int mpx_proxy_from_ref(mpx_client *c, const mpx_value *ref, mpx_proxy **out)
 {
     uint64_t id;
     const char *type;
@@ -345,7 +345,7 @@ int mpx_proxy_from_ref(mpx_client *c, mpx_value *ref, mpx_proxy **out)
         strlen(type) >= MPX_TYPE_NAME_MAX)
         return mpx__fail(MPX_EINVAL, "mpx_proxy_from_ref: a client, a reference and out");
     unsigned gen = 0;
-    mpx_client *owner = mpx__value_disown_ref(ref, &gen);
+    mpx_client *owner = mpx__value_disown_ref((mpx_value *)ref, &gen); /* the claim moves */
     if (owner == c && !atomic_load(&c->closed) && (uint16_t)gen == (uint16_t)mpx__fork_gen()) {
         mpx_proxy *p = proxy_adopt(c, id, type);
         if (!p) {

@@ -23,4 +23,5 @@ build/examples/producer_consumer 4 4 1000
 build/examples/lock_counter
 build/examples/counter
 build/examples/namespace_config
+build/examples/nested
 build/examples/workers demo 3 500

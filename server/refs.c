@@ -90,14 +90,6 @@ void mpx__refs_hold(mpx__obj *container, const uint8_t *p, size_t len)
     if (container) container->ref_holder = true;
 }
 
-int mpx__refs_store(mpx__req *req, const mpx__span *v)
-{
-    size_t n = 0;
-    int rc = mpx__refs_check(req, v, &n);
-    if (rc == 0 && n) mpx__refs_hold(req->obj, v->p, v->len);
-    return rc;
-}
-
 static int found(const mpx__mp_token *t, void *arg)
 {
     (void)t;

@@ -28,9 +28,6 @@ int mpx__refs_check(mpx__req *req, const mpx__span *v, size_t *n);
  * NULL while the object is being created: the manager marks it once made. */
 void mpx__refs_hold(mpx__obj *container, const uint8_t *p, size_t len);
 
-/* mpx__refs_check() then mpx__refs_hold(): for a value stored whole by one call. */
-int mpx__refs_store(mpx__req *req, const mpx__span *v);
-
 /* Whether the well-formed value p[0..len) holds a reference (for a copy made later that must
  * hold it). */
 bool mpx__refs_present(const uint8_t *p, size_t len);

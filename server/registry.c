@@ -99,11 +99,6 @@ void mpx__registry_drop_state(mpx__obj *obj)
     }
 }
 
-bool mpx__registry_deleted(const mpx__obj *obj)
-{
-    return ((const mpx__objent *)obj)->deleted;
-}
-
 mpx__obj *mpx__registry_find_name(mpx__registry *r, const char *name, size_t len)
 {
     mpx__objent *e;

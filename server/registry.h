@@ -74,9 +74,6 @@ void mpx__registry_delete(mpx__registry *r, mpx__obj *obj);
 /* Frees a deleted object's state now, unless its type keeps it to the end. */
 void mpx__registry_drop_state(mpx__obj *obj);
 
-/* Whether obj was deleted. */
-bool mpx__registry_deleted(const mpx__obj *obj);
-
 /* Walks the objects a batch at a time, as Redis's SCAN walks its keys: calls fn on the objects
  * of the next buckets from cursor (0 to begin), about count of them, visiting at most 10 x
  * count buckets, and returns the next cursor, 0 once the walk is done. Every object present

@@ -98,7 +98,9 @@ int mpx__typecode_read(mpx__req *req, const mpx__typecode *tc, const mpx__span *
 
 mpx__num mpx__typecode_zero(const mpx__typecode *tc)
 {
-    return tc->kind == MPX_TC_FLOAT ? (mpx__num){.d = 0.0} : (mpx__num){.u = 0};
+    mpx__num zero = {.u = 0};
+    if (tc->kind == MPX_TC_FLOAT) zero.d = 0.0;
+    return zero;
 }
 
 void mpx__typecode_pack(const mpx__typecode *tc, mpx__num n, msgpack_packer *pk)

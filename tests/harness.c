@@ -183,3 +183,13 @@ char *read_file(const char *path, size_t *len)
     if (len) *len = size;
     return buf;
 }
+
+mpx_value *harness_ints(size_t n, const int64_t *v)
+{
+    mpx_value *a = mpx_array();
+    for (size_t i = 0; i < n; i++) {
+        mpx_value *x = mpx_int(v[i]);
+        assert_ok(mpx_array_push(a, &x));
+    }
+    return a;
+}

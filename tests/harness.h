@@ -82,6 +82,11 @@ int harness_session_teardown(void **state);
  * fails the test if it never does. */
 void await_stat(mpx_client *c, const char *name, uint64_t want);
 
+/* An array value of the integers v[0..n); INTS(1, 2, 3) for a literal list. */
+mpx_value *harness_ints(size_t n, const int64_t *v);
+#define INTS(...)                                                                                  \
+    harness_ints(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
+
 /* Reads the whole of a file into a NUL-terminated buffer the caller frees (NULL on error). */
 char *read_file(const char *path, size_t *len);
 

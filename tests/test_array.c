@@ -5,17 +5,6 @@
  */
 #include "harness.h"
 
-static mpx_value *ints(size_t n, const int64_t *v)
-{
-    mpx_value *a = mpx_array();
-    for (size_t i = 0; i < n; i++) {
-        mpx_value *x = mpx_int(v[i]);
-        assert_ok(mpx_array_push(a, &x));
-    }
-    return a;
-}
-#define INTS(...) ints(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
-
 static void assert_array(mpx_proxy *a, size_t n, const int64_t *want)
 {
     mpx_value *all = NULL;

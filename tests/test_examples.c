@@ -28,6 +28,12 @@ static void test_namespace_config(void **state)
     run_example("namespace_config");
 }
 
+static void test_nested(void **state)
+{
+    (void)state;
+    run_example("nested");
+}
+
 static void test_lock_counter(void **state)
 {
     (void)state;
@@ -39,6 +45,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter),
         cmocka_unit_test(test_namespace_config),
+        cmocka_unit_test(test_nested),
         cmocka_unit_test(test_lock_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

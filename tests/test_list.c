@@ -8,18 +8,6 @@
 
 #include "harness.h"
 
-/* An array of the given integers. */
-static mpx_value *ints(size_t n, const int64_t *v)
-{
-    mpx_value *a = mpx_array();
-    for (size_t i = 0; i < n; i++) {
-        mpx_value *x = mpx_int(v[i]);
-        assert_ok(mpx_array_push(a, &x));
-    }
-    return a;
-}
-#define INTS(...) ints(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
-
 /* Fails unless the array value a holds exactly want[0..n). */
 static void assert_ints(const mpx_value *a, size_t n, const int64_t *want)
 {

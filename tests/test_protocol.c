@@ -504,6 +504,18 @@ static void test_object_methods_refuse_bad_arguments(void **state)
     assert_code(call_with(NULL, "objects", 2, mpx_str("a"), mpx_int(1)), MPX_ETYPE);
     assert_code(call_with(NULL, "objects", 2, mpx_int(0), mpx_int(0)), MPX_EVALUE);
     assert_code(call_with(NULL, "objects", 3, mpx_int(0), mpx_int(5), mpx_int(1)), MPX_ETYPE);
+    /* object references: to an object freed, and where one is refused (a key) */
+    mpx_proxy *gone = NULL;
+    assert_ok(mpx_list_new(good, &gone));
+    mpx_value *dangling = mpx_ref(gone), *live = mpx_ref(l);
+    mpx_proxy_free(&gone);
+    assert_code(call_with(l, "append", 1, mpx_value_copy(dangling)), MPX_ENOOBJ);
+    assert_code(call_with(d, "set", 2, mpx_value_copy(live), mpx_int(1)), MPX_ETYPE);
+    assert_code(call_with(d, "set", 2, mpx_str("precious"), mpx_value_copy(dangling)), MPX_ENOOBJ);
+    assert_code(call_with(s, "add", 1, mpx_value_copy(live)), MPX_ETYPE);
+    assert_list_intact(l);
+    mpx_value_free(&dangling);
+    mpx_value_free(&live);
     mpx_proxy_free(&l);
     mpx_proxy_free(&s);
     mpx_proxy_free(&ns);

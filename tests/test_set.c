@@ -5,17 +5,6 @@
  */
 #include "harness.h"
 
-static mpx_value *ints(size_t n, const int64_t *v)
-{
-    mpx_value *a = mpx_array();
-    for (size_t i = 0; i < n; i++) {
-        mpx_value *x = mpx_int(v[i]);
-        assert_ok(mpx_array_push(a, &x));
-    }
-    return a;
-}
-#define INTS(...) ints(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
-
 /* The integers of an array value, sorted, as a bit mask of 0..63. */
 static uint64_t mask_of(const mpx_value *a)
 {

@@ -349,7 +349,9 @@ MPX_EXPORT int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args,
                         mpx_value **result);
 
 /* As mpx_call(), with the arguments as msgpack bytes of one array and the result as the
- * msgpack bytes of one object, for callers that encode themselves. Caller owns *result;
+ * msgpack bytes of one object, for callers that encode themselves. The session holds a
+ * reference for each object reference in the result: release them through the manager's
+ * release (mpx_server_call()) or they go with the session (docs/protocol.md). Caller owns *result;
  * free it with mpx_free(). */
 MPX_EXPORT int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args_len,
                             int timeout_ms, char **result, size_t *result_len);
@@ -366,12 +368,13 @@ MPX_EXPORT int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, 
 MPX_EXPORT mpx_value *mpx_ref(const mpx_proxy *p);
 
 /* A proxy to the object a reference names (a value of type MPX_REF, read from a container on
- * any client). A reference read from the server through c is turned into the proxy without a
- * round trip (c's session already holds it for the value); any other reference is attached
- * anew. Caller owns *out; free it with mpx_proxy_free(). Returns 0, MPX_EINVAL (not a
- * reference), MPX_ENOOBJ (the object is gone: deleted, or freed with its last reference), or an
- * error of any call. */
-MPX_EXPORT int mpx_proxy_from_ref(mpx_client *c, mpx_value *ref, mpx_proxy **out);
+ * any client; it may sit inside a larger value). A reference read from the server through c
+ * is turned into the proxy without a round trip: the reference c's session holds for it
+ * passes to the proxy (ref stays valid and still names the object). Any other reference (a
+ * copy, one read through another client) is attached anew. Caller owns *out; free it with
+ * mpx_proxy_free(). Returns 0, MPX_EINVAL (not a reference), MPX_ENOOBJ (the object is gone:
+ * deleted, or freed with its last reference), or an error of any call. */
+MPX_EXPORT int mpx_proxy_from_ref(mpx_client *c, const mpx_value *ref, mpx_proxy **out);
 
 /* ------------------------------------------------------------------------------------------
  * Asynchronous calls: send now, collect the result later. Any number of calls may be in
