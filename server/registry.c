@@ -42,9 +42,9 @@ static void obj_destroy(mpx__registry *r, mpx__objent *e)
 void mpx__registry_close(mpx__registry *r)
 {
     mpx__objent *e, *tmp;
-    r->garbage = NULL;
     HASH_ITER(hh, r->by_id, e, tmp)
     obj_destroy(r, e);
+    r->garbage = NULL; /* what the destroyed containers let go was destroyed with the rest */
 }
 
 static mpx__objent *find_entry(mpx__registry *r, uint64_t id)

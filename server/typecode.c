@@ -156,7 +156,7 @@ bool mpx__typecode_equal(const mpx__typecode *tc, mpx__num a, mpx__num b)
 
 int mpx__typecode_cas(mpx__req *req, const mpx__typecode *tc, mpx__num *n, uint32_t i)
 {
-    mpx__num want, val;
+    mpx__num want = {.u = 0}, val = {.u = 0};
     int rc = mpx__typecode_read(req, tc, &req->argv[i], &want);
     bool out_of_range = rc == MPX_EOVERFLOW; /* a value the typecode cannot hold: no match */
     if (rc && !out_of_range) return rc;
