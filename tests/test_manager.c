@@ -94,6 +94,28 @@ static void test_delete_a_held_lock(void **state)
     await_stat(client, "deleted_held", 0);
 }
 
+/* A condition keeps working on its lock after the lock's name is deleted: the condition
+ * holds the lock, whose state stays until its last reference goes. */
+static void test_delete_a_conditions_lock(void **state)
+{
+    (void)state;
+    mpx_proxy *l = NULL, *cond = NULL;
+    bool got = false, notified = true;
+    assert_ok(mpx_lock_open(client, "mgr.cond.lock", &l));
+    assert_ok(mpx_condition_new(client, l, &cond));
+    assert_ok(mpx_delete(client, "mgr.cond.lock"));
+    assert_code(mpx_lock_locked(l, &got), MPX_ENOOBJ);
+    assert_ok(mpx_condition_acquire(cond, 0, &got));
+    assert_true(got);
+    assert_ok(mpx_condition_wait(cond, 50, &notified)); /* releases and re-takes the lock */
+    assert_false(notified);
+    assert_ok(mpx_condition_notify_all(cond));
+    assert_ok(mpx_condition_release(cond));
+    mpx_proxy_free(&l);
+    mpx_proxy_free(&cond);
+    await_stat(client, "deleted_held", 0);
+}
+
 /* Collects every row the listing gives for prefix, count at a time. */
 static mpx_value *list_all(const char *prefix, size_t count)
 {
@@ -179,9 +201,8 @@ static void test_listing_through_a_cursor(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        HARNESS_TEST(test_delete_frees_the_name),
-        HARNESS_TEST(test_delete_answers_parked_calls),
-        HARNESS_TEST(test_delete_a_held_lock),
+        HARNESS_TEST(test_delete_frees_the_name),    HARNESS_TEST(test_delete_answers_parked_calls),
+        HARNESS_TEST(test_delete_a_held_lock),       HARNESS_TEST(test_delete_a_conditions_lock),
         HARNESS_TEST(test_listing_through_a_cursor),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

@@ -163,13 +163,38 @@ static void test_add_and_cas(void **state)
     mpx_proxy_free(&f);
 }
 
+static void test_typecode_is_kept(void **state)
+{
+    (void)state;
+    mpx_proxy *v = typed('H', NULL), *a = NULL, *same = NULL;
+    mpx_value *code = NULL;
+    assert_ok(mpx_call(v, "typecode", NULL, MPX_TIMEOUT_DEFAULT, &code));
+    assert_string_equal(mpx_value_str(code, NULL), "H");
+    mpx_value_free(&code);
+    assert_ok(mpx_arr_new(client, 'f', 2, NULL, &a));
+    assert_ok(mpx_call(a, "typecode", NULL, MPX_TIMEOUT_DEFAULT, &code));
+    assert_string_equal(mpx_value_str(code, NULL), "f");
+    mpx_value_free(&code);
+    /* a named typed value keeps the typecode it was created with */
+    assert_ok(mpx_val_open_typed(client, "tv.kept", 'b', NULL, &same));
+    mpx_proxy_free(&same);
+    assert_ok(mpx_val_open_typed(client, "tv.kept", 'd', NULL, &same));
+    assert_ok(mpx_call(same, "typecode", NULL, MPX_TIMEOUT_DEFAULT, &code));
+    assert_string_equal(mpx_value_str(code, NULL), "b");
+    mpx_value_free(&code);
+    assert_code(mpx_val_open(client, "tv.kept", NULL, &v), MPX_ETYPE); /* not an untyped one */
+    mpx_proxy_free(&same);
+    mpx_proxy_free(&a);
+    mpx_proxy_free(&v);
+    assert_ok(mpx_delete(client, "tv.kept"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        HARNESS_TEST(test_untyped_value),
-        HARNESS_TEST(test_integer_typecodes_range),
-        HARNESS_TEST(test_other_typecodes),
-        HARNESS_TEST(test_add_and_cas),
+        HARNESS_TEST(test_untyped_value),    HARNESS_TEST(test_integer_typecodes_range),
+        HARNESS_TEST(test_other_typecodes),  HARNESS_TEST(test_add_and_cas),
+        HARNESS_TEST(test_typecode_is_kept),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
