@@ -11,16 +11,14 @@
  */
 #define _GNU_SOURCE
 #include <mpx.h>
+
+#include "bench_server.h"
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,13 +26,12 @@
 #define SMALL 50000
 #define MAX_OUTSTANDING 65536
 
-static char dir[] = "/tmp/mpx-fill-XXXXXX", keyfile[64], endpoint[96];
-static pid_t server;
+static bench_server server;
 
 static void die(const char *what)
 {
     fprintf(stderr, "fill: %s: %s\n", what, mpx_last_error());
-    if (server > 0) kill(server, SIGTERM);
+    bench_server_stop(&server);
     exit(1);
 }
 
@@ -43,31 +40,6 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void start_server(void)
-{
-    const char *mpxd = getenv("MPX_MPXD") ? getenv("MPX_MPXD") : MPXD_PATH;
-    int ready[2];
-    if (!mkdtemp(dir) || pipe(ready)) die("setup");
-    snprintf(keyfile, sizeof keyfile, "%s/key", dir);
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/mpx.sock", dir);
-    int fd = open(keyfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) die("key file");
-    fputs("fill benchmark key", f);
-    fclose(f);
-    if ((server = fork()) == 0) {
-        dup2(ready[1], 3);
-        execl(mpxd, mpxd, "-q", "--authkey-file", keyfile, "--ready-fd", "3", endpoint,
-              (char *)NULL);
-        _exit(127);
-    }
-    close(ready[1]);
-    char buf[8];
-    struct pollfd p = {.fd = ready[0], .events = POLLIN};
-    if (poll(&p, 1, 10000) != 1 || read(ready[0], buf, sizeof buf) < 5) die("mpxd start");
-    close(ready[0]);
 }
 
 typedef struct {
@@ -166,7 +138,8 @@ static void *getter(void *arg)
     g->lat = arg;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
-    if (mpx_connect_keyfile(endpoint, keyfile, &g->c) || mpx_dict_open(g->c, "filled", &g->d))
+    if (mpx_connect_keyfile(server.endpoint, server.keyfile, &g->c) ||
+        mpx_dict_open(g->c, "filled", &g->d))
         die("getter connect");
     pthread_t sender;
     pthread_create(&sender, NULL, get_sender, g);
@@ -247,10 +220,10 @@ int main(int argc, char **argv)
     long pairs = argc > 1 ? atol(argv[1]) : 5000000;
     if (argc > 2) gets_per_second = atoi(argv[2]);
     encode_batches(pairs);
-    start_server();
+    if (bench_server_start(&server, "fill benchmark key")) return 1;
     mpx_client *c;
     mpx_proxy *d;
-    if (mpx_connect_keyfile(endpoint, keyfile, &c) || mpx_dict_open(c, "filled", &d))
+    if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) || mpx_dict_open(c, "filled", &d))
         die("connect");
     mpx_client_set_timeout(c, 60000);
 
@@ -296,10 +269,6 @@ int main(int argc, char **argv)
            ok3 ? "met" : "MISSED");
     mpx_proxy_free(&d);
     mpx_client_free(&c);
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "fill: could not remove %s\n", dir);
+    if (bench_server_stop(&server)) fprintf(stderr, "fill: could not remove %s\n", server.dir);
     return 0;
 }

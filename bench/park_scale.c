@@ -9,25 +9,20 @@
  * keep them all outstanding; the reader is an ordinary libmpx client. Every loop is bounded.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
 #include "codec.h"
+#include "bench_server.h"
 #include "mpx.h"
 
-static char dir[] = "/tmp/mpxbench-XXXXXX";
-static char keyfile[64], endpoint[96];
 static const char key[] = "park-scale-benchmark-key";
-static pid_t server;
+static bench_server server;
 
 static int64_t now_us(void)
 {
@@ -39,31 +34,8 @@ static int64_t now_us(void)
 static void die(const char *what)
 {
     fprintf(stderr, "park_scale: %s: %s\n", what, mpx_last_error());
-    if (server > 0) kill(server, SIGKILL);
+    bench_server_stop(&server);
     exit(1);
-}
-
-static void start_server(void)
-{
-    const char *mpxd = getenv("MPX_MPXD") ? getenv("MPX_MPXD") : MPXD_PATH;
-    int ready[2];
-    if (!mkdtemp(dir) || pipe(ready)) die("setup");
-    snprintf(keyfile, sizeof keyfile, "%s/key", dir);
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/mpx.sock", dir);
-    int fd = open(keyfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 || write(fd, key, strlen(key)) != (ssize_t)strlen(key)) die("key file");
-    close(fd);
-    if ((server = fork()) == 0) {
-        dup2(ready[1], 3);
-        execl(mpxd, mpxd, "-q", "--authkey-file", keyfile, "--ready-fd", "3", endpoint,
-              (char *)NULL);
-        _exit(127);
-    }
-    close(ready[1]);
-    char buf[8];
-    struct pollfd p = {.fd = ready[0], .events = POLLIN};
-    if (poll(&p, 1, 10000) != 1 || read(ready[0], buf, sizeof buf) < 5) die("mpxd start");
-    close(ready[0]);
 }
 
 /* A field of /proc/PID/status, in its own unit (kB for VmRSS). */
@@ -71,7 +43,7 @@ static long proc_status(const char *field)
 {
     char path[64], line[256];
     long v = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)server);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)server.pid);
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof line, f))
         if (strncmp(line, field, strlen(field)) == 0) v = atol(line + strlen(field) + 1);
@@ -126,7 +98,7 @@ static void raw_connect(raw_client *r)
     int hwm = 0;
     zmq_setsockopt(r->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_connect(r->sock, endpoint);
+    zmq_connect(r->sock, server.endpoint);
     randombytes_buf(nc, sizeof nc);
     mpx__frame_header(hello, MPX_K_HELLO, 0, 0);
     memcpy(hello + MPX_HDR_LEN, nc, 32);
@@ -178,10 +150,10 @@ int main(int argc, char **argv)
 {
     int waiters = argc > 1 ? atoi(argv[1]) : 10000, reads = argc > 2 ? atoi(argv[2]) : 20000;
     if (sodium_init() < 0 || waiters <= 0 || reads <= 0) die("arguments");
-    start_server();
+    if (bench_server_start(&server, key)) return 1;
     mpx_client *c = NULL;
     mpx_proxy *d = NULL, *q = NULL;
-    if (mpx_connect(endpoint, key, strlen(key), &c) || mpx_dict_new(c, &d) ||
+    if (mpx_connect(server.endpoint, key, strlen(key), &c) || mpx_dict_new(c, &d) ||
         mpx_queue_new(c, 0, &q))
         die("connect");
     for (int i = 0; i < 1000; i++) {
@@ -227,9 +199,5 @@ int main(int argc, char **argv)
     mpx_proxy_free(&q);
     mpx_proxy_free(&d);
     mpx_client_free(&c);
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) != 0 || parked != (uint64_t)waiters;
+    return bench_server_stop(&server) != 0 || parked != (uint64_t)waiters;
 }

@@ -260,6 +260,14 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx
 int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
                     int timeout_ms, mpx_value **out);
 
+/* Calls method on p (checked to be of type, unless NULL) with the values made[0..n), which
+ * the caller built for the call and which are freed here whatever happens (a NULL one: its
+ * constructor ran out of memory), then the caller's own given[0..m) (a NULL one is
+ * MPX_EINVAL). At most MPX_MAX_CALL_ITEMS values in all. */
+#define MPX_MAX_CALL_ITEMS 8
+int mpx__call_made(mpx_proxy *p, const char *type, const char *method, mpx_value **made, size_t n,
+                   const mpx_value *const *given, size_t m, mpx_value **out);
+
 /* As mpx__call_items(), for a method whose answer is a bool / an unsigned count. */
 int mpx__call_bool(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
                    int timeout_ms, bool *out);

@@ -9,23 +9,12 @@ mpx_value *mpx__bound(int64_t v)
     return v == MPX_SLICE_NONE ? mpx_nil() : mpx_int(v);
 }
 
-/* Calls a list method on items[0..n), which the caller made (NULL: out of memory) and which
- * are freed here. */
+/* A list method with made[0..n) (freed here) and then extra, if not NULL. */
 static int list_call(mpx_proxy *l, const char *method, mpx_value **made, size_t n,
                      const mpx_value *extra, mpx_value **out)
 {
-    const mpx_value *items[4];
-    int rc = mpx__proxy_check(l, "list");
-    for (size_t i = 0; i < n; i++) {
-        if (!made[i] && rc == 0) rc = mpx__fail(MPX_ENOMEM, "out of memory");
-        items[i] = made[i];
-    }
-    items[n] = extra;
-    if (rc == 0)
-        rc = mpx__call_items(l, method, items, n + (extra != NULL), MPX_TIMEOUT_DEFAULT, out);
-    for (size_t i = 0; i < n; i++)
-        mpx_value_free(&made[i]);
-    return rc;
+    const mpx_value *given[] = {extra};
+    return mpx__call_made(l, "list", method, made, n, given, extra != NULL, out);
 }
 
 static int need(const void *p, const char *what)

@@ -229,6 +229,24 @@ int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *it
     return rc;
 }
 
+int mpx__call_made(mpx_proxy *p, const char *type, const char *method, mpx_value **made, size_t n,
+                   const mpx_value *const *given, size_t m, mpx_value **out)
+{
+    const mpx_value *items[MPX_MAX_CALL_ITEMS];
+    int rc = mpx__proxy_check(p, type);
+    if (rc == 0 && n + m > MPX_MAX_CALL_ITEMS) rc = mpx__fail(MPX_EINVAL, "too many arguments");
+    for (size_t i = 0; rc == 0 && i < n + m; i++) {
+        items[i] = i < n ? made[i] : given[i - n];
+        if (!items[i])
+            rc = i < n ? mpx__fail(MPX_ENOMEM, "out of memory")
+                       : mpx__fail(MPX_EINVAL, "%s: a NULL value", method);
+    }
+    if (rc == 0) rc = mpx__call_items(p, method, items, n + m, MPX_TIMEOUT_DEFAULT, out);
+    for (size_t i = 0; i < n; i++)
+        mpx_value_free(&made[i]);
+    return rc;
+}
+
 int mpx__call_bool(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
                    int timeout_ms, bool *out)
 {

@@ -32,6 +32,13 @@ static int set_call_bool(mpx_proxy *s, const char *method, const mpx_value *arg,
     return rc ? rc : mpx__call_bool(s, method, items, 1, MPX_TIMEOUT_DEFAULT, out);
 }
 
+/* An operation with an array of items whose answer is an array. */
+static int set_op(mpx_proxy *s, const char *method, const mpx_value *items, mpx_value **out)
+{
+    return out ? set_call_arg(s, method, items, true, out)
+               : mpx__fail(MPX_EINVAL, "set.%s: no out argument", method);
+}
+
 int mpx_set_open(mpx_client *c, const char *name, mpx_proxy **out)
 {
     if (!name) return mpx__fail(MPX_EINVAL, "mpx_set_open: no name");
@@ -91,26 +98,22 @@ int mpx_set_copy(mpx_proxy *s, mpx_value **out)
 
 int mpx_set_union(mpx_proxy *s, const mpx_value *items, mpx_value **out)
 {
-    return out ? set_call_arg(s, "union", items, true, out)
-               : mpx__fail(MPX_EINVAL, "no out argument");
+    return set_op(s, "union", items, out);
 }
 
 int mpx_set_intersection(mpx_proxy *s, const mpx_value *items, mpx_value **out)
 {
-    return out ? set_call_arg(s, "intersection", items, true, out)
-               : mpx__fail(MPX_EINVAL, "no out argument");
+    return set_op(s, "intersection", items, out);
 }
 
 int mpx_set_difference(mpx_proxy *s, const mpx_value *items, mpx_value **out)
 {
-    return out ? set_call_arg(s, "difference", items, true, out)
-               : mpx__fail(MPX_EINVAL, "no out argument");
+    return set_op(s, "difference", items, out);
 }
 
 int mpx_set_symmetric_difference(mpx_proxy *s, const mpx_value *items, mpx_value **out)
 {
-    return out ? set_call_arg(s, "symmetric_difference", items, true, out)
-               : mpx__fail(MPX_EINVAL, "no out argument");
+    return set_op(s, "symmetric_difference", items, out);
 }
 
 int mpx_set_issubset(mpx_proxy *s, const mpx_value *items, bool *out)

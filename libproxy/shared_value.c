@@ -39,27 +39,6 @@ int mpx__cas_result(mpx_value *res, bool optional, bool *swapped, mpx_value **cu
     return 0;
 }
 
-/* Calls method with made[0..n) (freed here; NULL: out of memory) then the caller's own
- * values given[0..m), none NULL. */
-static int call_made(mpx_proxy *p, const char *method, mpx_value **made, size_t n,
-                     const mpx_value *const *given, size_t m, mpx_value **out)
-{
-    const mpx_value *items[6];
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!made[i] && rc == 0) rc = mpx__fail(MPX_ENOMEM, "out of memory");
-        items[i] = made[i];
-    }
-    for (size_t i = 0; i < m; i++) {
-        if (!given[i] && rc == 0) rc = mpx__fail(MPX_EINVAL, "%s: a NULL value", method);
-        items[n + i] = given[i];
-    }
-    if (rc == 0) rc = mpx__call_items(p, method, items, n + m, MPX_TIMEOUT_DEFAULT, out);
-    for (size_t i = 0; i < n; i++)
-        mpx_value_free(&made[i]);
-    return rc;
-}
-
 static int to_int(int rc, mpx_value **v, int64_t *out)
 {
     if (rc == 0 && out && mpx_value_get_int(*v, out))
@@ -131,7 +110,7 @@ int mpx_val_set(mpx_proxy *v, const mpx_value *val)
 int mpx_val_add(mpx_proxy *v, const mpx_value *delta, mpx_value **out)
 {
     int rc = val_check(v, true);
-    return rc ? rc : call_made(v, "add", NULL, 0, &delta, 1, out);
+    return rc ? rc : mpx__call_made(v, NULL, "add", NULL, 0, &delta, 1, out);
 }
 
 int mpx_val_add_int(mpx_proxy *v, int64_t delta, int64_t *now)
@@ -142,7 +121,7 @@ int mpx_val_add_int(mpx_proxy *v, int64_t delta, int64_t *now)
         mpx_value_free(&args[0]);
         return rc;
     }
-    return to_int(call_made(v, "add", args, 1, NULL, 0, &res), &res, now);
+    return to_int(mpx__call_made(v, NULL, "add", args, 1, NULL, 0, &res), &res, now);
 }
 
 int mpx_val_cas(mpx_proxy *v, const mpx_value *expected, const mpx_value *val, bool *swapped,
@@ -151,7 +130,7 @@ int mpx_val_cas(mpx_proxy *v, const mpx_value *expected, const mpx_value *val, b
     const mpx_value *given[] = {expected, val};
     mpx_value *res = NULL;
     int rc = val_check(v, true);
-    if (rc == 0) rc = call_made(v, "cas", NULL, 0, given, 2, &res);
+    if (rc == 0) rc = mpx__call_made(v, NULL, "cas", NULL, 0, given, 2, &res);
     if (rc == 0) rc = mpx__cas_result(res, false, swapped, current);
     mpx_value_free(&res);
     return rc;
@@ -184,12 +163,7 @@ static int arr_call(mpx_proxy *a, const char *method, const int64_t *index,
                     const mpx_value *const *given, size_t m, mpx_value **out)
 {
     mpx_value *made[] = {index ? mpx_int(*index) : NULL};
-    int rc = mpx__proxy_check(a, "array");
-    if (rc) {
-        mpx_value_free(&made[0]);
-        return rc;
-    }
-    return call_made(a, method, made, index ? 1 : 0, given, m, out);
+    return mpx__call_made(a, "array", method, made, index ? 1 : 0, given, m, out);
 }
 
 int mpx_arr_len(mpx_proxy *a, size_t *out)
@@ -213,22 +187,14 @@ int mpx_arr_get_slice(mpx_proxy *a, int64_t start, int64_t stop, int64_t step, m
 {
     if (!out) return mpx__fail(MPX_EINVAL, "no out argument");
     mpx_value *made[] = {mpx__bound(start), mpx__bound(stop), mpx__bound(step)};
-    int rc = mpx__proxy_check(a, "array");
-    if (rc == 0) return call_made(a, "get_slice", made, 3, NULL, 0, out);
-    for (int i = 0; i < 3; i++)
-        mpx_value_free(&made[i]);
-    return rc;
+    return mpx__call_made(a, "array", "get_slice", made, 3, NULL, 0, out);
 }
 
 int mpx_arr_set_slice(mpx_proxy *a, int64_t start, int64_t stop, int64_t step,
                       const mpx_value *items)
 {
     mpx_value *made[] = {mpx__bound(start), mpx__bound(stop), mpx__bound(step)};
-    int rc = mpx__proxy_check(a, "array");
-    if (rc == 0) return call_made(a, "set_slice", made, 3, &items, 1, NULL);
-    for (int i = 0; i < 3; i++)
-        mpx_value_free(&made[i]);
-    return rc;
+    return mpx__call_made(a, "array", "set_slice", made, 3, &items, 1, NULL);
 }
 
 int mpx_arr_copy(mpx_proxy *a, mpx_value **out)

@@ -153,20 +153,22 @@ int mpx__order_cmp(const mpx__order_key *a, const mpx__order_key *b)
 
 /* ================================ arithmetic ============================================== */
 
-/* Reads a number: *is_float says which of *i and *d holds it. */
-static int num_read(const mpx__span *v, __int128 *i, double *d, bool *is_float)
+int mpx__number_read(const mpx__span *v, mpx__number *n, mpx__mp_token *tok)
 {
     mpx__mp_cursor c;
     mpx__mp_token t;
     mpx__mp_init(&c, v->p, v->len);
-    if (mpx__mp_next(&c, &t)) return MPX_ETYPE;
-    *is_float = t.kind == MPX_MP_F32 || t.kind == MPX_MP_F64;
+    *n = (mpx__number){0};
+    if (mpx__mp_next(&c, &t)) t.kind = MPX_MP_NIL; /* stored and checked values parse */
+    if (tok) *tok = t;
+    n->is_float = t.kind == MPX_MP_F32 || t.kind == MPX_MP_F64;
+    n->is_int = t.kind == MPX_MP_UINT || t.kind == MPX_MP_INT;
     if (t.kind == MPX_MP_UINT)
-        *i = t.u, *d = (double)t.u;
+        n->i = t.u, n->d = (double)t.u;
     else if (t.kind == MPX_MP_INT)
-        *i = t.i, *d = (double)t.i;
-    else if (*is_float)
-        *d = t.d;
+        n->i = t.i, n->d = (double)t.i;
+    else if (n->is_float)
+        n->d = t.d;
     else
         return MPX_ETYPE;
     return 0;
@@ -174,21 +176,19 @@ static int num_read(const mpx__span *v, __int128 *i, double *d, bool *is_float)
 
 int mpx__num_add(mpx__req *req, const mpx__span *cur, const mpx__span *delta, mpx__buf *out)
 {
-    __int128 a = 0, b = 0;
-    double da = 0, db = 0;
-    bool fa = false, fb = false;
+    mpx__number a = {0}, b;
     char repr[96];
-    if (cur && num_read(cur, &a, &da, &fa)) {
+    if (cur && mpx__number_read(cur, &a, NULL)) {
         mpx__repr(cur, repr, sizeof repr);
         return mpx__req_fail(req, MPX_ETYPE, "TypeError: the entry holds %s, not a number", repr);
     }
-    if (num_read(delta, &b, &db, &fb))
+    if (mpx__number_read(delta, &b, NULL))
         return mpx__req_fail(req, MPX_ETYPE, "TypeError: the amount to add must be a number");
     msgpack_packer pk;
     out->size = 0;
     msgpack_packer_init(&pk, out, mpx__buf_write);
-    if (fa || fb) return msgpack_pack_double(&pk, da + db), 0;
-    __int128 sum = a + b;
+    if (a.is_float || b.is_float) return msgpack_pack_double(&pk, a.d + b.d), 0;
+    __int128 sum = a.i + b.i;
     if (sum < INT64_MIN || sum > (__int128)UINT64_MAX)
         return mpx__req_fail(req, MPX_EOVERFLOW, "OverflowError: the sum does not fit in 64 bits");
     if (sum < 0)

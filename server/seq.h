@@ -26,6 +26,18 @@ int mpx__key(mpx__req *req, const mpx__span *arg, mpx__span *key, uint64_t *hash
 /* Whether the stored value p[0..len) equals the value whose canonical form is canon. */
 bool mpx__equal(const mpx__span *canon, const uint8_t *p, size_t len);
 
+/* A number as arithmetic reads it: an integer exactly (i), or a float; d holds either as a
+ * double. */
+typedef struct {
+    bool is_int, is_float;
+    __int128 i;
+    double d;
+} mpx__number;
+
+/* Reads v as a number into *n, and its token into *tok (may be NULL) whatever it is. Returns
+ * 0, or MPX_ETYPE when it is not a number (a bool is not). */
+int mpx__number_read(const mpx__span *v, mpx__number *n, mpx__mp_token *tok);
+
 /* cur + delta, packed into out: integers exactly (a sum outside the 64-bit integers is
  * MPX_EOVERFLOW), a double when either is one; cur NULL counts as 0. Returns 0, or fails req
  * with MPX_ETYPE (not a number: booleans are not) or MPX_EOVERFLOW. */

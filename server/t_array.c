@@ -194,11 +194,12 @@ static int array_create(mpx__req *req, void **state)
         mpx__xfree(items);
         return mpx__req_fail(req, MPX_EVALUE, "an array holds at most %u elements", ARRAY_MAX_LEN);
     }
+    /* zeroed memory is every typecode's zero (0, 0.0, the byte 0, false), so an array made
+     * by size costs no pass over its elements: a large one is pages not yet touched */
     array *a = mpx__xcalloc(1, sizeof *a + size * sizeof(mpx__num));
     a->tc = tc;
     a->n = size;
-    for (size_t i = 0; i < size; i++)
-        a->v[i] = items ? items[i] : mpx__typecode_zero(tc);
+    if (items) memcpy(a->v, items, size * sizeof *items);
     mpx__xfree(items);
     *state = a;
     return 0;

@@ -27,12 +27,19 @@ static int key_error(mpx__req *req, const mpx__span *key)
     return mpx__req_fail(req, MPX_EKEY, "KeyError: %s", repr);
 }
 
-static mpx__dict_entry *find_arg(mpx__req *req, const mpx__span *arg, int *rc)
-{
+/* Argument 0 as a key: its canonical form, its hash, and the pair under it (NULL if absent,
+ * or if the key is refused). */
+typedef struct {
     mpx__span key;
     uint64_t hash;
-    *rc = mpx__key(req, arg, &key, &hash);
-    return *rc ? NULL : mpx__dict_find(req->obj->state, hash, key.p, key.len);
+    const mpx__dict_entry *e;
+} lookup;
+
+static int look_up(mpx__req *req, lookup *k)
+{
+    int rc = mpx__key(req, &req->argv[0], &k->key, &k->hash);
+    k->e = rc ? NULL : mpx__dict_find(req->obj->state, k->hash, k->key.p, k->key.len);
+    return rc;
 }
 
 static int reply_value(mpx__req *req, const mpx__dict_entry *e)
@@ -58,10 +65,10 @@ static int m_set(mpx__req *req)
 
 static int m_get(mpx__req *req)
 {
-    int rc;
-    const mpx__dict_entry *e = find_arg(req, &req->argv[0], &rc);
+    lookup k;
+    int rc = look_up(req, &k);
     if (rc) return rc;
-    if (e) return reply_value(req, e);
+    if (k.e) return reply_value(req, k.e);
     if (req->argc == 2) return mpx__reply_raw(req, req->argv[1].p, req->argv[1].len);
     return key_error(req, &req->argv[0]);
 }
@@ -80,9 +87,9 @@ static int m_delete(mpx__req *req)
 
 static int m_contains(mpx__req *req)
 {
-    int rc;
-    bool found = find_arg(req, &req->argv[0], &rc) != NULL;
-    return rc ? rc : mpx__reply_bool(req, found);
+    lookup k;
+    int rc = look_up(req, &k);
+    return rc ? rc : mpx__reply_bool(req, k.e != NULL);
 }
 
 static int m_len(mpx__req *req)
@@ -326,19 +333,16 @@ static int m_update(mpx__req *req)
 
 static int m_pop(mpx__req *req)
 {
-    mpx__span key;
-    uint64_t hash;
-    mpx__dict *d = req->obj->state;
-    int rc = mpx__key(req, &req->argv[0], &key, &hash);
+    lookup k;
+    int rc = look_up(req, &k);
     if (rc) return rc;
-    const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
-    if (!e) {
+    if (!k.e) {
         if (req->argc == 2) return mpx__reply_raw(req, req->argv[1].p, req->argv[1].len);
         return key_error(req, &req->argv[0]);
     }
-    reply_value(req, e);
-    mpx__map_release(req, e);
-    mpx__dict_remove(d, hash, key.p, key.len);
+    reply_value(req, k.e);
+    mpx__map_release(req, k.e);
+    mpx__dict_remove(req->obj->state, k.hash, k.key.p, k.key.len);
     return 0;
 }
 
@@ -358,14 +362,12 @@ static int m_popitem(mpx__req *req)
 static int m_setdefault(mpx__req *req)
 {
     static const uint8_t nil = 0xc0;
-    mpx__span key;
-    uint64_t hash;
-    int rc = mpx__key(req, &req->argv[0], &key, &hash);
+    lookup k;
+    int rc = look_up(req, &k);
     if (rc) return rc;
-    const mpx__dict_entry *e = mpx__dict_find(req->obj->state, hash, key.p, key.len);
-    if (e) return reply_value(req, e);
+    if (k.e) return reply_value(req, k.e);
     mpx__span dflt = req->argc == 2 ? req->argv[1] : (mpx__span){&nil, 1};
-    if ((rc = mpx__map_store(req, req->obj->state, &key, hash, &dflt))) return rc;
+    if ((rc = mpx__map_store(req, req->obj->state, &k.key, k.hash, &dflt))) return rc;
     return mpx__reply_raw(req, dflt.p, dflt.len);
 }
 
@@ -380,15 +382,14 @@ static mpx__buf rmw_buf; /* one thread: the new value add() stores */
 /* add(key, delta) -> the new value: a missing entry starts at 0. */
 static int m_add(mpx__req *req)
 {
-    mpx__span key;
-    uint64_t hash;
-    mpx__dict *d = req->obj->state;
-    int rc = mpx__key(req, &req->argv[0], &key, &hash);
+    lookup k;
+    int rc = look_up(req, &k);
     if (rc) return rc;
-    const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
-    mpx__span cur = e ? (mpx__span){mpx__dict_value(e), e->vlen} : (mpx__span){0};
-    if ((rc = mpx__num_add(req, e ? &cur : NULL, &req->argv[1], &rmw_buf))) return rc;
-    if (mpx__dict_set(d, hash, key.p, key.len, (const uint8_t *)rmw_buf.data, rmw_buf.size))
+    mpx__span cur = k.e ? (mpx__span){mpx__dict_value(k.e), k.e->vlen} : (mpx__span){0};
+    if ((rc = mpx__num_add(req, k.e ? &cur : NULL, &req->argv[1], &rmw_buf))) return rc;
+    /* a number replaces a number: no references come or go */
+    if (mpx__dict_set(req->obj->state, k.hash, k.key.p, k.key.len,
+                      (const uint8_t *)rmw_buf.data, rmw_buf.size))
         return dict_full(req);
     return mpx__reply_raw(req, rmw_buf.data, rmw_buf.size);
 }
@@ -418,16 +419,16 @@ static void reply_opt(mpx__req *req, const mpx__dict_entry *e)
 static int m_cas(mpx__req *req)
 {
     static mpx__buf want_buf;
-    mpx__span key, want = {0}, want_canon = {0}, val = {0};
+    mpx__span want = {0}, want_canon = {0}, val = {0};
     bool want_present = false, val_present = false;
-    uint64_t hash;
+    lookup k;
     mpx__dict *d = req->obj->state;
     int rc = opt_arg(req, 1, "expected", &want, &want_present);
     if (rc == 0) rc = opt_arg(req, 2, "new", &val, &val_present);
     if (rc == 0 && want_present) rc = mpx__canon(req, &want, &want_buf, &want_canon);
-    if (rc == 0) rc = mpx__key(req, &req->argv[0], &key, &hash);
+    if (rc == 0) rc = look_up(req, &k);
     if (rc) return rc;
-    const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
+    const mpx__dict_entry *e = k.e;
     bool match =
         e ? want_present && mpx__equal(&want_canon, mpx__dict_value(e), e->vlen) : !want_present;
     msgpack_pack_array(req->out, 2);
@@ -435,10 +436,10 @@ static int m_cas(mpx__req *req)
     if (!match) return reply_opt(req, e), 0;
     if (!val_present) {
         mpx__map_release(req, e);
-        if (e) mpx__dict_remove(d, hash, key.p, key.len);
+        if (e) mpx__dict_remove(d, k.hash, k.key.p, k.key.len);
         return msgpack_pack_array(req->out, 0), 0;
     }
-    if ((rc = mpx__map_store(req, d, &key, hash, &val))) return rc;
+    if ((rc = mpx__map_store(req, d, &k.key, k.hash, &val))) return rc;
     msgpack_pack_array(req->out, 1);
     return mpx__reply_raw(req, val.p, val.len);
 }
@@ -446,14 +447,11 @@ static int m_cas(mpx__req *req)
 /* getset(key, value) -> the previous value as [value], or [] if there was none. */
 static int m_getset(mpx__req *req)
 {
-    mpx__span key;
-    uint64_t hash;
-    mpx__dict *d = req->obj->state;
-    int rc = mpx__key(req, &req->argv[0], &key, &hash);
+    lookup k;
+    int rc = look_up(req, &k);
     if (rc) return rc;
-    const mpx__dict_entry *e = mpx__dict_find(d, hash, key.p, key.len);
-    reply_opt(req, e); /* packed before the entry changes */
-    return mpx__map_store(req, d, &key, hash, &req->argv[1]);
+    reply_opt(req, k.e); /* packed before the entry changes */
+    return mpx__map_store(req, req->obj->state, &k.key, k.hash, &req->argv[1]);
 }
 
 static int dict_create(mpx__req *req, void **state)

@@ -8,6 +8,7 @@
  * array's.
  */
 #include "dict.h"
+#include "refs.h"
 #include "seq.h"
 
 /* ================================ set API ================================================= */
@@ -25,7 +26,7 @@ static bool set_has(mpx__dict *d, const mpx__span *key, uint64_t hash)
     return mpx__dict_find(d, hash, key->p, key->len) != NULL;
 }
 
-/* Adds each item of the array argument i to d; *added counts the new ones. */
+/* Adds each item of the array argument i to d. */
 static int add_items(mpx__req *req, uint32_t i, mpx__dict *d)
 {
     mpx__mp_cursor c;
@@ -40,18 +41,12 @@ static int add_items(mpx__req *req, uint32_t i, mpx__dict *d)
     return rc;
 }
 
-/* Checks every item of the array argument i can be a member, before anything changes. */
+/* Refuses argument i if it holds an object reference, the one value that has no canonical
+ * form: every other item can be a member, so adding them cannot fail halfway. */
 static int check_items(mpx__req *req, uint32_t i)
 {
-    mpx__mp_cursor c;
-    uint32_t n;
-    int rc = mpx__array_arg(req, i, &c, &n);
-    for (uint32_t k = 0; rc == 0 && k < n; k++) {
-        mpx__span item = mpx__array_next(&c), key;
-        uint64_t hash;
-        rc = mpx__key(req, &item, &key, &hash);
-    }
-    return rc;
+    if (!mpx__refs_present(req->argv[i].p, req->argv[i].len)) return 0;
+    return mpx__req_fail(req, MPX_ETYPE, "an object reference cannot be a set member");
 }
 
 /* The members of the array argument 0, as a set of its own (freed with mpx__dict_free()). */

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "seq.h"
 #include "typecode.h"
 
 static const mpx__typecode typecodes[] = {
@@ -66,20 +67,17 @@ static int int_fits(mpx__req *req, const mpx__typecode *tc, __int128 v, mpx__num
 
 int mpx__typecode_read(mpx__req *req, const mpx__typecode *tc, const mpx__span *v, mpx__num *out)
 {
-    mpx__mp_cursor c;
     mpx__mp_token t;
-    mpx__mp_init(&c, v->p, v->len);
-    if (mpx__mp_next(&c, &t)) return mpx__req_fail(req, MPX_EBADREQ, "malformed value");
-    bool is_int = t.kind == MPX_MP_UINT || t.kind == MPX_MP_INT;
-    __int128 iv = t.kind == MPX_MP_UINT ? (__int128)t.u : (__int128)t.i;
+    mpx__number n;
+    bool is_number = mpx__number_read(v, &n, &t) == 0;
     switch (tc->kind) {
     case MPX_TC_SIGNED:
     case MPX_TC_UNSIGNED:
-        if (is_int) return int_fits(req, tc, iv, out);
+        if (n.is_int) return int_fits(req, tc, n.i, out);
         break;
     case MPX_TC_FLOAT:
-        if (!is_int && t.kind != MPX_MP_F32 && t.kind != MPX_MP_F64) break;
-        out->d = is_int ? (double)iv : t.d;
+        if (!is_number) break;
+        out->d = n.d;
         return tc->single ? to_single(req, out->d, &out->d) : 0;
     case MPX_TC_BYTE:
         if ((t.kind != MPX_MP_BIN && t.kind != MPX_MP_STR) || t.len != 1) break;
@@ -129,24 +127,20 @@ int mpx__typecode_add(mpx__req *req, const mpx__typecode *tc, mpx__num *n, const
 {
     if (tc->kind == MPX_TC_BYTE || tc->kind == MPX_TC_BOOL)
         return mpx__req_fail(req, MPX_ETYPE, "TypeError: typecode '%c' is not numeric", tc->code);
-    mpx__mp_cursor c;
-    mpx__mp_token t;
-    mpx__mp_init(&c, v->p, v->len);
-    if (mpx__mp_next(&c, &t)) return mpx__req_fail(req, MPX_EBADREQ, "malformed value");
-    bool is_int = t.kind == MPX_MP_UINT || t.kind == MPX_MP_INT;
-    __int128 iv = t.kind == MPX_MP_UINT ? (__int128)t.u : (__int128)t.i;
+    mpx__number d;
+    bool is_number = mpx__number_read(v, &d, NULL) == 0;
     if (tc->kind == MPX_TC_FLOAT) {
-        if (!is_int && t.kind != MPX_MP_F32 && t.kind != MPX_MP_F64)
+        if (!is_number)
             return mpx__req_fail(req, MPX_ETYPE, "TypeError: the amount to add must be a number");
-        double sum = n->d + (is_int ? (double)iv : t.d);
+        double sum = n->d + d.d;
         if (tc->single) return to_single(req, sum, &n->d);
         n->d = sum;
         return 0;
     }
-    if (!is_int)
+    if (!d.is_int)
         return mpx__req_fail(req, MPX_ETYPE, "TypeError: typecode '%c' adds integers", tc->code);
     __int128 cur = tc->kind == MPX_TC_SIGNED ? (__int128)n->i : (__int128)n->u;
-    return int_fits(req, tc, cur + iv, n);
+    return int_fits(req, tc, cur + d.i, n);
 }
 
 bool mpx__typecode_equal(const mpx__typecode *tc, mpx__num a, mpx__num b)
