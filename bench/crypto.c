@@ -1,7 +1,7 @@
 /*
  * crypto.c — what protecting one frame costs, for the choice of protocol version 4 (issue 21):
  * per small frame (64 bytes of body) and per 300 KB frame, sealing and opening, for
- *   - today's version 3: a 16-byte tag over the frame (AES-256-GCM with the body as AAD, i.e.
+ *   - version 3: a 16-byte tag over the frame (AES-256-GCM with the body as AAD, i.e.
  *     GMAC), the body sent in the clear;
  *   - CurveZMQ's message box: XSalsa20-Poly1305 under a precomputed key (crypto_box_afternm,
  *     as libzmq's CURVE mechanism seals every message);

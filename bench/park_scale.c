@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "bench_server.h"
+#include "internal.h"
 #include "mpx.h"
 
 static const char key[] = "park-scale-benchmark-key";
@@ -75,44 +76,30 @@ static void measure_reads(mpx_proxy *d, int reads, double *p50, double *p99)
     free(t);
 }
 
-/* The raw waiter: handshake, then `n` signed CALLs queue.get() sent without reading. */
+/* The raw waiter: handshake, then `n` CALLs queue.get() sent without reading. */
 typedef struct {
     void *ctx, *sock;
-    uint64_t sid, seq;
-    mpx__mac_key c2s, s2c;
 } raw_client;
-
-static void raw_recv(raw_client *r, uint8_t *buf, size_t cap, mpx__frame *f)
-{
-    zmq_pollitem_t it = {.socket = r->sock, .events = ZMQ_POLLIN};
-    int n = zmq_poll(&it, 1, 5000) == 1 ? zmq_recv(r->sock, buf, cap, 0) : -1;
-    if (n < 0 || mpx__frame_parse(buf, (size_t)n, f)) die("raw handshake");
-}
 
 static void raw_connect(raw_client *r)
 {
-    uint8_t nc[32], ns[32], hello[MPX_HDR_LEN + 32], auth[MPX_HDR_LEN], buf[512];
+    static const uint8_t hello[] = {
+        MPX_PROTOCOL_VERSION, MPX_K_HELLO, 0x81, 0xa8, 'v', 'e', 'r', 's', 'i', 'o', 'n', 's', 0x91,
+        MPX_PROTOCOL_VERSION};
+    uint8_t buf[512];
     mpx__frame f;
     r->ctx = zmq_ctx_new();
     r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
     int hwm = 0;
     zmq_setsockopt(r->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (mpx__curve_client(r->sock, (const uint8_t *)key, strlen(key))) die("raw keys");
     zmq_connect(r->sock, server.endpoint);
-    randombytes_buf(nc, sizeof nc);
-    mpx__frame_header(hello, MPX_K_HELLO, 0, 0);
-    memcpy(hello + MPX_HDR_LEN, nc, 32);
     zmq_send(r->sock, hello, sizeof hello, 0);
-    raw_recv(r, buf, sizeof buf, &f);
-    r->sid = f.sid;
-    memcpy(ns, f.body, 32);
-    const uint8_t *kk = (const uint8_t *)key;
-    mpx__frame_header(auth, MPX_K_AUTH, r->sid, 0);
-    mpx__hs_proof(kk, strlen(key), MPX_LABEL_CLIENT, nc, ns, r->sid, auth + MPX_MAC_OFF);
-    zmq_send(r->sock, auth, sizeof auth, 0);
-    if (mpx__session_keys(kk, strlen(key), nc, ns, r->sid, &r->c2s, &r->s2c)) die("raw keys");
-    raw_recv(r, buf, sizeof buf, &f);
-    if (f.kind != MPX_K_WELCOME) die("raw welcome");
+    zmq_pollitem_t it = {.socket = r->sock, .events = ZMQ_POLLIN};
+    int n = zmq_poll(&it, 1, 5000) == 1 ? zmq_recv(r->sock, buf, sizeof buf, 0) : -1;
+    if (n < 0 || mpx__frame_parse(buf, (size_t)n, &f) || f.kind != MPX_K_WELCOME)
+        die("raw handshake");
 }
 
 static void raw_park_gets(raw_client *r, uint64_t queue_id, int n)
@@ -130,8 +117,7 @@ static void raw_park_gets(raw_client *r, uint64_t queue_id, int n)
         len += 8;
         memcpy(b + len, "\xa3get\x92\xc3\xc0", 7);
         len += 7;
-        mpx__frame_header(frame, MPX_K_CALL, r->sid, ++r->seq);
-        if (mpx__mac_sign(&r->c2s, frame, MPX_HDR_LEN + len)) die("raw sign");
+        mpx__frame_header(frame, MPX_K_CALL);
         zmq_send(r->sock, frame, MPX_HDR_LEN + len, 0);
     }
 }
@@ -186,14 +172,12 @@ int main(int argc, char **argv)
     printf("%-34s %14.1f %14.1f %8.2f\n", "dict get p99 (us)", idle99, busy99, busy99 / idle99);
     printf("%-34s %14ld %14ld %8.2f\n", "mpxd resident memory (kB)", rss_idle, rss_busy,
            (double)rss_busy / (double)rss_idle);
-    printf("%-34s %14ld %14ld\n", "mpxd threads (1 loop + libzmq)", threads_idle, threads_busy);
+    printf("%-34s %14ld %14ld\n", "mpxd threads (loop, ZAP, libzmq)", threads_idle, threads_busy);
     printf("%-34s %14s %14llu\n", "calls parked", "0", (unsigned long long)parked);
     printf("%-34s %14s %14.0f\n", "bytes of memory per parked call", "-",
            (double)(rss_busy - rss_idle) * 1024.0 / (double)waiters);
     printf("%-34s %14s %14.1f\n", "time to park them all (ms)", "-", park_ms);
 
-    mpx__mac_key_clear(&r.c2s);
-    mpx__mac_key_clear(&r.s2c);
     zmq_close(r.sock);
     zmq_ctx_term(r.ctx);
     mpx_proxy_free(&q);

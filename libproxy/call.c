@@ -164,24 +164,22 @@ static int frame_msg(zmq_msg_t *m, mpx__wbuf *b, bool give)
     return 0;
 }
 
-/* Signs and sends a frame of the given kind; `give` lets a large frame's bytes go to libzmq
- * (frame_msg). Under mu. */
+/* Sends a frame of the given kind; `give` lets a large frame's bytes go to libzmq
+ * (frame_msg). A frame past the server's max_frame would make its transport drop the
+ * connection: it is refused here, on the call that made it. Under mu. */
 static int send_frame(mpx_client *c, mpx__wbuf *b, uint8_t kind, bool give)
 {
     zmq_msg_t m;
-    mpx__frame_header((uint8_t *)b->data, kind, c->sid, ++c->send_seq);
-    if (mpx__mac_sign(&c->c2s, (uint8_t *)b->data, b->size) != 0) {
-        c->send_seq--;
-        return mpx__fail(MPX_ESYS, "the frame could not be signed (OpenSSL failed)");
-    }
-    if (frame_msg(&m, b, give)) {
-        c->send_seq--;
-        return mpx__fail(MPX_ENOMEM, "out of memory sending the frame");
-    }
+    if (b->size > c->max_frame)
+        return mpx__fail(MPX_ETOOBIG,
+                         "a frame of %zu bytes exceeds the server's max_frame of "
+                         "%llu",
+                         b->size, (unsigned long long)c->max_frame);
+    mpx__frame_header((uint8_t *)b->data, kind);
+    if (frame_msg(&m, b, give)) return mpx__fail(MPX_ENOMEM, "out of memory sending the frame");
     if (zmq_msg_send(&m, c->sock, ZMQ_DONTWAIT) < 0) {
         int err = errno;
         zmq_msg_close(&m);
-        c->send_seq--; /* nothing went out */
         return err == EAGAIN ? mpx__fail(MPX_ETIMEDOUT, "the send queue is full")
                              : mpx__client_break(c, MPX_ECONN, zmq_strerror(err));
     }
@@ -280,12 +278,9 @@ void mpx__heartbeat_send(mpx_client *c, int64_t now)
     } else if (c->batch_n > 0) {
         mpx__batch_flush(c);
     } else {
-        mpx__frame_header(frame, MPX_K_HEARTBEAT, c->sid, c->send_seq + 1);
-        if (mpx__mac_sign(&c->c2s, frame, sizeof frame) == 0 &&
-            zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT) == (int)sizeof frame) {
-            c->send_seq++;
+        mpx__frame_header(frame, MPX_K_HEARTBEAT);
+        if (zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT) == (int)sizeof frame)
             c->last_send_ms = now;
-        }
     }
     mpx__client_unlock(c);
 }
@@ -465,20 +460,11 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
     uint32_t n;
     if (mpx__frame_parse(zmq_msg_data(msg), zmq_msg_size(msg), &f) != 0)
         return mpx__client_break(c, MPX_EPROTO, "malformed frame from the server");
-    if (f.kind == MPX_K_ERROR && f.sid == 0) {
-        /* Unsigned: the server has no session for us (it ended one that went silent). It
-         * can only end the connection, which is what it asks for. */
-        int rc = mpx__frame_error(&f, "from the server");
-        return mpx__client_break(c, rc, mpx_last_error());
-    }
-    if (f.sid != c->sid || mpx__mac_verify(&c->s2c, &f) != 0)
-        return mpx__client_break(c, MPX_EAUTH, "a frame from the server failed its MAC");
-    if (f.seq != c->recv_seq + 1)
-        return mpx__client_break(c, MPX_EREPLAY, "a frame from the server is out of sequence");
-    c->recv_seq = f.seq;
     c->last_recv_ms = mpx__clock_ms();
     if (f.kind == MPX_K_HEARTBEAT_ACK) return 0;
     if (f.kind == MPX_K_ERROR) {
+        /* It names no call: the server has no session for us (it ended one that went
+         * silent), or could not read a frame we sent. Either way the session is over. */
         int rc = mpx__frame_error(&f, "from the server");
         return mpx__client_break(c, rc, mpx_last_error());
     }

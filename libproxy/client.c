@@ -32,8 +32,6 @@ static void client_destroy(mpx_client *c)
 {
     mpx__session_close(c);
     mpx__abandoned_clear(c);
-    mpx__mac_key_clear(&c->c2s);
-    mpx__mac_key_clear(&c->s2c);
     mpx__wbuf_free(&c->batch);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->done_mu);
@@ -227,9 +225,8 @@ static void client_close(mpx_client *c)
     mpx__client_lock(c);
     mpx__batch_flush(c); /* deferred calls still run, as those already sent do */
     if (!c->broken) {
-        mpx__frame_header(frame, MPX_K_BYE, c->sid, ++c->send_seq);
-        if (mpx__mac_sign(&c->c2s, frame, sizeof frame) == 0)
-            zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT);
+        mpx__frame_header(frame, MPX_K_BYE);
+        zmq_send(c->sock, frame, sizeof frame, ZMQ_DONTWAIT);
     }
     atomic_store(&c->closed, true);
     c->broken = 0;

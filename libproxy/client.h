@@ -120,11 +120,8 @@ struct mpx_client {
     char *zmq_endpoint; /* what libzmq connects to: a tcp host name resolved */
     uint8_t *authkey;   /* kept for the new session after a fork; wiped on free */
     size_t keylen;
-    uint64_t sid;
-    mpx__mac_key c2s;
-    mpx__mac_key s2c;
-    uint64_t send_seq;
-    uint64_t recv_seq;
+    uint64_t sid;       /* the session id WELCOME gave, for messages */
+    uint64_t max_frame; /* the largest frame the server's transport reads (WELCOME) */
     atomic_uint_fast64_t next_req;
     size_t max_message;
     atomic_int timeout_ms;  /* the default call timeout; read without mu */

@@ -1,5 +1,6 @@
 /*
- * codec.c — frames, MACs, handshake derivations and the msgpack cursor (docs/protocol.md).
+ * codec.c — frames, the CURVE keys derived from the authkey, and the msgpack cursor
+ * (docs/protocol.md).
  *
  * msgpack-c packs every message; it has no way to hand back the byte span of one object inside
  * a message, and mpxd stores values exactly as they arrived, so reading goes through the small
@@ -9,7 +10,6 @@
 #include "codec.h"
 
 #include <limits.h>
-#include <openssl/evp.h>
 #include <math.h>
 #include <string.h>
 
@@ -44,113 +44,42 @@ int mpx__frame_parse(const void *buf, size_t len, mpx__frame *f)
     if (p[0] != MPX_PROTOCOL_VERSION) return MPX_EVERSION;
     f->version = p[0];
     f->kind = p[1];
-    f->sid = mpx__get_u64be(p + 2);
-    f->seq = mpx__get_u64be(p + 10);
-    f->head = p;
-    f->mac = p + MPX_MAC_OFF;
     f->body = p + MPX_HDR_LEN;
     f->body_len = len - MPX_HDR_LEN;
     return 0;
 }
 
-void mpx__frame_header(uint8_t *hdr, uint8_t kind, uint64_t sid, uint64_t seq)
+void mpx__frame_header(uint8_t *hdr, uint8_t kind)
 {
     hdr[0] = MPX_PROTOCOL_VERSION;
     hdr[1] = kind;
-    mpx__put_u64be(hdr + 2, sid);
-    mpx__put_u64be(hdr + 10, seq);
-    memset(hdr + MPX_MAC_OFF, 0, MPX_MAC_LEN);
 }
 
-int mpx__mac_key_init(mpx__mac_key *k, const uint8_t key[32])
-{
-    k->ctx = EVP_CIPHER_CTX_new();
-    if (k->ctx && EVP_EncryptInit_ex2(k->ctx, EVP_aes_256_gcm(), key, NULL, NULL) == 1) return 0;
-    mpx__mac_key_clear(k);
-    return MPX_ENOMEM;
-}
+/* ---- CURVE keys ------------------------------------------------------------------------ */
 
-void mpx__mac_key_clear(mpx__mac_key *k)
-{
-    EVP_CIPHER_CTX_free(k->ctx); /* clears the key schedule */
-    k->ctx = NULL;
-}
-
-/* AES-256-GCM's tag of an empty plaintext with head[0..MPX_HDR_SIGNED) || body as associated
- * data, under the nonce 0^4 || seq. The key schedule was made once, in mpx__mac_key_init();
- * a frame sets only its nonce. */
-static bool mac_compute(mpx__mac_key *k, const uint8_t *head, const uint8_t *body, size_t body_len,
-                        uint8_t out[MPX_MAC_LEN])
-{
-    uint8_t nonce[12] = {0}, none[16];
-    int n;
-    memcpy(nonce + 4, head + 10, 8); /* the seq, as the header holds it */
-    bool ok = k->ctx && EVP_EncryptInit_ex2(k->ctx, NULL, NULL, nonce, NULL) == 1 &&
-              EVP_EncryptUpdate(k->ctx, NULL, &n, head, MPX_HDR_SIGNED) == 1;
-    /* OpenSSL takes lengths as int: a body past INT_MAX goes in pieces. */
-    for (size_t done = 0, step; ok && done < body_len; done += step) {
-        step = body_len - done < INT_MAX / 2 ? body_len - done : INT_MAX / 2;
-        ok = EVP_EncryptUpdate(k->ctx, NULL, &n, body + done, (int)step) == 1;
-    }
-    return ok && EVP_EncryptFinal_ex(k->ctx, none, &n) == 1 &&
-           EVP_CIPHER_CTX_ctrl(k->ctx, EVP_CTRL_GCM_GET_TAG, MPX_MAC_LEN, out) == 1;
-}
-
-int mpx__mac_sign(mpx__mac_key *k, uint8_t *frame, size_t len)
-{
-    if (mac_compute(k, frame, frame + MPX_HDR_LEN, len - MPX_HDR_LEN, frame + MPX_MAC_OFF))
-        return 0;
-    memset(frame + MPX_MAC_OFF, 0, MPX_MAC_LEN);
-    return MPX_ESYS;
-}
-
-int mpx__mac_verify(mpx__mac_key *k, const mpx__frame *f)
-{
-    uint8_t mac[MPX_MAC_LEN];
-    if (!mac_compute(k, f->head, f->body, f->body_len, mac)) return MPX_EAUTH;
-    return crypto_verify_16(mac, f->mac) == 0 ? 0 : MPX_EAUTH;
-}
-
-void mpx__hs_derive(const uint8_t *authkey, size_t keylen, const char *label,
-                    const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
-                    uint8_t out[32])
+/* One X25519 key pair: the secret key is HMAC-SHA256(authkey, label), which X25519 takes as
+ * it is (it clamps the scalar itself), and the public key is that scalar times the base
+ * point. HMAC takes a key of any length, so every authkey of 1 to 4096 bytes maps to one. */
+static void curve_pair(const uint8_t *authkey, size_t keylen, const char *label,
+                       uint8_t pub[MPX_CURVE_KEY_LEN], uint8_t sec[MPX_CURVE_KEY_LEN])
 {
     crypto_auth_hmacsha256_state st;
-    uint8_t sid_be[8];
-    mpx__put_u64be(sid_be, sid);
     crypto_auth_hmacsha256_init(&st, authkey, keylen);
     crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, strlen(label));
-    crypto_auth_hmacsha256_update(&st, nc, MPX_NONCE_LEN);
-    crypto_auth_hmacsha256_update(&st, ns, MPX_NONCE_LEN);
-    crypto_auth_hmacsha256_update(&st, sid_be, sizeof sid_be);
-    crypto_auth_hmacsha256_final(&st, out);
+    crypto_auth_hmacsha256_final(&st, sec);
     sodium_memzero(&st, sizeof st);
+    crypto_scalarmult_curve25519_base(pub, sec);
 }
 
-int mpx__session_keys(const uint8_t *authkey, size_t keylen, const uint8_t nc[MPX_NONCE_LEN],
-                      const uint8_t ns[MPX_NONCE_LEN], uint64_t sid, mpx__mac_key *c2s,
-                      mpx__mac_key *s2c)
+void mpx__curve_keys(const uint8_t *authkey, size_t keylen, mpx__curve_keys_t *k)
 {
-    uint8_t key[32];
-    mpx__mac_key_clear(c2s);
-    mpx__mac_key_clear(s2c);
-    mpx__hs_derive(authkey, keylen, MPX_LABEL_C2S, nc, ns, sid, key);
-    int rc = mpx__mac_key_init(c2s, key);
-    mpx__hs_derive(authkey, keylen, MPX_LABEL_S2C, nc, ns, sid, key);
-    if (rc == 0) rc = mpx__mac_key_init(s2c, key);
-    if (rc != 0) mpx__mac_key_clear(c2s);
-    sodium_memzero(key, sizeof key);
-    return rc;
+    curve_pair(authkey, keylen, MPX_LABEL_CURVE_SERVER, k->server_public, k->server_secret);
+    curve_pair(authkey, keylen, MPX_LABEL_CURVE_CLIENT, k->client_public, k->client_secret);
 }
 
-void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
-                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
-                   uint8_t out[MPX_MAC_LEN])
+void mpx__curve_keys_clear(mpx__curve_keys_t *k)
 {
-    uint8_t full[32];
-    mpx__hs_derive(authkey, keylen, label, nc, ns, sid, full);
-    memcpy(out, full, MPX_MAC_LEN);
-    sodium_memzero(full, sizeof full);
+    sodium_memzero(k, sizeof *k);
 }
 
 /* ---- msgpack cursor ---------------------------------------------------------------------- */
@@ -395,9 +324,10 @@ bool mpx__mp_is_nil(const mpx__mp_cursor *c)
 static int skip_depth(mpx__mp_cursor *c, int depth)
 {
     mpx__mp_token t;
-    if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
     if (rc) return rc;
+    bool container = t.kind == MPX_MP_MAP || t.kind == MPX_MP_ARRAY;
+    if (container && depth >= MPX_MAX_DEPTH) return MPX_EPROTO; /* its own level is one more */
     uint64_t items = t.kind == MPX_MP_MAP ? 2ull * t.len : t.kind == MPX_MP_ARRAY ? t.len : 0;
     for (uint64_t i = 0; i < items; i++) {
         /* most items are plain: stepped over here, without a call or a decode */
@@ -450,9 +380,10 @@ static int canon_double(msgpack_packer *pk, double d)
 static int canon_pack(mpx__mp_cursor *c, msgpack_packer *pk, int depth)
 {
     mpx__mp_token t;
-    if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
     if (rc) return rc;
+    if ((t.kind == MPX_MP_MAP || t.kind == MPX_MP_ARRAY) && depth >= MPX_MAX_DEPTH)
+        return MPX_EPROTO;
     switch (t.kind) {
     case MPX_MP_NIL:
         rc = msgpack_pack_nil(pk);

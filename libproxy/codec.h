@@ -1,15 +1,14 @@
 /*
  * codec.h — the wire codec shared by libmpx and mpxd (internal).
  *
- * Bytes in, values out, no sockets: the frame header, the AES-GCM frame tags, the
- * handshake derivations, and a bounded msgpack cursor that walks a message without allocating. The
+ * Bytes in, values out, no sockets: the frame header, the CURVE key pairs derived from the
+ * authkey, and a bounded msgpack cursor that walks a message without allocating. The
  * layouts are the ones docs/protocol.md specifies; keep the two in step.
  */
 #ifndef MPX_CODEC_H
 #define MPX_CODEC_H
 
 #include <msgpack.h>
-#include <openssl/types.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,42 +17,34 @@
 
 #include "mpx.h"
 
-#define MPX_HDR_LEN 34    /* version(1) kind(1) session(8) seq(8) mac(16) */
-#define MPX_HDR_SIGNED 18 /* the header bytes that go under the MAC, before the body */
-#define MPX_MAC_OFF 18
-#define MPX_MAC_LEN 16
-#define MPX_NONCE_LEN 32
-#define MPX_PREAUTH_MAX_FRAME 256 /* largest frame accepted before the handshake ends */
+#define MPX_HDR_LEN 2 /* version(1) kind(1) */
+#define MPX_CURVE_KEY_LEN 32
+#define MPX_PREAUTH_MAX_FRAME 256 /* the largest HELLO, and frame before one */
 #define MPX_DEFAULT_MAX_MESSAGE (16u << 20)
 #define MPX_DEFAULT_SESSION_TIMEOUT_MS 5000 /* silence after which mpxd ends a session */
 #define MPX_MAX_BATCH 1024                  /* calls in one BATCH frame */
 #define MPX_BATCH_HDR 5 /* a batch's array header, always array32 so it can be written last */
 
 /* Frame kinds (docs/protocol.md, "Frames"). Client to server below 0x80, server to client
- * from 0x80, so a frame can never be reflected back at its sender. */
+ * from 0x80, so a frame can never be reflected back at its sender. 0x02 (AUTH) and 0x81
+ * (CHALLENGE) belonged to version 3's handshake and are never reused. */
 enum {
     MPX_K_HELLO = 0x01,
-    MPX_K_AUTH = 0x02,
     MPX_K_CALL = 0x03,
     MPX_K_BYE = 0x04,
     MPX_K_HEARTBEAT = 0x05,
-    MPX_K_BATCH = 0x06, /* several CALL bodies under one MAC */
-    MPX_K_CHALLENGE = 0x81,
+    MPX_K_BATCH = 0x06, /* several CALL bodies in one frame */
     MPX_K_WELCOME = 0x82,
     MPX_K_REPLY = 0x83,
     MPX_K_ERROR = 0x84,
     MPX_K_HEARTBEAT_ACK = 0x85,
-    MPX_K_REPLIES = 0x86, /* several REPLY bodies under one MAC */
+    MPX_K_REPLIES = 0x86, /* several REPLY bodies in one frame */
 };
 
 /* A parsed frame. Pointers are borrowed from the buffer given to mpx__frame_parse(). */
 typedef struct {
     uint8_t version;
     uint8_t kind;
-    uint64_t sid;
-    uint64_t seq;
-    const uint8_t *head; /* the whole frame, for the MAC */
-    const uint8_t *mac;
     const uint8_t *body;
     size_t body_len;
 } mpx__frame;
@@ -61,53 +52,24 @@ typedef struct {
 /* Parses a frame header. Returns 0, MPX_EPROTO (shorter than a header) or MPX_EVERSION. */
 int mpx__frame_parse(const void *buf, size_t len, mpx__frame *f);
 
-/* Writes the first MPX_HDR_SIGNED bytes of a header and zeroes the MAC field. */
-void mpx__frame_header(uint8_t *hdr, uint8_t kind, uint64_t sid, uint64_t seq);
+/* Writes the MPX_HDR_LEN bytes of a header. */
+void mpx__frame_header(uint8_t *hdr, uint8_t kind);
 
-/* A session key for frame tags: AES-256-GCM with an empty plaintext, the signed bytes as
- * associated data and the frame's seq as nonce (docs/protocol.md §4). The key schedule is
- * made once, at init; it is used by one thread at a time (mpxd's loop, or under a client's
- * mutex). */
+/* The two CURVE key pairs of one authkey (docs/protocol.md, "Keys"): mpxd's, and the one
+ * every client shares. Secret keys: clear with mpx__curve_keys_clear() after use. */
 typedef struct {
-    EVP_CIPHER_CTX *ctx; /* owned; freed by mpx__mac_key_clear() */
-} mpx__mac_key;
+    uint8_t server_public[MPX_CURVE_KEY_LEN];
+    uint8_t server_secret[MPX_CURVE_KEY_LEN];
+    uint8_t client_public[MPX_CURVE_KEY_LEN];
+    uint8_t client_secret[MPX_CURVE_KEY_LEN];
+} mpx__curve_keys_t;
 
-/* Sets k up for key. Returns 0 or MPX_ENOMEM. */
-int mpx__mac_key_init(mpx__mac_key *k, const uint8_t key[32]);
+#define MPX_LABEL_CURVE_SERVER "mpx4 curve server"
+#define MPX_LABEL_CURVE_CLIENT "mpx4 curve client"
 
-/* Frees k's state and clears its key; a cleared or zeroed key may be cleared again. */
-void mpx__mac_key_clear(mpx__mac_key *k);
-
-/* Writes the tag of frame[0..MPX_HDR_SIGNED) || frame[MPX_HDR_LEN..len) into its MAC field.
- * Returns 0, or MPX_ESYS if OpenSSL failed (it does not for a key that initialised), leaving
- * zeros there: such a frame must not be sent. */
-int mpx__mac_sign(mpx__mac_key *k, uint8_t *frame, size_t len);
-
-/* Checks a parsed frame's tag in constant time. Returns 0 or MPX_EAUTH. */
-int mpx__mac_verify(mpx__mac_key *k, const mpx__frame *f);
-
-/* Handshake derivation: HMAC-SHA256(authkey, label || nc || ns || sid as 8 bytes big-endian),
- * the session keys. */
-void mpx__hs_derive(const uint8_t *authkey, size_t keylen, const char *label,
-                    const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
-                    uint8_t out[32]);
-
-/* A session's two MAC keys, k_c2s and k_s2c, derived from its handshake and set up
- * (docs/protocol.md §3, step 5). Clears both first, so a key pair may be set up again.
- * Returns 0 or MPX_ENOMEM, when neither is left set up. */
-int mpx__session_keys(const uint8_t *authkey, size_t keylen, const uint8_t nc[MPX_NONCE_LEN],
-                      const uint8_t ns[MPX_NONCE_LEN], uint64_t sid, mpx__mac_key *c2s,
-                      mpx__mac_key *s2c);
-
-/* Handshake proof: the first MPX_MAC_LEN bytes of mpx__hs_derive(), sent in the MAC field. */
-void mpx__hs_proof(const uint8_t *authkey, size_t keylen, const char *label,
-                   const uint8_t nc[MPX_NONCE_LEN], const uint8_t ns[MPX_NONCE_LEN], uint64_t sid,
-                   uint8_t out[MPX_MAC_LEN]);
-
-#define MPX_LABEL_SERVER "mpx3 server proof"
-#define MPX_LABEL_CLIENT "mpx3 client proof"
-#define MPX_LABEL_C2S "mpx3 key c2s"
-#define MPX_LABEL_S2C "mpx3 key s2c"
+/* Derives both key pairs from authkey (1 to 4096 bytes). */
+void mpx__curve_keys(const uint8_t *authkey, size_t keylen, mpx__curve_keys_t *k);
+void mpx__curve_keys_clear(mpx__curve_keys_t *k);
 
 void mpx__put_u64be(uint8_t *p, uint64_t v);
 uint64_t mpx__get_u64be(const uint8_t *p);

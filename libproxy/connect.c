@@ -1,6 +1,6 @@
 /*
- * connect.c — reaching mpxd: the endpoint checked and resolved, the socket, and the handshake
- * (docs/protocol.md, "Handshake").
+ * connect.c — reaching mpxd: the endpoint checked and resolved, the socket with its CURVE
+ * keys, and the handshake (docs/protocol.md, "Handshake").
  *
  * libzmq connects in the background and retries for ever, so a server that is not there looks
  * like one that does not answer. Before handing an endpoint to libzmq the client therefore
@@ -167,6 +167,12 @@ static int set_int(void *sock, int opt, int v)
     return zmq_setsockopt(sock, opt, &v, sizeof v);
 }
 
+static int curve_setup(mpx_client *c)
+{
+    if (mpx__curve_client(c->sock, c->authkey, c->keylen) == 0) return 0;
+    return mpx__fail(MPX_ECONN, "cannot set up CURVE security: %s", zmq_strerror(errno));
+}
+
 static int socket_open(mpx_client *c)
 {
     c->zctx = zmq_ctx_new();
@@ -182,6 +188,21 @@ static int socket_open(mpx_client *c)
     set_int(c->sock, ZMQ_SNDHWM, 100000);
     set_int(c->sock, ZMQ_RCVHWM, 100000);
     set_int(c->sock, ZMQ_IPV6, 1);
+    return curve_setup(c);
+}
+
+/* Connects, with a monitor of the handshake's outcome: libzmq retries a failed CURVE
+ * handshake for ever without telling the socket's user, so its events are how a wrong key
+ * or a server of another protocol is reported at once. Returns the monitor's reading end. */
+static int socket_connect(mpx_client *c, void **monitor)
+{
+    static const char name[] = "inproc://mpx-handshake"; /* one per context: one per client */
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    *monitor = NULL;
+    if (zmq_socket_monitor(c->sock, name, events) == 0) *monitor = zmq_socket(c->zctx, ZMQ_PAIR);
+    if (!*monitor || zmq_connect(*monitor, name) != 0)
+        return mpx__fail(MPX_ECONN, "cannot watch the handshake: %s", zmq_strerror(errno));
     if (zmq_connect(c->sock, c->zmq_endpoint) != 0)
         return mpx__fail(MPX_ECONN, "cannot connect to %s: %s", c->endpoint, zmq_strerror(errno));
     size_t fd_len = sizeof c->zmq_fd;
@@ -190,20 +211,75 @@ static int socket_open(mpx_client *c)
     return 0;
 }
 
+static void monitor_close(mpx_client *c, void **monitor)
+{
+    if (!*monitor) return;
+    zmq_socket_monitor(c->sock, NULL, 0);
+    set_int(*monitor, ZMQ_LINGER, 0);
+    zmq_close(*monitor);
+    *monitor = NULL;
+}
+
 /* ---- the handshake ------------------------------------------------------------------------ */
 
-/* Receives one frame within the deadline (handshake only: no other thread uses the client). */
-static int recv_frame(mpx_client *c, zmq_msg_t *msg, int64_t deadline)
+/* What a failed CURVE handshake means (docs/protocol.md, "Handshake"). */
+static int handshake_failed(mpx_client *c, uint16_t event, uint32_t value)
 {
-    zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+        value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return mpx__fail(MPX_EVERSION,
+                         "the server at %s does not use CURVE security: it is not "
+                         "an mpx protocol 4 server (an older mpxd speaks 3)",
+                         c->endpoint);
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        return mpx__fail(MPX_EAUTH,
+                         "authentication failed: the server at %s refused this "
+                         "client's key (the authkeys differ)",
+                         c->endpoint);
+    return mpx__fail(MPX_EAUTH,
+                     "authentication failed: the CURVE handshake with %s failed "
+                     "(the authkeys differ, or it is not mpxd)",
+                     c->endpoint);
+}
+
+/* Reads one handshake event from the monitor. Returns 0 (not a failure) or the error. */
+static int monitor_read(mpx_client *c, void *monitor)
+{
+    zmq_msg_t event, endpoint;
+    uint16_t what = 0;
+    uint32_t value = 0;
+    zmq_msg_init(&event);
+    zmq_msg_init(&endpoint);
+    bool whole = zmq_msg_recv(&event, monitor, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&event) &&
+                 zmq_msg_recv(&endpoint, monitor, ZMQ_DONTWAIT) >= 0 &&
+                 zmq_msg_size(&event) == sizeof what + sizeof value;
+    if (whole) {
+        memcpy(&what, zmq_msg_data(&event), sizeof what);
+        memcpy(&value, (char *)zmq_msg_data(&event) + sizeof what, sizeof value);
+    }
+    zmq_msg_close(&event);
+    zmq_msg_close(&endpoint);
+    return whole ? handshake_failed(c, what, value) : 0;
+}
+
+/* Receives one frame within the deadline, or the handshake's failure (handshake only: no
+ * other thread uses the client). */
+static int recv_frame(mpx_client *c, void *monitor, zmq_msg_t *msg, int64_t deadline)
+{
+    zmq_pollitem_t items[2] = {{.socket = c->sock, .events = ZMQ_POLLIN},
+                               {.socket = monitor, .events = ZMQ_POLLIN}};
     for (;;) {
         int64_t left = deadline - mpx__clock_ms();
         if (left <= 0)
             return mpx__fail(MPX_ETIMEDOUT, "no answer from %s within %d ms (is it mpxd?)",
                              c->endpoint, c->connect_timeout_ms);
-        int n = zmq_poll(&item, 1, (long)left);
+        int n = zmq_poll(items, 2, (long)left);
         if (n < 0 && errno != EINTR)
             return mpx__fail(MPX_ECONN, "poll failed: %s", zmq_strerror(errno));
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
+            int rc = monitor_read(c, monitor);
+            if (rc) return rc;
+        }
         if (n > 0 && zmq_msg_recv(msg, c->sock, ZMQ_DONTWAIT) >= 0) return 0;
     }
 }
@@ -221,104 +297,78 @@ int mpx__frame_error(const mpx__frame *f, const char *during)
     return mpx__fail((int)-code, "%.*s", (int)len, msg);
 }
 
-/* Reads and checks the next handshake frame, which must be of kind `kind`. */
-static int handshake_recv(mpx_client *c, zmq_msg_t *msg, uint8_t kind, mpx__frame *f,
-                          int64_t deadline)
-{
-    int rc = recv_frame(c, msg, deadline);
-    if (rc) return rc;
-    rc = mpx__frame_parse(zmq_msg_data(msg), zmq_msg_size(msg), f);
-    if (rc == MPX_EVERSION)
-        return mpx__fail(rc, "the server speaks protocol version %u, not %d",
-                         ((uint8_t *)zmq_msg_data(msg))[0], MPX_PROTOCOL_VERSION);
-    if (rc == 0 && f->kind == MPX_K_ERROR) return mpx__frame_error(f, "during the handshake");
-    if (rc || f->kind != kind)
-        return mpx__fail(MPX_EPROTO, "unexpected frame during the handshake");
-    return 0;
-}
-
-static int handshake_send(mpx_client *c, uint8_t *frame, size_t len)
-{
-    if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) != (int)len)
-        return mpx__fail(MPX_ECONN, "cannot send to %s: %s", c->endpoint, zmq_strerror(errno));
-    return 0;
-}
-
-/* Reads the server's limits from WELCOME's map; keys it does not know are skipped. */
-static void welcome_read(mpx_client *c, const mpx__frame *f)
+/* Reads the session id and the server's limits from WELCOME's map; keys it does not know are
+ * skipped. */
+static int welcome_read(mpx_client *c, const mpx__frame *f)
 {
     mpx__mp_cursor cur;
     uint32_t n, klen;
     const char *k;
-    uint64_t v;
+    uint64_t v, version = 0;
     mpx__mp_init(&cur, f->body, f->body_len);
-    for (int ok = mpx__mp_map(&cur, &n) == 0; ok && n--;) {
+    int ok = mpx__mp_map(&cur, &n) == 0;
+    for (; ok && n--;) {
         ok = mpx__mp_str(&cur, &k, &klen) == 0;
         bool is_uint = ok && mpx__mp_uint(&cur, &v) == 0;
-        if (is_uint && klen == 11 && memcmp(k, "max_message", 11) == 0)
+        if (is_uint && klen == 7 && memcmp(k, "version", 7) == 0)
+            version = v;
+        else if (is_uint && klen == 7 && memcmp(k, "session", 7) == 0)
+            c->sid = v;
+        else if (is_uint && klen == 11 && memcmp(k, "max_message", 11) == 0)
             c->max_message = v;
+        else if (is_uint && klen == 9 && memcmp(k, "max_frame", 9) == 0)
+            c->max_frame = v;
         else if (is_uint && klen == 15 && memcmp(k, "session_timeout", 15) == 0)
             c->heartbeat_ms = v / 4 < 25 ? 25 : v / 4 > 60000 ? 60000 : (int)(v / 4);
         else if (ok && !is_uint)
             ok = mpx__mp_skip(&cur) == 0;
     }
+    if (!ok) return mpx__fail(MPX_EPROTO, "malformed WELCOME from %s", c->endpoint);
+    if (version != MPX_PROTOCOL_VERSION)
+        return mpx__fail(MPX_EVERSION, "the server at %s chose protocol version %llu, not %d",
+                         c->endpoint, (unsigned long long)version, MPX_PROTOCOL_VERSION);
+    return 0;
 }
 
-/* HELLO, CHALLENGE, AUTH, WELCOME: docs/protocol.md, "Handshake". */
+/* HELLO, then WELCOME (or ERROR): docs/protocol.md, "Handshake". The CURVE handshake runs
+ * first, inside libzmq; HELLO waits in the socket's queue until it is done. */
 static int handshake(mpx_client *c)
 {
-    uint8_t nc[MPX_NONCE_LEN], ns[MPX_NONCE_LEN], frame[MPX_HDR_LEN + MPX_NONCE_LEN],
-        mac[MPX_MAC_LEN];
+    /* {"versions": [4]} */
+    static const uint8_t body[] = {0x81, 0xa8, 'v', 'e', 'r',  's',
+                                   'i',  'o',  'n', 's', 0x91, MPX_PROTOCOL_VERSION};
+    uint8_t hello[MPX_HDR_LEN + sizeof body];
     int64_t deadline = mpx__clock_ms() + c->connect_timeout_ms;
+    void *monitor;
     zmq_msg_t msg;
     mpx__frame f;
-    randombytes_buf(nc, sizeof nc);
-    mpx__frame_header(frame, MPX_K_HELLO, 0, 0);
-    memcpy(frame + MPX_HDR_LEN, nc, sizeof nc);
-    int rc = handshake_send(c, frame, sizeof frame);
+    mpx__frame_header(hello, MPX_K_HELLO);
+    memcpy(hello + MPX_HDR_LEN, body, sizeof body);
     zmq_msg_init(&msg);
-    if (rc == 0) rc = handshake_recv(c, &msg, MPX_K_CHALLENGE, &f, deadline);
-    if (rc == 0 && f.body_len != MPX_NONCE_LEN) rc = mpx__fail(MPX_EPROTO, "malformed CHALLENGE");
+    int rc = socket_connect(c, &monitor);
+    if (rc == 0 && zmq_send(c->sock, hello, sizeof hello, ZMQ_DONTWAIT) != (int)sizeof hello)
+        rc = mpx__fail(MPX_ECONN, "cannot send to %s: %s", c->endpoint, zmq_strerror(errno));
+    if (rc == 0) rc = recv_frame(c, monitor, &msg, deadline);
     if (rc == 0) {
-        c->sid = f.sid;
-        memcpy(ns, f.body, sizeof ns);
-        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_SERVER, nc, ns, c->sid, mac);
-        if (crypto_verify_16(mac, f.mac) != 0) {
-            /* Tell the server, so it can log the failure, with an all-zero proof: a server
-             * that has not proved the key learns nothing from us. */
-            mpx__frame_header(frame, MPX_K_AUTH, c->sid, 0);
-            handshake_send(c, frame, MPX_HDR_LEN);
-            rc = mpx__fail(MPX_EAUTH, "the server did not prove it knows this authkey (wrong "
-                                      "key?)");
-        }
+        rc = mpx__frame_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), &f);
+        if (rc == MPX_EVERSION)
+            rc = mpx__fail(rc, "the server speaks protocol version %u, not %d",
+                           ((uint8_t *)zmq_msg_data(&msg))[0], MPX_PROTOCOL_VERSION);
+        else if (rc == 0 && f.kind == MPX_K_ERROR)
+            rc = mpx__frame_error(&f, "during the handshake");
+        else if (rc || f.kind != MPX_K_WELCOME)
+            rc = mpx__fail(MPX_EPROTO, "unexpected frame during the handshake");
     }
-    if (rc == 0) {
-        mpx__frame_header(frame, MPX_K_AUTH, c->sid, 0);
-        mpx__hs_proof(c->authkey, c->keylen, MPX_LABEL_CLIENT, nc, ns, c->sid, frame + MPX_MAC_OFF);
-        rc = handshake_send(c, frame, MPX_HDR_LEN);
-    }
-    /* A forked child's copy of its parent's keys is freed here. */
-    if (rc == 0 && mpx__session_keys(c->authkey, c->keylen, nc, ns, c->sid, &c->c2s, &c->s2c))
-        rc = mpx__fail(MPX_ENOMEM, "out of memory setting up the session keys");
-    if (rc == 0) {
-        zmq_msg_close(&msg);
-        zmq_msg_init(&msg);
-        rc = handshake_recv(c, &msg, MPX_K_WELCOME, &f, deadline);
-    }
-    if (rc == 0 && (f.sid != c->sid || f.seq != 1 || mpx__mac_verify(&c->s2c, &f) != 0))
-        rc = mpx__fail(MPX_EAUTH, "the server's WELCOME does not verify");
-    if (rc == 0) {
-        welcome_read(c, &f);
-        c->recv_seq = 1;
-        c->send_seq = 0;
-    }
+    if (rc == 0) rc = welcome_read(c, &f);
     zmq_msg_close(&msg);
+    monitor_close(c, &monitor);
     return rc;
 }
 
 int mpx__session_open(mpx_client *c)
 {
     c->max_message = MPX_DEFAULT_MAX_MESSAGE;
+    c->max_frame = UINT64_MAX;
     c->heartbeat_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS / 4;
     c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->wake_fd < 0) return mpx__fail(MPX_ESYS, "eventfd: %s", strerror(errno));

@@ -3,7 +3,7 @@
  *
  * Liveness. mpxd ends a session that stays silent past the timeout it announces in WELCOME,
  * and gives back what it held. One heartbeat thread per process keeps every client's session
- * alive: it sends a signed HEARTBEAT frame on any client that has sent nothing for a quarter of
+ * alive: it sends a HEARTBEAT frame on any client that has sent nothing for a quarter of
  * its timeout, also while other threads are blocked in calls on it.
  *
  * Fork. The child of a fork() cannot use its parent's ZeroMQ context. A pthread_atfork handler

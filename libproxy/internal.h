@@ -74,10 +74,20 @@ bool mpx__cpu_usable(int cpu);
 /* The longest authkey, in bytes. */
 #define MPX__KEY_MAX 4096
 
+/* Gives a ZeroMQ socket, before it connects, the client's CURVE keys for authkey: the key pair
+ * every client of that authkey shares and the server's public key (docs/protocol.md §3).
+ * Returns 0, or -1 with errno set by libzmq. */
+int mpx__curve_client(void *sock, const uint8_t *authkey, size_t keylen);
+
+/* The first bytes of a key file in hex form; mpxd writes its keys so. */
+#define MPX__KEY_PREFIX "mpxkey:"
+#define MPX__KEY_PREFIX_LEN 7
+
 /* Reads an authkey file into key (one byte more than the longest key, so that a longer file can
- * be told): a regular file of 1 to MPX__KEY_MAX bytes, less one trailing newline. *mode (if not
- * NULL) gets the file's permission bits. Returns 0, MPX_ESYS (unreadable) or MPX_EINVAL (not a
- * regular file, empty or too long), with the reason in err. */
+ * be told): "mpxkey:" followed by the key in hex and at most one newline, or else a regular
+ * file of 1 to MPX__KEY_MAX bytes that is the key, every byte of it. *mode (if not NULL) gets
+ * the file's permission bits. Returns 0, MPX_ESYS (unreadable) or MPX_EINVAL (not a regular
+ * file, empty, too long, or a malformed hex form), with the reason in err. */
 int mpx__keyfile_read(const char *path, uint8_t key[MPX__KEY_MAX + 1], size_t *len, unsigned *mode,
                       char *err, size_t errlen);
 

@@ -663,7 +663,6 @@ static int decode_ref(const mpx__mp_token *t, mpx_value **out)
 static int decode_at(mpx__mp_cursor *c, int depth, mpx_value **out)
 {
     mpx__mp_token t;
-    if (depth > MPX_MAX_DEPTH) return MPX_EPROTO;
     int rc = mpx__mp_next(c, &t);
     if (rc) return rc;
     if (t.kind == MPX_MP_EXT) return decode_ref(&t, out);
@@ -671,6 +670,7 @@ static int decode_at(mpx__mp_cursor *c, int depth, mpx_value **out)
         *out = decode_scalar(&t);
         return *out ? 0 : MPX_ENOMEM;
     }
+    if (depth >= MPX_MAX_DEPTH) return MPX_EPROTO; /* its own level would be one more */
     mpx_value *v = value_new(t.kind == MPX_MP_ARRAY ? MPX_ARRAY : MPX_MAP);
     if (!v) return MPX_ENOMEM;
     rc = decode_items(c, depth, v, t.kind == MPX_MP_MAP ? 2ull * t.len : t.len);

@@ -268,11 +268,9 @@ int mpx__timeout_arg(mpx__req *req, uint32_t i, int64_t *wait_ms)
     if (req->argc <= i) return 0;
     mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
     if (mpx__mp_is_nil(&c)) return 0;
-    if (mpx__mp_uint(&c, &ms))
-        return mpx__req_fail(req, MPX_EVALUE,
-                             "'timeout' must be nil or a non-negative number of ms");
-    *wait_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
-    return 0;
+    int rc = mpx__arg_uint(req, i, "'timeout' (nil or integer ms)", &ms);
+    if (rc == 0) *wait_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
+    return rc;
 }
 
 int mpx__wait_args(mpx__req *req, uint32_t first, int64_t *wait_ms)

@@ -32,6 +32,13 @@ typedef struct {
 #define WHY_BADARGS MPX__WHY_BADARGS
 #define WHY_TRAILING MPX__WHY_TRAILING
 
+/* Reads a call's request id: the first item of an array whose first item is a uint other
+ * than 0 (0 is reserved, so that no reply ever carries it). Returns whether it could. */
+static bool read_req_id(mpx__mp_cursor *c, uint32_t *n, uint64_t *req_id)
+{
+    return mpx__mp_array(c, n) == 0 && *n >= 1 && mpx__mp_uint(c, req_id) == 0 && *req_id != 0;
+}
+
 /* Parses a CALL body, all but its last argument: that one is recorded as the rest of the
  * body, to be checked by check_last_arg() or by a method marked checks_last_arg. *have_id says
  * whether req_id was read, so that even a bad request can be answered as a reply to its call.
@@ -41,11 +48,10 @@ static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have
 {
     mpx__mp_cursor c;
     uint32_t n;
-    *have_id = false;
     mpx__mp_init(&c, body, len);
-    *why = "a call is an array of 4: [request id, object id, method, arguments]";
-    if (mpx__mp_array(&c, &n) || n != 4 || mpx__mp_uint(&c, &cb->req_id)) return MPX_EBADREQ;
-    *have_id = true;
+    *why = "a call is an array of 4: [request id (not 0), object id, method, arguments]";
+    *have_id = read_req_id(&c, &n, &cb->req_id);
+    if (!*have_id || n != 4) return MPX_EBADREQ;
     if (mpx__mp_uint(&c, &cb->obj_id) || mpx__mp_str(&c, &cb->method, &cb->method_len) ||
         mpx__mp_array(&c, &cb->argc))
         return MPX_EBADREQ;
@@ -101,12 +107,45 @@ static int check_call(mpx__server *s, const call_body *cb, mpx__req *req,
     return 0;
 }
 
-/* Answers a call refused as malformed, and counts it. */
-static void refuse_malformed(mpx__server *s, mpx__session *sess, uint64_t req_id, int rc,
-                             const char *why)
+/* Answers a call refused as malformed, and counts it: a REPLY when its request id was read,
+ * else an ERROR frame, which names no call. */
+static void refuse_malformed(mpx__server *s, mpx__session *sess, bool have_id, uint64_t req_id,
+                             int rc, const char *why)
 {
     s->stats.rejected_malformed++;
-    mpx__reply_error(s, sess, req_id, rc, why);
+    if (have_id)
+        mpx__reply_error(s, sess, req_id, rc, why);
+    else
+        mpx__send_error_frame(s, sess->rid, sess->rid_len, rc, why);
+}
+
+void mpx__dispatch_refuse(mpx__server *s, mpx__session *sess, bool batch, const uint8_t *body,
+                          size_t len, int code, const char *msg)
+{
+    mpx__mp_cursor c, item;
+    uint32_t n = 0, fields;
+    uint64_t req_id;
+    size_t answered = 0;
+    mpx__mp_init(&c, body, len);
+    if (!batch) {
+        if (read_req_id(&c, &fields, &req_id))
+            mpx__reply_error(s, sess, req_id, code, msg);
+        else
+            mpx__send_error_frame(s, sess->rid, sess->rid_len, code, msg);
+        return;
+    }
+    mpx__batch_begin(s, sess);
+    bool readable = mpx__mp_array(&c, &n) == 0;
+    for (uint32_t i = 0; readable && i < n; i++) {
+        item = c;
+        if (read_req_id(&item, &fields, &req_id)) {
+            mpx__reply_error(s, sess, req_id, code, msg);
+            answered++;
+        }
+        readable = mpx__mp_skip(&c) == 0; /* the ids after a malformed call are lost */
+    }
+    mpx__batch_end(s, sess);
+    if (!answered) mpx__send_error_frame(s, sess->rid, sess->rid_len, code, msg);
 }
 
 /* The results of a batch that hand something over, to give back if the REPLIES frame cannot
@@ -154,7 +193,7 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
     int rc = parse_call(body, len, &cb, &have_id, &why);
     s->stats.calls++;
     if (rc) {
-        refuse_malformed(s, sess, have_id ? cb.req_id : 0, rc, why);
+        refuse_malformed(s, sess, have_id, cb.req_id, rc, why);
         return;
     }
     mpx__req req = {.server = s,
@@ -167,13 +206,13 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
     if ((rc = check_call(s, &cb, &req, &method)) != 0) {
         /* a malformed body is reported first (protocol.md: the order of a call's checks) */
         if (check_last_arg(&cb, &why))
-            refuse_malformed(s, sess, cb.req_id, MPX_EBADREQ, why);
+            refuse_malformed(s, sess, true, cb.req_id, MPX_EBADREQ, why);
         else
             mpx__reply_error(s, sess, cb.req_id, rc, req.errmsg);
         return;
     }
     if (!method->checks_last_arg && (rc = check_last_arg(&cb, &why)) != 0) {
-        refuse_malformed(s, sess, cb.req_id, rc, why);
+        refuse_malformed(s, sess, true, cb.req_id, rc, why);
         return;
     }
     if (method->grows && (rc = mpx__memory_check(&req)) != 0) {
@@ -190,7 +229,7 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         return;
     }
     if (rc == MPX_EBADREQ) { /* a checks_last_arg method refused its argument */
-        refuse_malformed(s, sess, cb.req_id, rc, req.errmsg);
+        refuse_malformed(s, sess, true, cb.req_id, rc, req.errmsg);
         return;
     }
     if (rc) {
@@ -214,8 +253,10 @@ void mpx__dispatch_batch(mpx__server *s, mpx__session *sess, const uint8_t *body
     for (uint32_t i = 0; ok && i < n; i++)
         ok = mpx__mp_skip(&c) == 0;
     if (!ok || c.p != c.end) {
-        refuse_malformed(s, sess, 0, MPX_EBADREQ,
-                         "a batch is an array of 1 to 1024 calls and nothing after it");
+        s->stats.rejected_malformed++;
+        mpx__dispatch_refuse(s, sess, true, body, len, MPX_EBADREQ,
+                             "batch refused: a batch is an array of 1 to 1024 well-formed "
+                             "calls and nothing after it");
         return;
     }
     mpx__batch_begin(s, sess);

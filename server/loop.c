@@ -27,6 +27,7 @@
 #include "monitor.h"
 #include "placement.h"
 #include "session.h"
+#include "zap.h"
 
 #define STOP_CHECK_MS 100     /* the lifeline and connection events are looked at this often */
 #define STALL_MS 250          /* a turn this much longer than its wait was a stall */
@@ -38,12 +39,50 @@ static int set_int(void *sock, int opt, int v)
     return zmq_setsockopt(sock, opt, &v, sizeof v);
 }
 
-int mpx__server_open(mpx__server *s, const mpx__config *cfg, mpx__authkey *key,
+/* Gives the router the server key pair of authkey, and starts the ZAP handler that admits
+ * the client key pair's public key. */
+static int set_keys(mpx__server *s, const uint8_t *key, size_t len)
+{
+    mpx__curve_keys_t k;
+    mpx__curve_keys(key, len, &k);
+    int rc = zmq_setsockopt(s->router, ZMQ_CURVE_SECRETKEY, k.server_secret, 32);
+    if (rc == 0) rc = zmq_setsockopt(s->router, ZMQ_CURVE_PUBLICKEY, k.server_public, 32);
+    if (rc == 0 && !(s->zap = mpx__zap_start(s->zctx, k.client_public))) rc = -1;
+    mpx__curve_keys_clear(&k);
+    return rc;
+}
+
+static int router_open(mpx__server *s, const uint8_t *key, size_t len)
+{
+    s->router = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
+    if (!s->router) {
+        mpx__log_warn("cannot create the ZeroMQ socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    int64_t ceiling = (int64_t)mpx__max_frame(&s->cfg);
+    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling);
+    set_int(s->router, ZMQ_LINGER, 0);
+    set_int(s->router, ZMQ_SNDHWM, 100000);
+    set_int(s->router, ZMQ_RCVHWM, 100000);
+    set_int(s->router, ZMQ_IPV6, 1);
+    set_int(s->router, ZMQ_ROUTER_MANDATORY, 1); /* a send to a peer that is gone fails */
+    /* CURVE on every connection: libzmq closes one whose handshake is not done in time, or
+     * whose key the ZAP handler refuses, before any frame of it reaches the loop. */
+    set_int(s->router, ZMQ_CURVE_SERVER, 1);
+    set_int(s->router, ZMQ_HANDSHAKE_IVL, s->cfg.handshake_timeout_ms);
+    zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, "mpx", 3);
+    if (set_keys(s, key, len) != 0) {
+        mpx__log_warn("cannot set up CURVE security: %s", zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int mpx__server_open(mpx__server *s, const mpx__config *cfg, const uint8_t *key, size_t keylen,
                      char *const *endpoints, int n)
 {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
-    s->key = mpx__authkey_hold(key);
     msgpack_packer_init(&s->pk, &s->out, mpx__buf_write);
     mpx__registry_init(&s->reg, &mpx__type_manager);
     mpx__refs_init(&s->reg);
@@ -56,19 +95,7 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, mpx__authkey *key,
             mpx__log_warn("cannot set up thread placement: %s", strerror(-rc));
         return -1;
     }
-    s->router = s->zctx ? zmq_socket(s->zctx, ZMQ_ROUTER) : NULL;
-    if (!s->router) {
-        mpx__log_warn("cannot create the ZeroMQ socket: %s", zmq_strerror(errno));
-        return -1;
-    }
-    /* Past twice the served limit a frame is not worth reading: libzmq drops that peer. */
-    int64_t ceiling = (int64_t)cfg->max_message * 2 + (1 << 20);
-    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling);
-    set_int(s->router, ZMQ_LINGER, 0);
-    set_int(s->router, ZMQ_SNDHWM, 100000);
-    set_int(s->router, ZMQ_RCVHWM, 100000);
-    set_int(s->router, ZMQ_IPV6, 1);
-    set_int(s->router, ZMQ_ROUTER_MANDATORY, 1); /* a send to a peer that is gone fails */
+    if (router_open(s, key, keylen) != 0) return -1;
     s->monitor = mpx__monitor_open(s->zctx, s->router);
     for (int i = 0; i < n; i++) {
         if (zmq_bind(s->router, endpoints[i]) != 0) {
@@ -101,13 +128,13 @@ static bool handle_one(mpx__server *s, int flags)
             zmq_msg_close(&frame), zmq_msg_init(&frame);
     }
     const uint8_t *data = zmq_msg_data(&frame);
-    size_t len = parts == 2 ? zmq_msg_size(&frame) : 0; /* several parts parse as malformed */
+    size_t len = zmq_msg_size(&frame);
     const char *peer = NULL;
     if (len > 1 && data[1] == MPX_K_HELLO) {
-        if (mpx__monitor_drain(s->monitor)) s->probe_wanted = true;
+        if (mpx__monitor_drain(s->monitor, &s->stats.auth_failures)) s->probe_wanted = true;
         peer = zmq_msg_gets(&frame, "Peer-Address");
     }
-    mpx__session_input(s, zmq_msg_data(&rid), zmq_msg_size(&rid), data, len,
+    mpx__session_input(s, zmq_msg_data(&rid), zmq_msg_size(&rid), data, len, parts - 1,
                        peer && *peer ? peer : "a local peer");
     zmq_msg_close(&frame);
     zmq_msg_close(&rid);
@@ -139,26 +166,13 @@ int mpx__signals_install(void)
                : -1;
 }
 
-/* SIGHUP: new handshakes use the key file's key from now on; sessions already open keep
- * theirs. A key that came from the environment or was generated is not re-read. */
-static void reload_key(mpx__server *s)
+/* SIGHUP: the authkey is not re-read. libzmq's listeners copy the CURVE keys when they bind,
+ * and closing a listener closes every connection it accepted, so a new key takes a restart
+ * (docs/operating.md, "Key rotation"); the signal is only logged. */
+static void refuse_reload(void)
 {
-    if (!s->cfg.key_file) {
-        mpx__log_warn("SIGHUP: the authkey came from %s, not a file; nothing to re-read",
-                      s->cfg.key_source);
-        return;
-    }
-    static uint8_t key[MPX__KEY_MAX + 1];
-    size_t len;
-    char err[256];
-    if (mpx__keyfile_read(s->cfg.key_file, key, &len, NULL, err, sizeof err) != 0) {
-        mpx__log_warn("SIGHUP: %s; the authkey is unchanged", err);
-        return;
-    }
-    mpx__authkey_release(s->key);
-    s->key = mpx__authkey_new(key, len);
-    sodium_memzero(key, sizeof key);
-    mpx__log_warn("SIGHUP: the authkey was re-read from %s; new sessions use it", s->cfg.key_file);
+    mpx__log_warn("SIGHUP: the authkey is not re-read; a new key takes a restart of mpxd "
+                  "(docs/operating.md, \"Key rotation\")");
 }
 
 /* Keeps the loop and libzmq's I/O thread together or apart as the loop's demand asks
@@ -191,7 +205,7 @@ static void drain_input(mpx__server *s)
  * Returns false when mpxd must stop. */
 static bool periodic_checks(mpx__server *s, int lifeline_fd)
 {
-    if (mpx__monitor_drain(s->monitor)) s->probe_wanted = true;
+    if (mpx__monitor_drain(s->monitor, &s->stats.auth_failures)) s->probe_wanted = true;
     if (s->probe_wanted) {
         s->probe_wanted = false;
         mpx__sessions_probe(s);
@@ -218,7 +232,7 @@ int mpx__server_run(mpx__server *s, int lifeline_fd)
         turn_start = now;
         if (hup_signal) {
             hup_signal = 0;
-            reload_key(s);
+            refuse_reload();
         }
         mpx__blocked_expire(s, now);
         mpx__sessions_reap(s);
@@ -266,11 +280,11 @@ void mpx__server_close(mpx__server *s)
     mpx__lazyfree_finish();
     mpx__monitor_close(s->router, &s->monitor);
     if (s->router) zmq_close(s->router);
+    if (s->zctx) zmq_ctx_shutdown(s->zctx); /* ends the ZAP handler's wait */
+    mpx__zap_stop(&s->zap);
     if (s->zctx) zmq_ctx_term(s->zctx);
     mpx__buf_free(&s->out);
     mpx__buf_free(&s->batch);
     mpx__xfree(s->heap);
     mpx__placement_free(&s->place);
-    mpx__authkey_release(s->key);
-    s->key = NULL;
 }

@@ -38,7 +38,7 @@ static const char usage[] =
     "then refuses to bind anything but loopback and ipc:// endpoints.\n"
     "\n"
     "Options:\n"
-    "  --authkey-file PATH      read the authkey from PATH (its bytes, less a final newline)\n"
+    "  --authkey-file PATH      read the authkey from PATH (mpxkey:HEX, or else its bytes)\n"
     "  --authkey-out PATH       where a generated authkey is written\n"
     "                           (default $XDG_RUNTIME_DIR/mpxd/authkey, else ~/.mpx/authkey)\n"
     "  --max-message BYTES      largest request served (default 16777216); a larger one is\n"
@@ -63,7 +63,7 @@ static const char usage[] =
     "  -h, --help               print this help and exit\n"
     "\n"
     "SIGINT and SIGTERM stop mpxd cleanly: exit status 0, ipc socket files removed. SIGHUP\n"
-    "re-reads --authkey-file: new sessions use the new key, open ones keep theirs.\n";
+    "is logged and changes nothing: a new authkey takes a restart.\n";
 
 typedef struct {
     const char *key_file;
@@ -403,15 +403,15 @@ static int default_key_path(char *buf, size_t size)
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* Writes a fresh random key, as 64 hex digits, to path (its directory made 0700 if absent;
- * the file 0600). */
+/* Writes a fresh random 32-byte key to path in the hex form of a key file, "mpxkey:" and 64
+ * hex digits (its directory made 0700 if absent; the file 0600). */
 static int generate_key(const char *path, uint8_t *key, size_t *len)
 {
-    uint8_t raw[32];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex((char *)key, 65, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-    *len = 64;
+    char line[MPX__KEY_PREFIX_LEN + 64 + 2] = MPX__KEY_PREFIX;
+    randombytes_buf(key, 32);
+    *len = 32;
+    sodium_bin2hex(line + MPX__KEY_PREFIX_LEN, 65, key, 32);
+    line[sizeof line - 2] = '\n';
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -420,7 +420,11 @@ static int generate_key(const char *path, uint8_t *key, size_t *len)
         mkdir(dir, 0700);
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, key, 64) != 64 || write(fd, "\n", 1) != 1) {
+    size_t line_len = sizeof line - 1;
+    bool written =
+        fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, line, line_len) == (ssize_t)line_len;
+    sodium_memzero(line, sizeof line);
+    if (!written) {
         fprintf(stderr, "mpxd: cannot write the authkey to %s: %s\n", path, strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
@@ -443,7 +447,6 @@ static int load_key(options *o, uint8_t *key, size_t *len)
         if (mode & 077)
             fprintf(stderr, "mpxd: warning: the authkey file %s is readable by other users\n",
                     o->key_file);
-        o->cfg.key_file = o->key_file;
         return 0;
     }
     if (env && *env) {
@@ -453,7 +456,6 @@ static int load_key(options *o, uint8_t *key, size_t *len)
             return -1;
         }
         memcpy(key, env, *len);
-        o->cfg.key_source = "the MPX_AUTHKEY environment variable";
         return 0;
     }
     char path[4096];
@@ -463,7 +465,6 @@ static int load_key(options *o, uint8_t *key, size_t *len)
         fputs("mpxd: no authkey given and no place to write one; use --authkey-out\n", stderr);
         return -1;
     }
-    o->cfg.key_source = "a key mpxd generated";
     return generate_key(path, key, len);
 }
 
@@ -513,12 +514,11 @@ int main(int argc, char **argv)
 
     size_t keylen;
     if (check_endpoints(&o, argc, argv, &eps) != 0 || load_key(&o, key, &keylen) != 0) return 1;
-    mpx__authkey *k = mpx__authkey_new(key, keylen);
-    sodium_memzero(key, sizeof key);
-
     mpx__server s = {0};
-    int rc = mpx__signals_install() != 0 ? -1 : mpx__server_open(&s, &o.cfg, k, eps.eps, eps.n);
-    mpx__authkey_release(k);
+    int rc = mpx__signals_install() != 0
+                 ? -1
+                 : mpx__server_open(&s, &o.cfg, key, keylen, eps.eps, eps.n);
+    sodium_memzero(key, sizeof key);
     bool bound = rc == 0;
     for (int i = 0; bound && i < eps.n; i++)
         if (strncmp(eps.eps[i], "ipc://", 6) == 0 && eps.eps[i][6] != '@')

@@ -19,17 +19,21 @@
 
 #include <zmq.h>
 
+#include "log.h"
 #include "monitor.h"
 
 #define IPC_SNDBUF (1 << 20) /* the kernel caps it at net.core.wmem_max, then doubles it */
 #define MONITOR_NAME "inproc://mpxd-connections"
+#define AUTH_LOG_MS 10000
+#define EVENTS                                                                                     \
+    (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |           \
+     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 void *mpx__monitor_open(void *zctx, void *sock)
 {
     void *mon = NULL;
     int unbounded = 0; /* libzmq's I/O thread would block on a full monitor */
-    if (zmq_socket_monitor(sock, MONITOR_NAME, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) == 0)
-        mon = zmq_socket(zctx, ZMQ_PAIR);
+    if (zmq_socket_monitor(sock, MONITOR_NAME, EVENTS) == 0) mon = zmq_socket(zctx, ZMQ_PAIR);
     if (mon && zmq_setsockopt(mon, ZMQ_RCVHWM, &unbounded, sizeof unbounded) == 0 &&
         zmq_connect(mon, MONITOR_NAME) == 0)
         return mon;
@@ -48,9 +52,23 @@ static bool is_unix_stream(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
+/* Counts a failed handshake, and logs the first one of each AUTH_LOG_MS. */
+static void auth_failed(uint64_t *failures, const zmq_msg_t *endpoint)
+{
+    static int64_t logged_ms = -AUTH_LOG_MS;
+    (*failures)++;
+    int64_t now = mpx__now_ms();
+    if (now - logged_ms < AUTH_LOG_MS) return;
+    mpx__log_warn("a connection to %.*s failed the CURVE handshake: a peer without this "
+                  "authkey, or not an mpx 4 client (%llu such failures in all)",
+                  (int)zmq_msg_size(endpoint), (const char *)zmq_msg_data((zmq_msg_t *)endpoint),
+                  (unsigned long long)*failures);
+    logged_ms = now;
+}
+
 /* Handles one event: two frames, a 16-bit event number and a 32-bit value (the descriptor),
  * then the endpoint. Returns true for a closed connection. */
-static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint)
+static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint, uint64_t *failures)
 {
     uint16_t what;
     int32_t fd;
@@ -58,6 +76,10 @@ static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint)
     memcpy(&what, zmq_msg_data((zmq_msg_t *)event), sizeof what);
     memcpy(&fd, (char *)zmq_msg_data((zmq_msg_t *)event) + sizeof what, sizeof fd);
     if (what == ZMQ_EVENT_DISCONNECTED) return true;
+    if (what == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        auth_failed(failures, endpoint);
+        return false;
+    }
     int size = IPC_SNDBUF;
     if (what == ZMQ_EVENT_ACCEPTED && zmq_msg_size(endpoint) >= 6 &&
         memcmp(zmq_msg_data((zmq_msg_t *)endpoint), "ipc://", 6) == 0 && is_unix_stream(fd))
@@ -65,7 +87,7 @@ static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint)
     return false;
 }
 
-bool mpx__monitor_drain(void *mon)
+bool mpx__monitor_drain(void *mon, uint64_t *auth_failures)
 {
     bool closed = false;
     zmq_msg_t event, endpoint;
@@ -73,7 +95,7 @@ bool mpx__monitor_drain(void *mon)
     zmq_msg_init(&endpoint);
     while (mon && zmq_msg_recv(&event, mon, ZMQ_DONTWAIT) >= 0) {
         bool whole = zmq_msg_more(&event) && zmq_msg_recv(&endpoint, mon, ZMQ_DONTWAIT) >= 0;
-        if (whole && on_event(&event, &endpoint)) closed = true;
+        if (whole && on_event(&event, &endpoint, auth_failures)) closed = true;
     }
     zmq_msg_close(&event);
     zmq_msg_close(&endpoint);

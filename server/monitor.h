@@ -1,20 +1,22 @@
 /*
  * monitor.h — the router's connection events (internal to mpxd): a closed connection prompts
- * a look for sessions whose peer is gone, and a new ipc:// connection gets a wider send buffer.
+ * a look for sessions whose peer is gone, a new ipc:// connection gets a wider send buffer,
+ * and a failed CURVE handshake is counted and logged.
  */
 #ifndef MPX_SERVER_MONITOR_H
 #define MPX_SERVER_MONITOR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
-/* Opens a monitor of sock's ZMQ_EVENT_ACCEPTED and ZMQ_EVENT_DISCONNECTED events, before sock
+/* Opens a monitor of sock's connection and handshake events, before sock
  * binds. Returns its reading end, or NULL (no events then). Its queue has no bound, so that
  * libzmq's I/O thread never waits on it: drain it often. */
 void *mpx__monitor_open(void *zctx, void *sock);
 
-/* Reads the events queued, without waiting: widens new ipc:// connections, and returns true
- * if some connection closed. */
-bool mpx__monitor_drain(void *mon);
+/* Reads the events queued, without waiting: widens new ipc:// connections, adds failed
+ * handshakes to *auth_failures, and returns true if some connection closed. */
+bool mpx__monitor_drain(void *mon, uint64_t *auth_failures);
 
 /* Closes the monitor (NULL is fine) before sock. */
 void mpx__monitor_close(void *sock, void **mon);

@@ -34,21 +34,57 @@ static bool send_to(mpx__server *s, const uint8_t *rid, size_t rid_len, const mp
     return zmq_send(s->router, frame->data, frame->size, ZMQ_DONTWAIT) >= 0;
 }
 
-/* Writes the header of the frame in buf as `kind` for sess, signs it and sends it. */
-static bool sign_send(mpx__server *s, mpx__session *sess, uint8_t kind, mpx__buf *buf)
+/* Writes the header of the frame in buf as `kind` and sends it to sess. */
+static bool session_send(mpx__server *s, mpx__session *sess, uint8_t kind, mpx__buf *buf)
 {
     if (sess->gone) return false;
-    uint8_t *frame = (uint8_t *)buf->data;
-    mpx__frame_header(frame, kind, sess->sid, ++sess->send_seq);
-    if (mpx__mac_sign(&sess->s2c, frame, buf->size) != 0)
-        mpx__panic("a frame could not be signed with a key that was set up");
+    mpx__frame_header((uint8_t *)buf->data, kind);
     if (send_to(s, sess->rid, sess->rid_len, buf)) return true;
     int err = errno;
-    sess->send_seq--;
     mpx__log_info("session %016llx from %s: %s; ended", (unsigned long long)sess->sid, sess->peer,
                   err == EAGAIN ? "it stopped reading its replies" : "its peer is gone");
     mpx__session_mark_gone(s, sess);
     return false;
+}
+
+/* The length of the valid UTF-8 sequence at p (at most left bytes), or 0 if it is not one:
+ * overlong forms, surrogates and code points past U+10FFFF are not (RFC 3629). */
+static size_t utf8_seq_len(const uint8_t *p, size_t left)
+{
+    uint8_t b = p[0];
+    size_t n = b < 0x80                 ? 1
+               : b >= 0xc2 && b <= 0xdf ? 2
+               : b >= 0xe0 && b <= 0xef ? 3
+               : b >= 0xf0 && b <= 0xf4 ? 4
+                                        : 0;
+    if (n == 0 || n > left) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if ((b == 0xe0 && p[1] < 0xa0) || (b == 0xed && p[1] > 0x9f) || (b == 0xf0 && p[1] < 0x90) ||
+        (b == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* Packs msg as a msgpack str that is valid UTF-8 whatever msg holds (it may echo a method
+ * name or a key a client sent): each byte that does not start a valid sequence becomes U+FFFD,
+ * so that a strict decoder can always read mpxd's messages. */
+static void pack_message(msgpack_packer *pk, const char *msg)
+{
+    static const char replacement[] = "\xef\xbf\xbd";
+    const uint8_t *p = (const uint8_t *)msg;
+    size_t len = strlen(msg), out = 0;
+    for (size_t i = 0, n; i < len; i += n) {
+        n = utf8_seq_len(p + i, len - i);
+        out += n ? n : 3;
+        if (!n) n = 1;
+    }
+    msgpack_pack_str(pk, out);
+    for (size_t i = 0, n; i < len; i += n) {
+        n = utf8_seq_len(p + i, len - i);
+        msgpack_pack_str_body(pk, n ? msg + i : replacement, n ? n : 3);
+        if (!n) n = 1;
+    }
 }
 
 bool mpx__frame_send(mpx__server *s, mpx__session *sess, uint8_t kind)
@@ -59,7 +95,7 @@ bool mpx__frame_send(mpx__server *s, mpx__session *sess, uint8_t kind)
         s->batch_replies++;
         return true;
     }
-    return sign_send(s, sess, kind, &s->out);
+    return session_send(s, sess, kind, &s->out);
 }
 
 msgpack_packer *mpx__reply_begin(mpx__server *s, uint64_t req_id)
@@ -78,7 +114,7 @@ bool mpx__reply_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int c
     msgpack_pack_array(&s->pk, 3);
     msgpack_pack_uint64(&s->pk, req_id);
     msgpack_pack_int(&s->pk, -code);
-    msgpack_pack_str_with_body(&s->pk, msg, strlen(msg));
+    pack_message(&s->pk, msg);
     return mpx__frame_send(s, sess, MPX_K_REPLY);
 }
 
@@ -87,18 +123,14 @@ void mpx__send_raw(mpx__server *s, const uint8_t *rid, size_t rid_len)
     send_to(s, rid, rid_len, &s->out); /* a peer that left loses nothing of its own */
 }
 
-void mpx__send_error_frame(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
-                           int code, const char *msg)
+void mpx__send_error_frame(mpx__server *s, const uint8_t *rid, size_t rid_len, int code,
+                           const char *msg)
 {
     mpx__frame_begin(s);
     msgpack_pack_array(&s->pk, 2);
     msgpack_pack_int(&s->pk, -code);
-    msgpack_pack_str_with_body(&s->pk, msg, strlen(msg));
-    if (sess && sess->state == SESSION_READY) {
-        sign_send(s, sess, MPX_K_ERROR, &s->out);
-        return;
-    }
-    mpx__frame_header((uint8_t *)s->out.data, MPX_K_ERROR, 0, 0);
+    pack_message(&s->pk, msg);
+    mpx__frame_header((uint8_t *)s->out.data, MPX_K_ERROR);
     mpx__send_raw(s, rid, rid_len);
 }
 
@@ -119,12 +151,12 @@ bool mpx__batch_end(mpx__server *s, mpx__session *sess)
     frame[MPX_HDR_LEN] = 0xdd; /* array32: the count is known only now */
     for (int i = 0; i < 4; i++)
         frame[MPX_HDR_LEN + 1 + i] = (uint8_t)(s->batch_replies >> (24 - 8 * i));
-    return sign_send(s, sess, MPX_K_REPLIES, &s->batch);
+    return session_send(s, sess, MPX_K_REPLIES, &s->batch);
 }
 
 bool mpx__session_reachable(mpx__server *s, mpx__session *sess)
 {
     uint8_t frame[MPX_HDR_LEN];
     mpx__buf probe = {.data = (char *)frame, .size = sizeof frame, .cap = sizeof frame};
-    return sess->state == SESSION_READY && sign_send(s, sess, MPX_K_HEARTBEAT_ACK, &probe);
+    return session_send(s, sess, MPX_K_HEARTBEAT_ACK, &probe);
 }

@@ -28,12 +28,12 @@ msgpack_packer *mpx__reply_begin(mpx__server *s, uint64_t req_id);
 bool mpx__reply_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
                       const char *msg);
 
-/* An ERROR frame [code, message]: signed for a READY session, else unsigned (session 0, no
- * MAC) to the routing id, which a client trusts only as far as "the handshake failed". */
-void mpx__send_error_frame(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
-                           int code, const char *msg);
+/* An ERROR frame [code, message] to a routing id: the answer to a frame that names no call
+ * (docs/protocol.md §4). Messages are sent as valid UTF-8, as in every reply. */
+void mpx__send_error_frame(mpx__server *s, const uint8_t *rid, size_t rid_len, int code,
+                           const char *msg);
 
-/* An unsigned frame already built in s->out (CHALLENGE), to a routing id. */
+/* A frame already built in s->out, header included, to a routing id. */
 void mpx__send_raw(mpx__server *s, const uint8_t *rid, size_t rid_len);
 
 /* Between these two calls every REPLY for sess is gathered instead of sent; _end sends them

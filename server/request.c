@@ -18,13 +18,17 @@ int mpx__req_fail(mpx__req *req, int code, const char *fmt, ...)
     return code;
 }
 
+/* The rule of docs/protocol.md §6: a value of the wrong kind is ETYPE, a negative integer
+ * where a count or an id belongs is EVALUE. */
 int mpx__arg_uint(mpx__req *req, uint32_t i, const char *what, uint64_t *v)
 {
     mpx__mp_cursor c;
+    int64_t negative;
     mpx__mp_init(&c, req->argv[i].p, req->argv[i].len);
-    if (mpx__mp_uint(&c, v))
-        return mpx__req_fail(req, MPX_ETYPE, "%s must be a non-negative integer", what);
-    return 0;
+    if (mpx__mp_uint(&c, v) == 0) return 0;
+    if (mpx__mp_int(&c, &negative) == 0)
+        return mpx__req_fail(req, MPX_EVALUE, "%s must not be negative", what);
+    return mpx__req_fail(req, MPX_ETYPE, "%s must be a non-negative integer", what);
 }
 
 int mpx__arg_int(mpx__req *req, uint32_t i, const char *what, int64_t *v)

@@ -15,38 +15,21 @@
 #include "object.h"
 #include "registry.h"
 
-/* The authkey, shared by the sessions whose handshake uses it: a SIGHUP that reloads the key
- * leaves handshakes in progress on the key they began with. */
 typedef struct {
-    unsigned refs;
-    size_t len;
-    uint8_t bytes[]; /* never printed or logged */
-} mpx__authkey;
-
-mpx__authkey *mpx__authkey_new(const uint8_t *bytes, size_t len);
-mpx__authkey *mpx__authkey_hold(mpx__authkey *k);
-/* Drops a reference; the last wipes and frees the key. Accepts NULL. */
-void mpx__authkey_release(mpx__authkey *k);
-
-typedef struct {
-    size_t max_message; /* the largest request body served; larger gets MPX_ETOOBIG */
-    size_t max_memory;  /* past this, calls that store more are refused; 0: no limit */
-    int handshake_timeout_ms;
-    int session_timeout_ms; /* a session silent this long is ended */
+    size_t max_message;       /* the largest request body served; larger gets MPX_ETOOBIG */
+    size_t max_memory;        /* past this, calls that store more are refused; 0: no limit */
+    int handshake_timeout_ms; /* a connection that has not passed CURVE by then is closed */
+    int session_timeout_ms;   /* a session silent this long is ended */
     int cpu; /* the CPU for the loop and libzmq's I/O thread, MPX_CPU_AUTO or _NONE */
     bool quiet;
-    bool debug;             /* --debug: the manager's debug methods answer */
-    const char *key_file;   /* where SIGHUP re-reads the key; NULL if it came from elsewhere */
-    const char *key_source; /* for the log: "the environment", "a generated key" */
+    bool debug; /* --debug: the manager's debug methods answer */
 } mpx__config;
 
 /* Counters of calls and of refused input, readable through the manager's stats() method. */
 typedef struct {
     uint64_t calls;
-    uint64_t auth_failures;      /* handshakes with a wrong proof */
+    uint64_t auth_failures;      /* connections that failed CURVE or the ZAP check */
     uint64_t rejected_unauth;    /* calls from a peer with no session */
-    uint64_t rejected_mac;       /* frames whose MAC or session id did not verify */
-    uint64_t rejected_replay;    /* frames out of sequence: replayed, reordered or dropped */
     uint64_t rejected_malformed; /* frames or bodies that do not parse */
     uint64_t rejected_oversize;  /* requests over max_message */
     uint64_t rejected_version;   /* frames of another protocol version */
@@ -56,12 +39,19 @@ typedef struct {
     uint64_t cancelled;          /* parked calls their client gave up on */
 } mpx__stats;
 
+/* The largest frame libzmq reads at all: past twice the served limit a frame is not worth
+ * reading, and libzmq drops that peer's connection (announced in WELCOME as max_frame). */
+static inline uint64_t mpx__max_frame(const mpx__config *cfg)
+{
+    return (uint64_t)cfg->max_message * 2 + (1 << 20);
+}
+
 struct mpx__server {
     mpx__config cfg;
     mpx__stats stats;
-    mpx__authkey *key; /* the key new handshakes use */
     void *zctx;
     void *router;
+    struct mpx__zap *zap;         /* admits the authkey's client key (zap.c); owned */
     void *monitor;                /* the router's connection events (sockbuf.c), or NULL */
     struct mpx__placement *place; /* where the loop and libzmq's I/O thread run; owned */
     mpx__session *sessions;       /* by routing id */

@@ -1,11 +1,13 @@
 /*
- * session.c — the handshake, frame checks and life of every session (docs/protocol.md,
- * "Handshake" and "Frames").
+ * session.c — the HELLO that opens a session, the checks of every frame, and the life of
+ * every session (docs/protocol.md, "Handshake" and "Frames").
  *
- * Every frame from a peer is checked in this order before anything in its body is decoded:
- * size and version, the session it names, its MAC, its sequence number. A frame that fails a
- * check is counted, answered with an ERROR frame and never executed; the session, and every
- * other session, carries on.
+ * Who may talk to mpxd at all is settled below this file: CURVE encrypts and authenticates
+ * every frame, and the ZAP handler (zap.c) admits only peers holding the key pair derived from
+ * the authkey. So a frame that reaches here comes from a peer that knows the key, in order,
+ * unaltered and never replayed. It is checked in the order docs/protocol.md §4 gives before
+ * anything in its body is decoded; a frame that fails a check is counted, answered and never
+ * executed, and the session, and every other session, carries on.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,28 +16,6 @@
 #include "dispatch.h"
 #include "holdings.h"
 #include "reply.h"
-
-mpx__authkey *mpx__authkey_new(const uint8_t *bytes, size_t len)
-{
-    mpx__authkey *k = mpx__xmalloc(sizeof *k + len);
-    k->refs = 1;
-    k->len = len;
-    memcpy(k->bytes, bytes, len);
-    return k;
-}
-
-mpx__authkey *mpx__authkey_hold(mpx__authkey *k)
-{
-    k->refs++;
-    return k;
-}
-
-void mpx__authkey_release(mpx__authkey *k)
-{
-    if (!k || --k->refs > 0) return;
-    sodium_memzero(k->bytes, k->len);
-    mpx__xfree(k);
-}
 
 static void gone_unlink(mpx__server *s, mpx__session *sess)
 {
@@ -55,81 +35,52 @@ static void session_end(mpx__server *s, mpx__session *sess)
     mpx__registry_drop_refs(&s->reg, &sess->refs);
     HASH_DEL(s->sessions, sess);
     s->n_sessions--;
-    mpx__authkey_release(sess->key);
-    mpx__mac_key_clear(&sess->c2s);
-    mpx__mac_key_clear(&sess->s2c);
-    sodium_memzero(sess, sizeof *sess);
     mpx__xfree(sess);
 }
 
-/* HELLO: a new session, answered with a CHALLENGE that proves mpxd knows the authkey. */
-static void on_hello(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
-                     const mpx__frame *f, const char *peer)
+/* Whether HELLO's body, a map, offers protocol version 4 in its "versions" array (other keys
+ * are for later versions, and skipped). Returns 0, MPX_EVERSION, or MPX_EPROTO when the body
+ * is not such a map. */
+static int hello_versions(const mpx__frame *f)
 {
-    if (f->body_len != MPX_NONCE_LEN) {
-        s->stats.rejected_malformed++;
-        mpx__send_error_frame(s, NULL, rid, rid_len, MPX_EPROTO, "HELLO carries a 32-byte nonce");
-        return;
+    mpx__mp_cursor c;
+    uint32_t n, klen, nv;
+    const char *k;
+    bool offered = false, seen = false;
+    mpx__mp_init(&c, f->body, f->body_len);
+    if (mpx__mp_map(&c, &n)) return MPX_EPROTO;
+    while (n--) {
+        if (mpx__mp_str(&c, &k, &klen)) return MPX_EPROTO;
+        if (klen != 8 || memcmp(k, "versions", 8) != 0) {
+            if (mpx__mp_skip(&c)) return MPX_EPROTO;
+            continue;
+        }
+        if (mpx__mp_array(&c, &nv)) return MPX_EPROTO;
+        seen = true;
+        for (uint64_t v; nv--;) {
+            if (mpx__mp_uint(&c, &v)) return MPX_EPROTO;
+            offered |= v == MPX_PROTOCOL_VERSION;
+        }
     }
-    if (sess) { /* a peer starting over drops what it held */
-        mpx__log_info("session %016llx from %s started over", (unsigned long long)sess->sid,
-                      sess->peer);
-        session_end(s, sess);
-    } else if (s->n_sessions >= MPX_MAX_SESSIONS) {
-        mpx__send_error_frame(s, NULL, rid, rid_len, MPX_EBADREQ, "too many sessions");
-        return;
-    }
-    sess = mpx__xcalloc(1, sizeof *sess);
-    memcpy(sess->rid, rid, rid_len);
-    sess->rid_len = rid_len;
-    snprintf(sess->peer, sizeof sess->peer, "%s", peer);
-    sess->key = mpx__authkey_hold(s->key);
-    memcpy(sess->nc, f->body, MPX_NONCE_LEN);
-    randombytes_buf(sess->ns, MPX_NONCE_LEN);
-    do
-        randombytes_buf(&sess->sid, sizeof sess->sid);
-    while (sess->sid == 0);
-    sess->started_ms = mpx__now_ms();
-    HASH_ADD(hh, s->sessions, rid, rid_len, sess);
-    s->n_sessions++;
-
-    mpx__frame_begin(s);
-    mpx__buf_write(&s->out, (const char *)sess->ns, MPX_NONCE_LEN);
-    uint8_t *frame = (uint8_t *)s->out.data;
-    mpx__frame_header(frame, MPX_K_CHALLENGE, sess->sid, 0);
-    mpx__hs_proof(sess->key->bytes, sess->key->len, MPX_LABEL_SERVER, sess->nc, sess->ns, sess->sid,
-                  frame + MPX_MAC_OFF);
-    mpx__send_raw(s, rid, rid_len);
+    if (c.p != c.end || !seen) return MPX_EPROTO;
+    return offered ? 0 : MPX_EVERSION;
 }
 
-/* AUTH: the client's proof. Right, the session is READY and gets a signed WELCOME. */
-static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
+static void send_welcome(mpx__server *s, mpx__session *sess)
 {
-    uint8_t expect[MPX_MAC_LEN];
-    const mpx__authkey *k = sess->key;
-    mpx__hs_proof(k->bytes, k->len, MPX_LABEL_CLIENT, sess->nc, sess->ns, sess->sid, expect);
-    if (f->sid != sess->sid || f->body_len != 0 || crypto_verify_16(expect, f->mac) != 0) {
-        s->stats.auth_failures++;
-        mpx__log_warn("authentication failed from %s: wrong authkey", sess->peer);
-        mpx__send_error_frame(s, NULL, sess->rid, sess->rid_len, MPX_EAUTH,
-                              "authentication failed: wrong authkey");
-        session_end(s, sess);
-        return;
-    }
-    if (mpx__session_keys(k->bytes, k->len, sess->nc, sess->ns, sess->sid, &sess->c2s,
-                          &sess->s2c) != 0)
-        mpx__panic("out of memory setting up a session's keys"); /* the allocator's policy */
-    mpx__authkey_release(sess->key);
-    sess->key = NULL;
-    sess->state = SESSION_READY;
-    sess->last_seen_ms = mpx__now_ms();
-    mpx__log_info("session %016llx from %s authenticated", (unsigned long long)sess->sid,
-                  sess->peer);
-
     mpx__frame_begin(s);
-    msgpack_pack_map(&s->pk, 3);
+    msgpack_pack_map(&s->pk, 7);
+    msgpack_pack_str_with_body(&s->pk, "version", 7);
+    msgpack_pack_uint8(&s->pk, MPX_PROTOCOL_VERSION);
+    msgpack_pack_str_with_body(&s->pk, "versions", 8); /* every version this server speaks */
+    msgpack_pack_array(&s->pk, 1);
+    msgpack_pack_uint8(&s->pk, MPX_PROTOCOL_VERSION);
+    msgpack_pack_str_with_body(&s->pk, "session", 7);
+    msgpack_pack_uint64(&s->pk, sess->sid);
     msgpack_pack_str_with_body(&s->pk, "max_message", 11);
     msgpack_pack_uint64(&s->pk, s->cfg.max_message);
+    msgpack_pack_str_with_body(&s->pk, "max_frame", 9);
+    msgpack_pack_uint64(&s->pk, mpx__max_frame(&s->cfg));
     msgpack_pack_str_with_body(&s->pk, "session_timeout", 15);
     msgpack_pack_uint64(&s->pk, (uint64_t)s->cfg.session_timeout_ms);
     msgpack_pack_str_with_body(&s->pk, "server", 6);
@@ -138,33 +89,53 @@ static void on_auth(mpx__server *s, mpx__session *sess, const mpx__frame *f)
     mpx__frame_send(s, sess, MPX_K_WELCOME);
 }
 
-/* Reads just the request id of a body too large to serve, so the refusal reaches its call. */
-static uint64_t peek_req_id(const mpx__frame *f)
+/* HELLO on a connection with no session: the peer passed CURVE and the ZAP check (it knows
+ * the authkey), so a version both speak makes a session at once, answered with WELCOME. */
+static void on_hello(mpx__server *s, const uint8_t *rid, size_t rid_len, const mpx__frame *f,
+                     const char *peer)
 {
-    mpx__mp_cursor c;
-    uint32_t n;
-    uint64_t id = 0;
-    mpx__mp_init(&c, f->body, f->body_len);
-    if (mpx__mp_array(&c, &n) == 0) mpx__mp_uint(&c, &id);
-    return id;
+    int rc = hello_versions(f);
+    if (rc == MPX_EVERSION) {
+        s->stats.rejected_version++;
+        mpx__send_error_frame(s, rid, rid_len, MPX_EVERSION,
+                              "no protocol version in common: this server speaks versions [4]");
+        return;
+    }
+    if (rc) {
+        s->stats.rejected_malformed++;
+        mpx__send_error_frame(s, rid, rid_len, MPX_EPROTO,
+                              "HELLO carries a map with \"versions\", an array of uints");
+        return;
+    }
+    if (s->n_sessions >= MPX_MAX_SESSIONS) {
+        mpx__send_error_frame(s, rid, rid_len, MPX_EBADREQ, "too many sessions");
+        return;
+    }
+    mpx__session *sess = mpx__xcalloc(1, sizeof *sess);
+    memcpy(sess->rid, rid, rid_len);
+    sess->rid_len = rid_len;
+    snprintf(sess->peer, sizeof sess->peer, "%s", peer);
+    do
+        randombytes_buf(&sess->sid, sizeof sess->sid);
+    while (sess->sid == 0);
+    sess->last_seen_ms = mpx__now_ms();
+    HASH_ADD(hh, s->sessions, rid, rid_len, sess);
+    s->n_sessions++;
+    mpx__log_info("session %016llx from %s opened", (unsigned long long)sess->sid, sess->peer);
+    send_welcome(s, sess);
 }
 
-/* CALL, HEARTBEAT or BYE on a READY session: MAC, then sequence, then size, then the call. */
-static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
+/* CALL, BATCH, HEARTBEAT or BYE on a session. */
+static void on_session_frame(mpx__server *s, mpx__session *sess, const mpx__frame *f)
 {
-    if (f->sid != sess->sid || mpx__mac_verify(&sess->c2s, f) != 0) {
-        s->stats.rejected_mac++;
-        mpx__send_error_frame(s, sess, sess->rid, sess->rid_len, MPX_EAUTH,
-                              "message refused: its MAC does not verify");
+    bool empty_kind = f->kind == MPX_K_HEARTBEAT || f->kind == MPX_K_BYE;
+    if (empty_kind && f->body_len != 0) {
+        s->stats.rejected_malformed++;
+        mpx__send_error_frame(s, sess->rid, sess->rid_len, MPX_EPROTO,
+                              f->kind == MPX_K_BYE ? "BYE carries no body"
+                                                   : "HEARTBEAT carries no body");
         return;
     }
-    if (f->seq != sess->recv_seq + 1) {
-        s->stats.rejected_replay++;
-        mpx__send_error_frame(s, sess, sess->rid, sess->rid_len, MPX_EREPLAY,
-                              "message refused: replayed or out of sequence");
-        return;
-    }
-    sess->recv_seq = f->seq;
     sess->last_seen_ms = mpx__now_ms();
     if (f->kind == MPX_K_HEARTBEAT) { /* answered, so a waiting client knows we are alive */
         mpx__frame_begin(s);
@@ -181,7 +152,8 @@ static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
         s->stats.rejected_oversize++;
         snprintf(msg, sizeof msg, "a request of %zu bytes exceeds the limit of %zu", f->body_len,
                  s->cfg.max_message);
-        mpx__reply_error(s, sess, peek_req_id(f), MPX_ETOOBIG, msg);
+        mpx__dispatch_refuse(s, sess, f->kind == MPX_K_BATCH, f->body, f->body_len, MPX_ETOOBIG,
+                             msg);
         return;
     }
     if (f->kind == MPX_K_BATCH)
@@ -190,62 +162,68 @@ static void on_signed(mpx__server *s, mpx__session *sess, const mpx__frame *f)
         mpx__dispatch(s, sess, f->body, f->body_len);
 }
 
-/* The kinds a READY session sends, each signed and sequenced. */
-static bool is_signed_kind(uint8_t kind)
+static bool is_session_kind(uint8_t kind)
 {
     return kind == MPX_K_CALL || kind == MPX_K_BATCH || kind == MPX_K_BYE ||
            kind == MPX_K_HEARTBEAT;
 }
 
-static void on_frame(mpx__server *s, mpx__session *sess, const uint8_t *rid, size_t rid_len,
-                     const mpx__frame *f, const char *peer)
+/* Why a frame is refused: its ERROR frame's code and message, and the counter it adds to. */
+typedef struct {
+    int code; /* 0: not refused */
+    uint64_t *counter;
+    const char *msg;
+} refusal;
+
+/* The first check of docs/protocol.md §4 that a message fails, parsing it into *f; vmsg holds
+ * a message built for it. */
+static refusal check_frame(mpx__server *s, const mpx__session *sess, const uint8_t *frame,
+                           size_t len, int parts, mpx__frame *f, char *vmsg, size_t vsize)
 {
-    bool ready = sess && sess->state == SESSION_READY;
-    if (f->kind == MPX_K_HELLO) {
-        on_hello(s, sess, rid, rid_len, f, peer);
-    } else if (f->kind == MPX_K_AUTH && sess && !ready) {
-        on_auth(s, sess, f);
-    } else if (is_signed_kind(f->kind) && ready) {
-        on_signed(s, sess, f);
-    } else if (is_signed_kind(f->kind) || f->kind == MPX_K_AUTH) {
-        s->stats.rejected_unauth++;
-        mpx__send_error_frame(s, sess, rid, rid_len, MPX_ENOAUTH,
-                              "no session on this connection (never opened, or ended after a "
-                              "silence); reconnect");
-    } else {
-        s->stats.rejected_malformed++;
-        mpx__send_error_frame(s, sess, rid, rid_len, MPX_EPROTO, "unknown frame kind");
+    mpx__stats *st = &s->stats;
+    if (parts != 1)
+        return (refusal){MPX_EPROTO, &st->rejected_malformed,
+                         "a message is exactly one ZeroMQ frame; this one had several parts"};
+    int rc = mpx__frame_parse(frame, len, f);
+    if (rc == MPX_EVERSION) {
+        snprintf(vmsg, vsize, "unsupported protocol version %u; this server speaks %d", frame[0],
+                 MPX_PROTOCOL_VERSION);
+        return (refusal){MPX_EVERSION, &st->rejected_version, vmsg};
     }
+    if (rc)
+        return (refusal){MPX_EPROTO, &st->rejected_malformed,
+                         "a frame is at least its 2-byte header"};
+    if (f->kind != MPX_K_HELLO && !is_session_kind(f->kind))
+        return (refusal){MPX_EPROTO, &st->rejected_malformed, "unknown frame kind"};
+    if (f->kind == MPX_K_HELLO && sess)
+        return (refusal){MPX_EPROTO, &st->rejected_malformed,
+                         "this connection has a session already; a new session needs a new "
+                         "connection"};
+    if (f->kind == MPX_K_HELLO && len > MPX_PREAUTH_MAX_FRAME)
+        return (refusal){MPX_EPROTO, &st->rejected_malformed, "HELLO is at most 256 bytes"};
+    if (f->kind != MPX_K_HELLO && !sess)
+        return (refusal){MPX_ENOAUTH, &st->rejected_unauth,
+                         "no session on this connection (never opened, or ended after a "
+                         "silence); reconnect"};
+    return (refusal){0, NULL, NULL};
 }
 
 void mpx__session_input(mpx__server *s, const uint8_t *rid, size_t rid_len, const uint8_t *frame,
-                        size_t len, const char *peer)
+                        size_t len, int parts, const char *peer)
 {
     mpx__session *sess;
     mpx__frame f;
+    char vmsg[96];
     HASH_FIND(hh, s->sessions, rid, rid_len, sess);
-    bool ready = sess && sess->state == SESSION_READY;
-    /* Before the handshake ends only tiny frames are read at all. */
-    if (!ready && len > MPX_PREAUTH_MAX_FRAME) {
-        s->stats.rejected_unauth++;
-        mpx__send_error_frame(s, sess, rid, rid_len, MPX_ENOAUTH, "complete the handshake first");
-        return;
+    refusal r = check_frame(s, sess, frame, len, parts, &f, vmsg, sizeof vmsg);
+    if (r.code) {
+        (*r.counter)++;
+        mpx__send_error_frame(s, rid, rid_len, r.code, r.msg);
+    } else if (f.kind == MPX_K_HELLO) {
+        on_hello(s, rid, rid_len, &f, peer);
+    } else {
+        on_session_frame(s, sess, &f);
     }
-    int rc = mpx__frame_parse(frame, len, &f);
-    if (rc == MPX_EVERSION) {
-        char msg[96];
-        s->stats.rejected_version++;
-        snprintf(msg, sizeof msg, "unsupported protocol version %u; this server speaks %d",
-                 frame[0], MPX_PROTOCOL_VERSION);
-        mpx__send_error_frame(s, sess, rid, rid_len, MPX_EVERSION, msg);
-        return;
-    }
-    if (rc) {
-        s->stats.rejected_malformed++;
-        mpx__send_error_frame(s, sess, rid, rid_len, MPX_EPROTO, "frame shorter than its header");
-        return;
-    }
-    on_frame(s, sess, rid, rid_len, &f, peer);
 }
 
 void mpx__sessions_expire(mpx__server *s, int64_t now_ms, int64_t responsive_since)
@@ -253,10 +231,6 @@ void mpx__sessions_expire(mpx__server *s, int64_t now_ms, int64_t responsive_sin
     mpx__session *sess, *tmp;
     HASH_ITER(hh, s->sessions, sess, tmp)
     {
-        if (sess->state == SESSION_CHALLENGED) {
-            if (now_ms - sess->started_ms > s->cfg.handshake_timeout_ms) session_end(s, sess);
-            continue;
-        }
         int64_t heard =
             sess->last_seen_ms > responsive_since ? sess->last_seen_ms : responsive_since;
         if (now_ms - heard > s->cfg.session_timeout_ms) {

@@ -1,11 +1,11 @@
 /*
- * session.h — one authenticated client connection: its handshake, its keys and sequence
- * numbers, the references it holds (internal to mpxd).
+ * session.h — one client connection that sent HELLO: its session id, the references it
+ * holds, its parked calls (internal to mpxd).
  *
- * Life: a HELLO from a new routing id makes a session in the CHALLENGED state; a correct AUTH
- * makes it READY; a BYE, a failed AUTH, a handshake left unfinished past its timeout, silence
- * (no call and no heartbeat) past the session timeout, a peer that can no longer be reached,
- * or mpxd stopping ends it, and ending it drops every reference it held.
+ * Life: a HELLO from a routing id without a session makes one, READY at once (the transport
+ * has authenticated the peer); a BYE, silence (no call and no heartbeat) past the session
+ * timeout, a peer that can no longer be reached, or mpxd stopping ends it, and ending it drops
+ * every reference it held.
  */
 #ifndef MPX_SERVER_SESSION_H
 #define MPX_SERVER_SESSION_H
@@ -15,22 +15,11 @@
 
 #define MPX_MAX_SESSIONS 100000 /* sessions served at once; a HELLO past it is refused */
 
-typedef enum { SESSION_CHALLENGED, SESSION_READY } mpx__session_state;
-
 struct mpx__session {
     UT_hash_handle hh; /* in mpx__server.sessions, keyed by routing id */
     uint8_t rid[256];  /* ZeroMQ routing id of the peer */
     size_t rid_len;
-    mpx__session_state state;
-    uint64_t sid;              /* random, never 0 */
-    uint8_t nc[MPX_NONCE_LEN]; /* client nonce */
-    uint8_t ns[MPX_NONCE_LEN]; /* server nonce */
-    mpx__authkey *key;         /* the key of its handshake (held until READY) */
-    mpx__mac_key c2s;          /* verifies what the client sends */
-    mpx__mac_key s2c;          /* signs what mpxd sends */
-    uint64_t recv_seq;         /* last sequence number accepted from the client */
-    uint64_t send_seq;         /* last sequence number sent */
-    int64_t started_ms;
+    uint64_t sid;             /* random, never 0: names the session in logs and WELCOME */
     int64_t last_seen_ms;     /* last frame accepted from the client */
     mpx__ref *refs;           /* object references held */
     mpx__parked *parked;      /* this session's parked calls */
@@ -40,13 +29,12 @@ struct mpx__session {
     char peer[64]; /* the peer's address, for logs */
 };
 
-/* Handles one frame from routing id rid. */
+/* Handles one message of `parts` frames from routing id rid (frame is its first). */
 void mpx__session_input(mpx__server *s, const uint8_t *rid, size_t rid_len, const uint8_t *frame,
-                        size_t len, const char *peer);
+                        size_t len, int parts, const char *peer);
 
-/* Ends handshakes older than the handshake timeout, and sessions silent past the session
- * timeout: silent since their last frame or since responsive_since (when the loop last came
- * back from a stall), whichever is later. */
+/* Ends sessions silent past the session timeout: silent since their last frame or since
+ * responsive_since (when the loop last came back from a stall), whichever is later. */
 void mpx__sessions_expire(mpx__server *s, int64_t now_ms, int64_t responsive_since);
 
 /* Ends the sessions whose peer could not be reached (reply.c marks them). */

@@ -139,7 +139,8 @@ static int barrier_create(mpx__req *req, void **state)
     uint64_t parties;
     if (req->argc < 1 || req->argc > 2)
         return mpx__req_fail(req, MPX_EARGS, "a barrier takes parties and an optional timeout");
-    if (mpx__arg_uint(req, 0, "parties", &parties)) return MPX_ETYPE;
+    int bad = mpx__arg_uint(req, 0, "parties", &parties);
+    if (bad) return bad;
     if (parties == 0) return mpx__req_fail(req, MPX_EVALUE, "ValueError: parties must be > 0");
     int64_t timeout_ms;
     int rc = mpx__timeout_arg(req, 1, &timeout_ms);

@@ -115,7 +115,8 @@ static int notify_common(mpx__req *req, uint64_t n)
 static int m_notify(mpx__req *req)
 {
     uint64_t n = 1;
-    if (req->argc >= 1 && mpx__arg_uint(req, 0, "n", &n)) return MPX_ETYPE;
+    int bad = req->argc >= 1 ? mpx__arg_uint(req, 0, "n", &n) : 0;
+    if (bad) return bad;
     return notify_common(req, n);
 }
 
@@ -153,7 +154,8 @@ static int cond_create(mpx__req *req, void **state)
 {
     uint64_t id;
     if (req->argc != 1) return mpx__req_fail(req, MPX_EARGS, "a condition takes a lock's id");
-    if (mpx__arg_uint(req, 0, "the lock id", &id)) return MPX_ETYPE;
+    int bad = mpx__arg_uint(req, 0, "the lock id", &id);
+    if (bad) return bad;
     mpx__obj *lock = id ? mpx__registry_find(&req->server->reg, id) : NULL;
     if (!lock)
         return mpx__req_fail(req, MPX_ENOOBJ, "no object with id %llu", (unsigned long long)id);

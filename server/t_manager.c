@@ -271,8 +271,6 @@ static int m_stats(mpx__req *req)
         {"calls", st->calls},
         {"auth_failures", st->auth_failures},
         {"rejected_unauth", st->rejected_unauth},
-        {"rejected_mac", st->rejected_mac},
-        {"rejected_replay", st->rejected_replay},
         {"rejected_malformed", st->rejected_malformed},
         {"rejected_oversize", st->rejected_oversize},
         {"rejected_version", st->rejected_version},

@@ -376,7 +376,8 @@ static int queue_create_common(mpx__req *req, void **state, bool joinable)
 {
     uint64_t maxsize = 0;
     if (req->argc > 1) return mpx__req_fail(req, MPX_EARGS, "a queue takes at most a maxsize");
-    if (req->argc == 1 && mpx__arg_uint(req, 0, "maxsize", &maxsize)) return MPX_ETYPE;
+    int bad = req->argc == 1 ? mpx__arg_uint(req, 0, "maxsize", &maxsize) : 0;
+    if (bad) return bad;
     queue *q = mpx__xcalloc(1, sizeof *q);
     q->maxsize = maxsize;
     q->joinable = joinable;

@@ -65,7 +65,8 @@ static int m_release(mpx__req *req)
 {
     semaphore *sem = req->obj->state;
     uint64_t n = 1;
-    if (req->argc == 1 && mpx__arg_uint(req, 0, "n", &n)) return MPX_ETYPE;
+    int bad = req->argc == 1 ? mpx__arg_uint(req, 0, "n", &n) : 0;
+    if (bad) return bad;
     if (n == 0) return mpx__req_fail(req, MPX_EVALUE, "ValueError: n must be one or more");
     if (n > UINT64_MAX - sem->value)
         return mpx__req_fail(req, MPX_EVALUE, "ValueError: n is too large");
@@ -132,7 +133,8 @@ static int semaphore_create_common(mpx__req *req, void **state, bool bounded)
     bool give_back = false;
     if (req->argc > 2)
         return mpx__req_fail(req, MPX_EARGS, "a semaphore takes a value and give_back");
-    if (req->argc >= 1 && mpx__arg_uint(req, 0, "the initial value", &value)) return MPX_ETYPE;
+    int bad = req->argc >= 1 ? mpx__arg_uint(req, 0, "the initial value", &value) : 0;
+    if (bad) return bad;
     if (req->argc == 2) {
         mpx__mp_cursor c;
         mpx__mp_init(&c, req->argv[1].p, req->argv[1].len);

@@ -87,6 +87,9 @@ mpx_value *harness_ints(size_t n, const int64_t *v);
 #define INTS(...)                                                                                  \
     harness_ints(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
 
+/* Milliseconds on the monotonic clock. */
+int64_t harness_now_ms(void);
+
 /* Reads the whole of a file into a NUL-terminated buffer the caller frees (NULL on error). */
 char *read_file(const char *path, size_t *len);
 

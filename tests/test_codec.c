@@ -1,10 +1,11 @@
 /*
- * test_codec.c — the wire codec fed bytes directly: frame headers, MACs, handshake proofs, the
- * msgpack cursor on good and hostile input, and canonical key encoding.
+ * test_codec.c — the wire codec fed bytes directly: frame headers, the CURVE keys derived from
+ * an authkey, the msgpack cursor on good and hostile input, and canonical key encoding.
  */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zmq.h>
 
 #include "codec.h"
 #include "harness.h"
@@ -13,200 +14,89 @@ static void test_frame_header_roundtrip(void **state)
 {
     (void)state;
     uint8_t buf[MPX_HDR_LEN + 3] = {0};
-    mpx__frame_header(buf, MPX_K_CALL, 0x0102030405060708ull, 42);
+    mpx__frame_header(buf, MPX_K_CALL);
     memcpy(buf + MPX_HDR_LEN, "abc", 3);
     mpx__frame f;
     assert_ok(mpx__frame_parse(buf, sizeof buf, &f));
     assert_int_equal(f.version, MPX_PROTOCOL_VERSION);
     assert_int_equal(f.kind, MPX_K_CALL);
-    assert_int_equal(f.sid, 0x0102030405060708ull);
-    assert_int_equal(f.seq, 42);
     assert_int_equal(f.body_len, 3);
     assert_memory_equal(f.body, "abc", 3);
-    /* Big-endian on the wire, as docs/protocol.md says. */
-    assert_int_equal(buf[2], 0x01);
-    assert_int_equal(buf[17], 42);
+    assert_int_equal(buf[0], 0x04); /* docs/protocol.md §2 */
+    assert_int_equal(buf[1], 0x03);
 }
 
 static void test_frame_short_or_other_version(void **state)
 {
     (void)state;
-    uint8_t buf[MPX_HDR_LEN] = {0};
+    uint8_t buf[34] = {0};
     mpx__frame f;
-    mpx__frame_header(buf, MPX_K_CALL, 1, 1);
+    mpx__frame_header(buf, MPX_K_CALL);
     assert_code(mpx__frame_parse(buf, MPX_HDR_LEN - 1, &f), MPX_EPROTO);
     assert_code(mpx__frame_parse(buf, 0, &f), MPX_EPROTO);
-    buf[0] = 1; /* version 1 signed with HMAC-SHA256 in a 50-byte header */
+    buf[0] = 3; /* version 3's 34-byte header */
     assert_code(mpx__frame_parse(buf, sizeof buf, &f), MPX_EVERSION);
     buf[0] = MPX_PROTOCOL_VERSION + 1;
     assert_code(mpx__frame_parse(buf, sizeof buf, &f), MPX_EVERSION);
 }
 
-static void test_mac_detects_any_change(void **state)
+static void hex_decode(const char *hex, uint8_t *out, size_t len)
+{
+    size_t got = 0;
+    assert_int_equal(sodium_hex2bin(out, len, hex, strlen(hex), " ", &got, NULL), 0);
+    assert_int_equal(got, len);
+}
+
+/* The key derivation of docs/protocol.md §3 against the worked example there (which
+ * tests/independent_client.py also checks, with Python's hmac and PyNaCl), and against
+ * libzmq's own computation of a public key from a secret one. */
+static void test_curve_keys_match_the_documented_example(void **state)
 {
     (void)state;
-    uint8_t key[32], other[32], buf[MPX_HDR_LEN + 16];
-    mpx__mac_key k, ko;
-    memset(key, 7, sizeof key);
-    memset(other, 8, sizeof other);
-    assert_ok(mpx__mac_key_init(&k, key));
-    assert_ok(mpx__mac_key_init(&ko, other));
-    mpx__frame_header(buf, MPX_K_CALL, 99, 5);
-    memset(buf + MPX_HDR_LEN, 'x', 16);
-    assert_ok(mpx__mac_sign(&k, buf, sizeof buf));
-    mpx__frame f;
-    assert_ok(mpx__frame_parse(buf, sizeof buf, &f));
-    assert_ok(mpx__mac_verify(&k, &f));
-    assert_code(mpx__mac_verify(&ko, &f), MPX_EAUTH);
-    /* Every byte under the MAC matters: header fields and body. */
-    size_t positions[] = {1, 2, 9, 10, 17, MPX_HDR_LEN, sizeof buf - 1, MPX_MAC_OFF};
-    for (size_t i = 0; i < sizeof positions / sizeof *positions; i++) {
-        buf[positions[i]] ^= 0x40;
-        assert_ok(mpx__frame_parse(buf, sizeof buf, &f));
-        assert_code(mpx__mac_verify(&k, &f), MPX_EAUTH);
-        buf[positions[i]] ^= 0x40;
-    }
-    assert_ok(mpx__frame_parse(buf, sizeof buf, &f));
-    assert_ok(mpx__mac_verify(&k, &f)); /* the key is intact after the failures */
-    mpx__mac_key_clear(&k);
-    mpx__mac_key_clear(&ko);
-    /* A key that is not set up signs nothing and verifies nothing. */
-    static const uint8_t zeros[MPX_MAC_LEN];
-    assert_code(mpx__mac_sign(&k, buf, sizeof buf), MPX_ESYS);
-    assert_memory_equal(buf + MPX_MAC_OFF, zeros, MPX_MAC_LEN);
-    assert_code(mpx__mac_verify(&k, &f), MPX_EAUTH);
+    static const char key[] = "correct horse battery staple";
+    uint8_t want[32];
+    mpx__curve_keys_t k;
+    mpx__curve_keys((const uint8_t *)key, strlen(key), &k);
+    hex_decode("ec45afb994121022803fdd990d992720ada6df1e7dd06abea0f52bc34dd90cfd", want, 32);
+    assert_memory_equal(k.server_secret, want, 32);
+    hex_decode("7a67a3566e5f585cee5a281899f53edcd82130edd6c6be4146fede8e44cd6554", want, 32);
+    assert_memory_equal(k.server_public, want, 32);
+    hex_decode("dac4ff4edad34110386d452381bd79ae66607856ee016510108911c376813770", want, 32);
+    assert_memory_equal(k.client_secret, want, 32);
+    hex_decode("f9a525eb196d0486ae6823f18b02fa932e2e19f8e60a94616e8046b072fc513d", want, 32);
+    assert_memory_equal(k.client_public, want, 32);
+    char z85_secret[41], z85_public[41], z85_want[41];
+    assert_non_null(zmq_z85_encode(z85_secret, k.client_secret, 32));
+    assert_int_equal(zmq_curve_public(z85_public, z85_secret), 0);
+    assert_non_null(zmq_z85_encode(z85_want, k.client_public, 32));
+    assert_string_equal(z85_public, z85_want);
+    /* every byte of the authkey counts, and a 1-byte key maps to a pair too */
+    mpx__curve_keys_t other;
+    mpx__curve_keys((const uint8_t *)"correct horse battery stapld", 28, &other);
+    assert_memory_not_equal(other.client_secret, k.client_secret, 32);
+    mpx__curve_keys((const uint8_t *)"x", 1, &other);
+    assert_memory_not_equal(other.server_public, other.client_public, 32);
+    mpx__curve_keys_clear(&k);
+    uint8_t zeros[sizeof k] = {0};
+    assert_memory_equal(&k, zeros, sizeof k);
 }
 
-static void test_handshake_proof_binds_every_input(void **state)
+/* The MESSAGE box of the worked example (docs/protocol.md §10): what CurveZMQ puts on the
+ * wire for a CALL, recomputed with libsodium's crypto_box (the one libzmq uses). */
+static void test_message_box_matches_the_documented_example(void **state)
 {
     (void)state;
-    uint8_t nc[32] = {1}, ns[32] = {2}, a[MPX_MAC_LEN], b[MPX_MAC_LEN], full[32];
-    mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, a);
-    mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, b);
-    assert_memory_equal(a, b, MPX_MAC_LEN);
-    mpx__hs_derive((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, full);
-    assert_memory_equal(a, full, MPX_MAC_LEN); /* a proof is the derivation, truncated */
-    mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_CLIENT, nc, ns, 1, b);
-    assert_memory_not_equal(a, b, MPX_MAC_LEN);
-    mpx__hs_proof((const uint8_t *)"kez", 3, MPX_LABEL_SERVER, nc, ns, 1, b);
-    assert_memory_not_equal(a, b, MPX_MAC_LEN);
-    mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 2, b);
-    assert_memory_not_equal(a, b, MPX_MAC_LEN);
-    ns[31] = 9;
-    mpx__hs_proof((const uint8_t *)"key", 3, MPX_LABEL_SERVER, nc, ns, 1, b);
-    assert_memory_not_equal(a, b, MPX_MAC_LEN);
-}
-
-/* Signs a 20-byte frame with `signer` and reports whether `checker` accepts it. */
-static bool accepts(mpx__mac_key *signer, mpx__mac_key *checker)
-{
-    uint8_t buf[MPX_HDR_LEN + 20];
-    mpx__frame f;
-    mpx__frame_header(buf, MPX_K_CALL, 7, 3);
-    memset(buf + MPX_HDR_LEN, 'v', 20);
-    assert_ok(mpx__mac_sign(signer, buf, sizeof buf));
-    assert_ok(mpx__frame_parse(buf, sizeof buf, &f));
-    return mpx__mac_verify(checker, &f) == 0;
-}
-
-/* A session's keys are the HMACs of step 5 of the handshake, one for each direction, and a
- * pair may be set up again (as a forked client does) without leaking the first. */
-static void test_session_keys_follow_the_handshake(void **state)
-{
-    (void)state;
-    uint8_t nc[32] = {3}, ns[32] = {4}, key[32];
-    const uint8_t *authkey = (const uint8_t *)"authkey";
-    mpx__mac_key c2s = {0}, s2c = {0}, want_c2s, want_s2c;
-    mpx__hs_derive(authkey, 7, MPX_LABEL_C2S, nc, ns, 42, key);
-    assert_ok(mpx__mac_key_init(&want_c2s, key));
-    mpx__hs_derive(authkey, 7, MPX_LABEL_S2C, nc, ns, 42, key);
-    assert_ok(mpx__mac_key_init(&want_s2c, key));
-    for (int round = 0; round < 2; round++) {
-        assert_ok(mpx__session_keys(authkey, 7, nc, ns, 42, &c2s, &s2c));
-        assert_true(accepts(&c2s, &want_c2s));
-        assert_true(accepts(&s2c, &want_s2c));
-        assert_false(accepts(&c2s, &s2c)); /* each direction has its own key */
-    }
-    mpx__mac_key_clear(&c2s);
-    mpx__mac_key_clear(&s2c);
-    mpx__mac_key_clear(&want_c2s);
-    mpx__mac_key_clear(&want_s2c);
-}
-
-/* AES-256-GCM's tag of an empty plaintext with ad as associated data, from another
- * implementation than codec.c's: libsodium's where the CPU has the instructions it needs,
- * else OpenSSL's one-shot form over a contiguous buffer. */
-static void reference_tag(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
-                          size_t ad_len, uint8_t tag[16])
-{
-    if (crypto_aead_aes256gcm_is_available()) {
-        unsigned long long tag_len;
-        uint8_t no_ciphertext[1];
-        crypto_aead_aes256gcm_encrypt_detached(no_ciphertext, tag, &tag_len, NULL, 0, ad, ad_len,
-                                               NULL, nonce, key);
-        assert_int_equal(tag_len, 16);
-        return;
-    }
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    int n;
-    assert_int_equal(EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, NULL), 1);
-    assert_int_equal(EVP_EncryptUpdate(ctx, NULL, &n, ad, (int)ad_len), 1);
-    assert_int_equal(EVP_EncryptFinal_ex(ctx, tag, &n), 1);
-    assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag), 1);
-    EVP_CIPHER_CTX_free(ctx);
-}
-
-/* The streamed tag is AES-256-GCM's tag of an empty plaintext with the signed bytes as
- * associated data: what another language's AEAD library computes from the same bytes. Bodies
- * of 0-100 bytes cover every length modulo GHASH's 16-byte block; 1000-1100 bytes, and one of
- * 300,000. One key signs every frame, as a session's does, each under its own nonce. */
-static void test_mac_is_aes256gcm(void **state)
-{
-    (void)state;
-    enum { MAX_BODY = 300000 };
-    uint8_t key[32], tag[16], nonce[12] = {0};
-    uint8_t *frame = malloc(MPX_HDR_LEN + MAX_BODY), *ad = malloc(MPX_HDR_SIGNED + MAX_BODY);
-    mpx__mac_key k;
-    randombytes_buf(key, sizeof key);
-    assert_ok(mpx__mac_key_init(&k, key));
-    for (size_t body = 0; body <= MAX_BODY; body++) {
-        if (body == 101) body = 1000;
-        if (body == 1101) body = MAX_BODY;
-        mpx__frame_header(frame, MPX_K_REPLY, 0x0102030405060708u, 1000 + body);
-        randombytes_buf(frame + MPX_HDR_LEN, body);
-        assert_ok(mpx__mac_sign(&k, frame, MPX_HDR_LEN + body));
-        memcpy(ad, frame, MPX_HDR_SIGNED);
-        memcpy(ad + MPX_HDR_SIGNED, frame + MPX_HDR_LEN, body);
-        mpx__put_u64be(nonce + 4, 1000 + body);
-        reference_tag(key, nonce, ad, MPX_HDR_SIGNED + body, tag);
-        assert_memory_equal(frame + MPX_MAC_OFF, tag, MPX_MAC_LEN);
-        mpx__frame f;
-        assert_ok(mpx__frame_parse(frame, MPX_HDR_LEN + body, &f));
-        assert_ok(mpx__mac_verify(&k, &f));
-    }
-    mpx__mac_key_clear(&k);
-    mpx__mac_key_clear(&k); /* a cleared key may be cleared again */
-    free(frame);
-    free(ad);
-}
-
-/* The example of docs/protocol.md §10, byte for byte. */
-static void test_mac_matches_the_documented_example(void **state)
-{
-    (void)state;
-    static const uint8_t body[] = {0x94, 0x01, 0x03, 0xa3, 'g', 'e', 't', 0x91, 0xa1, 'k'};
-    static const uint8_t expect[MPX_MAC_LEN] = {0xa8, 0x23, 0x81, 0x8b, 0x23, 0x45, 0x03, 0xfd,
-                                                0x93, 0xba, 0x13, 0x11, 0xe6, 0xf3, 0x89, 0x94};
-    uint8_t key[32], frame[MPX_HDR_LEN + sizeof body];
-    mpx__mac_key k;
+    uint8_t c_secret[32], s_secret[32], s_public[32], nonce[24], box[29], want[29];
     for (int i = 0; i < 32; i++)
-        key[i] = (uint8_t)i;
-    assert_ok(mpx__mac_key_init(&k, key));
-    mpx__frame_header(frame, MPX_K_CALL, 0x1122334455667788u, 1);
-    memcpy(frame + MPX_HDR_LEN, body, sizeof body);
-    assert_ok(mpx__mac_sign(&k, frame, sizeof frame));
-    assert_memory_equal(frame + MPX_MAC_OFF, expect, MPX_MAC_LEN);
-    mpx__mac_key_clear(&k);
+        c_secret[i] = (uint8_t)(1 + i), s_secret[i] = (uint8_t)(33 + i);
+    crypto_scalarmult_base(s_public, s_secret);
+    memcpy(nonce, "CurveZMQMESSAGEC", 16);
+    mpx__put_u64be(nonce + 16, 1);
+    static const uint8_t plain[] = {0x00, 0x04, 0x03, 0x94, 0x01, 0x03, 0xa3,
+                                    'g',  'e',  't',  0x91, 0xa1, 'k'};
+    assert_int_equal(crypto_box_easy(box, plain, sizeof plain, nonce, s_public, c_secret), 0);
+    hex_decode("38342c43d0f4571d8adf24817baede3836f6c2746071c5ab61f37514e3", want, sizeof want);
+    assert_memory_equal(box, want, sizeof want);
 }
 
 static void test_cursor_reads_a_call(void **state)
@@ -469,11 +359,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_header_roundtrip),
         cmocka_unit_test(test_frame_short_or_other_version),
-        cmocka_unit_test(test_mac_detects_any_change),
-        cmocka_unit_test(test_handshake_proof_binds_every_input),
-        cmocka_unit_test(test_mac_is_aes256gcm),
-        cmocka_unit_test(test_session_keys_follow_the_handshake),
-        cmocka_unit_test(test_mac_matches_the_documented_example),
+        cmocka_unit_test(test_curve_keys_match_the_documented_example),
+        cmocka_unit_test(test_message_box_matches_the_documented_example),
         cmocka_unit_test(test_cursor_reads_a_call),
         cmocka_unit_test(test_cursor_refuses_hostile_input),
         cmocka_unit_test(test_cursor_bounds_depth),

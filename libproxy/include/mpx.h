@@ -44,7 +44,7 @@ extern "C" {
 #define MPX_VERSION_STRING "0.1.0"
 
 /* The wire protocol version this library speaks (docs/protocol.md). */
-#define MPX_PROTOCOL_VERSION 3
+#define MPX_PROTOCOL_VERSION 4
 
 /* The endpoint mpxd serves when started without arguments. */
 #define MPX_DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
@@ -57,7 +57,7 @@ extern "C" {
  *
  * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_EOVERFLOW are
  * raised by the remote method and leave the connection usable (mpx_err_is_remote() says which).
- * Transport failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_EREPLAY, MPX_ENOAUTH)
+ * Transport failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_ENOAUTH)
  * stick to the client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the
  * connection usable; a late reply is discarded (or, for a call that hands something over, such
  * as a queue get, given back: docs/api.md, "Giving up on a call").
@@ -82,7 +82,7 @@ extern "C" {
     XX(EBADREQ, 27, "bad request")                                                                 \
     XX(ETOOBIG, 28, "message too large")                                                           \
     XX(ENOAUTH, 29, "not authenticated")                                                           \
-    XX(EREPLAY, 30, "replayed or out-of-sequence message")                                         \
+    XX(EREPLAY, 30, "replayed or out-of-sequence message (protocol 3)")                            \
     XX(ESHUTDOWN, 31, "server shutting down")                                                      \
     XX(EFULL, 32, "queue full")                                                                    \
     XX(EEMPTY, 33, "queue empty")                                                                  \
@@ -243,17 +243,18 @@ typedef struct mpx_client mpx_client;
 #define MPX_DEFAULT_CONNECT_TIMEOUT_MS 5000
 
 /* Connects to mpxd at endpoint ("tcp://host:port", host a name, an IPv4 address or a
- * [bracketed] IPv6 address; or "ipc:///path") and runs the mutual authentication on
- * authkey[0..keylen). A server that is not there is reported at once: a refused connection,
- * a host name that does not resolve, a missing socket file. Waits at most
- * MPX_DEFAULT_CONNECT_TIMEOUT_MS for a server that does not answer. Caller owns *out; free it
- * with mpx_client_free(). Returns 0, MPX_EINVAL (a malformed endpoint, no key), MPX_ENOMEM,
- * MPX_ECONN (nothing there), MPX_ETIMEDOUT (no answer), MPX_EAUTH (wrong authkey),
- * MPX_EVERSION or MPX_EPROTO; mpx_last_error() says why. */
+ * [bracketed] IPv6 address; or "ipc:///path") over CurveZMQ, with the key pairs derived from
+ * authkey[0..keylen), so that both sides prove they know it (docs/protocol.md §3). A server that is
+ * not there is reported at once: a refused connection, a host name that does not resolve, a missing
+ * socket file. Waits at most MPX_DEFAULT_CONNECT_TIMEOUT_MS for a server that does not answer.
+ * Caller owns *out; free it with mpx_client_free(). Returns 0, MPX_EINVAL (a malformed endpoint, no
+ * key), MPX_ENOMEM, MPX_ECONN (nothing there), MPX_ETIMEDOUT (no answer), MPX_EAUTH (wrong
+ * authkey), MPX_EVERSION or MPX_EPROTO; mpx_last_error() says why. */
 MPX_EXPORT int mpx_connect(const char *endpoint, const void *authkey, size_t keylen,
                            mpx_client **out);
 
-/* As mpx_connect(), with the authkey read from a file (its bytes, less one trailing newline).
+/* As mpx_connect(), with the authkey read from a file: "mpxkey:" and the key in hex (the form
+ * mpxd writes), or else every byte of the file (docs/operating.md, "The authkey").
  * Also returns MPX_ESYS if the file cannot be read, and MPX_EINVAL if it is not a regular file
  * or holds no key or more than 4096 bytes. */
 MPX_EXPORT int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **out);
@@ -305,7 +306,7 @@ MPX_EXPORT const char *mpx_client_endpoint(const mpx_client *c);
 MPX_EXPORT int mpx_ping(mpx_client *c);
 
 /* The server's counters as a map of string to unsigned integer: sessions, objects, parked,
- * calls, auth_failures, rejected_unauth, rejected_mac, rejected_replay, rejected_malformed,
+ * calls, auth_failures, rejected_unauth, rejected_malformed,
  * rejected_oversize, rejected_version, rejected_memory, peers_gone, undone, cancelled,
  * memory_used, max_memory, max_message (docs/protocol.md, "stats"). Caller owns *out; free it
  * with mpx_value_free(). */
