@@ -48,3 +48,25 @@ void mpx__log_warn(const char *fmt, ...)
     log_line("warn", fmt, ap);
     va_end(ap);
 }
+
+void mpx__log_limited(mpx__log_limiter *l, const char *fmt, ...)
+{
+    int64_t now = mpx__now_ms();
+    if (l->logged && now - l->last_ms < MPX_LOG_LIMIT_MS) {
+        l->suppressed++;
+        return;
+    }
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (l->suppressed)
+        mpx__log_warn("%s (and %llu more times since the last such line)", line,
+                      (unsigned long long)l->suppressed);
+    else
+        mpx__log_warn("%s", line);
+    l->last_ms = now;
+    l->suppressed = 0;
+    l->logged = true;
+}

@@ -17,4 +17,19 @@ void mpx__log_quiet(bool quiet);
 void mpx__log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mpx__log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A limit hit over and over (a flood of bad connections, clients refused at a limit) is
+ * logged once per MPX_LOG_LIMIT_MS for each cause, with how many times it was hit meanwhile,
+ * so that it cannot flood the log. One limiter per cause, zeroed at first. */
+#define MPX_LOG_LIMIT_MS 10000
+
+typedef struct {
+    int64_t last_ms;     /* when it was last logged */
+    uint64_t suppressed; /* hits since, not logged */
+    bool logged;
+} mpx__log_limiter;
+
+/* A warning line for this cause, unless one was logged less than MPX_LOG_LIMIT_MS ago. */
+void mpx__log_limited(mpx__log_limiter *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +25,10 @@
 #include "internal.h"
 #include "loop.h"
 #include "placement.h"
+
+/* Descriptors mpxd holds for itself: libzmq's pollers and mailboxes, the monitor, the ZAP
+ * handler, stdio, its pipes. */
+#define MPX_FD_RESERVE 32
 
 #define MAX_ENDPOINTS 64
 
@@ -46,7 +51,10 @@ static const char usage[] =
     "  --max-memory BYTES       past this much memory held (K, M, G suffixes allowed), calls\n"
     "                           that would store more are refused with MPX_EMEMLIMIT; the\n"
     "                           rest go on (default 0: no limit)\n"
-    "  --handshake-timeout MS   drop a connection that has not authenticated in MS (10000)\n"
+    "  --handshake-timeout MS   close a connection whose CURVE handshake is not done in MS\n"
+    "                           (10000)\n"
+    "  --max-sessions N         sessions served at once; a further HELLO is refused with\n"
+    "                           MPX_ETOOMANY (100000)\n"
     "  --session-timeout MS     end a session silent for MS (5000): a dead client's\n"
     "                           references go back; live clients send heartbeats\n"
     "  --ready-fd FD            write \"ready\\n\" to FD once every endpoint is bound, then close\n"
@@ -119,11 +127,9 @@ static int parse_cpu(const char *s, int *out)
 /* The numeric options: --max-message, timeouts and descriptors. */
 static int parse_number_option(int c, const char *arg, options *o)
 {
-    static const char *const names[] = {['m'] = "max-message",
-                                        ['t'] = "handshake-timeout",
-                                        ['s'] = "session-timeout",
-                                        ['r'] = "ready-fd",
-                                        ['l'] = "lifeline-fd"};
+    static const char *const names[] = {
+        ['m'] = "max-message",  ['t'] = "handshake-timeout", ['s'] = "session-timeout",
+        ['S'] = "max-sessions", ['r'] = "ready-fd",          ['l'] = "lifeline-fd"};
     size_t v;
     if (parse_size(arg, &v)) {
         fprintf(stderr, "mpxd: bad value '%s' for --%s\n", arg, names[c]);
@@ -135,6 +141,8 @@ static int parse_number_option(int c, const char *arg, options *o)
         o->cfg.handshake_timeout_ms = (int)v;
     else if (c == 's')
         o->cfg.session_timeout_ms = (int)v;
+    else if (c == 'S')
+        o->cfg.max_sessions = v;
     else if (c == 'r')
         o->ready_fd = (int)v;
     else
@@ -151,6 +159,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"max-memory", required_argument, NULL, 'M'},
         {"handshake-timeout", required_argument, NULL, 't'},
         {"session-timeout", required_argument, NULL, 's'},
+        {"max-sessions", required_argument, NULL, 'S'},
         {"ready-fd", required_argument, NULL, 'r'},
         {"lifeline-fd", required_argument, NULL, 'l'},
         {"cpu", required_argument, NULL, 'c'},
@@ -202,6 +211,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'm':
         case 't':
         case 's':
+        case 'S':
         case 'r':
         case 'l':
             if (parse_number_option(c, optarg, o)) return -1;
@@ -500,17 +510,37 @@ static int check_endpoints(const options *o, int argc, char **argv, endpoints *e
     return 0;
 }
 
+/* Raises the open-file limit to the hard limit: each connection costs mpxd one descriptor,
+ * and the usual soft limit of 1,024 would lock new clients out long before memory runs short
+ * (docs/operating.md, "Limits and resources"). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+    }
+    mpx__log_info(
+        "open files: %llu (was %llu), about %llu connections", (unsigned long long)rl.rlim_cur,
+        (unsigned long long)was,
+        (unsigned long long)(rl.rlim_cur > MPX_FD_RESERVE ? rl.rlim_cur - MPX_FD_RESERVE : 0));
+}
+
 int main(int argc, char **argv)
 {
     options o = {.lifeline_fd = -1,
                  .cfg = {.max_message = MPX_DEFAULT_MAX_MESSAGE,
                          .handshake_timeout_ms = 10000,
                          .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS,
+                         .max_sessions = MPX_DEFAULT_MAX_SESSIONS,
                          .cpu = MPX_CPU_NONE}};
     static uint8_t key[MPX__KEY_MAX + 1];
     static endpoints eps;
     if (sodium_init() < 0 || parse_options(argc, argv, &o) != 0) return 2;
     mpx__log_quiet(o.cfg.quiet);
+    raise_fd_limit();
 
     size_t keylen;
     if (check_endpoints(&o, argc, argv, &eps) != 0 || load_key(&o, key, &keylen) != 0) return 1;

@@ -13,6 +13,11 @@
  * after the fact, so the descriptor is checked to still be a unix stream socket first: at worst
  * another of mpxd's own connections gets the wider buffer. Clients leave their sockets alone
  * (docs/performance.md says how to widen them for the whole machine).
+ *
+ * A failed handshake: a peer that does not hold the authkey's keys fails CURVE (its HELLO
+ * does not open) or the ZAP check, and libzmq closes its connection. A connection closed by
+ * its peer before any handshake (libmpx checks that an endpoint answers with one) is not a
+ * failure. Each failure is counted, and logged through a limiter (log.h).
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -24,7 +29,6 @@
 
 #define IPC_SNDBUF (1 << 20) /* the kernel caps it at net.core.wmem_max, then doubles it */
 #define MONITOR_NAME "inproc://mpxd-connections"
-#define AUTH_LOG_MS 10000
 #define EVENTS                                                                                     \
     (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |           \
      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
@@ -52,18 +56,16 @@ static bool is_unix_stream(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
-/* Counts a failed handshake, and logs the first one of each AUTH_LOG_MS. */
+/* Counts a failed handshake, and logs it (once per MPX_LOG_LIMIT_MS). */
 static void auth_failed(uint64_t *failures, const zmq_msg_t *endpoint)
 {
-    static int64_t logged_ms = -AUTH_LOG_MS;
+    static mpx__log_limiter limiter; /* one thread: the loop */
     (*failures)++;
-    int64_t now = mpx__now_ms();
-    if (now - logged_ms < AUTH_LOG_MS) return;
-    mpx__log_warn("a connection to %.*s failed the CURVE handshake: a peer without this "
-                  "authkey, or not an mpx 4 client (%llu such failures in all)",
-                  (int)zmq_msg_size(endpoint), (const char *)zmq_msg_data((zmq_msg_t *)endpoint),
-                  (unsigned long long)*failures);
-    logged_ms = now;
+    mpx__log_limited(&limiter,
+                     "a connection to %.*s failed the CURVE handshake: a peer without this "
+                     "authkey, or not an mpx 4 client",
+                     (int)zmq_msg_size(endpoint),
+                     (const char *)zmq_msg_data((zmq_msg_t *)endpoint));
 }
 
 /* Handles one event: two frames, a 16-bit event number and a 32-bit value (the descriptor),

@@ -107,8 +107,15 @@ static void on_hello(mpx__server *s, const uint8_t *rid, size_t rid_len, const m
                               "HELLO carries a map with \"versions\", an array of uints");
         return;
     }
-    if (s->n_sessions >= MPX_MAX_SESSIONS) {
-        mpx__send_error_frame(s, rid, rid_len, MPX_EBADREQ, "too many sessions");
+    if (s->n_sessions >= s->cfg.max_sessions) {
+        s->stats.rejected_sessions++;
+        static mpx__log_limiter refused; /* one thread */
+        mpx__log_limited(&refused,
+                         "%zu sessions open, at --max-sessions: new clients are "
+                         "refused with MPX_ETOOMANY",
+                         s->n_sessions);
+        mpx__send_error_frame(s, rid, rid_len, MPX_ETOOMANY,
+                              "too many sessions: the server is at its --max-sessions");
         return;
     }
     mpx__session *sess = mpx__xcalloc(1, sizeof *sess);

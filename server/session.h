@@ -13,8 +13,6 @@
 #include "hash.h"
 #include "server.h"
 
-#define MPX_MAX_SESSIONS 100000 /* sessions served at once; a HELLO past it is refused */
-
 struct mpx__session {
     UT_hash_handle hh; /* in mpx__server.sessions, keyed by routing id */
     uint8_t rid[256];  /* ZeroMQ routing id of the peer */

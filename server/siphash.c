@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "hash.h"
 #include "siphash.h"
 
 #define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
@@ -202,4 +203,15 @@ void mpx__siphash13_many(const mpx__sipkey *k, size_t n, const uint8_t *const *i
                 out[i + j] = siphash(k, in[i + j], len[i + j], 1, 3);
     for (; i < n; i++)
         out[i] = siphash(k, in[i], len[i], 1, 3);
+}
+
+uint32_t mpx__table_hash(const void *key, size_t len)
+{
+    static mpx__sipkey table_key; /* one thread: mpxd's loop */
+    static bool keyed;
+    if (!keyed) {
+        mpx__sipkey_random(&table_key);
+        keyed = true;
+    }
+    return (uint32_t)mpx__siphash13(&table_key, key, len);
 }

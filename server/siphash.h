@@ -1,5 +1,5 @@
 /*
- * siphash.h — SipHash-1-3, the keyed hash of dict keys (internal to mpxd).
+ * siphash.h — SipHash-1-3, the keyed hash of dict keys and of every table (internal to mpxd).
  *
  * A keyed hash keeps a client from choosing keys that all land in one bucket. SipHash-2-4
  * (libsodium's crypto_shorthash) was a large part of mpxd's time storing a batch; 1-3 is

@@ -388,8 +388,8 @@ static int m_add(mpx__req *req)
     mpx__span cur = k.e ? (mpx__span){mpx__dict_value(k.e), k.e->vlen} : (mpx__span){0};
     if ((rc = mpx__num_add(req, k.e ? &cur : NULL, &req->argv[1], &rmw_buf))) return rc;
     /* a number replaces a number: no references come or go */
-    if (mpx__dict_set(req->obj->state, k.hash, k.key.p, k.key.len,
-                      (const uint8_t *)rmw_buf.data, rmw_buf.size))
+    if (mpx__dict_set(req->obj->state, k.hash, k.key.p, k.key.len, (const uint8_t *)rmw_buf.data,
+                      rmw_buf.size))
         return dict_full(req);
     return mpx__reply_raw(req, rmw_buf.data, rmw_buf.size);
 }

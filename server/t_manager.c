@@ -275,6 +275,7 @@ static int m_stats(mpx__req *req)
         {"rejected_oversize", st->rejected_oversize},
         {"rejected_version", st->rejected_version},
         {"rejected_memory", st->rejected_memory},
+        {"rejected_sessions", st->rejected_sessions},
         {"peers_gone", st->peers_gone},
         {"undone", st->undone},
         {"cancelled", st->cancelled},

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,7 +56,7 @@ static void test_help_lists_every_option(void **state)
     const char *opts[] = {"--authkey-file", "--authkey-out", "--max-message", "--handshake-timeout",
                           "--ready-fd",     "--lifeline-fd", "--quiet",       "MPX_AUTHKEY",
                           "SIGTERM",        "--cpu",         "--max-memory",  "SIGHUP",
-                          "--debug"};
+                          "--debug",        "--max-sessions"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         assert_non_null(strstr(out, opts[i]));
     free(out);
@@ -507,6 +508,63 @@ static void test_key_file_forms(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* --max-sessions: a HELLO past it is refused with MPX_ETOOMANY and counted; the sessions open
+ * go on, and a place freed is taken again. */
+static void test_max_sessions(void **state)
+{
+    (void)state;
+    mpxd_proc server;
+    const char *extra[] = {"--max-sessions", "2", NULL};
+    mpxd_start(&server, "tcp", extra);
+    mpx_client *a = mpxd_connect(&server), *b = mpxd_connect(&server), *c = NULL;
+    assert_code(mpx_connect_keyfile(server.endpoint, server.keyfile, &c), MPX_ETOOMANY);
+    assert_null(c);
+    assert_non_null(strstr(mpx_last_error(), "--max-sessions"));
+    assert_int_equal(mpxd_stat(a, "rejected_sessions"), 1);
+    assert_ok(mpx_ping(b));
+    mpx_client_free(&b);
+    await_stat(a, "sessions", 1);
+    c = mpxd_connect(&server);
+    assert_ok(mpx_ping(c));
+    mpx_client_free(&c);
+    mpx_client_free(&a);
+    char *log = read_file(server.logfile, NULL);
+    assert_non_null(strstr(log, "at --max-sessions"));
+    free(log);
+    assert_int_equal(mpxd_stop(&server), 0);
+}
+
+/* mpxd raises its open-file limit to the hard limit at start, and says so. */
+static void test_descriptor_limit_raised(void **state)
+{
+    (void)state;
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max <= 256) skip(); /* nothing to raise to */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit low = {.rlim_cur = 256, .rlim_max = rl.rlim_max};
+        setrlimit(RLIMIT_NOFILE, &low);
+        setenv("MPX_AUTHKEY", "fd key", 1);
+        execl(mpxd_path(), mpxd_path(), "--quiet", ep, (char *)NULL);
+        _exit(127);
+    }
+    mpx_client *c = NULL;
+    int rc = MPX_ECONN;
+    for (int i = 0; i < 50 && rc; i++) { /* until it has bound */
+        rc = mpx_connect(ep, "fd key", 6, &c);
+        if (rc) usleep(20 * 1000);
+    }
+    assert_ok(rc);
+    struct rlimit now;
+    assert_int_equal(prlimit(pid, RLIMIT_NOFILE, NULL, &now), 0);
+    assert_int_equal(now.rlim_cur, rl.rlim_max);
+    mpx_client_free(&c);
+    stop_with_sigint(pid);
+}
+
 /* SIGHUP does not change the key (a new one takes a restart, docs/operating.md): the
  * session open before goes on, the new key is refused, and the log says why. */
 static void test_sighup_keeps_the_key(void **state)
@@ -775,6 +833,8 @@ int main(void)
         cmocka_unit_test(test_connect_timeout_is_settable),
         cmocka_unit_test(test_sighup_keeps_the_key),
         cmocka_unit_test(test_key_file_forms),
+        cmocka_unit_test(test_max_sessions),
+        cmocka_unit_test(test_descriptor_limit_raised),
         cmocka_unit_test(test_key_file_must_be_a_regular_file),
         cmocka_unit_test(test_second_server_on_an_ipc_path_is_refused),
         cmocka_unit_test(test_loopback_names_and_ipv6),

@@ -6,7 +6,11 @@
 #include <sodium.h>
 #include <string.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "harness.h"
+#include "hash.h"
 #include "siphash.h"
 
 /* With 2-4 rounds the code is plain SipHash, which libsodium implements: the reference
@@ -89,12 +93,35 @@ static void test_siphash13_many_matches_one_by_one(void **state)
     }
 }
 
+/* Every mpxd table (object names, routing ids) hashes under a key of its own process: the
+ * same names hash apart in two processes, so nobody can choose names that collide. */
+static void test_table_hash_is_keyed_per_process(void **state)
+{
+    (void)state;
+    static const char name[] = "a name a client chose";
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint32_t h = mpx__table_hash(name, sizeof name);
+        _exit(write(fds[1], &h, sizeof h) == sizeof h ? 0 : 1);
+    }
+    uint32_t theirs = 0, mine = mpx__table_hash(name, sizeof name);
+    assert_int_equal(read(fds[0], &theirs, sizeof theirs), (int)sizeof theirs);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(mpx__table_hash(name, sizeof name), mine); /* stable within a process */
+    assert_int_not_equal(theirs, mine);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_siphash24_matches_libsodium),
         cmocka_unit_test(test_siphash13_matches_cpython),
         cmocka_unit_test(test_siphash13_many_matches_one_by_one),
+        cmocka_unit_test(test_table_hash_is_keyed_per_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

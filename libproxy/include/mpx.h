@@ -90,7 +90,8 @@ extern "C" {
     XX(EBROKEN, 35, "broken barrier")                                                              \
     XX(EMEMLIMIT, 36, "server memory limit reached")                                               \
     XX(EATTR, 37, "attribute error")                                                               \
-    XX(EOVERFLOW, 38, "numeric overflow")
+    XX(EOVERFLOW, 38, "numeric overflow")                                                          \
+    XX(ETOOMANY, 39, "too many sessions")
 
 typedef enum {
     MPX_OK = 0,
