@@ -62,7 +62,9 @@ static int router_open(mpx__server *s, const uint8_t *key, size_t len)
     int64_t ceiling = (int64_t)mpx__max_frame(&s->cfg);
     zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling);
     set_int(s->router, ZMQ_LINGER, 0);
-    set_int(s->router, ZMQ_SNDHWM, 100000);
+    /* Replies queued for one peer that does not read them: past this, a send fails and its
+     * session is ended (reply.c), so a reader that stopped holds at most this many. */
+    set_int(s->router, ZMQ_SNDHWM, (int)s->cfg.max_queued_replies);
     set_int(s->router, ZMQ_RCVHWM, 100000);
     set_int(s->router, ZMQ_IPV6, 1);
     set_int(s->router, ZMQ_ROUTER_MANDATORY, 1); /* a send to a peer that is gone fails */

@@ -40,9 +40,17 @@ static bool session_send(mpx__server *s, mpx__session *sess, uint8_t kind, mpx__
     if (sess->gone) return false;
     mpx__frame_header((uint8_t *)buf->data, kind);
     if (send_to(s, sess->rid, sess->rid_len, buf)) return true;
-    int err = errno;
-    mpx__log_info("session %016llx from %s: %s; ended", (unsigned long long)sess->sid, sess->peer,
-                  err == EAGAIN ? "it stopped reading its replies" : "its peer is gone");
+    if (errno == EAGAIN) {            /* --max-queued-replies unread: a reader that stopped */
+        static mpx__log_limiter slow; /* one thread */
+        s->stats.slow_readers++;
+        mpx__log_limited(&slow,
+                         "session %016llx from %s left %zu replies unread "
+                         "(--max-queued-replies): ended",
+                         (unsigned long long)sess->sid, sess->peer, s->cfg.max_queued_replies);
+    } else {
+        mpx__log_info("session %016llx from %s: its peer is gone; ended",
+                      (unsigned long long)sess->sid, sess->peer);
+    }
     mpx__session_mark_gone(s, sess);
     return false;
 }

@@ -276,6 +276,7 @@ static int m_stats(mpx__req *req)
         {"rejected_version", st->rejected_version},
         {"rejected_memory", st->rejected_memory},
         {"rejected_sessions", st->rejected_sessions},
+        {"slow_readers", st->slow_readers},
         {"peers_gone", st->peers_gone},
         {"undone", st->undone},
         {"cancelled", st->cancelled},

@@ -53,10 +53,21 @@ static void test_help_lists_every_option(void **state)
     (void)state;
     char *out;
     assert_int_equal(run_mpxd((const char *[]){"--help", NULL}, NULL, &out), 0);
-    const char *opts[] = {"--authkey-file", "--authkey-out", "--max-message", "--handshake-timeout",
-                          "--ready-fd",     "--lifeline-fd", "--quiet",       "MPX_AUTHKEY",
-                          "SIGTERM",        "--cpu",         "--max-memory",  "SIGHUP",
-                          "--debug",        "--max-sessions"};
+    const char *opts[] = {"--authkey-file",
+                          "--authkey-out",
+                          "--max-message",
+                          "--handshake-timeout",
+                          "--ready-fd",
+                          "--lifeline-fd",
+                          "--quiet",
+                          "MPX_AUTHKEY",
+                          "SIGTERM",
+                          "--cpu",
+                          "--max-memory",
+                          "SIGHUP",
+                          "--debug",
+                          "--max-sessions",
+                          "--max-queued-replies"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         assert_non_null(strstr(out, opts[i]));
     free(out);

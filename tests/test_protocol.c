@@ -958,6 +958,87 @@ static void test_batch_frames(void **state)
     assert_good_client_intact();
 }
 
+/* A client that sends calls and never reads their replies: past --max-queued-replies its
+ * session is ended (counted in slow_readers) and what it held released; another client's
+ * calls and data are untouched. */
+static void test_slow_reader_is_ended_at_its_bound(void **state)
+{
+    (void)state;
+    mpxd_proc srv;
+    const char *extra[] = {"--max-queued-replies", "8", NULL};
+    mpxd_start(&srv, "tcp", extra);
+    size_t len;
+    char *key = read_file(srv.keyfile, &len);
+    mpx_client *other = mpxd_connect(&srv);
+    mpx_proxy *big = NULL, *held = NULL;
+    assert_ok(mpx_dict_open(other, "big", &big));
+    static uint8_t blob[200000];
+    mpx_value *k = mpx_str("v"), *v = mpx_bytes(blob, sizeof blob);
+    assert_ok(mpx_dict_set(big, k, v));
+    mpx_value_free(&v);
+
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, rcvbuf = 4096;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(sock, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    assert_ok(mpx__curve_client(sock, (const uint8_t *)key, len));
+    assert_int_equal(zmq_connect(sock, srv.endpoint), 0);
+    uint8_t hello[MPX_HDR_LEN + sizeof hello_body], frame[64];
+    mpx__frame_header(hello, MPX_K_HELLO);
+    memcpy(hello + MPX_HDR_LEN, hello_body, sizeof hello_body);
+    zmq_send(sock, hello, sizeof hello, 0);
+    zmq_recv(sock, frame, sizeof frame, 0); /* WELCOME; nothing is read after it */
+    /* it holds a lock, which must go back when its session ends */
+    uint8_t open_lock[] = {0x94, 0x01, 0x00, 0xa4, 'o',  'p', 'e', 'n', 0x92, 0xa4,
+                           'h',  'e',  'l',  'd',  0xa4, 'l', 'o', 'c', 'k'};
+    mpx__frame_header(frame, MPX_K_CALL);
+    memcpy(frame + MPX_HDR_LEN, open_lock, sizeof open_lock);
+    zmq_send(sock, frame, MPX_HDR_LEN + sizeof open_lock, 0);
+    assert_ok(mpx_lock_open(other, "held", &held));
+    uint8_t acquire[] = {0x94, 0x02, 0xcf, 0,   0,   0,   0,   0,   0,   0,
+                         0,    0xa7, 'a',  'c', 'q', 'u', 'i', 'r', 'e', 0x90};
+    mpx__put_u64be(acquire + 3, mpx_proxy_id(held));
+    mpx__frame_header(frame, MPX_K_CALL);
+    memcpy(frame + MPX_HDR_LEN, acquire, sizeof acquire);
+    zmq_send(sock, frame, MPX_HDR_LEN + sizeof acquire, 0);
+    bool locked = false;
+    for (int i = 0; i < 250 && !locked; i++) { /* the slow reader holds it now */
+        assert_ok(mpx_lock_locked(held, &locked));
+        if (!locked) usleep(20 * 1000);
+    }
+    assert_true(locked);
+    uint8_t get[] = {0x94, 0xcd, 0, 0,    0xcf, 0,   0,   0,    0,    0,
+                     0,    0,    0, 0xa3, 'g',  'e', 't', 0x91, 0xa1, 'v'};
+    mpx__put_u64be(get + 5, mpx_proxy_id(big));
+    for (int i = 0; i < 400; i++) { /* 80 MB of replies asked for, none read */
+        get[2] = (uint8_t)((i + 3) >> 8);
+        get[3] = (uint8_t)(i + 3);
+        mpx__frame_header(frame, MPX_K_CALL);
+        memcpy(frame + MPX_HDR_LEN, get, sizeof get);
+        zmq_send(sock, frame, MPX_HDR_LEN + sizeof get, 0);
+    }
+    await_stat(other, "slow_readers", 1);
+    await_stat(other, "sessions", 1);
+    assert_ok(mpx_lock_locked(held, &locked));
+    assert_false(locked); /* what it held went back */
+    mpx_value *got = NULL;
+    assert_ok(mpx_dict_get(big, k, &got));
+    assert_int_equal(mpx_value_len(got), sizeof blob);
+    mpx_value_free(&got);
+    mpx_value_free(&k);
+    char *log = read_file(srv.logfile, NULL);
+    assert_non_null(strstr(log, "replies unread"));
+    free(log);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    mpx_proxy_free(&held);
+    mpx_proxy_free(&big);
+    mpx_client_free(&other);
+    free(key);
+    assert_int_equal(mpxd_stop(&srv), 0);
+}
+
 /* A connection that never finishes the CURVE handshake is closed by mpxd once the handshake
  * timeout (500 ms here) has passed, not before, and not much after. */
 static void test_unfinished_handshake_is_closed_on_time(void **state)
@@ -1004,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_one_depth_limit),
         cmocka_unit_test(test_oversized_request_keeps_connection),
         cmocka_unit_test(test_batch_frames),
+        cmocka_unit_test(test_slow_reader_is_ended_at_its_bound),
         cmocka_unit_test(test_unfinished_handshake_is_closed_on_time),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -308,7 +308,8 @@ MPX_EXPORT int mpx_ping(mpx_client *c);
 
 /* The server's counters as a map of string to unsigned integer: sessions, objects, parked,
  * calls, auth_failures, rejected_unauth, rejected_malformed,
- * rejected_oversize, rejected_version, rejected_memory, peers_gone, undone, cancelled,
+ * rejected_oversize, rejected_version, rejected_memory, rejected_sessions, slow_readers,
+ * peers_gone, undone, cancelled,
  * memory_used, max_memory, max_message (docs/protocol.md, "stats"). Caller owns *out; free it
  * with mpx_value_free(). */
 MPX_EXPORT int mpx_server_stats(mpx_client *c, mpx_value **out);
