@@ -57,6 +57,8 @@ static const char usage[] =
     "                           MPX_ETOOMANY (100000)\n"
     "  --max-queued-replies N   replies a client may leave unread; past it its session is\n"
     "                           ended and what it held released (1000)\n"
+    "  --max-session-objects N  objects one session may hold; past it create is refused with\n"
+    "                           MPX_ETOOMANY (100000)\n"
     "  --session-timeout MS     end a session silent for MS (5000): a dead client's\n"
     "                           references go back; live clients send heartbeats\n"
     "  --ready-fd FD            write \"ready\\n\" to FD once every endpoint is bound, then close\n"
@@ -130,11 +132,11 @@ static int parse_cpu(const char *s, int *out)
 static int parse_number_option(int c, const char *arg, options *o)
 {
     static const char *const names[] = {
-        ['m'] = "max-message",       ['t'] = "handshake-timeout", ['s'] = "session-timeout",
-        ['S'] = "max-sessions",      ['r'] = "ready-fd",          ['l'] = "lifeline-fd",
-        ['Q'] = "max-queued-replies"};
+        ['m'] = "max-message",        ['t'] = "handshake-timeout",  ['s'] = "session-timeout",
+        ['S'] = "max-sessions",       ['r'] = "ready-fd",           ['l'] = "lifeline-fd",
+        ['Q'] = "max-queued-replies", ['O'] = "max-session-objects"};
     size_t v;
-    if (parse_size(arg, &v) || ((c == 'S' || c == 'Q') && (v == 0 || v > INT_MAX))) {
+    if (parse_size(arg, &v) || ((c == 'S' || c == 'Q' || c == 'O') && (v == 0 || v > INT_MAX))) {
         fprintf(stderr, "mpxd: bad value '%s' for --%s\n", arg, names[c]);
         return -1;
     }
@@ -148,6 +150,8 @@ static int parse_number_option(int c, const char *arg, options *o)
         o->cfg.max_sessions = v;
     else if (c == 'Q')
         o->cfg.max_queued_replies = v;
+    else if (c == 'O')
+        o->cfg.max_session_objects = v;
     else if (c == 'r')
         o->ready_fd = (int)v;
     else
@@ -166,6 +170,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"session-timeout", required_argument, NULL, 's'},
         {"max-sessions", required_argument, NULL, 'S'},
         {"max-queued-replies", required_argument, NULL, 'Q'},
+        {"max-session-objects", required_argument, NULL, 'O'},
         {"ready-fd", required_argument, NULL, 'r'},
         {"lifeline-fd", required_argument, NULL, 'l'},
         {"cpu", required_argument, NULL, 'c'},
@@ -219,6 +224,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 's':
         case 'S':
         case 'Q':
+        case 'O':
         case 'r':
         case 'l':
             if (parse_number_option(c, optarg, o)) return -1;
@@ -543,6 +549,7 @@ int main(int argc, char **argv)
                          .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS,
                          .max_sessions = MPX_DEFAULT_MAX_SESSIONS,
                          .max_queued_replies = MPX_DEFAULT_MAX_QUEUED_REPLIES,
+                         .max_session_objects = MPX_DEFAULT_MAX_SESSION_OBJECTS,
                          .cpu = MPX_CPU_NONE}};
     static uint8_t key[MPX__KEY_MAX + 1];
     static endpoints eps;

@@ -229,3 +229,8 @@ uint64_t mpx__registry_scan(mpx__registry *r, uint64_t cursor, size_t count,
     } while (cursor && seen < count && ++buckets < 10 * count);
     return cursor;
 }
+
+size_t mpx__registry_refs_count(mpx__ref *refs)
+{
+    return HASH_COUNT(refs);
+}

@@ -56,6 +56,9 @@ void mpx__registry_ref(mpx__ref **refs, mpx__obj *obj);
 /* Drops one of the session's references to object id. Returns 0, or MPX_ENOOBJ if it holds
  * none. */
 int mpx__registry_unref(mpx__registry *r, mpx__ref **refs, uint64_t id);
+/* How many objects a set of references (a session's) holds. */
+size_t mpx__registry_refs_count(mpx__ref *refs);
+
 /* Drops every reference in *refs and frees the list; anonymous objects left with none are
  * destroyed at the next mpx__registry_collect(). */
 void mpx__registry_drop_refs(mpx__registry *r, mpx__ref **refs);

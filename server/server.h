@@ -15,16 +15,18 @@
 #include "object.h"
 #include "registry.h"
 
-#define MPX_DEFAULT_MAX_SESSIONS 100000     /* --max-sessions */
-#define MPX_DEFAULT_MAX_QUEUED_REPLIES 1000 /* --max-queued-replies */
+#define MPX_DEFAULT_MAX_SESSIONS 100000        /* --max-sessions */
+#define MPX_DEFAULT_MAX_QUEUED_REPLIES 1000    /* --max-queued-replies */
+#define MPX_DEFAULT_MAX_SESSION_OBJECTS 100000 /* --max-session-objects */
 
 typedef struct {
-    size_t max_message;        /* the largest request body served; larger gets MPX_ETOOBIG */
-    size_t max_memory;         /* past this, calls that store more are refused; 0: no limit */
-    int handshake_timeout_ms;  /* a connection that has not passed CURVE by then is closed */
-    int session_timeout_ms;    /* a session silent this long is ended */
-    size_t max_sessions;       /* sessions at once; a HELLO past it gets MPX_ETOOMANY */
-    size_t max_queued_replies; /* replies one peer may leave unread before its session ends */
+    size_t max_message;         /* the largest request body served; larger gets MPX_ETOOBIG */
+    size_t max_memory;          /* past this, calls that store more are refused; 0: no limit */
+    int handshake_timeout_ms;   /* a connection that has not passed CURVE by then is closed */
+    int session_timeout_ms;     /* a session silent this long is ended */
+    size_t max_sessions;        /* sessions at once; a HELLO past it gets MPX_ETOOMANY */
+    size_t max_queued_replies;  /* replies one peer may leave unread before its session ends */
+    size_t max_session_objects; /* objects one session may hold before create is refused */
     int cpu; /* the CPU for the loop and libzmq's I/O thread, MPX_CPU_AUTO or _NONE */
     bool quiet;
     bool debug; /* --debug: the manager's debug methods answer */
@@ -41,6 +43,7 @@ typedef struct {
     uint64_t rejected_memory;    /* calls refused past max_memory */
     uint64_t rejected_sessions;  /* HELLOs refused past max_sessions */
     uint64_t slow_readers;       /* sessions ended with max_queued_replies unread */
+    uint64_t rejected_objects;   /* creates refused past max_session_objects */
     uint64_t peers_gone;         /* sessions ended because their peer could not be reached */
     uint64_t undone;             /* results taken back from a peer that was gone */
     uint64_t cancelled;          /* parked calls their client gave up on */

@@ -112,6 +112,15 @@ static int m_create(mpx__req *req)
 {
     const mpx__type *type;
     mpx__obj *obj;
+    size_t held = mpx__registry_refs_count(req->session->refs);
+    size_t most = req->server->cfg.max_session_objects;
+    if (held >= most) { /* anonymous objects live while held: a bound on one client's */
+        req->server->stats.rejected_objects++;
+        return mpx__req_fail(req, MPX_ETOOMANY,
+                             "this session holds %zu objects, its --max-session-objects; "
+                             "release some first",
+                             held);
+    }
     int rc = type_arg(req, &req->argv[0], &type);
     if (rc == 0) rc = obj_new(req, type, NULL, 0, req->argc > 1 ? &req->argv[1] : NULL, &obj);
     return rc ? rc : reply_handle(req, obj);
@@ -277,6 +286,7 @@ static int m_stats(mpx__req *req)
         {"rejected_memory", st->rejected_memory},
         {"rejected_sessions", st->rejected_sessions},
         {"slow_readers", st->slow_readers},
+        {"rejected_objects", st->rejected_objects},
         {"peers_gone", st->peers_gone},
         {"undone", st->undone},
         {"cancelled", st->cancelled},

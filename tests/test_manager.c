@@ -198,12 +198,42 @@ static void test_listing_through_a_cursor(void **state)
     mpx_value_free(&x);
 }
 
+/* --max-session-objects: past it a session's create is refused with MPX_ETOOMANY and counted;
+ * releasing one makes room, and another session has its own allowance. */
+static void test_objects_per_session_are_bounded(void **state)
+{
+    (void)state;
+    mpxd_proc srv;
+    const char *extra[] = {"--max-session-objects", "3", NULL};
+    mpxd_start(&srv, "ipc", extra);
+    mpx_client *a = mpxd_connect(&srv), *b = mpxd_connect(&srv);
+    mpx_proxy *l[4] = {0}, *other = NULL;
+    for (int i = 0; i < 3; i++)
+        assert_ok(mpx_list_new(a, &l[i]));
+    assert_code(mpx_list_new(a, &l[3]), MPX_ETOOMANY);
+    assert_true(mpx_err_is_remote(MPX_ETOOMANY)); /* the session goes on */
+    assert_non_null(strstr(mpx_last_error(), "--max-session-objects"));
+    assert_int_equal(mpxd_stat(a, "rejected_objects"), 1);
+    assert_ok(mpx_list_new(b, &other));
+    mpx_proxy_free(&l[0]);
+    assert_ok(mpx_list_new(a, &l[3]));
+    for (int i = 0; i < 4; i++)
+        mpx_proxy_free(&l[i]);
+    mpx_proxy_free(&other);
+    mpx_client_free(&a);
+    mpx_client_free(&b);
+    assert_int_equal(mpxd_stop(&srv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        HARNESS_TEST(test_delete_frees_the_name),    HARNESS_TEST(test_delete_answers_parked_calls),
-        HARNESS_TEST(test_delete_a_held_lock),       HARNESS_TEST(test_delete_a_conditions_lock),
+        HARNESS_TEST(test_delete_frees_the_name),
+        HARNESS_TEST(test_delete_answers_parked_calls),
+        HARNESS_TEST(test_delete_a_held_lock),
+        HARNESS_TEST(test_delete_a_conditions_lock),
         HARNESS_TEST(test_listing_through_a_cursor),
+        cmocka_unit_test(test_objects_per_session_are_bounded),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

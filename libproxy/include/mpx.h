@@ -55,7 +55,7 @@ extern "C" {
  * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
  * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
  *
- * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_EOVERFLOW are
+ * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_ETOOMANY are
  * raised by the remote method and leave the connection usable (mpx_err_is_remote() says which).
  * Transport failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_ENOAUTH)
  * stick to the client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the
@@ -91,7 +91,7 @@ extern "C" {
     XX(EMEMLIMIT, 36, "server memory limit reached")                                               \
     XX(EATTR, 37, "attribute error")                                                               \
     XX(EOVERFLOW, 38, "numeric overflow")                                                          \
-    XX(ETOOMANY, 39, "too many sessions")
+    XX(ETOOMANY, 39, "too many sessions or objects")
 
 typedef enum {
     MPX_OK = 0,
@@ -309,6 +309,7 @@ MPX_EXPORT int mpx_ping(mpx_client *c);
 /* The server's counters as a map of string to unsigned integer: sessions, objects, parked,
  * calls, auth_failures, rejected_unauth, rejected_malformed,
  * rejected_oversize, rejected_version, rejected_memory, rejected_sessions, slow_readers,
+ * rejected_objects,
  * peers_gone, undone, cancelled,
  * memory_used, max_memory, max_message (docs/protocol.md, "stats"). Caller owns *out; free it
  * with mpx_value_free(). */
