@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int bench_server_start(bench_server *s, const char *key)
+int bench_server_start(bench_server *s, const char *key, const char *const *extra)
 {
     const char *mpxd = getenv("MPX_MPXD") ? getenv("MPX_MPXD") : MPXD_PATH;
     int ready[2];
@@ -31,9 +31,13 @@ int bench_server_start(bench_server *s, const char *key)
     }
     close(fd);
     if ((s->pid = fork()) == 0) {
+        const char *argv[24] = {mpxd, "-q", "--authkey-file", s->keyfile, "--ready-fd", "3"};
+        int argc = 6;
+        for (int i = 0; extra && extra[i] && argc < 22; i++)
+            argv[argc++] = extra[i];
+        argv[argc] = s->endpoint;
         dup2(ready[1], 3);
-        execl(mpxd, mpxd, "-q", "--authkey-file", s->keyfile, "--ready-fd", "3", s->endpoint,
-              (char *)NULL);
+        execv(mpxd, (char *const *)argv);
         _exit(127);
     }
     close(ready[1]);

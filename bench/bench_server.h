@@ -14,9 +14,10 @@ typedef struct {
     pid_t pid; /* 0 until started */
 } bench_server;
 
-/* Starts mpxd ($MPX_MPXD, else the one this build made) with key and waits until it serves.
- * Returns 0, or -1 with the reason printed on stderr. */
-int bench_server_start(bench_server *s, const char *key);
+/* Starts mpxd ($MPX_MPXD, else the one this build made) with key and the options in extra
+ * (NULL-terminated, or NULL), and waits until it serves. Returns 0, or -1 with the reason
+ * printed on stderr. */
+int bench_server_start(bench_server *s, const char *key, const char *const *extra);
 
 /* Stops it (SIGTERM, then waits) and removes its directory. Returns 0, or -1 if the directory
  * could not be removed. */

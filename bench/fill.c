@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     long pairs = argc > 1 ? atol(argv[1]) : 5000000;
     if (argc > 2) gets_per_second = atoi(argv[2]);
     encode_batches(pairs);
-    if (bench_server_start(&server, "fill benchmark key")) return 1;
+    if (bench_server_start(&server, "fill benchmark key", NULL)) return 1;
     mpx_client *c;
     mpx_proxy *d;
     if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) || mpx_dict_open(c, "filled", &d))

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 {
     int waiters = argc > 1 ? atoi(argv[1]) : 10000, reads = argc > 2 ? atoi(argv[2]) : 20000;
     if (sodium_init() < 0 || waiters <= 0 || reads <= 0) die("arguments");
-    if (bench_server_start(&server, key)) return 1;
+    if (bench_server_start(&server, key, NULL)) return 1;
     mpx_client *c = NULL;
     mpx_proxy *d = NULL, *q = NULL;
     if (mpx_connect(server.endpoint, key, strlen(key), &c) || mpx_dict_new(c, &d) ||
