@@ -45,7 +45,7 @@ static int consume(mpx_proxy *jobs, mpx_proxy *results, int id)
     int rc = mpx_dict_set(results, k, v);
     mpx_value_free(&k);
     mpx_value_free(&v);
-    printf("consumer %d: %lld items\n", id, (long long)count);
+    printf("consumer %d: %lld items, summing to %lld\n", id, (long long)count, (long long)sum);
     fflush(stdout); /* a forked consumer leaves through _exit() */
     return rc != 0;
 }

@@ -119,6 +119,7 @@ void mpx__panic(const char *fmt, ...)
 int mpx__buf_write(void *buf, const char *p, size_t len)
 {
     mpx__buf *b = buf;
+    if (len == 0) return 0; /* p may be NULL then (an empty listing), which memcpy forbids */
     if (len > b->cap - b->size) {
         size_t cap = b->cap ? b->cap : 1024;
         while (cap - b->size < len)

@@ -109,6 +109,12 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, const uint8_t *key,
     return 0;
 }
 
+static mpx__monitor_counts monitor_counts(mpx__server *s)
+{
+    return (mpx__monitor_counts){&s->stats.auth_failures, &s->stats.handshakes_unfinished,
+                                 &s->stats.accept_failures};
+}
+
 /* Reads one message (routing id, then the frame) and hands it to its session: waiting for it
  * as long as the router's ZMQ_RCVTIMEO, or not at all with ZMQ_DONTWAIT. Returns false when
  * none came. */
@@ -133,7 +139,7 @@ static bool handle_one(mpx__server *s, int flags)
     size_t len = zmq_msg_size(&frame);
     const char *peer = NULL;
     if (len > 1 && data[1] == MPX_K_HELLO) {
-        if (mpx__monitor_drain(s->monitor, &s->stats.auth_failures)) s->probe_wanted = true;
+        if (mpx__monitor_drain(s->monitor, monitor_counts(s))) s->probe_wanted = true;
         peer = zmq_msg_gets(&frame, "Peer-Address");
     }
     mpx__session_input(s, zmq_msg_data(&rid), zmq_msg_size(&rid), data, len, parts - 1,
@@ -207,7 +213,7 @@ static void drain_input(mpx__server *s)
  * Returns false when mpxd must stop. */
 static bool periodic_checks(mpx__server *s, int lifeline_fd)
 {
-    if (mpx__monitor_drain(s->monitor, &s->stats.auth_failures)) s->probe_wanted = true;
+    if (mpx__monitor_drain(s->monitor, monitor_counts(s))) s->probe_wanted = true;
     if (s->probe_wanted) {
         s->probe_wanted = false;
         mpx__sessions_probe(s);

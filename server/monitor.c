@@ -17,7 +17,9 @@
  * A failed handshake: a peer that does not hold the authkey's keys fails CURVE (its HELLO
  * does not open) or the ZAP check, and libzmq closes its connection. A connection closed by
  * its peer before any handshake (libmpx checks that an endpoint answers with one) is not a
- * failure. Each failure is counted, and logged through a limiter (log.h).
+ * failure. Each failure is counted, and logged through a limiter (log.h). A connection that
+ * ended before its handshake did without failing it (--handshake-timeout ran out, or the peer
+ * hung up) is only counted: libmpx's check that an endpoint answers ends so too.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -31,7 +33,8 @@
 #define MONITOR_NAME "inproc://mpxd-connections"
 #define EVENTS                                                                                     \
     (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |           \
-     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                      \
+     ZMQ_EVENT_ACCEPT_FAILED)
 
 void *mpx__monitor_open(void *zctx, void *sock)
 {
@@ -70,7 +73,7 @@ static void auth_failed(uint64_t *failures, const zmq_msg_t *endpoint)
 
 /* Handles one event: two frames, a 16-bit event number and a 32-bit value (the descriptor),
  * then the endpoint. Returns true for a closed connection. */
-static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint, uint64_t *failures)
+static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint, mpx__monitor_counts *n)
 {
     uint16_t what;
     int32_t fd;
@@ -79,7 +82,19 @@ static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint, uint64_t
     memcpy(&fd, (char *)zmq_msg_data((zmq_msg_t *)event) + sizeof what, sizeof fd);
     if (what == ZMQ_EVENT_DISCONNECTED) return true;
     if (what == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-        auth_failed(failures, endpoint);
+        auth_failed(n->auth_failures, endpoint);
+        return false;
+    }
+    if (what == ZMQ_EVENT_ACCEPT_FAILED) { /* the value is the errno: EMFILE past the limit */
+        static mpx__log_limiter limiter;
+        (*n->accept_failures)++;
+        mpx__log_limited(&limiter, "cannot accept a connection on %.*s: %s",
+                         (int)zmq_msg_size(endpoint),
+                         (const char *)zmq_msg_data((zmq_msg_t *)endpoint), strerror(fd));
+        return false;
+    }
+    if (what == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) { /* timed out, or the peer hung up */
+        (*n->handshakes_unfinished)++;
         return false;
     }
     int size = IPC_SNDBUF;
@@ -89,7 +104,7 @@ static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint, uint64_t
     return false;
 }
 
-bool mpx__monitor_drain(void *mon, uint64_t *auth_failures)
+bool mpx__monitor_drain(void *mon, mpx__monitor_counts n)
 {
     bool closed = false;
     zmq_msg_t event, endpoint;
@@ -97,7 +112,7 @@ bool mpx__monitor_drain(void *mon, uint64_t *auth_failures)
     zmq_msg_init(&endpoint);
     while (mon && zmq_msg_recv(&event, mon, ZMQ_DONTWAIT) >= 0) {
         bool whole = zmq_msg_more(&event) && zmq_msg_recv(&endpoint, mon, ZMQ_DONTWAIT) >= 0;
-        if (whole && on_event(&event, &endpoint, auth_failures)) closed = true;
+        if (whole && on_event(&event, &endpoint, &n)) closed = true;
     }
     zmq_msg_close(&event);
     zmq_msg_close(&endpoint);

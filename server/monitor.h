@@ -14,9 +14,16 @@
  * libzmq's I/O thread never waits on it: drain it often. */
 void *mpx__monitor_open(void *zctx, void *sock);
 
-/* Reads the events queued, without waiting: widens new ipc:// connections, adds failed
- * handshakes to *auth_failures, and returns true if some connection closed. */
-bool mpx__monitor_drain(void *mon, uint64_t *auth_failures);
+/* The counters the events add to. */
+typedef struct {
+    uint64_t *auth_failures;         /* handshakes that failed: CURVE or the ZAP check */
+    uint64_t *handshakes_unfinished; /* connections that ended before their handshake did */
+    uint64_t *accept_failures;       /* connections that could not be accepted (EMFILE) */
+} mpx__monitor_counts;
+
+/* Reads the events queued, without waiting: widens new ipc:// connections, counts handshakes
+ * that failed or never finished, and returns true if some connection closed. */
+bool mpx__monitor_drain(void *mon, mpx__monitor_counts n);
 
 /* Closes the monitor (NULL is fine) before sock. */
 void mpx__monitor_close(void *sock, void **mon);

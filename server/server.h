@@ -35,18 +35,20 @@ typedef struct {
 /* Counters of calls and of refused input, readable through the manager's stats() method. */
 typedef struct {
     uint64_t calls;
-    uint64_t auth_failures;      /* connections that failed CURVE or the ZAP check */
-    uint64_t rejected_unauth;    /* calls from a peer with no session */
-    uint64_t rejected_malformed; /* frames or bodies that do not parse */
-    uint64_t rejected_oversize;  /* requests over max_message */
-    uint64_t rejected_version;   /* frames of another protocol version */
-    uint64_t rejected_memory;    /* calls refused past max_memory */
-    uint64_t rejected_sessions;  /* HELLOs refused past max_sessions */
-    uint64_t slow_readers;       /* sessions ended with max_queued_replies unread */
-    uint64_t rejected_objects;   /* creates refused past max_session_objects */
-    uint64_t peers_gone;         /* sessions ended because their peer could not be reached */
-    uint64_t undone;             /* results taken back from a peer that was gone */
-    uint64_t cancelled;          /* parked calls their client gave up on */
+    uint64_t auth_failures;         /* connections that failed CURVE or the ZAP check */
+    uint64_t handshakes_unfinished; /* connections ended before their handshake completed */
+    uint64_t accept_failures;       /* connections not accepted: out of descriptors */
+    uint64_t rejected_unauth;       /* calls from a peer with no session */
+    uint64_t rejected_malformed;    /* frames or bodies that do not parse */
+    uint64_t rejected_oversize;     /* requests over max_message */
+    uint64_t rejected_version;      /* frames of another protocol version */
+    uint64_t rejected_memory;       /* calls refused past max_memory */
+    uint64_t rejected_sessions;     /* HELLOs refused past max_sessions */
+    uint64_t slow_readers;          /* sessions ended with max_queued_replies unread */
+    uint64_t rejected_objects;      /* creates refused past max_session_objects */
+    uint64_t peers_gone;            /* sessions ended because their peer could not be reached */
+    uint64_t undone;                /* results taken back from a peer that was gone */
+    uint64_t cancelled;             /* parked calls their client gave up on */
 } mpx__stats;
 
 /* The largest frame libzmq reads at all: past twice the served limit a frame is not worth

@@ -287,6 +287,8 @@ static int m_stats(mpx__req *req)
         {"rejected_sessions", st->rejected_sessions},
         {"slow_readers", st->slow_readers},
         {"rejected_objects", st->rejected_objects},
+        {"handshakes_unfinished", st->handshakes_unfinished},
+        {"accept_failures", st->accept_failures},
         {"peers_gone", st->peers_gone},
         {"undone", st->undone},
         {"cancelled", st->cancelled},

@@ -198,6 +198,23 @@ static void test_listing_through_a_cursor(void **state)
     mpx_value_free(&x);
 }
 
+/* A listing that finds nothing is an empty batch (the fuzzer found it wrote from no buffer:
+ * fuzz/corpus/dispatch/regress-empty-objects-listing). */
+static void test_empty_listing(void **state)
+{
+    (void)state;
+    mpxd_proc srv; /* a fresh mpxd: its first listing */
+    mpxd_start(&srv, "ipc", NULL);
+    mpx_client *c = mpxd_connect(&srv);
+    uint64_t next = 1;
+    mpx_value *rows = NULL;
+    assert_ok(mpx_objects(c, "no object has this name/", 0, 5, &next, &rows));
+    assert_int_equal(mpx_value_len(rows), 0);
+    mpx_value_free(&rows);
+    mpx_client_free(&c);
+    assert_int_equal(mpxd_stop(&srv), 0);
+}
+
 /* --max-session-objects: past it a session's create is refused with MPX_ETOOMANY and counted;
  * releasing one makes room, and another session has its own allowance. */
 static void test_objects_per_session_are_bounded(void **state)
@@ -233,6 +250,7 @@ int main(void)
         HARNESS_TEST(test_delete_a_held_lock),
         HARNESS_TEST(test_delete_a_conditions_lock),
         HARNESS_TEST(test_listing_through_a_cursor),
+        cmocka_unit_test(test_empty_listing),
         cmocka_unit_test(test_objects_per_session_are_bounded),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -545,37 +544,6 @@ static void test_max_sessions(void **state)
     assert_int_equal(mpxd_stop(&server), 0);
 }
 
-/* mpxd raises its open-file limit to the hard limit at start, and says so. */
-static void test_descriptor_limit_raised(void **state)
-{
-    (void)state;
-    char ep[64];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_tcp_port());
-    struct rlimit rl;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    if (rl.rlim_max <= 256) skip(); /* nothing to raise to */
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct rlimit low = {.rlim_cur = 256, .rlim_max = rl.rlim_max};
-        setrlimit(RLIMIT_NOFILE, &low);
-        setenv("MPX_AUTHKEY", "fd key", 1);
-        execl(mpxd_path(), mpxd_path(), "--quiet", ep, (char *)NULL);
-        _exit(127);
-    }
-    mpx_client *c = NULL;
-    int rc = MPX_ECONN;
-    for (int i = 0; i < 50 && rc; i++) { /* until it has bound */
-        rc = mpx_connect(ep, "fd key", 6, &c);
-        if (rc) usleep(20 * 1000);
-    }
-    assert_ok(rc);
-    struct rlimit now;
-    assert_int_equal(prlimit(pid, RLIMIT_NOFILE, NULL, &now), 0);
-    assert_int_equal(now.rlim_cur, rl.rlim_max);
-    mpx_client_free(&c);
-    stop_with_sigint(pid);
-}
-
 /* SIGHUP does not change the key (a new one takes a restart, docs/operating.md): the
  * session open before goes on, the new key is refused, and the log says why. */
 static void test_sighup_keeps_the_key(void **state)
@@ -845,7 +813,6 @@ int main(void)
         cmocka_unit_test(test_sighup_keeps_the_key),
         cmocka_unit_test(test_key_file_forms),
         cmocka_unit_test(test_max_sessions),
-        cmocka_unit_test(test_descriptor_limit_raised),
         cmocka_unit_test(test_key_file_must_be_a_regular_file),
         cmocka_unit_test(test_second_server_on_an_ipc_path_is_refused),
         cmocka_unit_test(test_loopback_names_and_ipv6),

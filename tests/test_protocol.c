@@ -1044,6 +1044,7 @@ static void test_slow_reader_is_ended_at_its_bound(void **state)
 static void test_unfinished_handshake_is_closed_on_time(void **state)
 {
     (void)state;
+    uint64_t unfinished = mpxd_stat(good, "handshakes_unfinished");
     const char *colon = strrchr(server.endpoint, ':');
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -1063,6 +1064,9 @@ static void test_unfinished_handshake_is_closed_on_time(void **state)
     close(fd);
     assert_true(took >= 450);
     assert_true(took < 1000);
+    for (int i = 0; i < 250 && mpxd_stat(good, "handshakes_unfinished") == unfinished; i++)
+        usleep(20 * 1000);
+    assert_true(mpxd_stat(good, "handshakes_unfinished") > unfinished); /* counted */
     assert_good_client_intact();
 }
 

@@ -307,7 +307,8 @@ MPX_EXPORT const char *mpx_client_endpoint(const mpx_client *c);
 MPX_EXPORT int mpx_ping(mpx_client *c);
 
 /* The server's counters as a map of string to unsigned integer: sessions, objects, parked,
- * calls, auth_failures, rejected_unauth, rejected_malformed,
+ * calls, auth_failures, handshakes_unfinished, accept_failures, rejected_unauth,
+ * rejected_malformed,
  * rejected_oversize, rejected_version, rejected_memory, rejected_sessions, slow_readers,
  * rejected_objects,
  * peers_gone, undone, cancelled,
