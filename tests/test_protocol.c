@@ -300,7 +300,11 @@ static void test_other_protocol_version(void **state)
     void *ctx = zmq_ctx_new(), *v3 = zmq_socket(ctx, ZMQ_DEALER), *mon;
     int linger = 0;
     zmq_setsockopt(v3, ZMQ_LINGER, &linger, sizeof linger);
-    assert_int_equal(zmq_socket_monitor(v3, "inproc://v3", ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL), 0);
+    /* the side that reads the other's greeting first closes: the client sees the mismatch, or
+     * its connection closed */
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                 ZMQ_EVENT_DISCONNECTED;
+    assert_int_equal(zmq_socket_monitor(v3, "inproc://v3", events), 0);
     mon = zmq_socket(ctx, ZMQ_PAIR);
     assert_int_equal(zmq_connect(mon, "inproc://v3"), 0);
     assert_int_equal(zmq_connect(v3, server.endpoint), 0);
@@ -310,9 +314,12 @@ static void test_other_protocol_version(void **state)
     zmq_pollitem_t item = {.socket = mon, .events = ZMQ_POLLIN};
     assert_int_equal(zmq_poll(&item, 1, 5000), 1);
     assert_int_equal(zmq_recv(mon, event, sizeof event, 0), 6);
+    uint16_t what;
     uint32_t why;
+    memcpy(&what, event, sizeof what);
     memcpy(&why, event + 2, sizeof why);
-    assert_int_equal(why, ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH);
+    if (what == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        assert_int_equal(why, ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH);
     item = (zmq_pollitem_t){.socket = v3, .events = ZMQ_POLLIN};
     assert_int_equal(zmq_poll(&item, 1, 500), 0);
     zmq_socket_monitor(v3, NULL, 0);
@@ -1041,32 +1048,48 @@ static void test_slow_reader_is_ended_at_its_bound(void **state)
 
 /* A connection that never finishes the CURVE handshake is closed by mpxd once the handshake
  * timeout (500 ms here) has passed, not before, and not much after. */
-static void test_unfinished_handshake_is_closed_on_time(void **state)
+/* How long mpxd keeps a connection that starts a handshake and never finishes it: silent
+ * after part of the greeting, or (drip) after a whole CURVE greeting, sending one more byte
+ * of a HELLO command every 100 ms, which never restarts the clock. */
+static int64_t closed_after_ms(bool drip)
 {
-    (void)state;
-    uint64_t unfinished = mpxd_stat(good, "handshakes_unfinished");
     const char *colon = strrchr(server.endpoint, ':');
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    static const uint8_t greeting_start[] = {0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f};
-    assert_int_equal(write(fd, greeting_start, sizeof greeting_start), sizeof greeting_start);
+    static const uint8_t greeting[64] = {0xff, 0, 0, 0,   0,   0,   0,   0,  0,
+                                         0x7f, 3, 0, 'C', 'U', 'R', 'V', 'E'};
+    size_t first = drip ? sizeof greeting : 10;
+    assert_int_equal(write(fd, greeting, first), (ssize_t)first);
+    static const uint8_t hello_start[] = {0x04, 200, 5, 'H', 'E', 'L', 'L', 'O', 1, 0};
     int64_t t0 = harness_now_ms();
     char buf[256];
-    ssize_t n;
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    do { /* mpxd's half of the greeting comes first, then the close */
-        assert_int_equal(poll(&pfd, 1, 3000), 1);
-        n = read(fd, buf, sizeof buf);
-    } while (n > 0);
+    for (size_t sent = 0; harness_now_ms() - t0 < 3000;) {
+        int ready = poll(&pfd, 1, 100);
+        if (ready == 1 && read(fd, buf, sizeof buf) <= 0) break; /* mpxd closed it */
+        if (drip && sent < sizeof hello_start && write(fd, hello_start + sent, 1) == 1) sent++;
+    }
     int64_t took = harness_now_ms() - t0;
     close(fd);
-    assert_true(took >= 450);
-    assert_true(took < 1000);
-    for (int i = 0; i < 250 && mpxd_stat(good, "handshakes_unfinished") == unfinished; i++)
+    return took;
+}
+
+/* A connection that never finishes the CURVE handshake is closed by mpxd once the handshake
+ * timeout (500 ms here) has passed, not before, and not much after; and counted. */
+static void test_unfinished_handshake_is_closed_on_time(void **state)
+{
+    (void)state;
+    uint64_t unfinished = mpxd_stat(good, "handshakes_unfinished");
+    for (int drip = 0; drip <= 1; drip++) {
+        int64_t took = closed_after_ms(drip);
+        assert_true(took >= 450);
+        assert_true(took < 1000);
+    }
+    for (int i = 0; i < 250 && mpxd_stat(good, "handshakes_unfinished") < unfinished + 2; i++)
         usleep(20 * 1000);
-    assert_true(mpxd_stat(good, "handshakes_unfinished") > unfinished); /* counted */
+    assert_true(mpxd_stat(good, "handshakes_unfinished") >= unfinished + 2); /* counted */
     assert_good_client_intact();
 }
 
