@@ -52,7 +52,7 @@ static const char usage[] =
     "                           that would store more are refused with MPX_EMEMLIMIT; the\n"
     "                           rest go on (default 0: no limit)\n"
     "  --handshake-timeout MS   close a connection whose CURVE handshake is not done in MS\n"
-    "                           (10000)\n"
+    "                           (3000)\n"
     "  --max-sessions N         sessions served at once; a further HELLO is refused with\n"
     "                           MPX_ETOOMANY (100000)\n"
     "  --max-queued-replies N   replies a client may leave unread; past it its session is\n"
@@ -545,7 +545,7 @@ int main(int argc, char **argv)
 {
     options o = {.lifeline_fd = -1,
                  .cfg = {.max_message = MPX_DEFAULT_MAX_MESSAGE,
-                         .handshake_timeout_ms = 10000,
+                         .handshake_timeout_ms = 3000,
                          .session_timeout_ms = MPX_DEFAULT_SESSION_TIMEOUT_MS,
                          .max_sessions = MPX_DEFAULT_MAX_SESSIONS,
                          .max_queued_replies = MPX_DEFAULT_MAX_QUEUED_REPLIES,
