@@ -61,11 +61,12 @@ void mpx__log_limited(mpx__log_limiter *l, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    void (*log)(const char *, ...) = l->info ? mpx__log_info : mpx__log_warn;
     if (l->suppressed)
-        mpx__log_warn("%s (and %llu more times since the last such line)", line,
-                      (unsigned long long)l->suppressed);
+        log("%s (and %llu more times since the last such line)", line,
+            (unsigned long long)l->suppressed);
     else
-        mpx__log_warn("%s", line);
+        log("%s", line);
     l->last_ms = now;
     l->suppressed = 0;
     l->logged = true;

@@ -26,9 +26,10 @@ typedef struct {
     int64_t last_ms;     /* when it was last logged */
     uint64_t suppressed; /* hits since, not logged */
     bool logged;
+    bool info; /* set at first: an info line (dropped by --quiet) rather than a warning */
 } mpx__log_limiter;
 
-/* A warning line for this cause, unless one was logged less than MPX_LOG_LIMIT_MS ago. */
+/* A line for this cause, unless one was logged less than MPX_LOG_LIMIT_MS ago. */
 void mpx__log_limited(mpx__log_limiter *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -19,7 +19,8 @@
  * its peer before any handshake (libmpx checks that an endpoint answers with one) is not a
  * failure. Each failure is counted, and logged through a limiter (log.h). A connection that
  * ended before its handshake did without failing it (--handshake-timeout ran out, or the peer
- * hung up) is only counted: libmpx's check that an endpoint answers ends so too.
+ * hung up) is counted and logged as information, not a warning: libmpx's check that an
+ * endpoint answers ends so too.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -94,7 +95,13 @@ static bool on_event(const zmq_msg_t *event, const zmq_msg_t *endpoint, mpx__mon
         return false;
     }
     if (what == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) { /* timed out, or the peer hung up */
+        static mpx__log_limiter limiter = {.info = true};
         (*n->handshakes_unfinished)++;
+        mpx__log_limited(&limiter,
+                         "a connection to %.*s ended before its CURVE handshake was done "
+                         "(--handshake-timeout, or the peer hung up)",
+                         (int)zmq_msg_size(endpoint),
+                         (const char *)zmq_msg_data((zmq_msg_t *)endpoint));
         return false;
     }
     int size = IPC_SNDBUF;

@@ -115,7 +115,12 @@ static int m_create(mpx__req *req)
     size_t held = mpx__registry_refs_count(req->session->refs);
     size_t most = req->server->cfg.max_session_objects;
     if (held >= most) { /* anonymous objects live while held: a bound on one client's */
+        static mpx__log_limiter refused; /* one thread */
         req->server->stats.rejected_objects++;
+        mpx__log_limited(&refused,
+                         "session %016llx from %s holds %zu objects, its "
+                         "--max-session-objects: create refused with MPX_ETOOMANY",
+                         (unsigned long long)req->session->sid, req->session->peer, held);
         return mpx__req_fail(req, MPX_ETOOMANY,
                              "this session holds %zu objects, its --max-session-objects; "
                              "release some first",

@@ -5,6 +5,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -231,6 +232,9 @@ static void test_objects_per_session_are_bounded(void **state)
     assert_true(mpx_err_is_remote(MPX_ETOOMANY)); /* the session goes on */
     assert_non_null(strstr(mpx_last_error(), "--max-session-objects"));
     assert_int_equal(mpxd_stat(a, "rejected_objects"), 1);
+    char *log = read_file(srv.logfile, NULL);
+    assert_non_null(strstr(log, "--max-session-objects: create refused"));
+    free(log);
     assert_ok(mpx_list_new(b, &other));
     mpx_proxy_free(&l[0]);
     assert_ok(mpx_list_new(a, &l[3]));
