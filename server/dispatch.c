@@ -109,14 +109,22 @@ static int check_call(mpx__server *s, const call_body *cb, mpx__req *req,
 
 /* Answers a call refused as malformed, and counts it: a REPLY when its request id was read,
  * else an ERROR frame, which names no call. */
-static void refuse_malformed(mpx__server *s, mpx__session *sess, bool have_id, uint64_t req_id,
-                             int rc, const char *why)
+/* Refuses one call: a REPLY to its request id when it was read, else an ERROR frame, which
+ * names no call (docs/protocol.md §4). */
+static void refuse_call(mpx__server *s, mpx__session *sess, bool have_id, uint64_t req_id, int rc,
+                        const char *why)
 {
-    s->stats.rejected_malformed++;
     if (have_id)
         mpx__reply_error(s, sess, req_id, rc, why);
     else
         mpx__send_error_frame(s, sess->rid, sess->rid_len, rc, why);
+}
+
+static void refuse_malformed(mpx__server *s, mpx__session *sess, bool have_id, uint64_t req_id,
+                             int rc, const char *why)
+{
+    s->stats.rejected_malformed++;
+    refuse_call(s, sess, have_id, req_id, rc, why);
 }
 
 void mpx__dispatch_refuse(mpx__server *s, mpx__session *sess, bool batch, const uint8_t *body,
@@ -128,10 +136,8 @@ void mpx__dispatch_refuse(mpx__server *s, mpx__session *sess, bool batch, const 
     size_t answered = 0;
     mpx__mp_init(&c, body, len);
     if (!batch) {
-        if (read_req_id(&c, &fields, &req_id))
-            mpx__reply_error(s, sess, req_id, code, msg);
-        else
-            mpx__send_error_frame(s, sess->rid, sess->rid_len, code, msg);
+        bool have_id = read_req_id(&c, &fields, &req_id);
+        refuse_call(s, sess, have_id, req_id, code, msg);
         return;
     }
     mpx__batch_begin(s, sess);
