@@ -16,6 +16,7 @@
 
 #include "blocked.h"
 #include "dispatch.h"
+#include "persist.h"
 #include "refs.h"
 #include "reply.h"
 
@@ -91,7 +92,7 @@ static int check_call(mpx__server *s, const call_body *cb, mpx__req *req,
                              (unsigned long long)cb->obj_id);
     const mpx__type *t = req->obj->type;
     *method = mpx__type_method(t, cb->method, cb->method_len);
-    if (!*method) {
+    if (!*method || (*method)->replay_only) {
         char name[65];
         mpx__printable(name, sizeof name, (const uint8_t *)cb->method, cb->method_len);
         return mpx__req_fail(req, MPX_ENOMETHOD, "%s has no method '%s'", t->name, name);
@@ -242,6 +243,7 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
         mpx__reply_error(s, sess, cb.req_id, rc, req.errmsg[0] ? req.errmsg : mpx_strerror(rc));
         return;
     }
+    if (method->logged) mpx__persist_logged_call(s, req.obj, method, cb.argc, cb.argv);
     send_result(s, sess, req.obj, method, result_off);
     if (req.obj->type->wake) req.obj->type->wake(s, req.obj);
 }

@@ -28,11 +28,11 @@ void mpx__session_own(mpx__server *s, mpx__session *sess, mpx__obj *obj)
     mpx__registry_hold(obj);
 }
 
-void mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, uint64_t n)
+uint64_t mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, uint64_t n)
 {
     mpx__owned *o;
     HASH_FIND(hh, sess->owned, &obj->id, sizeof obj->id, o);
-    if (!o) return;
+    if (!o) return 0;
     uint64_t k = n < o->count ? n : o->count;
     o->count -= k;
     if (o->count == 0) {
@@ -41,6 +41,7 @@ void mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, ui
     }
     for (uint64_t i = 0; i < k; i++)
         mpx__registry_unhold(&s->reg, obj);
+    return k;
 }
 
 void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj)

@@ -11,8 +11,9 @@
  * type gets session_lost(). Calls nest: each own needs one disown. */
 void mpx__session_own(mpx__server *s, mpx__session *sess, mpx__obj *obj);
 void mpx__session_disown(mpx__server *s, mpx__session *sess, mpx__obj *obj);
-/* Undoes up to n owns at once (no more than sess has); the cost is bounded by what it holds. */
-void mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, uint64_t n);
+/* Undoes up to n owns at once (no more than sess has) and returns how many; the cost is bounded
+ * by what it holds. */
+uint64_t mpx__session_disown_n(mpx__server *s, mpx__session *sess, mpx__obj *obj, uint64_t n);
 
 /* Whether sess owns anything at all. */
 bool mpx__session_owns(const mpx__session *sess);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <zmq.h>
 
 #include "blocked.h"
@@ -25,6 +26,7 @@
 #include "loop.h"
 #include "refs.h"
 #include "monitor.h"
+#include "persist.h"
 #include "placement.h"
 #include "session.h"
 #include "zap.h"
@@ -97,6 +99,9 @@ int mpx__server_open(mpx__server *s, const mpx__config *cfg, const uint8_t *key,
             mpx__log_warn("cannot set up thread placement: %s", strerror(-rc));
         return -1;
     }
+    randombytes_buf(&s->instance, sizeof s->instance);
+    /* the state is whole before the first client can connect */
+    if (cfg->data_dir && mpx__persist_open(s) != 0) return -1;
     if (router_open(s, key, keylen) != 0) return -1;
     s->monitor = mpx__monitor_open(s->zctx, s->router);
     for (int i = 0; i < n; i++) {
@@ -262,6 +267,7 @@ int mpx__server_run(mpx__server *s, int lifeline_fd)
         /* A signal that lands between the test above and the wait below is seen when the
          * wait ends, within STOP_CHECK_MS. */
         int wait_ms = mpx__lazyfree_pending() ? 0 : mpx__blocked_next_ms(s, now, wait_cap);
+        wait_ms = mpx__persist_turn(s, wait_ms);
         if (wait_ms != timeout_set) {
             if (set_int(s->router, ZMQ_RCVTIMEO, wait_ms) != 0) {
                 mpx__log_warn("cannot set the receive timeout: %s", zmq_strerror(errno));
@@ -283,6 +289,7 @@ void mpx__server_close(mpx__server *s)
         set_int(s->router, ZMQ_LINGER, 1000);
     }
     mpx__sessions_close_all(s);
+    mpx__persist_close(s); /* everything logged is synced, held replies sent */
     mpx__registry_collect(&s->reg);
     mpx__registry_close(&s->reg);
     mpx__lazyfree_finish();

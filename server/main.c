@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "aof.h"
 #include "internal.h"
 #include "loop.h"
 #include "placement.h"
@@ -61,6 +62,15 @@ static const char usage[] =
     "                           MPX_ETOOMANY (100000)\n"
     "  --session-timeout MS     end a session silent for MS (5000): a dead client's\n"
     "                           references go back; live clients send heartbeats\n"
+    "  --data-dir DIR           keep the objects in DIR (made 0700 if absent) and recover them\n"
+    "                           at start: an append-only log plus snapshots\n"
+    "                           (docs/persistence.md)\n"
+    "  --fsync MODE             with --data-dir, when the log is synced to disk: always (a\n"
+    "                           reply waits until its change is on disk), everysec (the\n"
+    "                           default: a crash of the machine loses about a second at most)\n"
+    "                           or no (the kernel decides)\n"
+    "  --compact-min BYTES      compact the log into a snapshot once it is past BYTES (K, M, G\n"
+    "                           allowed; 64M) and twice the last snapshot\n"
     "  --ready-fd FD            write \"ready\\n\" to FD once every endpoint is bound, then close\n"
     "                           it\n"
     "  --lifeline-fd FD         stop when every process holding the other end of the pipe\n"
@@ -110,6 +120,15 @@ static int parse_bytes(const char *s, size_t *out)
     if (*end || v > (SIZE_MAX >> shift)) return -1;
     *out = (size_t)(v << shift);
     return 0;
+}
+
+static int parse_fsync(const char *s, int *out)
+{
+    static const char *const modes[] = {
+        [MPX_FSYNC_NO] = "no", [MPX_FSYNC_EVERYSEC] = "everysec", [MPX_FSYNC_ALWAYS] = "always"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, modes[i]) == 0) return *out = i, 0;
+    return -1;
 }
 
 /* "auto", "none", or a CPU number this process is allowed to run on. */
@@ -174,6 +193,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"ready-fd", required_argument, NULL, 'r'},
         {"lifeline-fd", required_argument, NULL, 'l'},
         {"cpu", required_argument, NULL, 'c'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"fsync", required_argument, NULL, 'f'},
+        {"compact-min", required_argument, NULL, 'C'},
         {"debug", no_argument, NULL, 'D'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
@@ -200,6 +222,24 @@ static int parse_options(int argc, char **argv, options *o)
                 fprintf(stderr,
                         "mpxd: bad value '%s' for --max-memory: bytes, or with K, M or "
                         "G\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'd':
+            o->cfg.data_dir = optarg;
+            break;
+        case 'f':
+            if (parse_fsync(optarg, &o->cfg.fsync)) {
+                fprintf(stderr, "mpxd: bad value '%s' for --fsync: always, everysec or no\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'C':
+            if (parse_bytes(optarg, &o->cfg.compact_min)) {
+                fprintf(stderr,
+                        "mpxd: bad value '%s' for --compact-min: bytes, or with K, M or G\n",
                         optarg);
                 return -1;
             }
@@ -550,6 +590,8 @@ int main(int argc, char **argv)
                          .max_sessions = MPX_DEFAULT_MAX_SESSIONS,
                          .max_queued_replies = MPX_DEFAULT_MAX_QUEUED_REPLIES,
                          .max_session_objects = MPX_DEFAULT_MAX_SESSION_OBJECTS,
+                         .fsync = MPX_FSYNC_EVERYSEC,
+                         .compact_min = MPX_DEFAULT_COMPACT_MIN,
                          .cpu = MPX_CPU_NONE}};
     static uint8_t key[MPX__KEY_MAX + 1];
     static endpoints eps;

@@ -62,7 +62,15 @@ typedef struct {
     /* Its result hands something over (an item, a unit): when the reply cannot reach the
      * peer, the type's undo hook takes it back. */
     bool undo;
+    /* With --data-dir, a successful call is logged as it came (persist.h): what it changes
+     * depends only on the object and the arguments. Methods whose effect depends on more log
+     * that effect themselves. */
+    bool logged;
+    /* Only replayed from the data files, never served: the effects types log. */
+    bool replay_only;
 } mpx__method;
+
+typedef struct mpx__records mpx__records;
 
 /* Checks that arg is one well-formed msgpack object with nothing after it, as dispatch
  * checks every argument. Returns 0, or MPX_EBADREQ with *why set to one of these reasons. */
@@ -103,6 +111,12 @@ struct mpx__type {
     /* A deleted object of this type keeps its state until its last reference goes (a lock,
      * which a condition on it still uses); other types' state is freed at deletion. */
     bool keeps_state_deleted;
+    /* For a snapshot (snapshot.c): packs the creation arguments, one array, of an object like
+     * obj (whose state is NULL when it was deleted and its state freed); NULL: none. */
+    void (*dump_args)(const mpx__obj *obj, msgpack_packer *pk);
+    /* Packs the records that fill an object made with those arguments with obj's contents
+     * (mpx__record_call); NULL: nothing to fill. */
+    void (*dump)(const mpx__obj *obj, mpx__records *w);
     const mpx__method *methods;
     size_t n_methods;
 };

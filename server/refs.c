@@ -2,6 +2,7 @@
  * refs.c — object references inside stored values: checking them, the holds of the copies
  * that keep them, and the references a reply gives its reader (refs.h).
  */
+#include "persist.h"
 #include "refs.h"
 #include "session.h"
 
@@ -31,13 +32,16 @@ static int walk(const uint8_t *p, size_t len, int (*fn)(const mpx__mp_token *t, 
     return 0;
 }
 
-/* The object a reference names, if it is well formed and names a live object of its type. */
-static int resolve(const mpx__mp_token *t, mpx__obj **obj)
+/* The object a reference names, if it is well formed and names a live object of its type (or
+ * a deleted one that some container still references, when deleted_too: records replayed). */
+static int resolve(const mpx__mp_token *t, bool deleted_too, mpx__obj **obj)
 {
     *obj = NULL;
     if (t->len <= 8 || t->len > 8 + MPX_REF_TYPE_MAX) return MPX_ETYPE;
     uint64_t id = mpx__get_u64be(t->data);
-    mpx__obj *o = id ? mpx__registry_find(refs_reg, id) : NULL;
+    mpx__obj *o = !id           ? NULL
+                  : deleted_too ? mpx__registry_find_any(refs_reg, id)
+                                : mpx__registry_find(refs_reg, id);
     size_t tlen = t->len - 8;
     if (!o || strlen(o->type->name) != tlen || memcmp(o->type->name, t->data + 8, tlen) != 0)
         return MPX_ENOOBJ;
@@ -54,7 +58,7 @@ static int check_one(const mpx__mp_token *t, void *arg)
 {
     check_ctx *ctx = arg;
     mpx__obj *obj;
-    int rc = resolve(t, &obj);
+    int rc = resolve(t, mpx__persist_replaying(ctx->req->server), &obj);
     if (rc == MPX_ETYPE)
         return mpx__req_fail(ctx->req, rc, "a malformed object reference (ext type 1)");
     if (rc)

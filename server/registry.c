@@ -135,6 +135,13 @@ static void obj_unref(mpx__registry *r, uint64_t id, uint64_t count)
     maybe_garbage(r, e);
 }
 
+void mpx__registry_each(mpx__registry *r, void (*fn)(mpx__obj *obj, bool deleted, void *arg),
+                        void *arg)
+{
+    for (mpx__objent *e = r->by_id; e; e = e->hh.next) /* uthash keeps insertion order */
+        if (!e->doomed) fn(&e->obj, e->deleted, arg);
+}
+
 void mpx__registry_collect(mpx__registry *r)
 {
     while (r->garbage) {

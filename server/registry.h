@@ -85,6 +85,11 @@ void mpx__registry_drop_state(mpx__obj *obj);
 uint64_t mpx__registry_scan(mpx__registry *r, uint64_t cursor, size_t count,
                             void (*fn)(mpx__obj *obj, void *arg), void *arg);
 
+/* Calls fn on every object in the order they were made (ids ascending), deleted ones still
+ * referenced included, those about to be collected not: what a snapshot holds. */
+void mpx__registry_each(mpx__registry *r, void (*fn)(mpx__obj *obj, bool deleted, void *arg),
+                        void *arg);
+
 /* Destroys the anonymous objects left with no reference. The loop calls it between requests,
  * never while a type is in the middle of waking its waiters. */
 void mpx__registry_collect(mpx__registry *r);

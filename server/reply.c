@@ -8,6 +8,7 @@
 
 #include <zmq.h>
 
+#include "persist.h"
 #include "reply.h"
 
 void mpx__frame_begin(mpx__server *s)
@@ -25,10 +26,7 @@ void mpx__session_mark_gone(mpx__server *s, mpx__session *sess)
     s->gone = sess;
 }
 
-/* Sends a frame to a routing id. ROUTER never blocks on send; with ZMQ_ROUTER_MANDATORY it says
- * when the peer is unknown (its connection closed) or its queue is full (it stopped reading).
- * Returns whether the frame went out. */
-static bool send_to(mpx__server *s, const uint8_t *rid, size_t rid_len, const mpx__buf *frame)
+bool mpx__send_to(mpx__server *s, const uint8_t *rid, size_t rid_len, const mpx__buf *frame)
 {
     if (zmq_send(s->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return false;
     return zmq_send(s->router, frame->data, frame->size, ZMQ_DONTWAIT) >= 0;
@@ -39,7 +37,11 @@ static bool session_send(mpx__server *s, mpx__session *sess, uint8_t kind, mpx__
 {
     if (sess->gone) return false;
     mpx__frame_header((uint8_t *)buf->data, kind);
-    if (send_to(s, sess->rid, sess->rid_len, buf)) return true;
+    /* answers wait for the changes logged before them to be durable (--fsync always) */
+    if ((kind == MPX_K_REPLY || kind == MPX_K_REPLIES) &&
+        mpx__persist_hold(s, sess->rid, sess->rid_len, buf))
+        return true;
+    if (mpx__send_to(s, sess->rid, sess->rid_len, buf)) return true;
     if (errno == EAGAIN) {            /* --max-queued-replies unread: a reader that stopped */
         static mpx__log_limiter slow; /* one thread */
         s->stats.slow_readers++;
@@ -128,7 +130,7 @@ bool mpx__reply_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int c
 
 void mpx__send_raw(mpx__server *s, const uint8_t *rid, size_t rid_len)
 {
-    send_to(s, rid, rid_len, &s->out); /* a peer that left loses nothing of its own */
+    mpx__send_to(s, rid, rid_len, &s->out); /* a peer that left loses nothing of its own */
 }
 
 void mpx__send_error_frame(mpx__server *s, const uint8_t *rid, size_t rid_len, int code,

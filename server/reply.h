@@ -24,6 +24,11 @@ bool mpx__frame_send(mpx__server *s, mpx__session *sess, uint8_t kind);
  * packer, then mpx__frame_send(s, sess, MPX_K_REPLY). */
 msgpack_packer *mpx__reply_begin(mpx__server *s, uint64_t req_id);
 
+/* Sends a frame to a routing id. ROUTER never blocks on send; with ZMQ_ROUTER_MANDATORY it says
+ * when the peer is unknown (its connection closed) or its queue is full (it stopped reading).
+ * Returns whether the frame went out. */
+bool mpx__send_to(mpx__server *s, const uint8_t *rid, size_t rid_len, const mpx__buf *frame);
+
 /* Sends a failed reply [req_id, code, message]. Returns as mpx__frame_send(). */
 bool mpx__reply_error(mpx__server *s, mpx__session *sess, uint64_t req_id, int code,
                       const char *msg);

@@ -277,3 +277,33 @@ mpx__span mpx__array_next(mpx__mp_cursor *c)
     s.len = (size_t)(c->p - s.p);
     return s;
 }
+
+#define DUMP_CHUNK 1024
+
+void mpx__dump_dict(const mpx__obj *obj, const mpx__dict *d, mpx__records *w, const char *method,
+                    mpx__dump_how how)
+{
+    const mpx__dict_entry *chunk[DUMP_CHUNK];
+    mpx__dict_iter it;
+    mpx__dict_iter_start(d, &it, 0);
+    for (;;) {
+        size_t n = 0;
+        while (n < DUMP_CHUNK && (chunk[n] = mpx__dict_iter_next(d, &it, NULL, NULL)) != NULL)
+            n++;
+        if (n == 0) return;
+        msgpack_packer *pk = NULL;
+        if (how == MPX_DUMP_MAP) msgpack_pack_map(pk = mpx__record_call(w, obj->id, method, 1), n);
+        if (how == MPX_DUMP_KEYS)
+            msgpack_pack_array(pk = mpx__record_call(w, obj->id, method, 1), (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+            const mpx__dict_entry *e = chunk[i];
+            if (how == MPX_DUMP_EACH) pk = mpx__record_call(w, obj->id, method, 2);
+            mpx__buf_write(pk->data, (const char *)mpx__dict_key(e), e->klen);
+            if (how != MPX_DUMP_KEYS)
+                mpx__buf_write(pk->data, (const char *)mpx__dict_value(e), e->vlen);
+            if (how == MPX_DUMP_EACH) mpx__record_end(w);
+        }
+        if (how != MPX_DUMP_EACH) mpx__record_end(w);
+        if (n < DUMP_CHUNK) return;
+    }
+}

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "dict.h"
 #include "object.h"
+#include "records.h"
 
 /* The canonical form of the value arg: arg itself when it already is canonical, else its
  * re-encoding in buf (valid until buf is next used). Returns 0, or fails req with MPX_ETYPE
@@ -104,5 +105,17 @@ int mpx__array_arg(mpx__req *req, uint32_t i, mpx__mp_cursor *c, uint32_t *n);
 
 /* The next item of an array walked with mpx__array_arg() (dispatch checked it whole). */
 mpx__span mpx__array_next(mpx__mp_cursor *c);
+
+/* How mpx__dump_dict() refills a dict-like object. */
+typedef enum {
+    MPX_DUMP_MAP,  /* method({key: value, ...}): dict.update */
+    MPX_DUMP_KEYS, /* method([key, ...]): set.update */
+    MPX_DUMP_EACH, /* method(key, value) for each pair: namespace.set */
+} mpx__dump_how;
+
+/* Packs the records that refill obj from d, in insertion order, so that the copy keeps it (a
+ * snapshot, snapshot.c), a bounded number of pairs a record. */
+void mpx__dump_dict(const mpx__obj *obj, const mpx__dict *d, mpx__records *w, const char *method,
+                    mpx__dump_how how);
 
 #endif

@@ -18,6 +18,7 @@
 #define MPX_DEFAULT_MAX_SESSIONS 100000        /* --max-sessions */
 #define MPX_DEFAULT_MAX_QUEUED_REPLIES 1000    /* --max-queued-replies */
 #define MPX_DEFAULT_MAX_SESSION_OBJECTS 100000 /* --max-session-objects */
+#define MPX_DEFAULT_COMPACT_MIN (64u << 20)    /* --compact-min */
 
 typedef struct {
     size_t max_message;         /* the largest request body served; larger gets MPX_ETOOBIG */
@@ -27,6 +28,9 @@ typedef struct {
     size_t max_sessions;        /* sessions at once; a HELLO past it gets MPX_ETOOMANY */
     size_t max_queued_replies;  /* replies one peer may leave unread before its session ends */
     size_t max_session_objects; /* objects one session may hold before create is refused */
+    const char *data_dir;       /* --data-dir: where the state is kept; NULL: in memory only */
+    int fsync;                  /* --fsync: an mpx__fsync (aof.h) */
+    size_t compact_min;         /* the log is compacted once past this and twice the snapshot */
     int cpu; /* the CPU for the loop and libzmq's I/O thread, MPX_CPU_AUTO or _NONE */
     bool quiet;
     bool debug; /* --debug: the manager's debug methods answer */
@@ -81,7 +85,9 @@ struct mpx__server {
     mpx__session *batch_session; /* running a BATCH: its replies go into `batch` */
     mpx__buf batch;              /* a REPLIES frame being gathered: header, array32, bodies */
     uint32_t batch_replies;
-    bool batch_failed; /* a REPLIES frame could not be sent */
+    bool batch_failed;            /* a REPLIES frame could not be sent */
+    struct mpx__persist *persist; /* --data-dir (persist.h); NULL without */
+    uint64_t instance;            /* random, new for each run: told in WELCOME */
 };
 
 #endif

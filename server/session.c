@@ -15,6 +15,7 @@
 #include "blocked.h"
 #include "dispatch.h"
 #include "holdings.h"
+#include "persist.h"
 #include "reply.h"
 
 static void gone_unlink(mpx__server *s, mpx__session *sess)
@@ -69,7 +70,7 @@ static int hello_versions(const mpx__frame *f)
 static void send_welcome(mpx__server *s, mpx__session *sess)
 {
     mpx__frame_begin(s);
-    msgpack_pack_map(&s->pk, 7);
+    msgpack_pack_map(&s->pk, 9);
     msgpack_pack_str_with_body(&s->pk, "version", 7);
     msgpack_pack_uint8(&s->pk, MPX_PROTOCOL_VERSION);
     msgpack_pack_str_with_body(&s->pk, "versions", 8); /* every version this server speaks */
@@ -83,6 +84,10 @@ static void send_welcome(mpx__server *s, mpx__session *sess)
     msgpack_pack_uint64(&s->pk, mpx__max_frame(&s->cfg));
     msgpack_pack_str_with_body(&s->pk, "session_timeout", 15);
     msgpack_pack_uint64(&s->pk, (uint64_t)s->cfg.session_timeout_ms);
+    msgpack_pack_str_with_body(&s->pk, "instance", 8); /* this run of mpxd */
+    msgpack_pack_uint64(&s->pk, s->instance);
+    msgpack_pack_str_with_body(&s->pk, "state", 5); /* the state it serves, kept by --data-dir */
+    msgpack_pack_uint64(&s->pk, mpx__persist_state_id(s));
     msgpack_pack_str_with_body(&s->pk, "server", 6);
     msgpack_pack_str_with_body(&s->pk, "mpxd " MPX_VERSION_STRING,
                                strlen("mpxd " MPX_VERSION_STRING));

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "records.h"
 #include "alloc.h"
 #include "seq.h"
 #include "typecode.h"
@@ -210,15 +211,25 @@ static uint64_t array_size(const void *state)
     return ((const array *)state)->n;
 }
 
+static void array_dump_args(const mpx__obj *obj, msgpack_packer *pk)
+{
+    const array *a = obj->state;
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_str_with_body(pk, &a->tc->code, 1);
+    msgpack_pack_array(pk, (uint32_t)a->n);
+    for (size_t i = 0; i < a->n; i++)
+        mpx__typecode_pack(a->tc, a->v[i], pk);
+}
+
 static const mpx__method array_methods[] = {
     {.name = "len", .fn = m_len, .min_args = 0, .max_args = 0},
     {.name = "get", .fn = m_get, .min_args = 1, .max_args = 1},
-    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2},
+    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2, .logged = true},
     {.name = "get_slice", .fn = m_get_slice, .min_args = 0, .max_args = 3},
-    {.name = "set_slice", .fn = m_set_slice, .min_args = 4, .max_args = 4},
+    {.name = "set_slice", .fn = m_set_slice, .min_args = 4, .max_args = 4, .logged = true},
     {.name = "copy", .fn = m_copy, .min_args = 0, .max_args = 0},
-    {.name = "add", .fn = m_add, .min_args = 2, .max_args = 2},
-    {.name = "cas", .fn = m_cas, .min_args = 3, .max_args = 3},
+    {.name = "add", .fn = m_add, .min_args = 2, .max_args = 2, .logged = true},
+    {.name = "cas", .fn = m_cas, .min_args = 3, .max_args = 3, .logged = true},
     {.name = "typecode", .fn = m_typecode, .min_args = 0, .max_args = 0},
 };
 
@@ -227,6 +238,7 @@ const mpx__type mpx__type_array = {
     .create = array_create,
     .destroy = array_free,
     .size = array_size,
+    .dump_args = array_dump_args,
     .methods = array_methods,
     .n_methods = sizeof array_methods / sizeof array_methods[0],
 };

@@ -165,6 +165,18 @@ static uint64_t barrier_size(const void *state)
     return st->waiters.n;
 }
 
+/* A barrier comes back as made: everyone who waited at it went with mpxd. */
+static void barrier_dump_args(const mpx__obj *obj, msgpack_packer *pk)
+{
+    const barrier *b = obj->state;
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint64(pk, b->parties);
+    if (b->timeout_ms == MPX_NO_DEADLINE)
+        msgpack_pack_nil(pk);
+    else
+        msgpack_pack_uint64(pk, (uint64_t)b->timeout_ms);
+}
+
 static const mpx__method barrier_methods[] = {
     {.name = "wait", .fn = m_wait, .min_args = 0, .max_args = 1},
     {.name = "reset", .fn = m_reset, .min_args = 0, .max_args = 0},
@@ -181,6 +193,7 @@ const mpx__type mpx__type_barrier = {
     .timeout = barrier_timeout,
     .fail_parked = barrier_fail_parked,
     .size = barrier_size,
+    .dump_args = barrier_dump_args,
     .cancel = barrier_cancel,
     .wake = barrier_wake,
     .session_lost = barrier_session_lost,

@@ -184,6 +184,13 @@ static uint64_t condition_size(const void *state)
     return st->waiters.n;
 }
 
+static void cond_dump_args(const mpx__obj *obj, msgpack_packer *pk)
+{
+    const condition *c = obj->state;
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_uint64(pk, c->lock_id);
+}
+
 static const mpx__method cond_methods[] = {
     {.name = "acquire", .fn = m_acquire, .min_args = 0, .max_args = 3},
     {.name = "release", .fn = m_release, .min_args = 0, .max_args = 1},
@@ -200,6 +207,7 @@ const mpx__type mpx__type_condition = {
     .timeout = cond_timeout,
     .fail_parked = condition_fail_parked,
     .size = condition_size,
+    .dump_args = cond_dump_args,
     .wake = cond_wake,
     .methods = cond_methods,
     .n_methods = sizeof cond_methods / sizeof cond_methods[0],

@@ -471,10 +471,15 @@ static uint64_t dict_size(const void *state)
     return mpx__dict_len(state);
 }
 
+static void dict_dump(const mpx__obj *obj, mpx__records *w)
+{
+    mpx__dump_dict(obj, obj->state, w, "update", MPX_DUMP_MAP);
+}
+
 static const mpx__method dict_methods[] = {
-    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2, .grows = true},
+    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2, .grows = true, .logged = true},
     {.name = "get", .fn = m_get, .min_args = 1, .max_args = 2},
-    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1},
+    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1, .logged = true},
     {.name = "contains", .fn = m_contains, .min_args = 1, .max_args = 1},
     {.name = "len", .fn = m_len, .min_args = 0, .max_args = 0},
     {.name = "keys", .fn = m_keys, .min_args = 0, .max_args = 0},
@@ -486,15 +491,21 @@ static const mpx__method dict_methods[] = {
      .min_args = 1,
      .max_args = 1,
      .checks_last_arg = true,
-     .grows = true},
-    {.name = "pop", .fn = m_pop, .min_args = 1, .max_args = 2},
-    {.name = "popitem", .fn = m_popitem, .min_args = 0, .max_args = 0},
-    {.name = "setdefault", .fn = m_setdefault, .min_args = 1, .max_args = 2, .grows = true},
-    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
+     .grows = true,
+     .logged = true},
+    {.name = "pop", .fn = m_pop, .min_args = 1, .max_args = 2, .logged = true},
+    {.name = "popitem", .fn = m_popitem, .min_args = 0, .max_args = 0, .logged = true},
+    {.name = "setdefault",
+     .fn = m_setdefault,
+     .min_args = 1,
+     .max_args = 2,
+     .grows = true,
+     .logged = true},
+    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0, .logged = true},
     {.name = "copy", .fn = m_copy, .min_args = 0, .max_args = 0},
-    {.name = "add", .fn = m_add, .min_args = 2, .max_args = 2, .grows = true},
-    {.name = "cas", .fn = m_cas, .min_args = 3, .max_args = 3, .grows = true},
-    {.name = "getset", .fn = m_getset, .min_args = 2, .max_args = 2, .grows = true},
+    {.name = "add", .fn = m_add, .min_args = 2, .max_args = 2, .grows = true, .logged = true},
+    {.name = "cas", .fn = m_cas, .min_args = 3, .max_args = 3, .grows = true, .logged = true},
+    {.name = "getset", .fn = m_getset, .min_args = 2, .max_args = 2, .grows = true, .logged = true},
 };
 
 const mpx__type mpx__type_dict = {
@@ -502,6 +513,7 @@ const mpx__type mpx__type_dict = {
     .create = dict_create,
     .destroy = dict_destroy,
     .size = dict_size,
+    .dump = dict_dump,
     .methods = dict_methods,
     .n_methods = sizeof dict_methods / sizeof dict_methods[0],
 };

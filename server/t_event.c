@@ -1,6 +1,7 @@
 /*
  * t_event.c — Event (Python's threading.Event): a flag, and waiters parked until it is set.
  */
+#include "records.h"
 #include "alloc.h"
 #include "blocked.h"
 
@@ -78,9 +79,17 @@ static uint64_t event_size(const void *state)
     return st->waiters.n;
 }
 
+static void event_dump(const mpx__obj *obj, mpx__records *w)
+{
+    const event *st = obj->state;
+    if (!st->flag) return;
+    mpx__record_call(w, obj->id, "set", 0);
+    mpx__record_end(w);
+}
+
 static const mpx__method event_methods[] = {
-    {.name = "set", .fn = m_set, .min_args = 0, .max_args = 0},
-    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
+    {.name = "set", .fn = m_set, .min_args = 0, .max_args = 0, .logged = true},
+    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0, .logged = true},
     {.name = "is_set", .fn = m_is_set, .min_args = 0, .max_args = 0},
     {.name = "wait", .fn = m_wait, .min_args = 0, .max_args = 1},
 };
@@ -92,6 +101,7 @@ const mpx__type mpx__type_event = {
     .timeout = event_timeout,
     .fail_parked = event_fail_parked,
     .size = event_size,
+    .dump = event_dump,
     .wake = event_wake,
     .methods = event_methods,
     .n_methods = sizeof event_methods / sizeof event_methods[0],

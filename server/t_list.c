@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records.h"
 #include "alloc.h"
 #include "lazyfree.h"
 #include "refs.h"
@@ -468,25 +469,45 @@ static uint64_t list_size(const void *state)
     return ((const list *)state)->n;
 }
 
+#define DUMP_CHUNK 1024
+
+static void list_dump(const mpx__obj *obj, mpx__records *w)
+{
+    const list *l = obj->state;
+    for (size_t at = 0; at < l->n; at += DUMP_CHUNK) {
+        size_t n = l->n - at < DUMP_CHUNK ? l->n - at : DUMP_CHUNK;
+        msgpack_packer *pk = mpx__record_call(w, obj->id, "extend", 1);
+        msgpack_pack_array(pk, (uint32_t)n);
+        for (size_t i = at; i < at + n; i++)
+            mpx__buf_write(pk->data, (const char *)l->v[i]->bytes, l->v[i]->len);
+        mpx__record_end(w);
+    }
+}
+
 static const mpx__method list_methods[] = {
-    {.name = "append", .fn = m_append, .min_args = 1, .max_args = 1, .grows = true},
-    {.name = "extend", .fn = m_extend, .min_args = 1, .max_args = 1, .grows = true},
-    {.name = "insert", .fn = m_insert, .min_args = 2, .max_args = 2, .grows = true},
+    {.name = "append", .fn = m_append, .min_args = 1, .max_args = 1, .grows = true, .logged = true},
+    {.name = "extend", .fn = m_extend, .min_args = 1, .max_args = 1, .grows = true, .logged = true},
+    {.name = "insert", .fn = m_insert, .min_args = 2, .max_args = 2, .grows = true, .logged = true},
     {.name = "get", .fn = m_get, .min_args = 1, .max_args = 1},
-    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2, .grows = true},
-    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1},
+    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2, .grows = true, .logged = true},
+    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1, .logged = true},
     {.name = "get_slice", .fn = m_get_slice, .min_args = 0, .max_args = 3},
-    {.name = "set_slice", .fn = m_set_slice, .min_args = 4, .max_args = 4, .grows = true},
-    {.name = "delete_slice", .fn = m_delete_slice, .min_args = 0, .max_args = 3},
-    {.name = "pop", .fn = m_pop, .min_args = 0, .max_args = 1},
-    {.name = "remove", .fn = m_remove, .min_args = 1, .max_args = 1},
+    {.name = "set_slice",
+     .fn = m_set_slice,
+     .min_args = 4,
+     .max_args = 4,
+     .grows = true,
+     .logged = true},
+    {.name = "delete_slice", .fn = m_delete_slice, .min_args = 0, .max_args = 3, .logged = true},
+    {.name = "pop", .fn = m_pop, .min_args = 0, .max_args = 1, .logged = true},
+    {.name = "remove", .fn = m_remove, .min_args = 1, .max_args = 1, .logged = true},
     {.name = "index", .fn = m_index, .min_args = 1, .max_args = 3},
     {.name = "count", .fn = m_count, .min_args = 1, .max_args = 1},
     {.name = "contains", .fn = m_contains, .min_args = 1, .max_args = 1},
     {.name = "len", .fn = m_len, .min_args = 0, .max_args = 0},
-    {.name = "reverse", .fn = m_reverse, .min_args = 0, .max_args = 0},
-    {.name = "sort", .fn = m_sort, .min_args = 0, .max_args = 1},
-    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
+    {.name = "reverse", .fn = m_reverse, .min_args = 0, .max_args = 0, .logged = true},
+    {.name = "sort", .fn = m_sort, .min_args = 0, .max_args = 1, .logged = true},
+    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0, .logged = true},
     {.name = "copy", .fn = m_copy, .min_args = 0, .max_args = 0},
 };
 
@@ -495,6 +516,7 @@ const mpx__type mpx__type_list = {
     .create = list_create,
     .destroy = list_free,
     .size = list_size,
+    .dump = list_dump,
     .methods = list_methods,
     .n_methods = sizeof list_methods / sizeof list_methods[0],
 };

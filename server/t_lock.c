@@ -7,11 +7,14 @@
  * Every acquire that makes a new holder (not an RLock re-entry) hands out a fencing token,
  * a number that only grows for this lock: a resource guarded by the lock can refuse a writer
  * whose token is older than one it has seen, such as a holder whose session died. When the
- * holder's session ends, the lock passes to the oldest waiter, who is told the owner died. A
+ * holder's session ends, the lock passes to the oldest waiter, who is told the owner died.
+ * With --data-dir a lock comes back free after a restart, and its tokens go on from above
+ * any handed out before. A
  * waiter whose answer cannot reach it (its peer is gone) never keeps the lock: it passes on.
  */
 #include "alloc.h"
 #include "holdings.h"
+#include "persist.h"
 #include "session.h"
 #include "t_lock.h"
 
@@ -168,7 +171,9 @@ void mpx__lock_grant(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t
     l->owner = sess;
     l->owner_thread = thread;
     l->depth = depth;
-    l->fence++;
+    /* with --data-dir, each run's tokens start above every earlier run's (persist.h) */
+    uint64_t base = mpx__persist_base(s);
+    l->fence = l->fence < base ? base : l->fence + 1;
     l->owner_died = false;
     mpx__session_own(s, sess, obj);
 }

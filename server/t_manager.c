@@ -8,8 +8,10 @@
 #include <time.h>
 
 #include "blocked.h"
+#include "persist.h"
 #include "refs.h"
 #include "session.h"
+#include "t_manager.h"
 
 /* ================================ manager API ============================================= */
 
@@ -59,9 +61,8 @@ static int reply_handle(mpx__req *req, mpx__obj *obj)
     return 0;
 }
 
-/* Makes a new object of type from its creation arguments (args may be NULL: none). */
-static int obj_new(mpx__req *req, const mpx__type *type, const char *name, size_t name_len,
-                   const mpx__span *args, mpx__obj **out)
+int mpx__manager_make(mpx__req *req, const mpx__type *type, const char *name, size_t name_len,
+                      const mpx__span *args, mpx__obj **out)
 {
     mpx__span argv[MPX_MAX_ARGS];
     uint32_t argc = 0;
@@ -77,6 +78,7 @@ static int obj_new(mpx__req *req, const mpx__type *type, const char *name, size_
     }
     *out = mpx__registry_add(&req->server->reg, type, name, name_len, state);
     (*out)->ref_holder = args && mpx__refs_present(args->p, args->len);
+    mpx__persist_created(req->server, *out, args);
     return 0;
 }
 
@@ -102,7 +104,8 @@ static int m_open(mpx__req *req)
                              type->name);
     }
     if (!obj && (rc = mpx__memory_check(req)) != 0) return rc;
-    if (!obj && (rc = obj_new(req, type, name, len, req->argc > 2 ? &req->argv[2] : NULL, &obj)))
+    if (!obj &&
+        (rc = mpx__manager_make(req, type, name, len, req->argc > 2 ? &req->argv[2] : NULL, &obj)))
         return rc;
     return reply_handle(req, obj);
 }
@@ -127,7 +130,8 @@ static int m_create(mpx__req *req)
                              held);
     }
     int rc = type_arg(req, &req->argv[0], &type);
-    if (rc == 0) rc = obj_new(req, type, NULL, 0, req->argc > 1 ? &req->argv[1] : NULL, &obj);
+    if (rc == 0)
+        rc = mpx__manager_make(req, type, NULL, 0, req->argc > 1 ? &req->argv[1] : NULL, &obj);
     return rc ? rc : reply_handle(req, obj);
 }
 
@@ -190,6 +194,7 @@ static int m_delete(mpx__req *req)
         mpx__repr(&req->argv[0], repr, sizeof repr);
         return mpx__req_fail(req, MPX_ENOOBJ, "no object %s", repr);
     }
+    mpx__persist_deleted(req->server, obj);
     mpx__registry_hold(obj);
     mpx__registry_delete(reg, obj);
     deleting = obj;
@@ -274,6 +279,7 @@ static int m_stats(mpx__req *req)
 {
     const mpx__server *s = req->server;
     const mpx__stats *st = &s->stats;
+    const mpx__persist_stats ps = mpx__persist_stats_get(s);
     const struct {
         const char *name;
         uint64_t value;
@@ -300,6 +306,11 @@ static int m_stats(mpx__req *req)
         {"memory_used", mpx__mem_used()},
         {"max_memory", s->cfg.max_memory},
         {"max_message", s->cfg.max_message},
+        {"log_bytes", ps.log_bytes},
+        {"compactions", ps.compactions},
+        {"fork_us", ps.fork_us},
+        {"replies_held", ps.held},
+        {"log_write_errors", ps.write_errors},
     };
     size_t n = sizeof counters / sizeof *counters;
     msgpack_pack_map(req->out, n + 1);

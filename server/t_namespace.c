@@ -106,10 +106,15 @@ static uint64_t namespace_size(const void *state)
     return mpx__dict_len(state);
 }
 
+static void namespace_dump(const mpx__obj *obj, mpx__records *w)
+{
+    mpx__dump_dict(obj, obj->state, w, "set", MPX_DUMP_EACH);
+}
+
 static const mpx__method namespace_methods[] = {
     {.name = "get", .fn = m_get, .min_args = 1, .max_args = 1},
-    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2, .grows = true},
-    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1},
+    {.name = "set", .fn = m_set, .min_args = 2, .max_args = 2, .grows = true, .logged = true},
+    {.name = "delete", .fn = m_delete, .min_args = 1, .max_args = 1, .logged = true},
     {.name = "contains", .fn = m_contains, .min_args = 1, .max_args = 1},
     {.name = "items", .fn = m_items, .min_args = 0, .max_args = 0},
 };
@@ -119,6 +124,7 @@ const mpx__type mpx__type_namespace = {
     .create = namespace_create,
     .destroy = namespace_destroy,
     .size = namespace_size,
+    .dump = namespace_dump,
     .methods = namespace_methods,
     .n_methods = sizeof namespace_methods / sizeof namespace_methods[0],
 };

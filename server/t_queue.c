@@ -10,14 +10,21 @@
  * items are removed only once its reply went out, and an answer that could not reach its peer
  * (dispatch's undo, or a client that gave up on its get and returns what came anyway:
  * put_front) puts them back at the head, in order.
+ *
+ * With --data-dir, what the queue does is logged as it happens (persist.h), since a parked
+ * get or put completes long after its call: "_push" (a new task's item), "_take" (items gone
+ * from the head), "put_front" (items back at the head); put_nowait, put_many, put_front and
+ * task_done are logged as called.
  */
 #include <string.h>
 
 #include "alloc.h"
 #include "blocked.h"
 #include "lazyfree.h"
-#include "refs.h"
 #include "object.h"
+#include "persist.h"
+#include "records.h"
+#include "refs.h"
 
 /* ================================ queue API =============================================== */
 
@@ -118,6 +125,40 @@ static void queue_push_front_all(mpx__obj *obj, const uint8_t *array, size_t len
     mpx__xfree(items);
 }
 
+/* Logs a new task's item at the tail. */
+static void log_push(mpx__server *s, const mpx__obj *obj, const uint8_t *p, size_t len)
+{
+    msgpack_packer *pk = mpx__persist_call(s, obj, "_push", 1);
+    if (!pk) return;
+    mpx__buf_write(pk->data, (const char *)p, len);
+    mpx__persist_end(s);
+}
+
+/* Logs n items gone from the head. */
+static void log_take(mpx__server *s, const mpx__obj *obj, size_t n)
+{
+    msgpack_packer *pk = mpx__persist_call(s, obj, "_take", 1);
+    if (!pk) return;
+    msgpack_pack_uint64(pk, n);
+    mpx__persist_end(s);
+}
+
+/* Logs items back at the head: an array of them (array), or the first n of the queue. */
+static void log_front(mpx__server *s, const mpx__obj *obj, const mpx__span *array, size_t n)
+{
+    const queue *q = obj->state;
+    msgpack_packer *pk = mpx__persist_call(s, obj, "put_front", 1);
+    if (!pk) return;
+    if (array) {
+        mpx__buf_write(pk->data, (const char *)array->p, array->len);
+    } else {
+        msgpack_pack_array(pk, (uint32_t)n);
+        for (size_t i = 0; i < n; i++)
+            mpx__buf_write(pk->data, (const char *)queue_at(q, i)->p, queue_at(q, i)->len);
+    }
+    mpx__persist_end(s);
+}
+
 /* Frees the n oldest items. */
 static void queue_drop_front(queue *q, size_t n)
 {
@@ -172,6 +213,7 @@ static int m_put(mpx__req *req)
     if (rc) return rc;
     if (!queue_full(q) && q->putters.n == 0) {
         queue_push_copy(req->obj, &req->argv[0], refs > 0);
+        log_push(req->server, req->obj, req->argv[0].p, req->argv[0].len);
         return mpx__reply_nil(req);
     }
     if (wait_ms == 0) return mpx__req_fail(req, MPX_EFULL, "Full: the queue is full");
@@ -211,6 +253,7 @@ static int take_now(mpx__req *req, uint64_t max)
 {
     queue *q = req->obj->state;
     pack_front(q, req->out, max);
+    log_take(req->server, req->obj, take_count(q, max));
     queue_drop_front(q, take_count(q, max));
     return 0;
 }
@@ -305,8 +348,9 @@ static int m_join(mpx__req *req)
 }
 
 /* Serves parked getters while there are items. Returns whether any item moved. */
-static bool serve_getters(mpx__server *s, queue *q)
+static bool serve_getters(mpx__server *s, mpx__obj *obj)
 {
+    queue *q = obj->state;
     bool moved = false;
     while (q->count > 0 && q->getters.head) {
         mpx__parked *p = q->getters.head;
@@ -316,9 +360,12 @@ static bool serve_getters(mpx__server *s, queue *q)
         }
         size_t n = take_count(q, p->arg);
         pack_front(q, mpx__parked_reply(s, p), p->arg);
-        if (mpx__parked_finish(s, p)) { /* else the items stay for the next getter */
+        log_take(s, obj, n); /* before the reply, which may wait for the log */
+        if (mpx__parked_finish(s, p)) {
             queue_drop_front(q, n);
             moved = true;
+        } else { /* the items stay for the next getter */
+            log_front(s, obj, NULL, n);
         }
     }
     return moved;
@@ -331,9 +378,10 @@ static void queue_wake(mpx__server *s, mpx__obj *obj)
     queue *q = obj->state;
     bool moved = true;
     while (moved) {
-        moved = serve_getters(s, q);
+        moved = serve_getters(s, obj);
         while (!queue_full(q) && q->putters.head) {
             mpx__parked *p = q->putters.head;
+            log_push(s, obj, p->data, p->len);
             queue_push(q, p->data, p->len, p->data_refs); /* the item moves to the queue */
             p->data = NULL;
             msgpack_pack_nil(mpx__parked_reply(s, p));
@@ -365,11 +413,61 @@ static void queue_timeout(mpx__server *s, mpx__parked *p)
 static void queue_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
                        size_t len)
 {
-    (void)s;
-    if (strcmp(m->name, "get_many") == 0)
+    if (strcmp(m->name, "get_many") == 0) {
         queue_push_front_all(obj, result, len);
-    else
+        log_front(s, obj, &(mpx__span){result, len}, 0);
+    } else {
         queue_push_front(obj, &(mpx__span){result, len});
+        log_front(s, obj, NULL, 1);
+    }
+}
+
+/* _push(item), replayed: a new task's item at the tail, whatever the maxsize. */
+static int m_restore_push(mpx__req *req)
+{
+    queue_push_copy(req->obj, &req->argv[0], mpx__refs_present(req->argv[0].p, req->argv[0].len));
+    return mpx__reply_nil(req);
+}
+
+/* _take(n), replayed: n items gone from the head. */
+static int m_restore_take(mpx__req *req)
+{
+    queue *q = req->obj->state;
+    uint64_t n;
+    int bad = mpx__arg_uint(req, 0, "n", &n);
+    if (bad) return bad;
+    if (n > q->count) return mpx__req_fail(req, MPX_EVALUE, "the queue holds fewer items");
+    queue_drop_front(q, n);
+    return mpx__reply_nil(req);
+}
+
+/* _unfinished(n), replayed: the tasks not yet done. */
+static int m_restore_unfinished(mpx__req *req)
+{
+    queue *q = req->obj->state;
+    int bad = mpx__arg_uint(req, 0, "n", &q->unfinished);
+    return bad ? bad : mpx__reply_nil(req);
+}
+
+static void queue_dump_args(const mpx__obj *obj, msgpack_packer *pk)
+{
+    const queue *q = obj->state;
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_uint64(pk, q ? q->maxsize : 0);
+}
+
+static void queue_dump(const mpx__obj *obj, mpx__records *w)
+{
+    const queue *q = obj->state;
+    for (size_t i = 0; i < q->count; i++) {
+        msgpack_packer *pk = mpx__record_call(w, obj->id, "_push", 1);
+        mpx__buf_write(pk->data, (const char *)queue_at(q, i)->p, queue_at(q, i)->len);
+        mpx__record_end(w);
+    }
+    if (q->joinable) {
+        msgpack_pack_uint64(mpx__record_call(w, obj->id, "_unfinished", 1), q->unfinished);
+        mpx__record_end(w);
+    }
 }
 
 static int queue_create_common(mpx__req *req, void **state, bool joinable)
@@ -398,11 +496,31 @@ static int joinable_create(mpx__req *req, void **state)
 #define QUEUE_METHODS                                                                              \
     {.name = "put", .fn = m_put, .min_args = 1, .max_args = 3, .grows = true},                     \
         {.name = "get", .fn = m_get, .min_args = 0, .max_args = 2, .undo = true},                  \
-        {.name = "put_nowait", .fn = m_put_nowait, .min_args = 1, .max_args = 1, .grows = true},   \
+        {.name = "put_nowait",                                                                     \
+         .fn = m_put_nowait,                                                                       \
+         .min_args = 1,                                                                            \
+         .max_args = 1,                                                                            \
+         .grows = true,                                                                            \
+         .logged = true},                                                                          \
         {.name = "get_nowait", .fn = m_get_nowait, .min_args = 0, .max_args = 0, .undo = true},    \
-        {.name = "put_many", .fn = m_put_many, .min_args = 1, .max_args = 1, .grows = true},       \
+        {.name = "put_many",                                                                       \
+         .fn = m_put_many,                                                                         \
+         .min_args = 1,                                                                            \
+         .max_args = 1,                                                                            \
+         .grows = true,                                                                            \
+         .logged = true},                                                                          \
         {.name = "get_many", .fn = m_get_many, .min_args = 1, .max_args = 3, .undo = true},        \
-        {.name = "put_front", .fn = m_put_front, .min_args = 1, .max_args = 1},                    \
+        {.name = "put_front", .fn = m_put_front, .min_args = 1, .max_args = 1, .logged = true},    \
+        {.name = "_push",                                                                          \
+         .fn = m_restore_push,                                                                     \
+         .min_args = 1,                                                                            \
+         .max_args = 1,                                                                            \
+         .replay_only = true},                                                                     \
+        {.name = "_take",                                                                          \
+         .fn = m_restore_take,                                                                     \
+         .min_args = 1,                                                                            \
+         .max_args = 1,                                                                            \
+         .replay_only = true},                                                                     \
         {.name = "qsize", .fn = m_qsize, .min_args = 0, .max_args = 0},                            \
         {.name = "empty", .fn = m_empty, .min_args = 0, .max_args = 0},                            \
     {                                                                                              \
@@ -428,7 +546,12 @@ static const mpx__method queue_methods[] = {QUEUE_METHODS};
 
 static const mpx__method joinable_methods[] = {
     QUEUE_METHODS,
-    {.name = "task_done", .fn = m_task_done, .min_args = 0, .max_args = 0},
+    {.name = "task_done", .fn = m_task_done, .min_args = 0, .max_args = 0, .logged = true},
+    {.name = "_unfinished",
+     .fn = m_restore_unfinished,
+     .min_args = 1,
+     .max_args = 1,
+     .replay_only = true},
     {.name = "join", .fn = m_join, .min_args = 0, .max_args = 1},
 };
 
@@ -437,8 +560,8 @@ static const mpx__method joinable_methods[] = {
     {                                                                                              \
         .name = NAME, .create = CREATE, .destroy = queue_free, .wake = queue_wake,                 \
         .timeout = queue_timeout, .undo = queue_undo, .methods = METHODS,                          \
-        .fail_parked = queue_fail_parked, .size = queue_size,                                      \
-        .n_methods = sizeof METHODS / sizeof METHODS[0],                                           \
+        .fail_parked = queue_fail_parked, .size = queue_size, .dump_args = queue_dump_args,        \
+        .dump = queue_dump, .n_methods = sizeof METHODS / sizeof METHODS[0],                       \
     }
 
 const mpx__type mpx__type_queue = QUEUE_TYPE("queue", queue_create, queue_methods);

@@ -271,15 +271,20 @@ static uint64_t set_size(const void *state)
     return mpx__dict_len(state);
 }
 
+static void set_dump(const mpx__obj *obj, mpx__records *w)
+{
+    mpx__dump_dict(obj, obj->state, w, "update", MPX_DUMP_KEYS);
+}
+
 static const mpx__method set_methods[] = {
-    {.name = "add", .fn = m_add, .min_args = 1, .max_args = 1, .grows = true},
-    {.name = "discard", .fn = m_discard, .min_args = 1, .max_args = 1},
-    {.name = "remove", .fn = m_remove, .min_args = 1, .max_args = 1},
+    {.name = "add", .fn = m_add, .min_args = 1, .max_args = 1, .grows = true, .logged = true},
+    {.name = "discard", .fn = m_discard, .min_args = 1, .max_args = 1, .logged = true},
+    {.name = "remove", .fn = m_remove, .min_args = 1, .max_args = 1, .logged = true},
     {.name = "contains", .fn = m_contains, .min_args = 1, .max_args = 1},
     {.name = "len", .fn = m_len, .min_args = 0, .max_args = 0},
-    {.name = "pop", .fn = m_pop, .min_args = 0, .max_args = 0},
-    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0},
-    {.name = "update", .fn = m_update, .min_args = 1, .max_args = 1, .grows = true},
+    {.name = "pop", .fn = m_pop, .min_args = 0, .max_args = 0, .logged = true},
+    {.name = "clear", .fn = m_clear, .min_args = 0, .max_args = 0, .logged = true},
+    {.name = "update", .fn = m_update, .min_args = 1, .max_args = 1, .grows = true, .logged = true},
     {.name = "copy", .fn = m_copy, .min_args = 0, .max_args = 0},
     {.name = "union", .fn = m_union, .min_args = 1, .max_args = 1},
     {.name = "intersection", .fn = m_intersection, .min_args = 1, .max_args = 1},
@@ -295,6 +300,7 @@ const mpx__type mpx__type_set = {
     .create = set_create,
     .destroy = set_destroy,
     .size = set_size,
+    .dump = set_dump,
     .methods = set_methods,
     .n_methods = sizeof set_methods / sizeof set_methods[0],
 };

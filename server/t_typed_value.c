@@ -4,6 +4,7 @@
  * refused and the stored value stays. add and cas make a shared counter exact without a lock.
  * The untyped value, holding any msgpack value, is t_value.c.
  */
+#include "records.h"
 #include "alloc.h"
 #include "typecode.h"
 
@@ -82,11 +83,19 @@ static uint64_t typed_value_size(const void *state)
     return 1;
 }
 
+static void typed_value_dump_args(const mpx__obj *obj, msgpack_packer *pk)
+{
+    const typed_value *tv = obj->state;
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_str_with_body(pk, &tv->tc->code, 1);
+    mpx__typecode_pack(tv->tc, tv->v, pk);
+}
+
 static const mpx__method typed_value_methods[] = {
     {.name = "get", .fn = m_get, .min_args = 0, .max_args = 0},
-    {.name = "set", .fn = m_set, .min_args = 1, .max_args = 1},
-    {.name = "add", .fn = m_add, .min_args = 1, .max_args = 1},
-    {.name = "cas", .fn = m_cas, .min_args = 2, .max_args = 2},
+    {.name = "set", .fn = m_set, .min_args = 1, .max_args = 1, .logged = true},
+    {.name = "add", .fn = m_add, .min_args = 1, .max_args = 1, .logged = true},
+    {.name = "cas", .fn = m_cas, .min_args = 2, .max_args = 2, .logged = true},
     {.name = "typecode", .fn = m_typecode, .min_args = 0, .max_args = 0},
 };
 
@@ -95,6 +104,7 @@ const mpx__type mpx__type_typed_value = {
     .create = typed_value_create,
     .destroy = typed_value_free,
     .size = typed_value_size,
+    .dump_args = typed_value_dump_args,
     .methods = typed_value_methods,
     .n_methods = sizeof typed_value_methods / sizeof typed_value_methods[0],
 };

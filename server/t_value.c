@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "records.h"
 #include "alloc.h"
 #include "object.h"
 #include "refs.h"
@@ -83,9 +84,16 @@ static uint64_t value_size(const void *state)
     return 1;
 }
 
+static void value_dump_args(const mpx__obj *obj, msgpack_packer *pk)
+{
+    const value *v = obj->state;
+    msgpack_pack_array(pk, 1);
+    mpx__buf_write(pk->data, (const char *)v->bytes, v->len);
+}
+
 static const mpx__method value_methods[] = {
     {.name = "get", .fn = m_get, .min_args = 0, .max_args = 0},
-    {.name = "set", .fn = m_set, .min_args = 1, .max_args = 1, .grows = true},
+    {.name = "set", .fn = m_set, .min_args = 1, .max_args = 1, .grows = true, .logged = true},
 };
 
 const mpx__type mpx__type_value = {
@@ -93,6 +101,7 @@ const mpx__type mpx__type_value = {
     .create = value_create,
     .destroy = value_free,
     .size = value_size,
+    .dump_args = value_dump_args,
     .methods = value_methods,
     .n_methods = sizeof value_methods / sizeof value_methods[0],
 };

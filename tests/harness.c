@@ -101,7 +101,15 @@ void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra)
         snprintf(p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", free_tcp_port());
     else
         snprintf(p->endpoint, sizeof p->endpoint, "ipc://%s/mpx.sock", p->dir);
+    int status = mpxd_respawn(p, extra);
+    if (status != 0) {
+        mpxd_stop(p);
+        fail_msg("mpxd did not start on %s (exit status %d)", p->endpoint, status);
+    }
+}
 
+int mpxd_respawn(mpxd_proc *p, const char *const *extra)
+{
     const char *argv[32] = {mpxd_path(), "--authkey-file", p->keyfile, "--ready-fd", "3"};
     int argc = 5;
     for (int i = 0; extra && extra[i] && argc < 30; i++)
@@ -114,7 +122,7 @@ void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra)
     p->pid = fork();
     assert_true(p->pid >= 0);
     if (p->pid == 0) {
-        int log = open(p->logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int log = open(p->logfile, O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(log, 2);
         dup2(ready[1], 3);
         execv(argv[0], (char *const *)argv);
@@ -123,12 +131,24 @@ void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra)
     close(ready[1]);
     struct pollfd pfd = {.fd = ready[0], .events = POLLIN};
     char buf[8] = {0};
-    if (poll(&pfd, 1, 10000) != 1 || read(ready[0], buf, sizeof buf) < 5) {
-        close(ready[0]);
-        mpxd_stop(p);
-        fail_msg("mpxd did not start on %s", p->endpoint);
-    }
+    bool ready_seen = poll(&pfd, 1, 30000) == 1 && read(ready[0], buf, sizeof buf) >= 5;
     close(ready[0]);
+    if (ready_seen) return 0;
+    int status = -1, wstatus;
+    kill(p->pid, SIGKILL); /* no-op when it exited by itself */
+    if (waitpid(p->pid, &wstatus, 0) == p->pid && WIFEXITED(wstatus)) status = WEXITSTATUS(wstatus);
+    p->pid = 0;
+    return status;
+}
+
+int mpxd_halt(mpxd_proc *p, int signo)
+{
+    int status = 0, rc = -1;
+    if (p->pid <= 0) return -1;
+    kill(p->pid, signo);
+    if (waitpid(p->pid, &status, 0) == p->pid && WIFEXITED(status)) rc = WEXITSTATUS(status);
+    p->pid = 0;
+    return rc;
 }
 
 int mpxd_stop(mpxd_proc *p)

@@ -46,6 +46,15 @@ typedef struct {
  * bound. Fails the test on error. */
 void mpxd_start(mpxd_proc *p, const char *transport, const char *const *extra);
 
+/* Starts mpxd again in p's directory, with its key and endpoint, after mpxd_halt(); extra as
+ * for mpxd_start(). Returns 0 once it is ready, else its exit status (-1: killed after 30 s
+ * without becoming ready). */
+int mpxd_respawn(mpxd_proc *p, const char *const *extra);
+
+/* Sends signo and waits for mpxd to exit, keeping its directory. Returns its exit status, or
+ * -1 if a signal ended it. */
+int mpxd_halt(mpxd_proc *p, int signo);
+
 /* SIGTERM, wait, remove the directory (with MPX_TEST_KEEP set in the environment, mpxd's log
  * is kept as /tmp/mpxd-log-<test pid> for a look after a failure). Returns mpxd's exit status, or
  * -1 if it did not exit normally. */

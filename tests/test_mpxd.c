@@ -66,7 +66,10 @@ static void test_help_lists_every_option(void **state)
                           "SIGHUP",
                           "--debug",
                           "--max-sessions",
-                          "--max-queued-replies"};
+                          "--max-queued-replies",
+                          "--data-dir",
+                          "--fsync",
+                          "--compact-min"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         assert_non_null(strstr(out, opts[i]));
     free(out);
@@ -74,6 +77,9 @@ static void test_help_lists_every_option(void **state)
     free(out);
     assert_int_equal(run_mpxd((const char *[]){"--max-message", "lots", NULL}, NULL, &out), 2);
     assert_non_null(strstr(out, "--max-message"));
+    free(out);
+    assert_int_equal(run_mpxd((const char *[]){"--fsync", "sometimes", NULL}, NULL, &out), 2);
+    assert_non_null(strstr(out, "always, everysec or no"));
     free(out);
 }
 
