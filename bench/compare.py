@@ -75,12 +75,12 @@ class Bench:
                 break
         raise SystemExit("compare: %s did not start" % argv[0])
 
-    def start_mpxd(self, name, pinned=False):
+    def start_mpxd(self, name, pinned=False, extra=()):
         sock = os.path.join(self.dir, name + ".sock")
         port = free_port()
         r, w = os.pipe()
         place = ["--cpu", str(SERVER_CPU)] if pinned else []
-        p = subprocess.Popen([self.mpxd, "-q"] + place + ["--authkey-file", self.keyfile,
+        p = subprocess.Popen([self.mpxd, "-q"] + place + list(extra) + ["--authkey-file", self.keyfile,
                               "--ready-fd", str(w), "ipc://" + sock,
                               "tcp://127.0.0.1:%d" % port],
                              pass_fds=(w,))

@@ -120,6 +120,17 @@ static mpx__monitor_counts monitor_counts(mpx__server *s)
                                  &s->stats.accept_failures};
 }
 
+/* Reads the next part of a message whose first part has come: the rest is there already, so a
+ * signal that interrupts the read (the log writer's wake-up, persist.c) is no reason to lose
+ * it. */
+static int recv_part(zmq_msg_t *m, void *sock)
+{
+    int rc;
+    while ((rc = zmq_msg_recv(m, sock, 0)) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
 /* Reads one message (routing id, then the frame) and hands it to its session: waiting for it
  * as long as the router's ZMQ_RCVTIMEO, or not at all with ZMQ_DONTWAIT. Returns false when
  * none came. */
@@ -134,7 +145,7 @@ static bool handle_one(mpx__server *s, int flags)
     zmq_msg_init(&frame);
     int parts = 1;
     bool more = zmq_msg_more(&rid);
-    while (more && zmq_msg_recv(&frame, s->router, 0) >= 0) {
+    while (more && recv_part(&frame, s->router) >= 0) {
         parts++;
         more = zmq_msg_more(&frame);
         if (more) /* only the last part is kept; a request has exactly one */

@@ -207,8 +207,8 @@ static int list_files(int dirfd, gen_list *snaps, gen_list *logs)
             gen_add(snap ? snaps : logs, g);
     }
     closedir(d);
-    qsort(snaps->gens, snaps->n, sizeof *snaps->gens, cmp_gen);
-    qsort(logs->gens, logs->n, sizeof *logs->gens, cmp_gen);
+    if (snaps->n) qsort(snaps->gens, snaps->n, sizeof *snaps->gens, cmp_gen);
+    if (logs->n) qsort(logs->gens, logs->n, sizeof *logs->gens, cmp_gen);
     return 0;
 }
 
@@ -232,7 +232,7 @@ static int replay_file(replay_ctx *x, int fd, const char *name, uint32_t kind, b
         mpx__log_warn("%s/%s: cannot read it: %s", x->dir, name, strerror(errno));
         return -1;
     }
-    madvise(map, size, MADV_SEQUENTIAL);
+    if (size) madvise(map, size, MADV_SEQUENTIAL);
     mpx__record_reader rd;
     const char *bad = NULL;
     char why[320];

@@ -26,10 +26,20 @@ void mpx__session_mark_gone(mpx__server *s, mpx__session *sess)
     s->gone = sess;
 }
 
+/* zmq_send() that tries again when a signal interrupted it before the part was queued (the
+ * log writer's wake-up, persist.c, or a stop signal). */
+static int send_part(void *router, const void *p, size_t len, int flags)
+{
+    int rc;
+    while ((rc = zmq_send(router, p, len, flags)) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
 bool mpx__send_to(mpx__server *s, const uint8_t *rid, size_t rid_len, const mpx__buf *frame)
 {
-    if (zmq_send(s->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return false;
-    return zmq_send(s->router, frame->data, frame->size, ZMQ_DONTWAIT) >= 0;
+    if (send_part(s->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return false;
+    return send_part(s->router, frame->data, frame->size, ZMQ_DONTWAIT) >= 0;
 }
 
 /* Writes the header of the frame in buf as `kind` and sends it to sess. */

@@ -132,6 +132,8 @@ def client(endpoint, keyfile):
     check(welcome["version"] == VERSION and VERSION in welcome["versions"], "WELCOME's versions")
     check(welcome["session"] > 0, "WELCOME's session id")
     check(welcome["max_frame"] > welcome["max_message"], "WELCOME's limits")
+    # a server without --data-dir: its state goes with the run
+    check(welcome["instance"] == welcome["state"], "WELCOME's instance and state ids")
     status, (dict_id, type_name) = peer.call(0, "open", ["independent.dict", "dict"])
     check(status == 0 and type_name == "dict", "open a dict")
     check(peer.call(dict_id, "set", ["k", "a value from Python"]) == (0, None), "set")
