@@ -5,7 +5,8 @@
 # the same workloads against each, stops what it started and prints one table, and leaves the
 # table in build-bench/results.txt and the plot in build-bench/clients.png; then fills a dict to
 # 5 million pairs while single gets run (bench/fill.c) and appends that table, what 1,000 peers
-# without the key cost (bench/hostile.c), and what protecting one frame costs (bench/crypto.c).
+# without the key cost (bench/hostile.c), what protecting one frame costs (bench/crypto.c), and
+# what --data-dir costs with each --fsync mode (bench/persist.py, on build-bench's disk).
 #   bash bench/run.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,5 @@ echo
 build-bench/bench/hostile | tee -a build-bench/results.txt
 echo
 build-bench/bench/crypto | tee -a build-bench/results.txt
+echo
+python3 bench/persist.py build-bench "$@" | tee -a build-bench/results.txt

@@ -7,10 +7,13 @@ once found a bug (regress-*, added by hand) are left as they are.
 codec: msgpack values of every kind. frames: a session's frames (HELLO, CALLs, a BATCH, a
 HEARTBEAT, BYE) as fuzz_frames.c reads them. dispatch: for each object made at start
 (fuzz_server.c: one of every type, then the manager) a call to each of its methods, with no
-arguments, one, and three, as fuzz_dispatch.c reads them.
+arguments, one, and three, as fuzz_dispatch.c reads them. records: data-file records
+(creations, deletions, a tombstone, calls to every object made at start, the replay-only
+methods included) as fuzz_records.c replays them, and a whole log file as recovery reads it.
 """
 import os
 import struct
+import zlib
 
 import msgpack
 
@@ -51,6 +54,19 @@ def main():
             write("dispatch", "object%d-args%d" % (obj, a),
                   b"".join(struct.pack(">HBB", len(body), obj, m) + body
                            for m in range(METHODS)))
+    records = [[1, 1, 77], [2, 1000, "dict", "r", []], [4, 1000, "set", ["k", 1]],
+               [2, 1001, "list", None, None], [3, 1000], [2, 1002, "queue", None, [2]],
+               [4, 1002, "_push", [1]], [4, 1002, "_take", [1]], [4, 1002, "put_front", [[1]]]]
+    for obj in range(1, OBJECTS):
+        for method, arg in (("_push", [1]), ("_take", [1]), ("_value", [3]),
+                            ("_unfinished", [2]), ("set", ["k", 1]), ("update", [{"a": 1}]),
+                            ("extend", [[1, 2]])):
+            records.append([4, obj, method, arg])
+    payloads = [msgpack.packb(r) for r in records]
+    write("records", "records", framed(payloads))
+    log = b"mpxdata\n" + struct.pack(">II", 1, 2) + b"".join(
+        struct.pack(">III", len(p), len(p) ^ 0xffffffff, zlib.crc32(p)) + p for p in payloads)
+    write("records", "log-file", log)
 
 
 if __name__ == "__main__":

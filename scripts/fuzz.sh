@@ -10,8 +10,8 @@ seconds=${1:-60}
 bash scripts/deps.sh clang libclang-rt-14-dev
 CC=clang cmake -S . -B build-fuzz -DMPX_FUZZ=ON -DMPX_SANITIZER=address,undefined \
       -DMPX_BUILD_TESTS=OFF -DMPX_BUILD_EXAMPLES=OFF -DMPX_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_codec fuzz_frames fuzz_dispatch >/dev/null
-for harness in codec frames dispatch; do
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_codec fuzz_frames fuzz_dispatch fuzz_records >/dev/null
+for harness in codec frames dispatch records; do
   mkdir -p "build-fuzz/corpus/$harness"
   log="build-fuzz/fuzz_$harness.log"
   if ! (cd build-fuzz && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \

@@ -74,9 +74,11 @@ static int replay_create(mpx__server *s, mpx__session *sess, mpx__mp_cursor *c, 
     const mpx__type *t = mpx__type_find(tname, tlen);
     if (!t || t == &mpx__type_manager)
         return snprintf(why, size, "no type %.*s", (int)tlen, tname), -1;
-    if (mpx__registry_find_any(&s->reg, id) ||
-        (name && mpx__registry_find_name(&s->reg, name, nlen)))
-        return snprintf(why, size, "object %llu made twice", (unsigned long long)id), -1;
+    /* ids were handed out in increasing order, and the files keep that order */
+    if (id < s->reg.next_id || id == UINT64_MAX)
+        return snprintf(why, size, "object %llu out of order", (unsigned long long)id), -1;
+    if (name && mpx__registry_find_name(&s->reg, name, nlen))
+        return snprintf(why, size, "a second object named %.*s", (int)nlen, name), -1;
     mpx__req req = {.server = s, .session = sess, .obj = &s->reg.manager, .max_reply = SIZE_MAX};
     req.out = mpx__reply_begin(s, 1);
     mpx__obj *obj;

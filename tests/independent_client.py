@@ -157,10 +157,24 @@ def client(endpoint, keyfile):
     print("independent_client: handshake and calls done through pyzmq's CURVE")
 
 
+def welcome_ids(endpoint, keyfile):
+    """Prints WELCOME's instance and state ids (test_persist.c compares them across a
+    restart)."""
+    peer = Peer(endpoint, read_key_file(keyfile))
+    peer.send(K_HELLO, msgpack.packb({"versions": [VERSION]}))
+    kind, welcome = peer.recv()
+    check(kind == K_WELCOME, "WELCOME after HELLO")
+    print(welcome["instance"], welcome["state"])
+    peer.close()
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "example":
         example(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "client":
         client(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "welcome":
+        welcome_ids(sys.argv[2], sys.argv[3])
     else:
-        fail("usage: independent_client.py example PROTOCOL_MD | client ENDPOINT KEYFILE")
+        fail("usage: independent_client.py example PROTOCOL_MD | client ENDPOINT KEYFILE"
+             " | welcome ENDPOINT KEYFILE")

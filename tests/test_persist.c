@@ -301,20 +301,38 @@ static void check_everything(mpx_client *c, const before *b)
         mpx_proxy_free(&all[i]);
 }
 
-/* Fills every type, stops mpxd with SIGTERM, starts it on the same directory. */
+/* WELCOME's instance and state ids, as a client mpx did not write reads them. */
+static void welcome_ids(const persisted *t, unsigned long long *instance, unsigned long long *state)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/independent_client.py welcome %s %s",
+             MPX_SOURCE_DIR, t->mpxd.endpoint, t->mpxd.keyfile);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%llu %llu", instance, state), 2);
+    assert_int_equal(pclose(f), 0);
+}
+
+/* Fills every type, stops mpxd with SIGTERM, starts it on the same directory: everything is
+ * there, and WELCOME names a new instance serving the same state. */
 static void test_every_type_survives_a_restart(void **state)
 {
     (void)state;
     persisted t;
     before b;
+    unsigned long long instance[2], state_id[2];
     start_persisted(&t, "everysec", NULL);
     mpx_client *c = mpxd_connect(&t.mpxd);
     fill_everything(c, &b);
+    welcome_ids(&t, &instance[0], &state_id[0]);
     assert_int_equal(mpxd_halt(&t.mpxd, SIGTERM), 0);
     mpx_client_free(&c);
     assert_int_equal(mpxd_respawn(&t.mpxd, restart_args(&t, "everysec")), 0);
     c = mpxd_connect(&t.mpxd);
     check_everything(c, &b);
+    welcome_ids(&t, &instance[1], &state_id[1]);
+    assert_true(instance[0] != instance[1]);
+    assert_true(state_id[0] == state_id[1] && state_id[0] != instance[0]);
     mpx_client_free(&c);
     /* and once more: the second run's log on top of the first's */
     assert_int_equal(mpxd_halt(&t.mpxd, SIGTERM), 0);
