@@ -2,8 +2,10 @@
  * loop.c — mpxd's event loop: one thread and one ROUTER socket bound to every endpoint. The
  * loop waits inside libzmq's own receive, with ZMQ_RCVTIMEO set to the next deadline: a call
  * then costs one poll() in libzmq, where polling ZMQ_FD beside other descriptors cost three.
- * SIGINT, SIGTERM and SIGHUP interrupt that wait; the lifeline and the connection events are
- * looked at between calls, at least every STOP_CHECK_MS. Nothing in here waits but the
+ * SIGINT, SIGTERM and SIGHUP interrupt that wait, and so does the log writer's SIGUSR1 when
+ * changes that held replies wait for are on disk (persist.c); the lifeline and the connection
+ * events are looked at between calls, at least every STOP_CHECK_MS. Each turn hands the
+ * turn's log records to the writer (--data-dir). Nothing in here waits but the
  * receive; large objects being freed get a slice of each turn (lazyfree.h).
  *
  * Liveness needs care after a stall (a long call, the machine swapping): heartbeats that

@@ -92,6 +92,7 @@ typedef struct {
     const char *key_out;
     int ready_fd;
     int lifeline_fd;
+    const char *persist_option; /* the last of --fsync and --compact-min given */
     mpx__config cfg;
 } options;
 
@@ -230,6 +231,7 @@ static int parse_options(int argc, char **argv, options *o)
             o->cfg.data_dir = optarg;
             break;
         case 'f':
+            o->persist_option = "--fsync";
             if (parse_fsync(optarg, &o->cfg.fsync)) {
                 fprintf(stderr, "mpxd: bad value '%s' for --fsync: always, everysec or no\n",
                         optarg);
@@ -237,6 +239,7 @@ static int parse_options(int argc, char **argv, options *o)
             }
             break;
         case 'C':
+            o->persist_option = "--compact-min";
             if (parse_bytes(optarg, &o->cfg.compact_min)) {
                 fprintf(stderr,
                         "mpxd: bad value '%s' for --compact-min: bytes, or with K, M or G\n",
@@ -273,6 +276,10 @@ static int parse_options(int argc, char **argv, options *o)
             fputs("Try 'mpxd --help'.\n", stderr);
             return -1;
         }
+    }
+    if (o->persist_option && !o->cfg.data_dir) { /* a forgotten --data-dir would keep nothing */
+        fprintf(stderr, "mpxd: %s needs --data-dir\n", o->persist_option);
+        return -1;
     }
     return 0;
 }

@@ -81,6 +81,9 @@ static void test_help_lists_every_option(void **state)
     assert_int_equal(run_mpxd((const char *[]){"--fsync", "sometimes", NULL}, NULL, &out), 2);
     assert_non_null(strstr(out, "always, everysec or no"));
     free(out);
+    assert_int_equal(run_mpxd((const char *[]){"--fsync", "always", NULL}, NULL, &out), 2);
+    assert_non_null(strstr(out, "--fsync needs --data-dir"));
+    free(out);
 }
 
 /* A public endpoint with no key given on purpose is refused, and the refusal writes no key
