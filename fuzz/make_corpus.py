@@ -42,7 +42,8 @@ def main():
     call = lambda *c: b"\x04\x03" + msgpack.packb(list(c))
     write("frames", "session", framed([
         hello, call(1, 0, "ping", []), call(2, 0, "create", ["dict"]),
-        call(3, 0, "open", ["x", "list", [[1, 2]]]), b"\x04\x05",
+        call(3, 0, "open", ["x", "list", [[1, 2]]]), call(6, 1, "fenced", [1, 0, "len", []]),
+        b"\x04\x05",
         b"\x04\x06" + msgpack.packb([[4, 0, "stats", []], [5, 0, "objects", [0, 10]]]),
         b"\x04\x04"]))
     write("frames", "refusals", framed([call(1, 0, "ping", []), hello, hello, b"\x03\x01",

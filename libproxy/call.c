@@ -129,8 +129,12 @@ static int pack_call(mpx__wbuf *b, uint64_t req_id, uint64_t obj_id, const char 
     msgpack_packer pk;
     msgpack_packer_init(&pk, b, mpx__wbuf_write);
     int rc = msgpack_pack_array(&pk, 4) | msgpack_pack_uint64(&pk, req_id) |
-             msgpack_pack_uint64(&pk, obj_id) |
-             msgpack_pack_str_with_body(&pk, method, strlen(method));
+             msgpack_pack_uint64(&pk, obj_id);
+    if (args && args->fence_lock) /* "fenced", [lock, token, method, arguments] */
+        rc |= msgpack_pack_str_with_body(&pk, "fenced", 6) | msgpack_pack_array(&pk, 4) |
+              msgpack_pack_uint64(&pk, args->fence_lock) |
+              msgpack_pack_uint64(&pk, args->fence_token);
+    rc |= msgpack_pack_str_with_body(&pk, method, strlen(method));
     if (args && args->raw) return rc | mpx__wbuf_write(b, args->raw, args->raw_len);
     rc |= msgpack_pack_array(&pk, args ? args->n : 0);
     for (size_t i = 0; rc == 0 && args && i < args->n; i++)

@@ -27,12 +27,15 @@
 #define MPX_DEAD_TAG 0xdeadbeefu
 #define MPX_TYPE_NAME_MAX 24 /* longest type name, with its NUL */
 
-/* Arguments of a call: either values packed as an array, or the bytes of an array. */
+/* Arguments of a call: either values packed as an array, or the bytes of an array. With a
+ * fence lock, the call is sent as a fenced call (docs/protocol.md, "Fenced calls"). */
 typedef struct {
     const mpx_value *const *items;
     size_t n;
     const void *raw;
     size_t raw_len;
+    uint64_t fence_lock; /* 0: not fenced */
+    uint64_t fence_token;
 } mpx__args;
 
 /* A successful call's result: the payload's bytes inside the reply frame. Close it with
@@ -49,7 +52,8 @@ struct mpx_proxy {
     mpx_client *client; /* held: the memory lives while the proxy does */
     uint64_t id;
     char type[MPX_TYPE_NAME_MAX];
-    struct mpx_proxy *prev, *next; /* the client's open proxies */
+    uint64_t fence_lock, fence_token; /* mpx_proxy_fence(); lock 0: calls are not fenced */
+    struct mpx_proxy *prev, *next;    /* the client's open proxies */
 };
 
 /* What an answer that arrives after its caller gave up hands over, and how it goes back. */
@@ -242,6 +246,9 @@ int mpx__result_value(const mpx__result *res, mpx_value **out);
 
 /* ---- proxy.c: helpers for the typed proxy files ------------------------------------------- */
 
+/* Gives a call on p the proxy's fence (mpx_proxy_fence()), if it has one. */
+void mpx__args_fence(const mpx_proxy *p, mpx__args *a);
+
 /* Checks a proxy's tag, that its client is open, and, if type is not NULL, its type.
  * Returns 0, MPX_EINVAL or MPX_ECLOSED. */
 int mpx__proxy_check(const mpx_proxy *p, const char *type);
@@ -309,6 +316,10 @@ void mpx__wait_free(mpx__wait *w);
  * condition), sending the calling thread's id (lock.c). */
 int mpx__lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence, bool *owner_died);
 int mpx__lock_release(mpx_proxy *l);
+
+/* Reads an acquire's answer [acquired, fence, owner_died] (a condition wait's too: [notified,
+ * ...]); fence and owner_died may be NULL. Returns 0 or MPX_EPROTO. */
+int mpx__read_acquire(const mpx_value *v, bool *acquired, uint64_t *fence, bool *owner_died);
 
 /* The calling thread's id, as RLock ownership uses it. */
 uint64_t mpx__thread_id(void);

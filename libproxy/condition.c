@@ -60,17 +60,27 @@ int mpx_condition_release(mpx_proxy *cond)
 
 int mpx_condition_wait(mpx_proxy *cond, int wait_ms, bool *notified)
 {
+    return mpx_condition_wait_fence(cond, wait_ms, notified, NULL, NULL);
+}
+
+int mpx_condition_wait_fence(mpx_proxy *cond, int wait_ms, bool *notified, uint64_t *fence,
+                             bool *owner_died)
+{
     mpx__wait w;
+    mpx_value *res = NULL;
     int rc = cond_check(cond);
+    if (rc == 0 && !notified) rc = mpx__fail(MPX_EINVAL, "wait: no out argument");
     if (rc == 0) rc = mpx__wait_make(cond, wait_ms, &w);
     if (rc) return rc;
     /* Re-acquiring after the wait has no limit on the server: no limit here either. */
     mpx_value *thread = mpx_uint(mpx__thread_id());
     const mpx_value *items[] = {w.timeout, thread};
-    rc = thread ? mpx__call_bool(cond, "wait", items, 2, MPX_FOREVER, notified)
+    rc = thread ? mpx__call_items(cond, "wait", items, 2, MPX_FOREVER, &res)
                 : mpx__fail(MPX_ENOMEM, "out of memory");
+    if (rc == 0) rc = mpx__read_acquire(res, notified, fence, owner_died);
     mpx__wait_free(&w);
     mpx_value_free(&thread);
+    mpx_value_free(&res);
     return rc;
 }
 

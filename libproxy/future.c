@@ -42,7 +42,9 @@ static int future_start(mpx_proxy *p, const char *method, const mpx__args *args,
     }
     f->c = p->client;
     f->deadline = mpx__call_deadline(f->c, timeout_ms);
-    int rc = mpx__call_send(f->c, p->id, p->type, method, args, true, &f->call);
+    mpx__args fenced = *args;
+    mpx__args_fence(p, &fenced);
+    int rc = mpx__call_send(f->c, p->id, p->type, method, &fenced, true, &f->call);
     if (rc) {
         free(f);
         return rc;

@@ -46,7 +46,7 @@ int mpx_rlock_open(mpx_client *c, const char *name, mpx_proxy **out)
 }
 
 /* Reads acquire's [acquired, fence, owner_died]. */
-static int read_acquire(const mpx_value *v, bool *acquired, uint64_t *fence, bool *owner_died)
+int mpx__read_acquire(const mpx_value *v, bool *acquired, uint64_t *fence, bool *owner_died)
 {
     bool a, died;
     uint64_t f;
@@ -76,7 +76,7 @@ int mpx__lock_acquire(mpx_proxy *l, int wait_ms, bool *acquired, uint64_t *fence
     const mpx_value *items[] = {w.block, w.timeout, thread};
     rc = thread ? mpx__call_items(l, "acquire", items, 3, w.call_timeout, &res)
                 : mpx__fail(MPX_ENOMEM, "out of memory");
-    if (rc == 0) rc = read_acquire(res, acquired, fence, owner_died);
+    if (rc == 0) rc = mpx__read_acquire(res, acquired, fence, owner_died);
     mpx_value_free(&thread);
     mpx_value_free(&res);
     mpx__wait_free(&w);

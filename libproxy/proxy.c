@@ -142,8 +142,9 @@ static int check_timeout(int timeout_ms, const char *fn)
 
 /* mpx_call() and mpx_server_call(): a call on object id of the given type (NULL: the
  * manager) with args an array value or NULL. */
-static int call_values(mpx_client *c, uint64_t id, const char *type, const char *method,
-                       const mpx_value *args, int timeout_ms, mpx_value **result)
+static int call_values(mpx_client *c, uint64_t id, const char *type, const uint64_t fence[2],
+                       const char *method, const mpx_value *args, int timeout_ms,
+                       mpx_value **result)
 {
     if (!method || (args && mpx_value_type(args) != MPX_ARRAY))
         return mpx__fail(MPX_EINVAL, "a method name and an array of arguments are required");
@@ -154,7 +155,7 @@ static int call_values(mpx_client *c, uint64_t id, const char *type, const char 
     if (n && !items) return mpx__fail(MPX_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
         items[i] = mpx_value_at(args, i);
-    mpx__args a = {.items = items, .n = n};
+    mpx__args a = {.items = items, .n = n, .fence_lock = fence[0], .fence_token = fence[1]};
     mpx__result res;
     rc = mpx__invoke(c, id, type, method, &a, timeout_ms, &res);
     free(items);
@@ -169,14 +170,16 @@ int mpx_call(mpx_proxy *p, const char *method, const mpx_value *args, int timeou
              mpx_value **result)
 {
     int rc = mpx__proxy_check(p, NULL);
-    return rc ? rc : call_values(p->client, p->id, p->type, method, args, timeout_ms, result);
+    uint64_t fence[2] = {p->fence_lock, p->fence_token};
+    return rc ? rc
+              : call_values(p->client, p->id, p->type, fence, method, args, timeout_ms, result);
 }
 
 int mpx_server_call(mpx_client *c, const char *method, const mpx_value *args, int timeout_ms,
                     mpx_value **result)
 {
     if (!mpx__client_ok(c)) return mpx__fail(MPX_EINVAL, "not a client handle");
-    return call_values(c, 0, NULL, method, args, timeout_ms, result);
+    return call_values(c, 0, NULL, (uint64_t[2]){0, 0}, method, args, timeout_ms, result);
 }
 
 int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args_len,
@@ -192,6 +195,7 @@ int mpx_call_raw(mpx_proxy *p, const char *method, const void *args, size_t args
         cur.p != cur.end || (result && !result_len))
         return mpx__fail(MPX_EINVAL, "mpx_call_raw: args must be the msgpack bytes of one array");
     mpx__args a = {.raw = args, .raw_len = args_len};
+    mpx__args_fence(p, &a);
     mpx__result res;
     rc = mpx__invoke(p->client, p->id, p->type, method, &a, timeout_ms, result ? &res : NULL);
     if (rc == 0 && result) {
@@ -212,6 +216,24 @@ void mpx_free(void *p)
     free(p);
 }
 
+int mpx_proxy_fence(mpx_proxy *p, const mpx_proxy *lock, uint64_t token)
+{
+    int rc = mpx__proxy_check(p, NULL);
+    if (rc) return rc;
+    if (lock && (mpx__proxy_check(lock, NULL) || lock->client != p->client ||
+                 (strcmp(lock->type, "lock") != 0 && strcmp(lock->type, "rlock") != 0)))
+        return mpx__fail(MPX_EINVAL, "mpx_proxy_fence: a lock or rlock of the same client");
+    p->fence_lock = lock ? lock->id : 0;
+    p->fence_token = lock ? token : 0;
+    return 0;
+}
+
+void mpx__args_fence(const mpx_proxy *p, mpx__args *a)
+{
+    a->fence_lock = p->fence_lock;
+    a->fence_token = p->fence_token;
+}
+
 /* ---- helpers for the typed proxy files ---------------------------------------------------- */
 
 int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *items, size_t n,
@@ -220,6 +242,7 @@ int mpx__call_items(mpx_proxy *p, const char *method, const mpx_value *const *it
     for (size_t i = 0; i < n; i++)
         if (!items[i]) return mpx__fail(MPX_EINVAL, "%s: a NULL argument", method);
     mpx__args args = {.items = items, .n = n};
+    mpx__args_fence(p, &args);
     mpx__result res;
     int rc = mpx__invoke(p->client, p->id, p->type, method, &args, timeout_ms, &res);
     if (rc == 0) {

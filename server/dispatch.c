@@ -19,6 +19,7 @@
 #include "persist.h"
 #include "refs.h"
 #include "reply.h"
+#include "t_lock.h"
 
 /* A parsed CALL body: [req_id, obj_id, method, [args...]]. */
 typedef struct {
@@ -74,6 +75,57 @@ static int parse_call(const uint8_t *body, size_t len, call_body *cb, bool *have
         return MPX_EBADREQ;
     }
     return 0;
+}
+
+/* A fenced call, method "fenced" with [lock id, token, method, [arguments]]: the inner call,
+ * run only while token is the last fencing token the lock handed out (docs/protocol.md,
+ * "Fenced calls"). Replaces cb's method and arguments with the inner call's. Returns 0, or
+ * fails req (EBADREQ with *why set for a malformed wrapper). */
+static int unwrap_fenced(mpx__server *s, call_body *cb, mpx__req *req, const char **why)
+{
+    mpx__mp_cursor c;
+    uint64_t lock_id, token;
+    uint32_t n;
+    *why = "fenced takes [lock id, token, method, [arguments]]";
+    if (cb->argc != 4 || mpx__arg_check(&cb->argv[3], why)) return MPX_EBADREQ;
+    mpx__mp_init(&c, cb->argv[0].p, cb->argv[0].len);
+    if (mpx__mp_uint(&c, &lock_id)) return MPX_EBADREQ;
+    mpx__mp_init(&c, cb->argv[1].p, cb->argv[1].len);
+    if (mpx__mp_uint(&c, &token)) return MPX_EBADREQ;
+    mpx__mp_init(&c, cb->argv[2].p, cb->argv[2].len);
+    if (mpx__mp_str(&c, &cb->method, &cb->method_len)) return MPX_EBADREQ;
+    mpx__mp_init(&c, cb->argv[3].p, cb->argv[3].len);
+    if (mpx__mp_array(&c, &n)) return MPX_EBADREQ;
+    if (n > MPX_MAX_ARGS) {
+        *why = "too many arguments";
+        return MPX_EARGS;
+    }
+    cb->argc = n;
+    for (uint32_t i = 0; i < n; i++) { /* checked whole above */
+        cb->argv[i].p = c.p;
+        mpx__mp_skip(&c);
+        cb->argv[i].len = (size_t)(c.p - cb->argv[i].p);
+    }
+    mpx__obj *lock = lock_id ? mpx__registry_find(&s->reg, lock_id) : NULL;
+    if (!lock)
+        return mpx__req_fail(req, MPX_ENOOBJ, "fenced: no lock with id %llu",
+                             (unsigned long long)lock_id);
+    if (!mpx__is_lock(lock))
+        return mpx__req_fail(req, MPX_ETYPE, "fenced: object %llu is a %s, not a lock",
+                             (unsigned long long)lock_id, lock->type->name);
+    uint64_t last = mpx__lock_fence(lock);
+    if (token != last)
+        return mpx__req_fail(req, MPX_EFENCED,
+                             "fenced out: token %llu of lock %llu is not its last (%llu): "
+                             "the lock has passed to another holder since",
+                             (unsigned long long)token, (unsigned long long)lock_id,
+                             (unsigned long long)last);
+    return 0;
+}
+
+static bool is_fenced(const call_body *cb)
+{
+    return cb->method_len == 6 && memcmp(cb->method, "fenced", 6) == 0;
 }
 
 /* Checks the last argument, recorded as the rest of the body (parse_call). */
@@ -210,6 +262,14 @@ void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size
                     .argv = cb.argv,
                     .max_reply = s->cfg.max_message};
     const mpx__method *method = NULL;
+    if (is_fenced(&cb) && (rc = unwrap_fenced(s, &cb, &req, &why)) != 0) {
+        if (rc == MPX_EBADREQ || rc == MPX_EARGS)
+            refuse_malformed(s, sess, true, cb.req_id, rc, why);
+        else
+            mpx__reply_error(s, sess, cb.req_id, rc, req.errmsg);
+        return;
+    }
+    req.argc = cb.argc;
     if ((rc = check_call(s, &cb, &req, &method)) != 0) {
         /* a malformed body is reported first (protocol.md: the order of a call's checks) */
         if (check_last_arg(&cb, &why))

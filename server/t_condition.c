@@ -6,7 +6,8 @@
  * waiter whose timeout runs out moves itself — to the tail of the lock's own wait queue, so
  * they re-acquire it in turn with everyone else. When the lock reaches one of them it calls
  * cond_granted() instead of answering an acquire: the waiter holds the lock again, at its old
- * depth, and only then is wait() answered: true if notified, false if it timed out.
+ * depth, and only then is wait() answered: notified (false if it timed out), with the lock's
+ * new fencing token and whether its last holder died holding it, as an acquire is.
  *
  * acquire, release and locked are the lock's own methods, run on the lock object. notify
  * never picks a waiter whose peer is gone: each one it picks is probed first, so that a live
@@ -28,11 +29,17 @@ typedef struct {
     mpx__waitq waiters; /* parked waits; arg = thread, arg2 = the RLock depth to restore */
 } condition;
 
-/* The lock reached a re-acquiring waiter: it holds it again, and wait() is answered. */
+/* The lock reached a re-acquiring waiter: it holds it again, and wait() is answered
+ * [notified, fencing token, owner_died], as an acquire would be. */
 static void cond_granted(mpx__server *s, mpx__parked *p, mpx__obj *lock)
 {
+    bool died = mpx__lock_owner_died(lock);
     mpx__lock_grant(s, lock, p->session, p->arg, p->arg2);
-    mpx__pack_bool(mpx__parked_reply(s, p), p->flag);
+    msgpack_packer *pk = mpx__parked_reply(s, p);
+    msgpack_pack_array(pk, 3);
+    mpx__pack_bool(pk, p->flag);
+    msgpack_pack_uint64(pk, mpx__lock_fence(lock));
+    mpx__pack_bool(pk, died);
     mpx__parked_finish(s, p);
 }
 

@@ -178,6 +178,16 @@ void mpx__lock_grant(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t
     mpx__session_own(s, sess, obj);
 }
 
+bool mpx__lock_owner_died(const mpx__obj *obj)
+{
+    return ((const lock *)obj->state)->owner_died;
+}
+
+uint64_t mpx__lock_fence(const mpx__obj *obj)
+{
+    return ((const lock *)obj->state)->fence;
+}
+
 void mpx__lock_wake(mpx__server *s, mpx__obj *obj)
 {
     lock_wake(s, obj);

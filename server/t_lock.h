@@ -14,6 +14,10 @@ mpx__waitq *mpx__lock_waiters(mpx__obj *obj);
 /* Makes sess/thread the holder at depth (a new holder: the fencing token grows). */
 void mpx__lock_grant(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t thread,
                      uint64_t depth);
+/* Whether the lock's last holder's session ended holding it (told to the next holder). */
+bool mpx__lock_owner_died(const mpx__obj *obj);
+/* The last fencing token the lock handed out (0: none yet in this run). */
+uint64_t mpx__lock_fence(const mpx__obj *obj);
 /* Hands a free lock to its oldest waiter (not inside a handler). */
 void mpx__lock_wake(mpx__server *s, mpx__obj *obj);
 

@@ -1,7 +1,9 @@
 /*
  * test_condition.c — Condition against a real mpxd: the lock must be held, wait releases and
  * re-acquires it (RLock depth kept), its timeout path, notify(n) and notify_all in arrival
- * order, wait_for with a predicate, and a waiter killed with SIGKILL leaving it consistent.
+ * order, wait_for with a predicate, a waiter killed with SIGKILL leaving it consistent, and a
+ * waiter told owner_died and a new fencing token when the notifier's process died holding the
+ * lock.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -259,6 +261,66 @@ static void test_notify_skips_a_waiter_whose_process_died(void **state)
     assert_int_equal(mpxd_stop(&srv), 0);
 }
 
+/* The notifier of test_waiter_told_owner_died: its pipe, its pid, the token it took. */
+typedef struct {
+    int fd;
+    pid_t pid;
+    uint64_t token;
+} notifier;
+
+/* Reads the notifier's token, then SIGKILLs it (it holds the lock). */
+static void *kill_after_token(void *arg)
+{
+    notifier *n = arg;
+    if (read(n->fd, &n->token, sizeof n->token) == sizeof n->token) kill(n->pid, SIGKILL);
+    return NULL;
+}
+
+/* A waiter is notified by a process that then dies holding the lock: the waiter gets the lock
+ * back, told owner_died, with a fencing token newer than the dead holder's. */
+static void test_waiter_told_owner_died(void **state)
+{
+    (void)state;
+    mpx_proxy *lock, *cond;
+    assert_ok(mpx_lock_open(client, "cond.died.lock", &lock));
+    assert_ok(mpx_condition_open(client, "cond.died", lock, &cond));
+    hold(cond);
+    int tok[2];
+    assert_int_equal(pipe(tok), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* the notifier: takes the lock once the waiter has released it */
+        mpx_client *c;
+        mpx_proxy *l, *cv;
+        bool got;
+        uint64_t t;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+            mpx_lock_open(c, "cond.died.lock", &l) || mpx_condition_open(c, "cond.died", l, &cv) ||
+            mpx_lock_acquire(l, HANDOFF_MS, &got, &t, NULL) || !got ||
+            mpx_condition_notify(cv, 1) || write(tok[1], &t, sizeof t) != sizeof t)
+            _exit(1);
+        pause(); /* killed holding the lock */
+        _exit(0);
+    }
+    bool notified = false, died = false;
+    uint64_t fence = 0;
+    int64_t t0 = harness_now_ms();
+    /* the wait releases the lock; the child takes it and notifies, and is killed holding it */
+    pthread_t killer;
+    notifier n = {tok[0], pid, 0};
+    assert_int_equal(pthread_create(&killer, NULL, kill_after_token, &n), 0);
+    assert_ok(mpx_condition_wait_fence(cond, HANDOFF_MS, &notified, &fence, &died));
+    pthread_join(killer, NULL);
+    assert_true(notified);
+    assert_true(died);
+    assert_true(n.token > 0 && fence > n.token);
+    assert_true(harness_now_ms() - t0 < HANDOFF_MS);
+    assert_ok(mpx_condition_release(cond));
+    int status;
+    waitpid(pid, &status, 0);
+    close(tok[0]), close(tok[1]);
+    mpx_proxy_free(&cond), mpx_proxy_free(&lock);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +330,7 @@ int main(void)
         HARNESS_TEST(test_wait_for_predicate),
         HARNESS_TEST(test_dead_waiter_leaves_it_consistent),
         HARNESS_TEST(test_notify_skips_a_waiter_whose_process_died),
+        HARNESS_TEST(test_waiter_told_owner_died),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

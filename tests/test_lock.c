@@ -1,7 +1,8 @@
 /*
  * test_lock.c — Lock and RLock against a real mpxd: acquire, release and their errors, the
  * timeout paths, fencing tokens, re-entry per thread, waiters in arrival order, a holder
- * killed with SIGKILL, and a lock-protected counter shared by four processes.
+ * killed with SIGKILL, a lock-protected counter shared by four processes, and fenced calls:
+ * a holder stopped past its session timeout is refused once its lock has moved on.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -283,6 +284,130 @@ static void test_counter_from_four_processes_is_exact(void **state)
     mpx_proxy_free(&d);
 }
 
+static int64_t dict_int(mpx_proxy *d, const char *key)
+{
+    mpx_value *k = mpx_str(key), *v = NULL;
+    int64_t i = -1;
+    assert_ok(mpx_dict_get(d, k, &v));
+    assert_ok(mpx_value_get_int(v, &i));
+    mpx_value_free(&k), mpx_value_free(&v);
+    return i;
+}
+
+static int set_int(mpx_proxy *d, const char *key, int64_t i)
+{
+    mpx_value *k = mpx_str(key), *v = mpx_int(i);
+    int rc = mpx_dict_set(d, k, v);
+    mpx_value_free(&k), mpx_value_free(&v);
+    return rc;
+}
+
+/* A fenced call runs while its token is the lock's last, and is refused with MPX_EFENCED,
+ * changing nothing, once another holder has a newer one: dict writes, queue puts, value sets
+ * alike. */
+static void test_fenced_calls(void **state)
+{
+    (void)state;
+    mpx_client *other = mpxd_connect(&server);
+    mpx_proxy *l1, *l2, *d1, *d2, *q, *v;
+    assert_ok(mpx_lock_open(client, "fence.lock", &l1));
+    assert_ok(mpx_lock_open(other, "fence.lock", &l2));
+    assert_ok(mpx_dict_open(client, "fence.dict", &d1));
+    assert_ok(mpx_dict_open(other, "fence.dict", &d2));
+    assert_ok(mpx_queue_open(client, "fence.queue", 0, &q));
+    assert_ok(mpx_val_open(client, "fence.value", NULL, &v));
+    uint64_t t1 = take(l1, 0);
+    assert_ok(mpx_proxy_fence(d1, l1, t1));
+    assert_ok(mpx_proxy_fence(q, l1, t1));
+    assert_ok(mpx_proxy_fence(v, l1, t1));
+    assert_ok(set_int(d1, "balance", 100));
+    assert_ok(mpx_lock_release(l1));
+    assert_ok(set_int(d1, "balance", 101)); /* released, but nobody holds a newer token */
+    uint64_t t2 = take(l2, 0);
+    assert_true(t2 > t1);
+    assert_ok(mpx_proxy_fence(d2, l2, t2));
+    assert_ok(set_int(d2, "balance", 200));
+    /* the first holder's token is stale: every fenced call is refused, nothing changes */
+    assert_code(set_int(d1, "balance", 999), MPX_EFENCED);
+    assert_non_null(strstr(mpx_last_error(), "fenced out"));
+    mpx_value *item = mpx_int(1);
+    assert_code(mpx_queue_put(q, item, 0), MPX_EFENCED);
+    assert_code(mpx_val_set(v, item), MPX_EFENCED);
+    mpx_value_free(&item);
+    size_t n = 9;
+    assert_code(mpx_queue_qsize(q, &n), MPX_EFENCED); /* reads too, through a fenced proxy */
+    assert_ok(mpx_proxy_fence(q, NULL, 0));
+    assert_ok(mpx_queue_qsize(q, &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(dict_int(d2, "balance"), 200);
+    /* a fence cleared lets calls through unchecked; a fence needs a lock of the same client */
+    assert_ok(mpx_proxy_fence(d1, NULL, 0));
+    assert_int_equal(dict_int(d1, "balance"), 200);
+    assert_code(mpx_proxy_fence(d1, d2, 1), MPX_EINVAL);
+    assert_code(mpx_proxy_fence(d1, l2, 1), MPX_EINVAL);
+    /* the server checks what it is sent: not a lock, or a malformed wrapper */
+    mpx_value *args = mpx_array(), *id = mpx_uint(mpx_proxy_id(d1)), *tok = mpx_uint(1),
+              *m = mpx_str("len"), *none = mpx_array(), *out = NULL;
+    mpx_array_push(args, &id), mpx_array_push(args, &tok), mpx_array_push(args, &m);
+    assert_code(mpx_call(d1, "fenced", args, MPX_TIMEOUT_DEFAULT, &out), MPX_EBADREQ);
+    mpx_array_push(args, &none);
+    assert_code(mpx_call(d1, "fenced", args, MPX_TIMEOUT_DEFAULT, &out), MPX_ETYPE);
+    mpx_value_free(&args);
+    assert_ok(mpx_lock_release(l2));
+    mpx_proxy *all[] = {l1, l2, d1, d2, q, v};
+    for (size_t i = 0; i < 6; i++)
+        mpx_proxy_free(&all[i]);
+    mpx_client_free(&other);
+}
+
+/* A holder stopped (SIGSTOP) past the session timeout loses its lock to a waiter; when it
+ * runs again and writes with its token — through a new connection, as a client that
+ * reconnects would — the write is refused, and the new holder's value stays. */
+static void test_stopped_holder_is_fenced_out(void **state)
+{
+    (void)state;
+    int tok[2];
+    assert_int_equal(pipe(tok), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c;
+        mpx_proxy *l, *d;
+        uint64_t t;
+        bool got;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+            mpx_lock_open(c, "fence.stopped", &l) || mpx_lock_acquire(l, 0, &got, &t, NULL) ||
+            !got || write(tok[1], &t, sizeof t) != sizeof t)
+            _exit(1);
+        raise(SIGSTOP); /* a long pause: its session ends meanwhile */
+        mpx_client *again;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &again) ||
+            mpx_lock_open(again, "fence.stopped", &l) ||
+            mpx_dict_open(again, "fence.stopped.dict", &d) || mpx_proxy_fence(d, l, t))
+            _exit(2);
+        _exit(set_int(d, "owner", 1) == MPX_EFENCED ? 0 : 3);
+    }
+    uint64_t t1 = 0;
+    assert_int_equal(read(tok[0], &t1, sizeof t1), sizeof t1);
+    mpx_proxy *l, *d;
+    assert_ok(mpx_lock_open(client, "fence.stopped", &l));
+    assert_ok(mpx_dict_open(client, "fence.stopped.dict", &d));
+    bool got, died;
+    uint64_t t2;
+    assert_ok(mpx_lock_acquire(l, HANDOFF_MS, &got, &t2, &died));
+    assert_true(got && died && t2 > t1);
+    assert_ok(mpx_proxy_fence(d, l, t2));
+    assert_ok(set_int(d, "owner", 2));
+    kill(pid, SIGCONT);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(dict_int(d, "owner"), 2);
+    assert_ok(mpx_lock_release(l));
+    mpx_proxy_free(&l), mpx_proxy_free(&d);
+    close(tok[0]), close(tok[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +418,8 @@ int main(void)
         HARNESS_TEST(test_waiters_get_it_in_arrival_order),
         HARNESS_TEST(test_dead_holder_releases_to_waiter),
         HARNESS_TEST(test_counter_from_four_processes_is_exact),
+        HARNESS_TEST(test_fenced_calls),
+        HARNESS_TEST(test_stopped_holder_is_fenced_out),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

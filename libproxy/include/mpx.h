@@ -55,7 +55,7 @@ extern "C" {
  * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
  * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
  *
- * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_ETOOMANY are
+ * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_EFENCED are
  * raised by the remote method and leave the connection usable (mpx_err_is_remote() says which).
  * Transport failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_ENOAUTH)
  * stick to the client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the
@@ -91,7 +91,8 @@ extern "C" {
     XX(EMEMLIMIT, 36, "server memory limit reached")                                               \
     XX(EATTR, 37, "attribute error")                                                               \
     XX(EOVERFLOW, 38, "numeric overflow")                                                          \
-    XX(ETOOMANY, 39, "too many sessions or objects")
+    XX(ETOOMANY, 39, "too many sessions or objects")                                               \
+    XX(EFENCED, 40, "fenced out: a newer fencing token of the lock was issued")
 
 typedef enum {
     MPX_OK = 0,
@@ -344,6 +345,14 @@ MPX_EXPORT void mpx_proxy_free(mpx_proxy **p);
 /* The object's id on the server (never 0), and its type name ("dict"). */
 MPX_EXPORT uint64_t mpx_proxy_id(const mpx_proxy *p);
 MPX_EXPORT const char *mpx_proxy_type(const mpx_proxy *p);
+
+/* Fences every later call through p with lock's fencing token `token` (the one
+ * mpx_lock_acquire() gave): the server runs such a call only while token is the last token
+ * lock handed out, and refuses it with MPX_EFENCED, changing nothing, once the lock has passed
+ * to another holder (after this holder's session ended, say) — so that a holder cut off from
+ * the server can never overwrite what the next holder wrote. lock NULL: calls are no longer
+ * fenced. lock must be a lock or rlock proxy of p's client. Returns 0 or MPX_EINVAL. */
+MPX_EXPORT int mpx_proxy_fence(mpx_proxy *p, const mpx_proxy *lock, uint64_t token);
 
 /* Calls any method with args, an array value (NULL for none), waiting at most timeout_ms
  * (> 0, MPX_TIMEOUT_DEFAULT or MPX_FOREVER). A call that gives up on a method that waits on
@@ -926,6 +935,13 @@ MPX_EXPORT int mpx_condition_release(mpx_proxy *cond);
  * notify, re-acquires it (however long that takes), then returns; *notified is false if the
  * wait ran out. */
 MPX_EXPORT int mpx_condition_wait(mpx_proxy *cond, int wait_ms, bool *notified);
+
+/* mpx_condition_wait(), also telling what re-acquiring the lock gave, as mpx_lock_acquire()
+ * does: the lock's new fencing token (for mpx_proxy_fence()) and whether its last holder's
+ * session ended holding it (*owner_died: what it guarded may be half-changed). fence and
+ * owner_died may be NULL. */
+MPX_EXPORT int mpx_condition_wait_fence(mpx_proxy *cond, int wait_ms, bool *notified,
+                                        uint64_t *fence, bool *owner_died);
 
 /* cond.notify(n) / cond.notify_all(): must hold the lock (else MPX_ENOTHELD). */
 MPX_EXPORT int mpx_condition_notify(mpx_proxy *cond, uint64_t n);
