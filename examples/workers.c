@@ -9,6 +9,11 @@
  *
  * Every object is named, so processes on different hosts find them through the endpoint.
  * Start the coordinator first: the barrier takes its size from whoever creates it.
+ *
+ * Workers take jobs with leased gets: a job stays the queue's until its result is stored and
+ * the worker acknowledges it, so a worker killed half-way loses no job: it goes back to the
+ * queue for another worker. A job may then be done twice; storing its result under the job's
+ * own key makes doing it twice harmless (at least once delivery, exactly once effect).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,14 +59,17 @@ static int worker(mpx_client *c)
     for (;;) {
         bool stop = false;
         mpx_value *job = NULL;
+        uint64_t lease;
         if (mpx_event_is_set(s.stop, &stop) || stop) break;
-        int rc = mpx_queue_get(s.jobs, 200, &job); /* wake up now and then to see the event */
+        /* wake up now and then to see the event; a job leased until this session ends */
+        int rc = mpx_queue_get_lease(s.jobs, 200, MPX_FOREVER, &lease, &job);
         if (rc == MPX_EEMPTY) continue;
         if (rc) break;
         int64_t n = 0;
         mpx_value_get_int(job, &n);
         mpx_value *square = mpx_int(n * n);
-        rc = mpx_dict_set(s.results, job, square);
+        rc = mpx_dict_set(s.results, job, square); /* keyed by the job: twice is harmless */
+        if (rc == 0) rc = mpx_queue_ack(s.jobs, lease);
         mpx_value_free(&job);
         mpx_value_free(&square);
         if (rc) break;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fuzz_server.h"
+#include "holdings.h"
 #include "records.h"
 #include "recover.h"
 #include "session.h"
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mpx__replay_record(s, sess, data, len, &r, why, sizeof why);
         data += len, size -= len;
     }
+    mpx__holdings_give_back(s, sess);
     mpx__registry_drop_refs(&s->reg, &sess->refs);
     mpx__xfree(sess);
     mpx__registry_collect(&s->reg);

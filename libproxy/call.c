@@ -298,6 +298,8 @@ static const struct {
 } parking[] = {
     {"queue", "get", UNDO_ITEM},
     {"queue", "get_many", UNDO_ITEMS},
+    {"queue", "get_lease", UNDO_LEASE},
+    {"joinable_queue", "get_lease", UNDO_LEASE},
     {"queue", "put", UNDO_NONE},
     {"joinable_queue", "get", UNDO_ITEM},
     {"joinable_queue", "get_many", UNDO_ITEMS},
@@ -390,6 +392,16 @@ static void give_back(mpx_client *c, const mpx__abandoned *a, const uint8_t *bod
         if (a->undo == UNDO_ACQUIRE && !granted) goto done;
         msgpack_pack_uint64(&pk, a->thread);
         break;
+    case UNDO_LEASE: { /* nack(lease) */
+        mpx__mp_cursor lc;
+        uint32_t ln;
+        uint64_t lease;
+        mpx__mp_init(&lc, result, rlen);
+        if (mpx__mp_array(&lc, &ln) || ln != 2 || mpx__mp_uint(&lc, &lease)) goto done;
+        method = "nack";
+        msgpack_pack_uint64(&pk, lease);
+        break;
+    }
     case UNDO_UNIT: /* release(1) */
         if (!granted) goto done;
         msgpack_pack_uint64(&pk, 1);

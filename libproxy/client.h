@@ -64,6 +64,7 @@ typedef enum {
     UNDO_ACQUIRE,   /* a lock acquire's [true, ...]: release(thread) */
     UNDO_REACQUIRE, /* a condition wait, which always re-acquires: release(thread) */
     UNDO_UNIT,      /* a semaphore acquire's true: release(1) */
+    UNDO_LEASE,     /* a leased get's [lease, item]: nack(lease) */
 } mpx__undo;
 
 /* A call in flight, registered with its client from mpx__call_send() until its reply arrives,

@@ -43,7 +43,7 @@ bool mpx_err_is_remote(int code)
     return (code <= MPX_EKEY && code >= MPX_ETOOBIG) || code == MPX_EFULL || code == MPX_EEMPTY ||
            code == MPX_ENOTHELD || code == MPX_EBROKEN || code == MPX_EMEMLIMIT ||
            code == MPX_EATTR || code == MPX_EOVERFLOW || code == MPX_ETOOMANY ||
-           code == MPX_EFENCED;
+           code == MPX_EFENCED || code == MPX_ENOLEASE;
 }
 
 const char *mpx_last_error(void)

@@ -89,6 +89,49 @@ int mpx_queue_get(mpx_proxy *q, int wait_ms, mpx_value **out)
     return rc;
 }
 
+int mpx_queue_get_lease(mpx_proxy *q, int wait_ms, int lease_ms, uint64_t *lease, mpx_value **out)
+{
+    mpx__wait w;
+    if (!out || !lease || (lease_ms <= 0 && lease_ms != MPX_FOREVER))
+        return mpx__fail(MPX_EINVAL,
+                         "mpx_queue_get_lease: lease_ms > 0 or MPX_FOREVER, lease, out");
+    int rc = queue_wait(q, wait_ms, &w);
+    if (rc) return rc;
+    mpx_value *vlease = lease_ms == MPX_FOREVER ? mpx_nil() : mpx_uint((uint64_t)lease_ms);
+    mpx_value *res = NULL;
+    const mpx_value *items[] = {w.block, w.timeout, vlease};
+    rc = vlease ? queue_call(q, "get_lease", items, 3, w.call_timeout, &res)
+                : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&vlease);
+    mpx__wait_free(&w);
+    if (rc) return rc;
+    if (mpx_value_len(res) != 2 || mpx_value_get_uint(mpx_value_at(res, 0), lease) ||
+        !(*out = mpx_value_copy(mpx_value_at(res, 1))))
+        rc = mpx__fail(MPX_EPROTO, "queue.get_lease: unexpected result");
+    mpx_value_free(&res);
+    return rc;
+}
+
+static int lease_call(mpx_proxy *q, const char *method, uint64_t lease)
+{
+    mpx_value *v = mpx_uint(lease);
+    const mpx_value *items[] = {v};
+    int rc = v ? queue_call(q, method, items, 1, MPX_TIMEOUT_DEFAULT, NULL)
+               : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&v);
+    return rc;
+}
+
+int mpx_queue_ack(mpx_proxy *q, uint64_t lease)
+{
+    return lease_call(q, "ack", lease);
+}
+
+int mpx_queue_nack(mpx_proxy *q, uint64_t lease)
+{
+    return lease_call(q, "nack", lease);
+}
+
 int mpx_queue_put_many(mpx_proxy *q, const mpx_value *items)
 {
     if (mpx_value_type(items) != MPX_ARRAY || !items)

@@ -25,6 +25,10 @@
  *            (nobody is left to read the answer) before its references are dropped.
  *   shutdown mpx__blocked_shutdown() answers every parked call with MPX_ESHUTDOWN.
  *
+ * Beside the parked calls, an object may ask for a deadline of its own (mpx__timer_at: a
+ * queue's lease that runs out): the loop's wait ends for it too, and the type's expire hook
+ * runs.
+ *
  * So every parked call gets exactly one answer — a value, a timeout or a shutdown error —
  * unless its peer is gone or gave it up. A new blocking method needs: a wait queue in its
  * object's state, a call to mpx__park() when it must wait, the wake-up where the state
@@ -230,10 +234,64 @@ bool mpx__blocked_cancel(mpx__server *s, mpx__session *sess, uint64_t req_id)
     return false;
 }
 
+/* ---- objects' own deadlines (a binary min-heap of (time, object id)) ----------------------- */
+
+struct mpx__timer {
+    int64_t at_ms;
+    uint64_t obj_id;
+};
+
+static bool timer_before(const struct mpx__timer *a, const struct mpx__timer *b)
+{
+    return a->at_ms < b->at_ms;
+}
+
+void mpx__timer_at(mpx__server *s, const mpx__obj *obj, int64_t at_ms)
+{
+    if (s->n_timers == s->cap_timers) {
+        s->cap_timers = s->cap_timers ? s->cap_timers * 2 : 16;
+        s->timers = mpx__xrealloc(s->timers, s->cap_timers * sizeof *s->timers);
+    }
+    size_t i = s->n_timers++;
+    s->timers[i] = (struct mpx__timer){at_ms, obj->id};
+    while (i > 0 && timer_before(&s->timers[i], &s->timers[(i - 1) / 2])) {
+        struct mpx__timer t = s->timers[i];
+        s->timers[i] = s->timers[(i - 1) / 2];
+        s->timers[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static struct mpx__timer timer_pop(mpx__server *s)
+{
+    struct mpx__timer top = s->timers[0];
+    s->timers[0] = s->timers[--s->n_timers];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->n_timers && timer_before(&s->timers[l], &s->timers[m])) m = l;
+        if (r < s->n_timers && timer_before(&s->timers[r], &s->timers[m])) m = r;
+        if (m == i) break;
+        struct mpx__timer t = s->timers[i];
+        s->timers[i] = s->timers[m];
+        s->timers[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+void mpx__timers_free(mpx__server *s)
+{
+    mpx__xfree(s->timers);
+    s->timers = NULL;
+    s->n_timers = s->cap_timers = 0;
+}
+
 int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap)
 {
-    if (s->heap_len == 0) return cap;
-    int64_t left = s->heap[0]->deadline_ms - now_ms;
+    int64_t next = s->heap_len ? s->heap[0]->deadline_ms : INT64_MAX;
+    if (s->n_timers && s->timers[0].at_ms < next) next = s->timers[0].at_ms;
+    if (next == INT64_MAX) return cap;
+    int64_t left = next - now_ms;
     return left <= 0 ? 0 : left < cap ? (int)left : cap;
 }
 
@@ -242,6 +300,12 @@ void mpx__blocked_expire(mpx__server *s, int64_t now_ms)
     while (s->heap_len > 0 && s->heap[0]->deadline_ms <= now_ms) {
         mpx__parked *p = s->heap[0];
         p->obj->type->timeout(s, p);
+    }
+    while (s->n_timers > 0 && s->timers[0].at_ms <= now_ms) {
+        mpx__obj *obj = mpx__registry_find(&s->reg, timer_pop(s).obj_id);
+        if (!obj || !obj->type->expire) continue;
+        obj->type->expire(s, obj, now_ms);
+        if (obj->type->wake) obj->type->wake(s, obj);
     }
 }
 

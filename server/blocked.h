@@ -90,8 +90,16 @@ int mpx__thread_arg(mpx__req *req, uint32_t i, uint64_t *thread);
 /* The milliseconds until the next deadline (at most cap), for the loop's wait. */
 int mpx__blocked_next_ms(const mpx__server *s, int64_t now_ms, int cap);
 
+/* Has obj's type's expire hook called at at_ms (CLOCK_MONOTONIC ms), or soon after: for a
+ * deadline that belongs to no call (a queue's lease). The object is named by id, so a deleted
+ * object's deadline comes to nothing. */
+void mpx__timer_at(mpx__server *s, const mpx__obj *obj, int64_t at_ms);
+
 /* Times out every parked call whose deadline has passed, through its type's timeout hook. */
 void mpx__blocked_expire(mpx__server *s, int64_t now_ms);
+
+/* Frees the deadlines of mpx__timer_at() (at shutdown). */
+void mpx__timers_free(mpx__server *s);
 
 /* Forgets a session's parked calls without answering them: its peer is gone. */
 void mpx__blocked_drop_session(mpx__server *s, mpx__session *sess);

@@ -314,5 +314,6 @@ void mpx__server_close(mpx__server *s)
     mpx__buf_free(&s->out);
     mpx__buf_free(&s->batch);
     mpx__xfree(s->heap);
+    mpx__timers_free(s);
     mpx__placement_free(&s->place);
 }

@@ -102,6 +102,10 @@ struct mpx__type {
      * over; result is the result's msgpack bytes. The wake hook runs right after. */
     void (*undo)(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
                  size_t len);
+    /* A deadline the object set with mpx__timer_at() has come (a queue's lease ran out). It
+     * may have been set more than once: the hook looks at what is due by now_ms. The wake
+     * hook runs right after. NULL for a type that sets none. */
+    void (*expire)(mpx__server *s, mpx__obj *obj, int64_t now_ms);
     /* The object is being deleted: answer every call parked on it with code and msg
      * (mpx__waitq_fail_all). NULL for a type that never parks. */
     void (*fail_parked)(mpx__server *s, mpx__obj *obj, int code, const char *msg);

@@ -341,7 +341,7 @@ int mpx__persist_open(mpx__server *s)
     if (open_dir(p, s->cfg.data_dir) != 0) return -1;
     mpx__recovered r;
     p->replaying = true;
-    int rc = mpx__recover(s, p->dirfd, s->cfg.data_dir, &r);
+    int rc = mpx__recover(s, p->dirfd, s->cfg.data_dir, &p->replaying, &r);
     p->replaying = false;
     if (rc != 0) return -1;
     p->run = r.run + 1;

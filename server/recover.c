@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "aof.h"
+#include "holdings.h"
 #include "persist.h"
 #include "recover.h"
 #include "records.h"
@@ -349,7 +350,7 @@ static int replay_logs(replay_ctx *x, int dirfd, const gen_list *logs, size_t fi
     return 0;
 }
 
-int mpx__recover(mpx__server *s, int dirfd, const char *dir, mpx__recovered *r)
+int mpx__recover(mpx__server *s, int dirfd, const char *dir, bool *replaying, mpx__recovered *r)
 {
     gen_list snaps = {0}, logs = {0};
     *r = (mpx__recovered){.fd = -1};
@@ -388,6 +389,8 @@ int mpx__recover(mpx__server *s, int dirfd, const char *dir, mpx__recovered *r)
         mpx__data_file_name(name, sizeof name, false, logs.gens[i]);
         unlinkat(dirfd, name, 0);
     }
+    *replaying = false;
+    mpx__holdings_give_back(s, sess); /* the sessions of the last run are gone */
     mpx__registry_drop_refs(&s->reg, &sess->refs);
     mpx__registry_collect(&s->reg);
     mpx__xfree(sess);

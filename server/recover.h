@@ -18,10 +18,12 @@ typedef struct {
     uint64_t snapshot_bytes; /* the snapshot's size; 0 without one */
 } mpx__recovered;
 
-/* Replays the data directory dirfd (named dir, for messages) into s, whose registry is empty.
- * A log's torn tail (a crash mid-write) is cut off and reported; any other damage stops: returns
- * -1 after logging the file, the record and what to do. */
-int mpx__recover(mpx__server *s, int dirfd, const char *dir, mpx__recovered *r);
+/* Replays the data directory dirfd (named dir, for messages) into s, whose registry is empty,
+ * with *replaying true; then sets it false and ends the replaying session, whose leases go
+ * back to their queues (logged, as any session's end). A log's torn tail (a crash mid-write)
+ * is cut off and reported; any other damage stops: returns -1 after logging the file, the
+ * record and what to do. */
+int mpx__recover(mpx__server *s, int dirfd, const char *dir, bool *replaying, mpx__recovered *r);
 
 /* Applies one record to s as if `sess` made it. Returns 0, or -1 with why[0..size) set. */
 int mpx__replay_record(mpx__server *s, mpx__session *sess, const uint8_t *rec, size_t len,

@@ -53,6 +53,7 @@ typedef struct {
     uint64_t peers_gone;            /* sessions ended because their peer could not be reached */
     uint64_t undone;                /* results taken back from a peer that was gone */
     uint64_t cancelled;             /* parked calls their client gave up on */
+    uint64_t redelivered;           /* leased queue items given back for another taker */
 } mpx__stats;
 
 /* The largest frame libzmq reads at all: past twice the served limit a frame is not worth
@@ -79,6 +80,9 @@ struct mpx__server {
     size_t heap_len;
     size_t heap_cap;
     size_t n_parked;
+    struct mpx__timer *timers; /* objects' own deadlines, soonest first (blocked.c) */
+    size_t n_timers;
+    size_t cap_timers;
     bool in_handler;             /* a method handler is running: out holds its reply */
     mpx__buf out;                /* the frame being built; reused for every send */
     msgpack_packer pk;           /* packs into out */

@@ -303,6 +303,7 @@ static int m_stats(mpx__req *req)
         {"peers_gone", st->peers_gone},
         {"undone", st->undone},
         {"cancelled", st->cancelled},
+        {"redelivered", st->redelivered},
         {"memory_used", mpx__mem_used()},
         {"max_memory", s->cfg.max_memory},
         {"max_message", s->cfg.max_message},

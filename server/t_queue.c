@@ -11,15 +11,24 @@
  * (dispatch's undo, or a client that gave up on its get and returns what came anyway:
  * put_front) puts them back at the head, in order.
  *
+ * Leased gets (get_lease) hand the head item out but keep it the queue's until ack: a lease
+ * whose taker's session ends, whose time runs out, or that its taker gives back (nack) puts the
+ * item back at the head for the next taker, counted as redelivered. On a joinable queue an ack
+ * is the task's task_done, and a redelivered item stays the one task it was.
+ *
  * With --data-dir, what the queue does is logged as it happens (persist.h), since a parked
  * get or put completes long after its call: "_push" (a new task's item), "_take" (items gone
- * from the head), "put_front" (items back at the head); put_nowait, put_many, put_front and
- * task_done are logged as called.
+ * from the head), "put_front" (items back at the head), "_lease" and "_unlease" (the head item
+ * leased, a leased item back at the head); put_nowait, put_many, put_front, task_done and ack
+ * are logged as called. Leases outlive no restart: recovery ends their sessions' ownership,
+ * which puts their items back.
  */
 #include <string.h>
 
 #include "alloc.h"
 #include "blocked.h"
+#include "hash.h"
+#include "holdings.h"
 #include "lazyfree.h"
 #include "object.h"
 #include "persist.h"
@@ -34,12 +43,26 @@ typedef struct {
     bool refs; /* it holds object references (refs.h) */
 } queue_item;
 
+/* An item handed out by get_lease, the queue's until acknowledged. */
+typedef struct lease {
+    uint64_t id;
+    queue_item item;
+    mpx__session *session;     /* the taker, who owns it (holdings.h) */
+    int64_t deadline_ms;       /* MPX_NO_DEADLINE: until its session ends */
+    struct lease *prev, *next; /* the queue's leases, oldest first */
+    UT_hash_handle hh;         /* by id */
+} lease;
+
 typedef struct {
     queue_item *ring;
     size_t cap;
     size_t head;
     size_t count;
-    uint64_t maxsize; /* 0: unbounded */
+    lease *leases; /* by id */
+    lease *lease_head, *lease_tail;
+    uint64_t next_lease; /* the id the next lease gets */
+    int64_t armed_ms;    /* the soonest lease deadline a timer is set for */
+    uint64_t maxsize;    /* 0: unbounded */
     bool joinable;
     uint64_t unfinished; /* items put and not yet marked done (joinable) */
     mpx__waitq getters;  /* parked get / get_many; arg = most items wanted */
@@ -186,9 +209,12 @@ static void pack_front(const queue *q, msgpack_packer *pk, uint64_t max)
         mpx__buf_write(pk->data, (const char *)queue_at(q, i)->p, queue_at(q, i)->len);
 }
 
+static void lease_free_all(queue *q);
+
 static bool queue_free_step(void *state, size_t budget)
 {
     queue *q = state;
+    lease_free_all(q);
     queue_drop_front(q, q->count < budget ? q->count : budget);
     if (q->count) return false;
     mpx__xfree(q->ring);
@@ -199,6 +225,157 @@ static bool queue_free_step(void *state, size_t budget)
 static void queue_free(void *state)
 {
     mpx__lazyfree(queue_free_step, state);
+}
+
+/* ================================ leases ================================================== */
+
+/* Frees every lease and its item (the queue is going). */
+static void lease_free_all(queue *q)
+{
+    lease *l, *tmp;
+    HASH_ITER(hh, q->leases, l, tmp)
+    {
+        HASH_DEL(q->leases, l);
+        if (l->item.refs) mpx__refs_drop(l->item.p, l->item.len);
+        mpx__xfree(l->item.p);
+        mpx__xfree(l);
+    }
+    q->lease_head = q->lease_tail = NULL;
+}
+
+/* Makes item a new lease `id` of sess, for lease_ms (MPX_NO_DEADLINE: until the session
+ * ends); the lease owns the item's bytes from now. */
+static lease *lease_add(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t id,
+                        queue_item item, int64_t lease_ms)
+{
+    queue *q = obj->state;
+    lease *l = mpx__xcalloc(1, sizeof *l);
+    *l = (lease){.id = id, .item = item, .session = sess, .prev = q->lease_tail};
+    l->deadline_ms = lease_ms == MPX_NO_DEADLINE ? MPX_NO_DEADLINE : mpx__now_ms() + lease_ms;
+    if (q->lease_tail)
+        q->lease_tail->next = l;
+    else
+        q->lease_head = l;
+    q->lease_tail = l;
+    HASH_ADD(hh, q->leases, id, sizeof l->id, l);
+    if (id >= q->next_lease) q->next_lease = id + 1;
+    mpx__session_own(s, sess, obj);
+    if (l->deadline_ms < q->armed_ms) {
+        q->armed_ms = l->deadline_ms;
+        mpx__timer_at(s, obj, l->deadline_ms);
+    }
+    return l;
+}
+
+/* Leases the head item to sess: logged first, as the reply may wait for the log. */
+static lease *lease_head_item(mpx__server *s, mpx__obj *obj, mpx__session *sess, int64_t lease_ms)
+{
+    queue *q = obj->state;
+    uint64_t id = q->next_lease;
+    msgpack_packer *pk = mpx__persist_call(s, obj, "_lease", 1);
+    if (pk) {
+        msgpack_pack_uint64(pk, id);
+        mpx__persist_end(s);
+    }
+    queue_item item = q->ring[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    return lease_add(s, obj, sess, id, item, lease_ms);
+}
+
+/* Ends a lease, giving its item to the caller; the session's ownership goes too unless the
+ * session is ending (holdings.h has let go of it then). */
+static queue_item lease_end(mpx__server *s, mpx__obj *obj, lease *l, bool disown)
+{
+    queue *q = obj->state;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        q->lease_head = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    else
+        q->lease_tail = l->prev;
+    HASH_DEL(q->leases, l);
+    if (disown) mpx__session_disown(s, l->session, obj);
+    queue_item item = l->item;
+    mpx__xfree(l);
+    return item;
+}
+
+/* Puts a leased item back at the head, for the next taker. */
+static void lease_return(mpx__server *s, mpx__obj *obj, lease *l, bool disown)
+{
+    queue *q = obj->state;
+    msgpack_packer *pk = mpx__persist_call(s, obj, "_unlease", 1);
+    if (pk) {
+        msgpack_pack_uint64(pk, l->id);
+        mpx__persist_end(s);
+    }
+    queue_item item = lease_end(s, obj, l, disown);
+    queue_reserve(q);
+    q->head = (q->head + q->cap - 1) % q->cap;
+    q->ring[q->head] = item;
+    q->count++;
+}
+
+static void pack_lease(msgpack_packer *pk, const lease *l)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint64(pk, l->id);
+    mpx__buf_write(pk->data, (const char *)l->item.p, l->item.len);
+}
+
+static lease *lease_find(const queue *q, uint64_t id)
+{
+    lease *l;
+    HASH_FIND(hh, q->leases, &id, sizeof id, l);
+    return l;
+}
+
+/* Reads argument i as a lease id and finds it; MPX_ENOLEASE if there is none. */
+static int lease_arg(mpx__req *req, uint32_t i, lease **out)
+{
+    uint64_t id;
+    int rc = mpx__arg_uint(req, i, "the lease", &id);
+    if (rc) return rc;
+    if (!(*out = lease_find(req->obj->state, id)))
+        return mpx__req_fail(req, MPX_ENOLEASE,
+                             "no lease %llu: acknowledged already, or it ran out or its taker's "
+                             "session ended, and the item went back to the queue",
+                             (unsigned long long)id);
+    return 0;
+}
+
+/* The session sess ended holding leases: their items go back, the oldest at the head. */
+static void queue_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t count)
+{
+    (void)count;
+    queue *q = obj->state;
+    for (lease *l = q->lease_tail, *prev; l; l = prev) {
+        prev = l->prev;
+        if (l->session != sess) continue;
+        lease_return(s, obj, l, false);
+        s->stats.redelivered++;
+    }
+}
+
+/* Leases whose time ran out go back, the oldest at the head; the timer is set for the next. */
+static void queue_expire(mpx__server *s, mpx__obj *obj, int64_t now_ms)
+{
+    queue *q = obj->state;
+    int64_t next = MPX_NO_DEADLINE;
+    for (lease *l = q->lease_tail, *prev; l; l = prev) {
+        prev = l->prev;
+        if (l->deadline_ms <= now_ms) {
+            lease_return(s, obj, l, true);
+            s->stats.redelivered++;
+        } else if (l->deadline_ms < next) {
+            next = l->deadline_ms;
+        }
+    }
+    q->armed_ms = next;
+    if (next != MPX_NO_DEADLINE) mpx__timer_at(s, obj, next);
 }
 
 /* ================================ queue methods =========================================== */
@@ -290,6 +467,90 @@ static int m_get_many(mpx__req *req)
     return rc ? rc : get_common(req, max, 1);
 }
 
+/* get_lease([block [, timeout [, lease_ms]]]) -> [lease, item]: the head item, the queue's
+ * until ack(lease); lease_ms nil or absent: until the session ends. */
+static int m_get_lease(mpx__req *req)
+{
+    queue *q = req->obj->state;
+    int64_t wait_ms, lease_ms;
+    int rc = mpx__wait_args(req, 0, &wait_ms);
+    if (rc == 0) rc = mpx__timeout_arg(req, 2, &lease_ms);
+    if (rc) return rc;
+    if (lease_ms == 0) return mpx__req_fail(req, MPX_EVALUE, "ValueError: lease_ms must be > 0");
+    if (q->count > 0) { /* no getter is parked while items wait */
+        pack_lease(req->out, lease_head_item(req->server, req->obj, req->session, lease_ms));
+        return 0;
+    }
+    if (wait_ms == 0) return mpx__req_fail(req, MPX_EEMPTY, "Empty: the queue is empty");
+    mpx__parked *p = mpx__park(req, &q->getters, wait_ms, NULL);
+    p->flag = true; /* a leased get */
+    p->arg2 = (uint64_t)lease_ms;
+    return MPX_PARKED;
+}
+
+/* ack(lease): the leased item is done with; on a joinable queue, its task is done. */
+static int m_ack(mpx__req *req)
+{
+    queue *q = req->obj->state;
+    lease *l;
+    int rc = lease_arg(req, 0, &l);
+    if (rc) return rc;
+    queue_item item = lease_end(req->server, req->obj, l, true);
+    if (item.refs) mpx__refs_drop(item.p, item.len);
+    mpx__xfree(item.p);
+    if (q->joinable && q->unfinished) q->unfinished--;
+    return mpx__reply_nil(req);
+}
+
+/* nack(lease): the leased item goes back to the head now, for the next taker. */
+static int m_nack(mpx__req *req)
+{
+    lease *l;
+    int rc = lease_arg(req, 0, &l);
+    if (rc) return rc;
+    lease_return(req->server, req->obj, l, true);
+    req->server->stats.redelivered++;
+    return mpx__reply_nil(req);
+}
+
+/* _lease(id), replayed: the head item is leased as id, to the replaying session. */
+static int m_restore_lease(mpx__req *req)
+{
+    queue *q = req->obj->state;
+    uint64_t id;
+    int bad = mpx__arg_uint(req, 0, "the lease", &id);
+    if (bad) return bad;
+    if (q->count == 0 || lease_find(q, id))
+        return mpx__req_fail(req, MPX_EVALUE, "no item to lease as %llu", (unsigned long long)id);
+    q->next_lease = id;
+    lease_head_item(req->server, req->obj, req->session, MPX_NO_DEADLINE);
+    return mpx__reply_nil(req);
+}
+
+/* _unlease(id), replayed: the leased item goes back to the head. */
+static int m_restore_unlease(mpx__req *req)
+{
+    lease *l;
+    int rc = lease_arg(req, 0, &l);
+    if (rc) return rc;
+    lease_return(req->server, req->obj, l, true);
+    return mpx__reply_nil(req);
+}
+
+/* _leased(id, item), replayed from a snapshot: a lease outstanding when it was written. */
+static int m_restore_leased(mpx__req *req)
+{
+    uint64_t id;
+    int bad = mpx__arg_uint(req, 0, "the lease", &id);
+    if (bad) return bad;
+    if (lease_find(req->obj->state, id))
+        return mpx__req_fail(req, MPX_EVALUE, "lease %llu twice", (unsigned long long)id);
+    bool refs = mpx__refs_present(req->argv[1].p, req->argv[1].len);
+    queue_item item = {item_copy(req->obj, &req->argv[1], refs), (uint32_t)req->argv[1].len, refs};
+    lease_add(req->server, req->obj, req->session, id, item, MPX_NO_DEADLINE);
+    return mpx__reply_nil(req);
+}
+
 static int m_put_many(mpx__req *req)
 {
     queue *q = req->obj->state;
@@ -358,6 +619,15 @@ static bool serve_getters(mpx__server *s, mpx__obj *obj)
             mpx__parked_drop(s, p);
             continue;
         }
+        if (p->flag) { /* a leased get: the item stays the queue's */
+            lease *l = lease_head_item(s, obj, p->session, (int64_t)p->arg2);
+            pack_lease(mpx__parked_reply(s, p), l);
+            if (mpx__parked_finish(s, p))
+                moved = true;
+            else /* never leased to a peer that is gone */
+                lease_return(s, obj, l, true);
+            continue;
+        }
         size_t n = take_count(q, p->arg);
         pack_front(q, mpx__parked_reply(s, p), p->arg);
         log_take(s, obj, n); /* before the reply, which may wait for the log */
@@ -413,7 +683,15 @@ static void queue_timeout(mpx__server *s, mpx__parked *p)
 static void queue_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
                        size_t len)
 {
-    if (strcmp(m->name, "get_many") == 0) {
+    if (strcmp(m->name, "get_lease") == 0) { /* [lease, item]: the lease goes, not the item */
+        mpx__mp_cursor c;
+        uint32_t n;
+        uint64_t id;
+        mpx__mp_init(&c, result, len);
+        lease *l =
+            mpx__mp_array(&c, &n) || mpx__mp_uint(&c, &id) ? NULL : lease_find(obj->state, id);
+        if (l) lease_return(s, obj, l, true);
+    } else if (strcmp(m->name, "get_many") == 0) {
         queue_push_front_all(obj, result, len);
         log_front(s, obj, &(mpx__span){result, len}, 0);
     } else {
@@ -459,6 +737,12 @@ static void queue_dump_args(const mpx__obj *obj, msgpack_packer *pk)
 static void queue_dump(const mpx__obj *obj, mpx__records *w)
 {
     const queue *q = obj->state;
+    for (const lease *l = q->lease_head; l; l = l->next) {
+        msgpack_packer *pk = mpx__record_call(w, obj->id, "_leased", 2);
+        msgpack_pack_uint64(pk, l->id);
+        mpx__buf_write(pk->data, (const char *)l->item.p, l->item.len);
+        mpx__record_end(w);
+    }
     for (size_t i = 0; i < q->count; i++) {
         msgpack_packer *pk = mpx__record_call(w, obj->id, "_push", 1);
         mpx__buf_write(pk->data, (const char *)queue_at(q, i)->p, queue_at(q, i)->len);
@@ -479,6 +763,8 @@ static int queue_create_common(mpx__req *req, void **state, bool joinable)
     queue *q = mpx__xcalloc(1, sizeof *q);
     q->maxsize = maxsize;
     q->joinable = joinable;
+    q->next_lease = 1;
+    q->armed_ms = MPX_NO_DEADLINE;
     *state = q;
     return 0;
 }
@@ -510,6 +796,24 @@ static int joinable_create(mpx__req *req, void **state)
          .grows = true,                                                                            \
          .logged = true},                                                                          \
         {.name = "get_many", .fn = m_get_many, .min_args = 1, .max_args = 3, .undo = true},        \
+        {.name = "get_lease", .fn = m_get_lease, .min_args = 0, .max_args = 3, .undo = true},      \
+        {.name = "ack", .fn = m_ack, .min_args = 1, .max_args = 1, .logged = true},                \
+        {.name = "nack", .fn = m_nack, .min_args = 1, .max_args = 1},                              \
+        {.name = "_lease",                                                                         \
+         .fn = m_restore_lease,                                                                    \
+         .min_args = 1,                                                                            \
+         .max_args = 1,                                                                            \
+         .replay_only = true},                                                                     \
+        {.name = "_unlease",                                                                       \
+         .fn = m_restore_unlease,                                                                  \
+         .min_args = 1,                                                                            \
+         .max_args = 1,                                                                            \
+         .replay_only = true},                                                                     \
+        {.name = "_leased",                                                                        \
+         .fn = m_restore_leased,                                                                   \
+         .min_args = 2,                                                                            \
+         .max_args = 2,                                                                            \
+         .replay_only = true},                                                                     \
         {.name = "put_front", .fn = m_put_front, .min_args = 1, .max_args = 1, .logged = true},    \
         {.name = "_push",                                                                          \
          .fn = m_restore_push,                                                                     \
@@ -561,7 +865,8 @@ static const mpx__method joinable_methods[] = {
         .name = NAME, .create = CREATE, .destroy = queue_free, .wake = queue_wake,                 \
         .timeout = queue_timeout, .undo = queue_undo, .methods = METHODS,                          \
         .fail_parked = queue_fail_parked, .size = queue_size, .dump_args = queue_dump_args,        \
-        .dump = queue_dump, .n_methods = sizeof METHODS / sizeof METHODS[0],                       \
+        .dump = queue_dump, .session_lost = queue_session_lost, .expire = queue_expire,            \
+        .n_methods = sizeof METHODS / sizeof METHODS[0],                                           \
     }
 
 const mpx__type mpx__type_queue = QUEUE_TYPE("queue", queue_create, queue_methods);

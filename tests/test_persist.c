@@ -165,6 +165,21 @@ static void fill_everything(mpx_client *c, before *b)
     assert_ok(mpx_queue_get(jq, 0, &got));
     mpx_value_free(&got);
     assert_ok(mpx_queue_task_done(jq)); /* 2 tasks left unfinished, 2 items queued */
+    /* a queue with an item leased and not acknowledged when mpxd stops: it comes back */
+    mpx_proxy *lq;
+    uint64_t lease, acked;
+    assert_ok(mpx_queue_open(c, "lq", 0, &lq));
+    for (int i = 1; i <= 3; i++) {
+        mpx_value *it = mpx_int(i);
+        assert_ok(mpx_queue_put(lq, it, 0));
+        mpx_value_free(&it);
+    }
+    assert_ok(mpx_queue_get_lease(lq, 0, MPX_FOREVER, &lease, &got));
+    mpx_value_free(&got);
+    assert_ok(mpx_queue_get_lease(lq, 0, MPX_FOREVER, &acked, &got));
+    mpx_value_free(&got);
+    assert_ok(mpx_queue_ack(lq, acked));
+    mpx_proxy_free(&lq);
     assert_ok(mpx_event_open(c, "e", &e));
     assert_ok(mpx_event_set(e));
     assert_ok(mpx_semaphore_open(c, "sem", 3, &sem));
@@ -271,6 +286,17 @@ static void check_everything(mpx_client *c, const before *b)
     assert_ok(mpx_queue_task_done(jq));
     assert_ok(mpx_queue_join(jq, 0, &done));
     assert_true(done);
+    mpx_proxy *lq;
+    assert_ok(mpx_queue_open(c, "lq", 0, &lq));
+    assert_ok(mpx_queue_qsize(lq, &n));
+    assert_int_equal(n, 2); /* the acknowledged item is gone, the leased one back */
+    assert_ok(mpx_queue_get(lq, 0, &out));
+    assert_int_equal(get_int(out), 1);
+    mpx_value_free(&out);
+    assert_ok(mpx_queue_get(lq, 0, &out));
+    assert_int_equal(get_int(out), 3);
+    mpx_value_free(&out);
+    mpx_proxy_free(&lq);
     assert_ok(mpx_event_open(c, "e", &e));
     assert_ok(mpx_event_is_set(e, &done));
     assert_true(done);

@@ -55,7 +55,7 @@ extern "C" {
  * One list generates the codes, mpx_strerror() and mpx_err_name(). Numbers never change and
  * are never reused; the wire carries the same numbers, positive (docs/protocol.md).
  *
- * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_EFENCED are
+ * Two kinds of failure: the codes MPX_EKEY to MPX_ETOOBIG and MPX_EFULL to MPX_ENOLEASE are
  * raised by the remote method and leave the connection usable (mpx_err_is_remote() says which).
  * Transport failures (MPX_ECONN, MPX_EAUTH, MPX_EPROTO, MPX_EVERSION, MPX_ENOAUTH)
  * stick to the client: every later call on it returns the same code. MPX_ETIMEDOUT leaves the
@@ -92,7 +92,8 @@ extern "C" {
     XX(EATTR, 37, "attribute error")                                                               \
     XX(EOVERFLOW, 38, "numeric overflow")                                                          \
     XX(ETOOMANY, 39, "too many sessions or objects")                                               \
-    XX(EFENCED, 40, "fenced out: a newer fencing token of the lock was issued")
+    XX(EFENCED, 40, "fenced out: a newer fencing token of the lock was issued")                    \
+    XX(ENOLEASE, 41, "no such lease: acknowledged already, or it ran out")
 
 typedef enum {
     MPX_OK = 0,
@@ -792,6 +793,23 @@ MPX_EXPORT int mpx_queue_put_many(mpx_proxy *q, const mpx_value *items);
 /* Gets 1 to max items as an array, waiting up to wait_ms while the queue is empty. Caller
  * owns *out; free it with mpx_value_free(). Returns 0, MPX_EEMPTY, or an error. */
 MPX_EXPORT int mpx_queue_get_many(mpx_proxy *q, size_t max, int wait_ms, mpx_value **out);
+
+/* A leased get: the oldest item, waiting up to wait_ms for one, handed out but still the
+ * queue's until mpx_queue_ack(): if this session ends first (the process dies, its host is
+ * cut off past the session timeout), or lease_ms pass (> 0 ms, or MPX_FOREVER: no limit),
+ * the item goes back to the head of the queue for the next taker. Delivery is at least once:
+ * an item may be handed out again after its first taker did the work but before it acked
+ * (docs/api.md, "Leased gets"). *lease names it for mpx_queue_ack(). Caller owns *out; free it
+ * with mpx_value_free(). Returns 0, MPX_EEMPTY (nothing in time), or an error. */
+MPX_EXPORT int mpx_queue_get_lease(mpx_proxy *q, int wait_ms, int lease_ms, uint64_t *lease,
+                                   mpx_value **out);
+
+/* The leased item is done with: it leaves the queue for good (on a JoinableQueue, this is its
+ * task_done). mpx_queue_nack() gives it back to the head of the queue now instead. Returns 0,
+ * MPX_ENOLEASE (acknowledged already, or the lease ran out or its session ended and the item
+ * went back: the work may be done again by another taker), or an error. */
+MPX_EXPORT int mpx_queue_ack(mpx_proxy *q, uint64_t lease);
+MPX_EXPORT int mpx_queue_nack(mpx_proxy *q, uint64_t lease);
 
 /* q.qsize(), q.empty(), q.full(). */
 MPX_EXPORT int mpx_queue_qsize(mpx_proxy *q, size_t *out);
