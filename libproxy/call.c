@@ -54,6 +54,7 @@ int mpx__client_break(mpx_client *c, int code, const char *why)
     if (!c->broken) {
         c->broken = code;
         snprintf(c->broken_msg, sizeof c->broken_msg, "%s", why);
+        if (code == MPX_ECONN) atomic_store(&c->lost, true); /* reconnect.c */
     }
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->done_mu);
@@ -289,6 +290,17 @@ void mpx__heartbeat_send(mpx_client *c, int64_t now)
     mpx__client_unlock(c);
 }
 
+void mpx__calls_fail_all(mpx_client *c, int code)
+{
+    while (c->pending) {
+        pending *p = c->pending;
+        pending_take(c, p->req_id);
+        p->failed = code;
+        mark_done(c, p);
+    }
+    mpx__batch_reset(c);
+}
+
 /* ---- giving up ---------------------------------------------------------------------------- */
 
 /* The methods that may wait on the server, and what their answer hands over. */
@@ -479,9 +491,11 @@ static int deliver(mpx_client *c, zmq_msg_t *msg)
     c->last_recv_ms = mpx__clock_ms();
     if (f.kind == MPX_K_HEARTBEAT_ACK) return 0;
     if (f.kind == MPX_K_ERROR) {
-        /* It names no call: the server has no session for us (it ended one that went
-         * silent), or could not read a frame we sent. Either way the session is over. */
+        /* It names no call: the server has no session for us (it restarted, or ended one
+         * that went silent), or could not read a frame we sent. Either way the session is
+         * over; without a session the connection is as good as lost (reconnect.c). */
         int rc = mpx__frame_error(&f, "from the server");
+        if (rc == MPX_ENOAUTH) rc = MPX_ECONN;
         return mpx__client_break(c, rc, mpx_last_error());
     }
     mpx__mp_init(&cur, f.body, f.body_len);
@@ -639,6 +653,9 @@ static int parse_result(pending *p, mpx__result *res)
     uint64_t req_id;
     int64_t status;
     const char *msg;
+    if (p->failed == MPX_ECONN)
+        return mpx__fail(MPX_ECONN, "the connection was lost with the call in flight: it may or "
+                                    "may not have run");
     if (p->failed) return mpx__fail(p->failed, "the call could not be sent");
     mpx__mp_init(&cur, (const uint8_t *)zmq_msg_data(&p->reply) + p->reply_off, p->reply_len);
     mpx__mp_array(&cur, &n);
@@ -677,6 +694,8 @@ int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *type, const char 
         int rc = mpx__client_after_fork(c);
         if (rc) return rc;
     }
+    int rc = mpx__client_reconnect(c);
+    if (rc) return rc;
     *p = (pending){.req_id = atomic_fetch_add(&c->next_req, 1),
                    .fork_gen = atomic_load(&c->fork_gen),
                    .obj_id = obj_id};
@@ -695,7 +714,7 @@ int mpx__call_send(mpx_client *c, uint64_t obj_id, const char *type, const char 
                          size, c->max_message);
     }
     mpx__client_lock(c);
-    int rc = c->broken ? fail_broken(c) : defer ? batch_add(c, &b, p) : send_call(c, &b, p);
+    rc = c->broken ? fail_broken(c) : defer ? batch_add(c, &b, p) : send_call(c, &b, p);
     mpx__client_unlock(c);
     mpx__wbuf_free(&b);
     return rc;

@@ -35,6 +35,7 @@ static void client_destroy(mpx_client *c)
     mpx__wbuf_free(&c->batch);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->done_mu);
+    pthread_mutex_destroy(&c->reconnect_mu);
     pthread_cond_destroy(&c->cv);
     pthread_cond_destroy(&c->turn);
     if (c->authkey) {
@@ -56,6 +57,7 @@ void mpx__client_sync_init(mpx_client *c)
 {
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->done_mu, NULL);
+    pthread_mutex_init(&c->reconnect_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -71,6 +73,7 @@ typedef struct {
     int connect_timeout_ms;
     int call_timeout_ms;
     int io_cpu;
+    bool reconnect;
 } connect_args;
 
 static int client_connect(const char *endpoint, const connect_args *a, mpx_client **out)
@@ -99,6 +102,7 @@ static int client_connect(const char *endpoint, const connect_args *a, mpx_clien
     atomic_init(&c->timeout_ms, a->call_timeout_ms);
     atomic_init(&c->fork_gen, mpx__fork_gen());
     atomic_init(&c->next_req, 1);
+    atomic_init(&c->reconnect, a->reconnect);
     mpx__wbuf_init(&c->batch, MPX_HDR_LEN);
     mpx__batch_reset(c);
     mpx__client_sync_init(c);
@@ -130,7 +134,8 @@ int mpx_connect(const char *endpoint, const void *authkey, size_t keylen, mpx_cl
                       .keylen = keylen,
                       .connect_timeout_ms = MPX_DEFAULT_CONNECT_TIMEOUT_MS,
                       .call_timeout_ms = MPX_DEFAULT_TIMEOUT_MS,
-                      .io_cpu = -1};
+                      .io_cpu = -1,
+                      .reconnect = true};
     return client_connect(endpoint, &a, out);
 }
 
@@ -155,7 +160,8 @@ int mpx_connect_keyfile(const char *endpoint, const char *keyfile, mpx_client **
 {
     connect_args a = {.connect_timeout_ms = MPX_DEFAULT_CONNECT_TIMEOUT_MS,
                       .call_timeout_ms = MPX_DEFAULT_TIMEOUT_MS,
-                      .io_cpu = -1};
+                      .io_cpu = -1,
+                      .reconnect = true};
     return connect_keyfile(endpoint, keyfile, &a, out);
 }
 
@@ -181,7 +187,8 @@ int mpx_connect_opts(const char *endpoint, const mpx_connect_options *opts, mpx_
                                                                  : MPX_DEFAULT_CONNECT_TIMEOUT_MS,
                       .call_timeout_ms =
                           o.call_timeout_ms ? o.call_timeout_ms : MPX_DEFAULT_TIMEOUT_MS,
-                      .io_cpu = o.place_io ? o.io_cpu : -1};
+                      .io_cpu = o.place_io ? o.io_cpu : -1,
+                      .reconnect = !o.no_reconnect};
     if (o.keyfile) return connect_keyfile(endpoint, o.keyfile, &a, out);
     return client_connect(endpoint, &a, out);
 }
@@ -201,6 +208,7 @@ void mpx__client_link(mpx_client *c, mpx_proxy *p)
 
 void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
 {
+    pthread_mutex_lock(&c->reconnect_mu); /* a reconnection walks the list */
     mpx__client_lock(c);
     if (p->prev)
         p->prev->next = p->next;
@@ -208,6 +216,7 @@ void mpx__client_unlink(mpx_client *c, mpx_proxy *p)
         c->proxies = p->next;
     if (p->next) p->next->prev = p->prev;
     mpx__client_unlock(c);
+    pthread_mutex_unlock(&c->reconnect_mu);
     mpx__client_release(c);
 }
 

@@ -7,6 +7,7 @@
  *   call.c       the life of a call: sending (alone or batched), the reader that hands each
  *                reply to its caller, waiting, giving up (cancel, and taking back an answer
  *                that crossed the cancel)
+ *   reconnect.c  connecting again after the connection or the session was lost
  *   client.c     the public client functions, and the client's lifetime
  *
  * A client is shared: the caller's handle, each proxy and each future hold a reference, so
@@ -53,7 +54,9 @@ struct mpx_proxy {
     uint64_t id;
     char type[MPX_TYPE_NAME_MAX];
     uint64_t fence_lock, fence_token; /* mpx_proxy_fence(); lock 0: calls are not fenced */
-    struct mpx_proxy *prev, *next;    /* the client's open proxies */
+    char *name;                       /* a named object's name, for opening it again; or NULL */
+    bool stale; /* its object went with a session or a server state that is gone (ENOOBJ) */
+    struct mpx_proxy *prev, *next; /* the client's open proxies */
 };
 
 /* What an answer that arrives after its caller gave up hands over, and how it goes back. */
@@ -139,6 +142,14 @@ struct mpx_client {
     int64_t last_send_ms;       /* when a frame last went out */
     int64_t last_recv_ms;       /* when a frame last came in */
     struct mpx_client *hb_next; /* in the heartbeat list */
+    /* reconnect.c */
+    pthread_mutex_t reconnect_mu; /* one reconnection at a time, and the proxy list kept */
+    atomic_bool reconnect;        /* connect again after the connection is lost */
+    atomic_bool lost;             /* broken with MPX_ECONN: the next call reconnects */
+    int64_t retry_at_ms;          /* no attempt before this */
+    int retry_ms;                 /* the wait after the next failed attempt */
+    uint64_t state_id;            /* WELCOME's "state": the server's state this session sees */
+    atomic_uint_fast64_t reconnects;
 };
 
 /* ---- client.c ----------------------------------------------------------------------------- */
@@ -168,6 +179,14 @@ int mpx__session_open(mpx_client *c);
 void mpx__session_close(mpx_client *c);
 /* Turns an ERROR frame's body [code, message] into an error. */
 int mpx__frame_error(const mpx__frame *f, const char *during);
+
+/* ---- reconnect.c -------------------------------------------------------------------------- */
+
+/* Before a call: if the connection or the session was lost (the client is broken with
+ * MPX_ECONN) and reconnecting is on, connects again (no sooner than the back-off allows),
+ * with a new handshake, and attaches the open proxies to the new session. Returns 0 when the
+ * client is usable (or was never broken), else the error the call fails with. */
+int mpx__client_reconnect(mpx_client *c);
 
 /* ---- heartbeat.c -------------------------------------------------------------------------- */
 
@@ -233,6 +252,10 @@ void mpx__call_settle(mpx_client *c, int64_t deadline);
 
 /* Forgets every call given up on (a fork()ed child; a freed client). Under mu. */
 void mpx__abandoned_clear(mpx_client *c);
+
+/* Fails every call waiting for a reply with code (the session they were sent on is gone),
+ * and empties the send buffer. Under mu. */
+void mpx__calls_fail_all(mpx_client *c, int code);
 
 /* Calls method on object obj_id and waits for the reply. On success *res holds the result
  * (res may be NULL to discard it); on a remote error, mpx_last_error() holds its message. */

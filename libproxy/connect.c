@@ -318,6 +318,8 @@ static int welcome_read(mpx_client *c, const mpx__frame *f)
             c->max_message = v;
         else if (is_uint && klen == 9 && memcmp(k, "max_frame", 9) == 0)
             c->max_frame = v;
+        else if (is_uint && klen == 5 && memcmp(k, "state", 5) == 0)
+            c->state_id = v;
         else if (is_uint && klen == 15 && memcmp(k, "session_timeout", 15) == 0)
             c->heartbeat_ms = v / 4 < 25 ? 25 : v / 4 > 60000 ? 60000 : (int)(v / 4);
         else if (ok && !is_uint)

@@ -58,6 +58,10 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx
         free(p);
         return rc;
     }
+    if (name && !(p->name = strdup(name))) {
+        free(p);
+        return mpx__fail(MPX_ENOMEM, "out of memory");
+    }
     p->tag = MPX_PROXY_TAG;
     p->client = c;
     mpx__client_link(c, p);
@@ -110,6 +114,7 @@ void mpx_proxy_free(mpx_proxy **pp)
     }
     mpx__client_unlink(c, p); /* may free a client freed before */
     p->tag = MPX_DEAD_TAG;
+    free(p->name);
     free(p);
     mpx__error_restore(&stash);
 }
@@ -130,6 +135,11 @@ int mpx__proxy_check(const mpx_proxy *p, const char *type)
     if (atomic_load(&p->client->closed)) return mpx__fail(MPX_ECLOSED, "the client was freed");
     if (type && strcmp(p->type, type) != 0)
         return mpx__fail(MPX_EINVAL, "the proxy is a %s, not a %s", p->type, type);
+    if (p->stale)
+        return mpx__fail(MPX_ENOOBJ,
+                         "object %llu went with a lost session, or with the state "
+                         "of a server that restarted without it",
+                         (unsigned long long)p->id);
     return 0;
 }
 

@@ -2,11 +2,14 @@
  * test_persist.c — mpxd --data-dir: every type's state across a restart (clean, and SIGKILL
  * after a compaction), acknowledged changes of four writers across a SIGKILL with --fsync
  * always, a torn log tail cut off, damage in the middle refused, private files, one mpxd per
- * directory. The data directories are on the build tree's disk, not a tmpfs: a test that
- * cannot have a real disk fails under CI=true rather than skip.
+ * directory; and clients that carry on by themselves across a restart: a loop of sets, a
+ * parked get, proxies against a server that restarted empty. The data directories are on the build
+ * tree's disk, not a tmpfs: a test that cannot have a real disk fails under CI=true rather than
+ * skip.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -653,6 +656,155 @@ static void test_files_are_private_and_locked(void **state)
     finish_persisted(&t);
 }
 
+/* ---- clients across a restart ------------------------------------------------------------ */
+
+static const char *const *restart_quick(persisted *t)
+{
+    static const char *args[8];
+    args[0] = "--data-dir", args[1] = t->data, args[2] = "--session-timeout", args[3] = "1000";
+    args[4] = NULL;
+    return args;
+}
+
+/* A process setting keys in a loop, with no code to reconnect: mpxd is killed and started
+ * again under it; its calls fail with MPX_ECONN meanwhile, and it carries on afterwards with
+ * the same proxy, every set it saw succeed there. */
+static void test_client_carries_on_across_restart(void **state)
+{
+    (void)state;
+    persisted t;
+    start_persisted(&t, "always", (const char *[]){"--session-timeout", "1000", NULL});
+    int report[2];
+    assert_int_equal(pipe(report), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c;
+        mpx_proxy *d;
+        if (mpx_connect_keyfile(t.mpxd.endpoint, t.mpxd.keyfile, &c) ||
+            mpx_dict_open(c, "loop", &d))
+            _exit(1);
+        int failed = 0, after = 0, i = 0;
+        for (int64_t end = harness_now_ms() + 20000; after < 100 && harness_now_ms() < end; i++) {
+            mpx_value *k = mpx_int(i), *v = mpx_int(i);
+            int rc = mpx_dict_set(d, k, v);
+            mpx_value_free(&k), mpx_value_free(&v);
+            if (rc == MPX_ECONN)
+                failed++, usleep(20000);
+            else if (rc)
+                _exit(2);
+            else if (failed)
+                after++;
+            if (i == 50 && write(report[1], "x", 1) != 1) _exit(3); /* under way: restart us */
+        }
+        _exit(failed && after == 100 ? 0 : 4);
+    }
+    char x;
+    assert_int_equal(read(report[0], &x, 1), 1);
+    assert_int_equal(mpxd_halt(&t.mpxd, SIGKILL), -1);
+    assert_int_equal(mpxd_respawn(&t.mpxd, restart_quick(&t)), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* the sets acknowledged before the kill are there (--fsync always) */
+    mpx_client *c = mpxd_connect(&t.mpxd);
+    mpx_proxy *d;
+    assert_ok(mpx_dict_open(c, "loop", &d));
+    for (int i = 0; i <= 50; i++) {
+        mpx_value *k = mpx_int(i), *v = NULL;
+        assert_ok(mpx_dict_get(d, k, &v));
+        assert_int_equal(get_int(v), i);
+        mpx_value_free(&k), mpx_value_free(&v);
+    }
+    mpx_proxy_free(&d);
+    mpx_client_free(&c);
+    close(report[0]), close(report[1]);
+    finish_persisted(&t);
+}
+
+typedef struct {
+    mpx_proxy *q;
+    int rc;
+    int64_t returned_ms;
+} parked_get;
+
+static void *get_forever(void *arg)
+{
+    parked_get *g = arg;
+    mpx_value *v = NULL;
+    g->rc = mpx_queue_get(g->q, MPX_FOREVER, &v);
+    g->returned_ms = harness_now_ms();
+    mpx_value_free(&v);
+    return NULL;
+}
+
+/* A get parked with no timeout when mpxd is killed and started again returns MPX_ECONN
+ * promptly rather than hang, and a fresh get on the same proxy works. */
+static void test_parked_get_over_restart(void **state)
+{
+    (void)state;
+    persisted t;
+    start_persisted(&t, "everysec", (const char *[]){"--session-timeout", "1000", NULL});
+    mpx_client *c = mpxd_connect(&t.mpxd);
+    mpx_proxy *q;
+    assert_ok(mpx_queue_open(c, "parked", 0, &q));
+    parked_get g = {.q = q};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, get_forever, &g), 0);
+    usleep(200000); /* parked */
+    assert_int_equal(mpxd_halt(&t.mpxd, SIGKILL), -1);
+    int64_t t0 = harness_now_ms();
+    assert_int_equal(mpxd_respawn(&t.mpxd, restart_quick(&t)), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(g.rc, MPX_ECONN);
+    assert_true(g.returned_ms - t0 < 5000); /* two session timeouts and the restart */
+    mpx_client *other = mpxd_connect(&t.mpxd);
+    mpx_proxy *oq;
+    mpx_value *item = mpx_str("after"), *got = NULL;
+    assert_ok(mpx_queue_open(other, "parked", 0, &oq));
+    assert_ok(mpx_queue_put(oq, item, 0));
+    int rc = MPX_ECONN;
+    for (int i = 0; i < 100 && rc == MPX_ECONN; i++) /* the back-off may ask for a moment */
+        if ((rc = mpx_queue_get(q, 5000, &got)) == MPX_ECONN) usleep(50000);
+    assert_ok(rc);
+    size_t len;
+    assert_string_equal(mpx_value_str(got, &len), "after");
+    mpx_value_free(&item), mpx_value_free(&got);
+    mpx_proxy_free(&oq), mpx_proxy_free(&q);
+    mpx_client_free(&other), mpx_client_free(&c);
+    finish_persisted(&t);
+}
+
+/* Against a server that restarted empty (no --data-dir): a named proxy opens its name again
+ * and works, on a new, empty object; an anonymous one answers MPX_ENOOBJ. */
+static void test_proxies_after_a_restart_without_state(void **state)
+{
+    (void)state;
+    mpxd_proc p;
+    const char *quick[] = {"--session-timeout", "1000", NULL};
+    mpxd_start(&p, "ipc", quick);
+    mpx_client *c = mpxd_connect(&p);
+    mpx_proxy *named, *anon;
+    assert_ok(mpx_dict_open(c, "named", &named));
+    assert_ok(mpx_dict_new(c, &anon));
+    mpx_value *k = mpx_str("k"), *v = mpx_int(1), *got = NULL;
+    assert_ok(mpx_dict_set(named, k, v));
+    assert_int_equal(mpxd_halt(&p, SIGTERM), 0);
+    assert_int_equal(mpxd_respawn(&p, quick), 0);
+    int rc = MPX_ECONN;
+    for (int i = 0; i < 100 && rc == MPX_ECONN; i++)
+        if ((rc = mpx_dict_set(named, k, v)) == MPX_ECONN) usleep(50000);
+    assert_ok(rc);
+    size_t n = 0;
+    assert_ok(mpx_dict_len(named, &n));
+    assert_int_equal(n, 1); /* the set after the restart, on the new dict */
+    assert_code(mpx_dict_get(anon, k, &got), MPX_ENOOBJ);
+    mpx_value_free(&k), mpx_value_free(&v);
+    mpx_proxy_free(&named), mpx_proxy_free(&anon);
+    mpx_client_free(&c);
+    mpxd_stop(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +815,9 @@ int main(void)
         cmocka_unit_test(test_damage_in_the_middle_stops_mpxd),
         cmocka_unit_test(test_damaged_snapshot_stops_mpxd),
         cmocka_unit_test(test_files_are_private_and_locked),
+        cmocka_unit_test(test_client_carries_on_across_restart),
+        cmocka_unit_test(test_parked_get_over_restart),
+        cmocka_unit_test(test_proxies_after_a_restart_without_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,27 +95,43 @@ static void test_exited_children_leave_no_sessions(void **state)
     mpx_client_free(&c);
 }
 
+/* A client stopped past the session timeout: its next call fails with MPX_ECONN, saying the
+ * server has no session for it; the one after reconnects, and the client says so. With
+ * reconnecting off it stays broken. */
 static void test_ended_session_is_reported_clearly(void **state)
 {
     (void)state;
     uint64_t sessions = mpxd_stat(client, "sessions");
     pid_t pid = fork();
     if (pid == 0) {
-        mpx_client *c = NULL;
-        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c)) _exit(2);
+        mpx_client *c = NULL, *fixed = NULL;
+        mpx_connect_options o = MPX_CONNECT_OPTIONS_INIT;
+        o.keyfile = server.keyfile;
+        o.no_reconnect = true;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+            mpx_connect_opts(server.endpoint, &o, &fixed))
+            _exit(2);
         raise(SIGSTOP); /* silent, heartbeats included, until the parent continues us */
+        mpx_conn_state st;
+        uint64_t reconnects = 9;
         int rc = mpx_ping(c);
-        bool clear = rc == MPX_ENOAUTH && strstr(mpx_last_error(), "no session") != NULL &&
-                     !strstr(mpx_last_error(), mpx_strerror(MPX_ENOAUTH)); /* said once */
-        /* Broken stays broken: the next call says the same. */
-        clear = clear && mpx_ping(c) == MPX_ENOAUTH;
+        bool clear = rc == MPX_ECONN && strstr(mpx_last_error(), "no session") != NULL &&
+                     mpx_client_state(c, &st, &reconnects) == 0 && st == MPX_CONN_RECONNECTING &&
+                     reconnects == 0;
+        /* the next call connects again, with a session of its own */
+        clear = clear && mpx_ping(c) == 0 && mpx_client_state(c, &st, &reconnects) == 0 &&
+                st == MPX_CONN_UP && reconnects == 1;
+        /* without reconnecting, broken stays broken: every call says the same */
+        clear = clear && mpx_ping(fixed) == MPX_ECONN && mpx_ping(fixed) == MPX_ECONN &&
+                mpx_client_state(fixed, &st, NULL) == 0 && st == MPX_CONN_DOWN;
         mpx_client_free(&c);
+        mpx_client_free(&fixed);
         _exit(clear ? 0 : 3);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
     assert_true(WIFSTOPPED(status));
-    await_stat(client, "sessions", sessions); /* the stopped client's session was ended */
+    await_stat(client, "sessions", sessions); /* the stopped client's sessions were ended */
     kill(pid, SIGCONT);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));

@@ -274,6 +274,7 @@ typedef struct {
     int io_cpu;
     int connect_timeout_ms; /* limit on connecting and the handshake; 0: the default */
     int call_timeout_ms;    /* the client's default call timeout; 0: the default */
+    bool no_reconnect;      /* do not connect again after the connection is lost */
 } mpx_connect_options;
 
 #define MPX_CONNECT_OPTIONS_INIT                                                                   \
@@ -290,6 +291,30 @@ typedef struct {
  * keyfile cannot be read. */
 MPX_EXPORT int mpx_connect_opts(const char *endpoint, const mpx_connect_options *opts,
                                 mpx_client **out);
+
+/* Reconnecting. When its connection or its session is lost (the server restarted or stopped
+ * answering, or ended the session after a network cut longer than its session timeout), a
+ * client fails the calls in flight with MPX_ECONN (they may or may not have run), and its next
+ * call connects again, with a new handshake, retrying no sooner than a back-off of 100 ms
+ * doubling to 5 s (calls meanwhile fail at once with MPX_ECONN). Proxies are attached to the
+ * new session: against a server that kept its state (mpxd --data-dir, or one that did not
+ * restart) every proxy whose object still exists keeps working; against a server that
+ * restarted empty, proxies of named objects open their name again (an empty object), and the
+ * rest answer MPX_ENOOBJ, as do proxies of anonymous objects that only the lost session held.
+ * Locks and semaphore units the lost session held are gone; waits it had parked were ended.
+ * Reconnecting is on unless mpx_connect_options.no_reconnect or mpx_client_set_reconnect(c,
+ * false): the client then stays broken, every call returning the same error. */
+MPX_EXPORT int mpx_client_set_reconnect(mpx_client *c, bool on);
+
+typedef enum {
+    MPX_CONN_UP = 0,           /* connected, with a session */
+    MPX_CONN_RECONNECTING = 1, /* lost; the next call connects again */
+    MPX_CONN_DOWN = 2,         /* broken for good: a wrong key, or reconnecting is off */
+} mpx_conn_state;
+
+/* The client's connection state, and how many times it has reconnected (may be NULL). A
+ * loss shows once a call or the heartbeat learns of it. Returns 0 or MPX_EINVAL. */
+MPX_EXPORT int mpx_client_state(mpx_client *c, mpx_conn_state *state, uint64_t *reconnects);
 
 /* Ends the session (mpxd releases every reference it held), closes the connection and sets
  * *c to NULL. Proxies and futures still open on it stop working (their calls and waits return
