@@ -122,6 +122,12 @@ static int lease_call(mpx_proxy *q, const char *method, uint64_t lease)
     return rc;
 }
 
+int mpx_queue_abandoned(mpx_proxy *q, uint64_t *out)
+{
+    int rc = queue_check(q);
+    return rc ? rc : mpx__call_uint(q, "abandoned", out);
+}
+
 int mpx_queue_ack(mpx_proxy *q, uint64_t lease)
 {
     return lease_call(q, "ack", lease);

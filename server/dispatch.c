@@ -218,10 +218,10 @@ typedef struct {
 static undo_rec batch_undo[MPX_MAX_BATCH]; /* one thread, one batch at a time */
 static size_t batch_undo_n;
 
-static void undo_result(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *p,
-                        size_t len)
+static void undo_result(mpx__server *s, mpx__session *sess, mpx__obj *obj, const mpx__method *m,
+                        const uint8_t *p, size_t len)
 {
-    obj->type->undo(s, obj, m, p, len);
+    obj->type->undo(s, sess, obj, m, p, len);
     s->stats.undone++;
     if (obj->type->wake) obj->type->wake(s, obj);
 }
@@ -241,7 +241,7 @@ static void send_result(mpx__server *s, mpx__session *sess, mpx__obj *obj, const
             batch_undo[batch_undo_n++] = (undo_rec){obj->id, m, in_batch, len};
         return;
     }
-    if (undoable) undo_result(s, obj, m, (const uint8_t *)s->out.data + result_off, len);
+    if (undoable) undo_result(s, sess, obj, m, (const uint8_t *)s->out.data + result_off, len);
 }
 
 void mpx__dispatch(mpx__server *s, mpx__session *sess, const uint8_t *body, size_t len)
@@ -339,6 +339,7 @@ void mpx__dispatch_batch(mpx__server *s, mpx__session *sess, const uint8_t *body
     for (size_t i = 0; i < batch_undo_n; i++) {
         const undo_rec *u = &batch_undo[i];
         mpx__obj *obj = mpx__registry_find(&s->reg, u->obj_id);
-        if (obj) undo_result(s, obj, u->method, (const uint8_t *)s->batch.data + u->off, u->len);
+        if (obj)
+            undo_result(s, sess, obj, u->method, (const uint8_t *)s->batch.data + u->off, u->len);
     }
 }

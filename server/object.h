@@ -98,10 +98,11 @@ struct mpx__type {
     /* The client gave up on a parked call (manager.cancel): forget it, leaving the object as
      * if it had never parked. NULL: the call is simply dropped. */
     void (*cancel)(mpx__server *s, mpx__parked *p);
-    /* A result of method m (marked undo) could not reach its peer: take back what it handed
-     * over; result is the result's msgpack bytes. The wake hook runs right after. */
-    void (*undo)(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
-                 size_t len);
+    /* A result of method m (marked undo) for session sess could not reach its peer: take back
+     * what it handed over; result is the result's msgpack bytes. The wake hook runs right
+     * after. */
+    void (*undo)(mpx__server *s, mpx__session *sess, mpx__obj *obj, const mpx__method *m,
+                 const uint8_t *result, size_t len);
     /* A deadline the object set with mpx__timer_at() has come (a queue's lease ran out). It
      * may have been set more than once: the hook looks at what is due by now_ms. The wake
      * hook runs right after. NULL for a type that sets none. */

@@ -11,6 +11,11 @@
  * (dispatch's undo, or a client that gave up on its get and returns what came anyway:
  * put_front) puts them back at the head, in order.
  *
+ * On a joinable queue, the tasks a session took with a plain get and has not marked done are
+ * counted per session: if the session ends first, its items went with it, and those tasks are
+ * abandoned (counted, no longer unfinished), so that join() never waits for a taker that is
+ * gone.
+ *
  * Leased gets (get_lease) hand the head item out but keep it the queue's until ack: a lease
  * whose taker's session ends, whose time runs out, or that its taker gives back (nack) puts the
  * item back at the head for the next taker, counted as redelivered. On a joinable queue an ack
@@ -43,6 +48,13 @@ typedef struct {
     bool refs; /* it holds object references (refs.h) */
 } queue_item;
 
+/* A session's tasks taken with a plain get and not yet marked done (joinable queues). */
+typedef struct taker {
+    mpx__session *session; /* owns the queue while it has tasks (holdings.h) */
+    uint64_t tasks;
+    UT_hash_handle hh; /* by session */
+} taker;
+
 /* An item handed out by get_lease, the queue's until acknowledged. */
 typedef struct lease {
     uint64_t id;
@@ -61,6 +73,8 @@ typedef struct {
     lease *leases; /* by id */
     lease *lease_head, *lease_tail;
     uint64_t next_lease; /* the id the next lease gets */
+    taker *takers;       /* joinable: by session */
+    uint64_t abandoned;  /* joinable: tasks whose taker's session ended first */
     int64_t armed_ms;    /* the soonest lease deadline a timer is set for */
     uint64_t maxsize;    /* 0: unbounded */
     bool joinable;
@@ -215,6 +229,12 @@ static bool queue_free_step(void *state, size_t budget)
 {
     queue *q = state;
     lease_free_all(q);
+    taker *t, *tmp;
+    HASH_ITER(hh, q->takers, t, tmp)
+    {
+        HASH_DEL(q->takers, t);
+        mpx__xfree(t);
+    }
     queue_drop_front(q, q->count < budget ? q->count : budget);
     if (q->count) return false;
     mpx__xfree(q->ring);
@@ -225,6 +245,57 @@ static bool queue_free_step(void *state, size_t budget)
 static void queue_free(void *state)
 {
     mpx__lazyfree(queue_free_step, state);
+}
+
+/* ================================ tasks of plain gets ===================================== */
+
+static taker *taker_find(const queue *q, const mpx__session *sess)
+{
+    taker *t;
+    HASH_FIND(hh, q->takers, &sess, sizeof sess, t);
+    return t;
+}
+
+/* sess took n tasks of a joinable queue with a plain get. */
+static void tasks_taken(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t n)
+{
+    queue *q = obj->state;
+    if (!q->joinable || n == 0) return;
+    taker *t = taker_find(q, sess);
+    if (!t) {
+        t = mpx__xcalloc(1, sizeof *t);
+        t->session = sess;
+        HASH_ADD(hh, q->takers, session, sizeof t->session, t);
+        mpx__session_own(s, sess, obj);
+    }
+    t->tasks += n;
+}
+
+/* sess is done with (or gave back) n of the tasks it took; more than it took is ignored (a
+ * task_done for another session's task). */
+static void tasks_ended(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint64_t n)
+{
+    queue *q = obj->state;
+    taker *t = q->joinable ? taker_find(q, sess) : NULL;
+    if (!t) return;
+    t->tasks -= n < t->tasks ? n : t->tasks;
+    if (t->tasks) return;
+    HASH_DEL(q->takers, t);
+    mpx__xfree(t);
+    mpx__session_disown(s, sess, obj);
+}
+
+/* Abandons n tasks (their taker's session ended): logged, as the count changes. */
+static void tasks_abandon(mpx__server *s, mpx__obj *obj, uint64_t n)
+{
+    queue *q = obj->state;
+    msgpack_packer *pk = mpx__persist_call(s, obj, "_abandon", 1);
+    if (pk) {
+        msgpack_pack_uint64(pk, n);
+        mpx__persist_end(s);
+    }
+    q->unfinished -= n < q->unfinished ? n : q->unfinished;
+    q->abandoned += n;
 }
 
 /* ================================ leases ================================================== */
@@ -352,6 +423,12 @@ static void queue_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *sess
 {
     (void)count;
     queue *q = obj->state;
+    taker *t = taker_find(q, sess);
+    if (t) { /* its plain gets' items went with it */
+        tasks_abandon(s, obj, t->tasks);
+        HASH_DEL(q->takers, t);
+        mpx__xfree(t);
+    }
     for (lease *l = q->lease_tail, *prev; l; l = prev) {
         prev = l->prev;
         if (l->session != sess) continue;
@@ -421,6 +498,7 @@ static int m_put_front(mpx__req *req)
     int rc = mpx__refs_check(req, &req->argv[0], NULL);
     if (rc) return rc;
     queue_push_front_all(req->obj, req->argv[0].p, req->argv[0].len);
+    tasks_ended(req->server, req->obj, req->session, n); /* given back: not this taker's now */
     return mpx__reply_nil(req);
 }
 
@@ -429,9 +507,11 @@ static int m_put_front(mpx__req *req)
 static int take_now(mpx__req *req, uint64_t max)
 {
     queue *q = req->obj->state;
+    size_t n = take_count(q, max);
     pack_front(q, req->out, max);
-    log_take(req->server, req->obj, take_count(q, max));
-    queue_drop_front(q, take_count(q, max));
+    log_take(req->server, req->obj, n);
+    queue_drop_front(q, n);
+    tasks_taken(req->server, req->obj, req->session, n);
     return 0;
 }
 
@@ -593,6 +673,55 @@ static int m_task_done(mpx__req *req)
     if (q->unfinished == 0)
         return mpx__req_fail(req, MPX_EVALUE, "ValueError: task_done() called too many times");
     q->unfinished--;
+    /* logged by whether the caller took the task: a replay must count tasks as this did */
+    bool own = q->joinable && taker_find(q, req->session);
+    if (mpx__persist_call(req->server, req->obj, own ? "task_done" : "_done", 0))
+        mpx__persist_end(req->server);
+    tasks_ended(req->server, req->obj, req->session, 1);
+    return mpx__reply_nil(req);
+}
+
+/* _done(), replayed: a task marked done by a session that had not taken it. */
+static int m_restore_done(mpx__req *req)
+{
+    queue *q = req->obj->state;
+    if (q->unfinished == 0) return mpx__req_fail(req, MPX_EVALUE, "no task unfinished");
+    q->unfinished--;
+    return mpx__reply_nil(req);
+}
+
+/* abandoned() -> uint: tasks whose taker's session ended before their task_done. */
+static int m_abandoned(mpx__req *req)
+{
+    return mpx__reply_uint(req, ((queue *)req->obj->state)->abandoned);
+}
+
+/* _abandon(n), replayed: n tasks abandoned. */
+static int m_restore_abandon(mpx__req *req)
+{
+    uint64_t n;
+    int bad = mpx__arg_uint(req, 0, "n", &n);
+    if (bad) return bad;
+    tasks_ended(req->server, req->obj, req->session, n);
+    tasks_abandon(req->server, req->obj, n);
+    return mpx__reply_nil(req);
+}
+
+/* _abandoned(n), replayed from a snapshot: the count of abandoned tasks. */
+static int m_restore_abandoned(mpx__req *req)
+{
+    queue *q = req->obj->state;
+    int bad = mpx__arg_uint(req, 0, "n", &q->abandoned);
+    return bad ? bad : mpx__reply_nil(req);
+}
+
+/* _taken(n), replayed from a snapshot: tasks taken by sessions of the last run. */
+static int m_restore_taken(mpx__req *req)
+{
+    uint64_t n;
+    int bad = mpx__arg_uint(req, 0, "n", &n);
+    if (bad) return bad;
+    tasks_taken(req->server, req->obj, req->session, n);
     return mpx__reply_nil(req);
 }
 
@@ -631,8 +760,10 @@ static bool serve_getters(mpx__server *s, mpx__obj *obj)
         size_t n = take_count(q, p->arg);
         pack_front(q, mpx__parked_reply(s, p), p->arg);
         log_take(s, obj, n); /* before the reply, which may wait for the log */
+        mpx__session *sess = p->session;
         if (mpx__parked_finish(s, p)) {
             queue_drop_front(q, n);
+            tasks_taken(s, obj, sess, n);
             moved = true;
         } else { /* the items stay for the next getter */
             log_front(s, obj, NULL, n);
@@ -680,8 +811,8 @@ static void queue_timeout(mpx__server *s, mpx__parked *p)
 }
 
 /* A get's answer did not reach its peer: its item (or a get_many's items) go back. */
-static void queue_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m, const uint8_t *result,
-                       size_t len)
+static void queue_undo(mpx__server *s, mpx__session *sess, mpx__obj *obj, const mpx__method *m,
+                       const uint8_t *result, size_t len)
 {
     if (strcmp(m->name, "get_lease") == 0) { /* [lease, item]: the lease goes, not the item */
         mpx__mp_cursor c;
@@ -692,11 +823,17 @@ static void queue_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m, cons
             mpx__mp_array(&c, &n) || mpx__mp_uint(&c, &id) ? NULL : lease_find(obj->state, id);
         if (l) lease_return(s, obj, l, true);
     } else if (strcmp(m->name, "get_many") == 0) {
+        mpx__mp_cursor c;
+        uint32_t n = 0;
+        mpx__mp_init(&c, result, len);
+        mpx__mp_array(&c, &n); /* packed by mpxd */
         queue_push_front_all(obj, result, len);
         log_front(s, obj, &(mpx__span){result, len}, 0);
+        tasks_ended(s, obj, sess, n);
     } else {
         queue_push_front(obj, &(mpx__span){result, len});
         log_front(s, obj, NULL, 1);
+        tasks_ended(s, obj, sess, 1);
     }
 }
 
@@ -716,6 +853,7 @@ static int m_restore_take(mpx__req *req)
     if (bad) return bad;
     if (n > q->count) return mpx__req_fail(req, MPX_EVALUE, "the queue holds fewer items");
     queue_drop_front(q, n);
+    tasks_taken(req->server, req->obj, req->session, n);
     return mpx__reply_nil(req);
 }
 
@@ -749,7 +887,14 @@ static void queue_dump(const mpx__obj *obj, mpx__records *w)
         mpx__record_end(w);
     }
     if (q->joinable) {
+        uint64_t taken = 0;
+        for (const taker *t = q->takers; t; t = t->hh.next)
+            taken += t->tasks;
         msgpack_pack_uint64(mpx__record_call(w, obj->id, "_unfinished", 1), q->unfinished);
+        mpx__record_end(w);
+        msgpack_pack_uint64(mpx__record_call(w, obj->id, "_taken", 1), taken);
+        mpx__record_end(w);
+        msgpack_pack_uint64(mpx__record_call(w, obj->id, "_abandoned", 1), q->abandoned);
         mpx__record_end(w);
     }
 }
@@ -850,13 +995,26 @@ static const mpx__method queue_methods[] = {QUEUE_METHODS};
 
 static const mpx__method joinable_methods[] = {
     QUEUE_METHODS,
-    {.name = "task_done", .fn = m_task_done, .min_args = 0, .max_args = 0, .logged = true},
+    {.name = "task_done", .fn = m_task_done, .min_args = 0, .max_args = 0},
+    {.name = "_done", .fn = m_restore_done, .min_args = 0, .max_args = 0, .replay_only = true},
     {.name = "_unfinished",
      .fn = m_restore_unfinished,
      .min_args = 1,
      .max_args = 1,
      .replay_only = true},
     {.name = "join", .fn = m_join, .min_args = 0, .max_args = 1},
+    {.name = "abandoned", .fn = m_abandoned, .min_args = 0, .max_args = 0},
+    {.name = "_abandon",
+     .fn = m_restore_abandon,
+     .min_args = 1,
+     .max_args = 1,
+     .replay_only = true},
+    {.name = "_taken", .fn = m_restore_taken, .min_args = 1, .max_args = 1, .replay_only = true},
+    {.name = "_abandoned",
+     .fn = m_restore_abandoned,
+     .min_args = 1,
+     .max_args = 1,
+     .replay_only = true},
 };
 
 /* Queue and JoinableQueue share everything but their name, methods and joinability. */

@@ -162,9 +162,10 @@ static void semaphore_session_lost(mpx__server *s, mpx__obj *obj, mpx__session *
 
 /* An acquire's true did not reach its peer: the unit goes back (a give_back semaphore gets it
  * back when the session ends, as it gets every unit that session holds). */
-static void semaphore_undo(mpx__server *s, mpx__obj *obj, const mpx__method *m,
+static void semaphore_undo(mpx__server *s, mpx__session *sess, mpx__obj *obj, const mpx__method *m,
                            const uint8_t *result, size_t len)
 {
+    (void)sess;
     (void)m;
     semaphore *sem = obj->state;
     if (len == 1 && result[0] == 0xc3 && !sem->give_back) semaphore_add(sem, 1);

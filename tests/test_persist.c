@@ -168,6 +168,17 @@ static void fill_everything(mpx_client *c, before *b)
     assert_ok(mpx_queue_get(jq, 0, &got));
     mpx_value_free(&got);
     assert_ok(mpx_queue_task_done(jq)); /* 2 tasks left unfinished, 2 items queued */
+    /* a joinable queue's task taken and not done when mpxd stops: abandoned, not waited for */
+    mpx_proxy *jq2;
+    assert_ok(mpx_joinable_queue_open(c, "jq2", 0, &jq2));
+    for (int i = 0; i < 2; i++) {
+        mpx_value *it = mpx_int(i);
+        assert_ok(mpx_queue_put(jq2, it, 0));
+        mpx_value_free(&it);
+    }
+    assert_ok(mpx_queue_get(jq2, 0, &got));
+    mpx_value_free(&got);
+    mpx_proxy_free(&jq2);
     /* a queue with an item leased and not acknowledged when mpxd stops: it comes back */
     mpx_proxy *lq;
     uint64_t lease, acked;
@@ -289,6 +300,17 @@ static void check_everything(mpx_client *c, const before *b)
     assert_ok(mpx_queue_task_done(jq));
     assert_ok(mpx_queue_join(jq, 0, &done));
     assert_true(done);
+    mpx_proxy *jq2;
+    uint64_t abandoned = 0;
+    assert_ok(mpx_joinable_queue_open(c, "jq2", 0, &jq2));
+    assert_ok(mpx_queue_abandoned(jq2, &abandoned));
+    assert_int_equal(abandoned, 1);
+    assert_ok(mpx_queue_get(jq2, 0, &out));
+    mpx_value_free(&out);
+    assert_ok(mpx_queue_task_done(jq2));
+    assert_ok(mpx_queue_join(jq2, 0, &done));
+    assert_true(done);
+    mpx_proxy_free(&jq2);
     mpx_proxy *lq;
     assert_ok(mpx_queue_open(c, "lq", 0, &lq));
     assert_ok(mpx_queue_qsize(lq, &n));

@@ -1090,7 +1090,7 @@ static void test_unfinished_handshake_is_closed_on_time(void **state)
     for (int i = 0; i < 250 && mpxd_stat(good, "handshakes_unfinished") < unfinished + 2; i++)
         usleep(20 * 1000);
     assert_true(mpxd_stat(good, "handshakes_unfinished") >= unfinished + 2); /* counted */
-    char *log = read_file(server.logfile, NULL); /* and logged */
+    char *log = read_file(server.logfile, NULL);                             /* and logged */
     assert_non_null(strstr(log, "ended before its CURVE handshake was done"));
     free(log);
     assert_good_client_intact();

@@ -671,6 +671,47 @@ static void test_killed_taker_item_redelivered(void **state)
     mpx_proxy_free(&q);
 }
 
+/* A JoinableQueue task taken with a plain get by a process killed before its task_done: the
+ * item went with it, join() does not wait for it, and abandoned() counts it. */
+static void test_join_not_held_by_a_dead_taker(void **state)
+{
+    (void)state;
+    mpx_proxy *q;
+    assert_ok(mpx_joinable_queue_open(client, "join.dead", 0, &q));
+    put_int(q, 1, 0);
+    put_int(q, 2, 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c;
+        mpx_proxy *cq;
+        mpx_value *v;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+            mpx_joinable_queue_open(c, "join.dead", 0, &cq) || mpx_queue_get(cq, 0, &v) ||
+            write(ready[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    assert_int_equal(get_int(q, 0), 2);
+    assert_ok(mpx_queue_task_done(q)); /* ours is done; the other taker's is not */
+    bool done = true;
+    uint64_t abandoned = 9;
+    assert_ok(mpx_queue_join(q, 0, &done));
+    assert_false(done);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_ok(mpx_queue_join(q, 5000, &done));
+    assert_true(done);
+    assert_ok(mpx_queue_abandoned(q, &abandoned));
+    assert_int_equal(abandoned, 1);
+    close(ready[0]), close(ready[1]);
+    mpx_proxy_free(&q);
+}
+
 #define JOBS 10000
 
 /* One worker: leased gets until the queue stays empty, each job's result stored under its
@@ -781,6 +822,7 @@ int main(void)
         HARNESS_TEST(test_lease_runs_out),
         HARNESS_TEST(test_killed_taker_item_redelivered),
         HARNESS_TEST(test_jobs_survive_killed_workers),
+        HARNESS_TEST(test_join_not_held_by_a_dead_taker),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -834,6 +834,9 @@ MPX_EXPORT int mpx_queue_get_lease(mpx_proxy *q, int wait_ms, int lease_ms, uint
  * MPX_ENOLEASE (acknowledged already, or the lease ran out or its session ended and the item
  * went back: the work may be done again by another taker), or an error. */
 MPX_EXPORT int mpx_queue_ack(mpx_proxy *q, uint64_t lease);
+/* JoinableQueue: the tasks abandoned so far: taken with a plain get by a session that ended
+ * (its process died) before their task_done. They no longer keep mpx_queue_join() waiting. */
+MPX_EXPORT int mpx_queue_abandoned(mpx_proxy *q, uint64_t *out);
 MPX_EXPORT int mpx_queue_nack(mpx_proxy *q, uint64_t lease);
 
 /* q.qsize(), q.empty(), q.full(). */
