@@ -5,7 +5,7 @@ set -euo pipefail
 # python3-zmq, python3-nacl and python3-msgpack: the independent client that checks mpx's
 # protocol and crypto against code mpx did not write (tests/independent_client.py).
 packages=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libsodium-dev
-          libssl-dev libcmocka-dev zlib1g-dev uthash-dev python3 python3-zmq python3-nacl python3-msgpack
+          libssl-dev libcmocka-dev zlib1g-dev uthash-dev iproute2 python3 python3-zmq python3-nacl python3-msgpack
           "$@")
 missing=()
 for p in "${packages[@]}"; do
