@@ -22,6 +22,13 @@
 
 #define PEERS 150
 #define HANDSHAKE_MS 500
+/* The documented bound is the handshake timeout plus a second; an instrumented build
+ * (AddressSanitizer) does the same work several times slower, so it gets two. */
+#ifdef MPX_SANITIZED
+#define CLOSE_SLACK_MS 2000
+#else
+#define CLOSE_SLACK_MS 1000
+#endif
 
 static void keyless_peers_hold_nothing(const char *transport)
 {
@@ -49,7 +56,7 @@ static void keyless_peers_hold_nothing(const char *transport)
         if (hostile_await_closed(&h, 50) == PEERS) break;
     }
     assert_int_equal(hostile_await_closed(&h, 0), PEERS);
-    assert_true(hostile_longest_open_ms(&h) <= HANDSHAKE_MS + 1000);
+    assert_true(hostile_longest_open_ms(&h) <= HANDSHAKE_MS + CLOSE_SLACK_MS);
     assert_true(rss_most - rss_idle <= 64 * 1024);
     /* within 1.5 times the idle p50, measured before and after them (the larger: the machine
      * may be busy with more than this test) */

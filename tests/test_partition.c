@@ -1,10 +1,12 @@
 /*
  * test_partition.c — client and server on two hosts, as two Linux network namespaces joined by
- * a veth pair that the test makes itself (ip netns), and a partition: the link taken down for
+ * a veth pair that the test makes itself (ip netns). A partition: the link taken down for
  * longer than the session timeout, then restored. The lock a cut-off holder held passes to a
  * worker on the server's side, who is told its owner died; its leased item is handed to that
  * worker too; and when the link is back, the old holder's client reconnects by itself and its
- * fenced write, carrying its old token, is refused. Needs root (CAP_NET_ADMIN): without it the
+ * fenced write, carrying its old token, is refused. A worker across the link killed holding a
+ * lease: its item goes to the next worker. A client across the link whose server restarts:
+ * its loop of sets carries on by itself. Needs root (CAP_NET_ADMIN): without it the
  * test is skipped, except under CI=true, where that is a failure.
  */
 #define _GNU_SOURCE
@@ -53,6 +55,25 @@ static void enter(const char *name)
     close(fd);
 }
 
+/* Starts mpxd in the server's namespace, on every address of it. */
+static void start_mpxd(net *n)
+{
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    if ((n->mpxd = fork()) == 0) {
+        enter(n->srv);
+        dup2(ready[1], 3);
+        dup2(open("/dev/null", O_WRONLY), 1); /* never the test's output pipe (harness.c) */
+        execl(mpxd_path(), mpxd_path(), "-q", "--authkey-file", n->key, "--ready-fd", "3",
+              "--session-timeout", SESSION_TIMEOUT, "tcp://0.0.0.0:5555", (char *)NULL);
+        _exit(127);
+    }
+    close(ready[1]);
+    char buf[8] = {0};
+    assert_true(read(ready[0], buf, sizeof buf) >= 5);
+    close(ready[0]);
+}
+
 static void teardown(net *n)
 {
     if (n->mpxd > 0) {
@@ -87,20 +108,7 @@ static bool setup(net *n)
     assert_non_null(mkdtemp(n->dir));
     snprintf(n->key, sizeof n->key, "%s/authkey", n->dir);
     assert_int_equal(sh("head -c 32 /dev/urandom > %s && chmod 600 %s", n->key, n->key), 0);
-    int ready[2];
-    assert_int_equal(pipe(ready), 0);
-    if ((n->mpxd = fork()) == 0) {
-        enter(n->srv);
-        dup2(ready[1], 3);
-        dup2(open("/dev/null", O_WRONLY), 1); /* never the test's output pipe (harness.c) */
-        execl(mpxd_path(), mpxd_path(), "-q", "--authkey-file", n->key, "--ready-fd", "3",
-              "--session-timeout", SESSION_TIMEOUT, "tcp://0.0.0.0:5555", (char *)NULL);
-        _exit(127);
-    }
-    close(ready[1]);
-    char buf[8] = {0};
-    assert_true(read(ready[0], buf, sizeof buf) >= 5);
-    close(ready[0]);
+    start_mpxd(n);
     return true;
 }
 
@@ -144,16 +152,135 @@ static void holder(const net *n, int report, int go)
     _exit(rc == MPX_EFENCED ? 0 : 4);
 }
 
+/* Makes the two hosts, or skips the test where this process may not (fails under CI). */
+static void setup_or_skip(net *n)
+{
+    if (setup(n)) return;
+    if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
+        fail_msg("cannot make network namespaces (needs root and ip netns) under CI");
+    printf("# skipped: making network namespaces needs root and ip netns\n");
+    skip();
+}
+
+/* Runs fn(n, arg) in a child process in namespace ns; returns its pid. */
+static pid_t spawn_in(const net *n, const char *ns, void (*fn)(const net *n, int arg), int arg)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        enter(ns);
+        fn(n, arg);
+        _exit(0);
+    }
+    return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* On the client's side: leases the item and reports it, then waits to be killed. */
+static void lease_and_wait(const net *n, int report)
+{
+    mpx_client *c;
+    mpx_proxy *q;
+    uint64_t lease;
+    mpx_value *item;
+    if (mpx_connect_keyfile(n->server_ep, n->key, &c) || mpx_queue_open(c, "kill.queue", 0, &q) ||
+        mpx_queue_get_lease(q, 5000, MPX_FOREVER, &lease, &item) || write(report, "x", 1) != 1)
+        _exit(1);
+    pause();
+}
+
+/* On the server's side: puts one item (arg 0), or gets it within the session timeout and
+ * acknowledges it (arg 1). */
+static void put_or_take(const net *n, int take)
+{
+    mpx_client *c;
+    mpx_proxy *q;
+    uint64_t lease;
+    mpx_value *item = mpx_str("job");
+    size_t len;
+    if (mpx_connect_keyfile(n->local_ep, n->key, &c) || mpx_queue_open(c, "kill.queue", 0, &q))
+        _exit(1);
+    if (!take) _exit(mpx_queue_put(q, item, 0) ? 2 : 0);
+    mpx_value_free(&item);
+    if (mpx_queue_get_lease(q, atoi(SESSION_TIMEOUT), MPX_FOREVER, &lease, &item) ||
+        strcmp(mpx_value_str(item, &len), "job") != 0 || mpx_queue_ack(q, lease))
+        _exit(3);
+    _exit(0);
+}
+
+/* A worker across the link killed holding a lease: the item goes to the next worker within
+ * the session timeout. */
+static void test_killed_worker_across_hosts(void **state)
+{
+    (void)state;
+    net n = {0};
+    setup_or_skip(&n);
+    assert_int_equal(wait_status(spawn_in(&n, n.srv, put_or_take, 0)), 0);
+    int report[2];
+    assert_int_equal(pipe(report), 0);
+    pid_t worker = spawn_in(&n, n.cli, lease_and_wait, report[1]);
+    char x;
+    assert_int_equal(read(report[0], &x, 1), 1);
+    kill(worker, SIGKILL);
+    waitpid(worker, NULL, 0);
+    assert_int_equal(wait_status(spawn_in(&n, n.srv, put_or_take, 1)), 0);
+    close(report[0]), close(report[1]);
+    teardown(&n);
+}
+
+/* On the client's side: sets keys in a loop with no code to reconnect; tells the parent when
+ * it is under way; exits 0 once 100 sets succeeded after a failure (the restart). */
+static void set_loop(const net *n, int report)
+{
+    mpx_client *c;
+    mpx_proxy *d;
+    if (mpx_connect_keyfile(n->server_ep, n->key, &c) || mpx_dict_open(c, "loop", &d)) _exit(1);
+    int failed = 0, after = 0;
+    for (int64_t i = 0, end = harness_now_ms() + 30000; after < 100 && harness_now_ms() < end;
+         i++) {
+        mpx_value *k = mpx_int(i), *v = mpx_int(i);
+        int rc = mpx_dict_set(d, k, v);
+        mpx_value_free(&k), mpx_value_free(&v);
+        if (rc == MPX_ECONN)
+            failed++, usleep(20000);
+        else if (rc)
+            _exit(2);
+        else if (failed)
+            after++;
+        if (i == 50 && write(report, "x", 1) != 1) _exit(3);
+    }
+    _exit(failed && after == 100 ? 0 : 4);
+}
+
+/* A client across the link whose server is killed and started again carries on by itself. */
+static void test_client_across_hosts_survives_restart(void **state)
+{
+    (void)state;
+    net n = {0};
+    setup_or_skip(&n);
+    int report[2];
+    assert_int_equal(pipe(report), 0);
+    pid_t client = spawn_in(&n, n.cli, set_loop, report[1]);
+    char x;
+    assert_int_equal(read(report[0], &x, 1), 1);
+    kill(n.mpxd, SIGKILL);
+    waitpid(n.mpxd, NULL, 0);
+    start_mpxd(&n);
+    assert_int_equal(wait_status(client), 0);
+    close(report[0]), close(report[1]);
+    teardown(&n);
+}
+
 static void test_partition_passes_lock_and_fences_old_holder(void **state)
 {
     (void)state;
     net n = {0};
-    if (!setup(&n)) {
-        if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
-            fail_msg("cannot make network namespaces (needs root and ip netns) under CI");
-        printf("# skipped: making network namespaces needs root and ip netns\n");
-        skip();
-    }
+    setup_or_skip(&n);
     mpx_client *setup_c;
     mpx_proxy *q;
     pid_t pid = fork();
@@ -226,6 +353,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partition_passes_lock_and_fences_old_holder),
+        cmocka_unit_test(test_killed_worker_across_hosts),
+        cmocka_unit_test(test_client_across_hosts_survives_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
