@@ -270,6 +270,13 @@ int mpx__result_value(const mpx__result *res, mpx_value **out);
 
 /* ---- proxy.c: helpers for the typed proxy files ------------------------------------------- */
 
+/* Attaches p to its client's current session (after a fork or a reconnection) / opens its
+ * name again on a server whose state is new (reconnect.c). An object that is gone, or a name
+ * that is another type's now, or an anonymous proxy on a new state, makes p stale. Return 0
+ * or a transport error. */
+int mpx__proxy_reattach(mpx_client *c, mpx_proxy *p);
+int mpx__proxy_reopen(mpx_client *c, mpx_proxy *p);
+
 /* Gives a call on p the proxy's fence (mpx_proxy_fence()), if it has one. */
 void mpx__args_fence(const mpx_proxy *p, mpx__args *a);
 

@@ -129,16 +129,10 @@ void mpx__client_disown_socket(mpx_client *c)
 
 static int reattach_proxies(mpx_client *c)
 {
-    for (mpx_proxy *p = c->proxies; p; p = p->next) {
-        mpx_value *id = mpx_uint(p->id);
-        const mpx_value *items[] = {id};
-        mpx__args args = {.items = items, .n = 1};
-        int rc =
-            id ? mpx__invoke(c, 0, NULL, "attach", &args, MPX_TIMEOUT_DEFAULT, NULL) : MPX_ENOMEM;
-        mpx_value_free(&id);
-        if (rc && rc != MPX_ENOOBJ) return rc;
-    }
-    return 0;
+    int rc = 0;
+    for (mpx_proxy *p = c->proxies; rc == 0 && p; p = p->next)
+        rc = mpx__proxy_reattach(c, p);
+    return rc;
 }
 
 int mpx__client_after_fork(mpx_client *c)

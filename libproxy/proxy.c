@@ -69,6 +69,49 @@ int mpx__proxy_open(mpx_client *c, const char *name, const char *type, const mpx
     return 0;
 }
 
+/* A remote error means the object is gone (or its name is another type's now): p is stale. */
+static int stale_on_remote(mpx_proxy *p, int rc)
+{
+    if (rc && mpx_err_is_remote(rc)) {
+        p->stale = true;
+        return 0;
+    }
+    return rc;
+}
+
+int mpx__proxy_reattach(mpx_client *c, mpx_proxy *p)
+{
+    mpx_value *id = mpx_uint(p->id);
+    const mpx_value *items[] = {id};
+    mpx__args args = {.items = items, .n = 1};
+    int rc = id ? mpx__invoke(c, 0, NULL, "attach", &args, MPX_TIMEOUT_DEFAULT, NULL)
+                : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&id);
+    return stale_on_remote(p, rc);
+}
+
+int mpx__proxy_reopen(mpx_client *c, mpx_proxy *p)
+{
+    if (!p->name) {
+        p->stale = true;
+        return 0;
+    }
+    mpx_value *name = mpx_str(p->name), *type = mpx_str(p->type);
+    const mpx_value *items[] = {name, type};
+    mpx__args args = {.items = items, .n = 2};
+    mpx__result res;
+    char got[MPX_TYPE_NAME_MAX];
+    int rc = name && type ? mpx__invoke(c, 0, NULL, "open", &args, MPX_TIMEOUT_DEFAULT, &res)
+                          : mpx__fail(MPX_ENOMEM, "out of memory");
+    mpx_value_free(&name);
+    mpx_value_free(&type);
+    if (rc == 0) {
+        rc = read_handle(&res, &p->id, got, sizeof got);
+        mpx__result_close(&res);
+    }
+    return stale_on_remote(p, rc);
+}
+
 int mpx__proxy_open_args(mpx_client *c, const char *name, const char *type, mpx_value **args,
                          size_t n, mpx_proxy **out)
 {

@@ -27,40 +27,6 @@
 /* The thread that is reconnecting a client: its own calls (attaching) go straight through. */
 static _Thread_local bool reconnecting;
 
-/* Attaches p to the new session (same state), or opens its name again (new state); a proxy
- * whose object is gone is marked stale. Returns 0 or a transport error. */
-static int restore_proxy(mpx_client *c, mpx_proxy *p, bool same_state)
-{
-    mpx__result res;
-    mpx_value *arg = same_state ? mpx_uint(p->id) : p->name ? mpx_str(p->name) : NULL;
-    mpx_value *type = mpx_str(p->type);
-    if (!same_state && !p->name) {
-        p->stale = true;
-        mpx_value_free(&type);
-        return 0;
-    }
-    const mpx_value *items[] = {arg, type};
-    mpx__args args = {.items = items, .n = same_state ? 1 : 2};
-    int rc = arg && type ? mpx__invoke(c, 0, NULL, same_state ? "attach" : "open", &args,
-                                       MPX_TIMEOUT_DEFAULT, same_state ? NULL : &res)
-                         : mpx__fail(MPX_ENOMEM, "out of memory");
-    mpx_value_free(&arg);
-    mpx_value_free(&type);
-    if (rc == 0 && !same_state) {
-        mpx_value *handle = NULL;
-        uint64_t id;
-        rc = mpx__result_value(&res, &handle);
-        mpx__result_close(&res);
-        if (rc == 0 && mpx_value_get_uint(mpx_value_at(handle, 0), &id) == 0) p->id = id;
-        mpx_value_free(&handle);
-    }
-    if (rc && mpx_err_is_remote(rc)) { /* gone, or the name is another type's now */
-        p->stale = true;
-        rc = 0;
-    }
-    return rc;
-}
-
 /* Opens a new session on a client whose connection was lost. Under mu. */
 static int session_again(mpx_client *c)
 {
@@ -106,7 +72,8 @@ int mpx__client_reconnect(mpx_client *c)
     mpx__client_unlock(c);
     reconnecting = true; /* the proxy list stays as it is: unlinking waits for reconnect_mu */
     for (mpx_proxy *p = c->proxies; again && rc == 0 && p; p = p->next)
-        if (!p->stale) rc = restore_proxy(c, p, state == c->state_id);
+        if (!p->stale)
+            rc = state == c->state_id ? mpx__proxy_reattach(c, p) : mpx__proxy_reopen(c, p);
     reconnecting = false;
     pthread_mutex_unlock(&c->reconnect_mu);
     return rc;

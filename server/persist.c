@@ -56,6 +56,7 @@ struct mpx__persist {
     uint64_t snapshot_bytes; /* the newest snapshot's size: compaction waits for the log to
                                 outgrow it twice */
     pid_t child;             /* a compaction running, or 0 */
+    int child_pipe;          /* the child writes the snapshot's size here: no stat in the loop */
     uint64_t child_gen;
     int64_t child_started_ms, last_check_ms, retry_after_ms;
     mpx__buf held;
@@ -89,6 +90,14 @@ msgpack_packer *mpx__persist_call(mpx__server *s, const mpx__obj *obj, const cha
 void mpx__persist_end(mpx__server *s)
 {
     mpx__record_end(&s->persist->rec);
+}
+
+void mpx__persist_uint(mpx__server *s, const mpx__obj *obj, const char *method, uint64_t v)
+{
+    msgpack_packer *pk = mpx__persist_call(s, obj, method, 1);
+    if (!pk) return;
+    msgpack_pack_uint64(pk, v);
+    mpx__persist_end(s);
 }
 
 void mpx__persist_logged_call(mpx__server *s, const mpx__obj *obj, const mpx__method *m,
@@ -214,11 +223,16 @@ static void compaction_start(mpx__server *s, mpx__persist *p, int64_t now)
     if (!mpx__aof_rotate(p->aof, gen)) return;
     p->gen = gen;
     int64_t t0 = mono_us();
-    pid_t parent = getpid(), pid = fork();
+    int size_pipe[2];
+    pid_t parent = getpid(), pid = pipe2(size_pipe, O_CLOEXEC | O_NONBLOCK) == 0 ? fork() : -1;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive mpxd, nor hold its directory */
-        if (getppid() != parent) _exit(1);
-        _exit(mpx__snapshot_write(s, p->dirfd, gen, p->run, p->state_id) == 0 ? 0 : 1);
+        uint64_t bytes;
+        if (getppid() != parent ||
+            mpx__snapshot_write(s, p->dirfd, gen, p->run, p->state_id, &bytes) != 0 ||
+            write(size_pipe[1], &bytes, sizeof bytes) != sizeof bytes)
+            _exit(1);
+        _exit(0);
     }
     p->stats.fork_us = (uint64_t)(mono_us() - t0);
     if (pid < 0) {
@@ -226,6 +240,8 @@ static void compaction_start(mpx__server *s, mpx__persist *p, int64_t now)
         p->retry_after_ms = now + RETRY_COMPACT_MS;
         return;
     }
+    close(size_pipe[1]);
+    p->child_pipe = size_pipe[0];
     p->child = pid;
     p->child_gen = gen;
     p->child_started_ms = now;
@@ -238,11 +254,11 @@ static void compaction_check(mpx__persist *p, int64_t now)
     int status;
     if (waitpid(p->child, &status, WNOHANG) != p->child) return;
     p->child = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        char name[64];
-        struct stat st;
-        mpx__data_file_name(name, sizeof name, true, p->child_gen);
-        p->snapshot_bytes = fstatat(p->dirfd, name, &st, 0) == 0 ? (uint64_t)st.st_size : 0;
+    uint64_t bytes;
+    bool sized = read(p->child_pipe, &bytes, sizeof bytes) == sizeof bytes;
+    close(p->child_pipe);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && sized) {
+        p->snapshot_bytes = bytes;
         p->stats.compactions++;
         mpx__aof_remove_before(p->aof, p->child_gen);
         mpx__log_info("compaction: snapshot.%llu written (%llu bytes) in %lld ms",
@@ -386,6 +402,7 @@ void mpx__persist_close(mpx__server *s)
     if (p->child) {
         kill(p->child, SIGKILL);
         waitpid(p->child, NULL, 0);
+        close(p->child_pipe);
     }
     if (p->dirfd >= 0) close(p->dirfd);
     if (p->lockfd >= 0) close(p->lockfd);

@@ -29,6 +29,9 @@ msgpack_packer *mpx__persist_call(mpx__server *s, const mpx__obj *obj, const cha
                                   uint32_t argc);
 void mpx__persist_end(mpx__server *s);
 
+/* Logs method(v) on obj: the effect records whose one argument is a number. */
+void mpx__persist_uint(mpx__server *s, const mpx__obj *obj, const char *method, uint64_t v);
+
 /* Logs a call as it came: the method and its arguments' bytes. */
 void mpx__persist_logged_call(mpx__server *s, const mpx__obj *obj, const mpx__method *m,
                               uint32_t argc, const mpx__span *argv);

@@ -24,6 +24,7 @@ typedef struct {
     int fd;
     int pass;
     bool failed;
+    uint64_t written;
 } dumper;
 
 static void flush(dumper *d)
@@ -39,6 +40,7 @@ static void flush(dumper *d)
             break;
         }
         p += n, left -= (size_t)n;
+        d->written += (uint64_t)n;
     }
     d->w.out.size = 0;
 }
@@ -83,7 +85,8 @@ static void dump_one(mpx__obj *obj, bool deleted, void *arg)
     if (d->w.out.size >= FLUSH_AT) flush(d);
 }
 
-int mpx__snapshot_write(mpx__server *s, int dirfd, uint64_t gen, uint64_t run, uint64_t state_id)
+int mpx__snapshot_write(mpx__server *s, int dirfd, uint64_t gen, uint64_t run, uint64_t state_id,
+                        uint64_t *bytes)
 {
     char name[64], tmp[80];
     mpx__data_file_name(name, sizeof name, true, gen);
@@ -115,5 +118,6 @@ int mpx__snapshot_write(mpx__server *s, int dirfd, uint64_t gen, uint64_t run, u
     close(d.fd);
     if (d.failed) unlinkat(dirfd, tmp, 0);
     mpx__records_free(&d.w);
+    *bytes = d.written;
     return d.failed ? -1 : 0;
 }

@@ -10,7 +10,9 @@
 #include "server.h"
 
 /* Writes snapshot.<gen> in dirfd: snapshot.<gen>.tmp, synced, then renamed, the directory
- * synced, so that a snapshot by its final name is always whole. Returns 0 or -1 (logged). */
-int mpx__snapshot_write(mpx__server *s, int dirfd, uint64_t gen, uint64_t run, uint64_t state_id);
+ * synced, so that a snapshot by its final name is always whole; *bytes is its size. Returns 0
+ * or -1 (logged). */
+int mpx__snapshot_write(mpx__server *s, int dirfd, uint64_t gen, uint64_t run, uint64_t state_id,
+                        uint64_t *bytes);
 
 #endif

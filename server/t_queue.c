@@ -171,15 +171,6 @@ static void log_push(mpx__server *s, const mpx__obj *obj, const uint8_t *p, size
     mpx__persist_end(s);
 }
 
-/* Logs n items gone from the head. */
-static void log_take(mpx__server *s, const mpx__obj *obj, size_t n)
-{
-    msgpack_packer *pk = mpx__persist_call(s, obj, "_take", 1);
-    if (!pk) return;
-    msgpack_pack_uint64(pk, n);
-    mpx__persist_end(s);
-}
-
 /* Logs items back at the head: an array of them (array), or the first n of the queue. */
 static void log_front(mpx__server *s, const mpx__obj *obj, const mpx__span *array, size_t n)
 {
@@ -289,11 +280,7 @@ static void tasks_ended(mpx__server *s, mpx__obj *obj, mpx__session *sess, uint6
 static void tasks_abandon(mpx__server *s, mpx__obj *obj, uint64_t n)
 {
     queue *q = obj->state;
-    msgpack_packer *pk = mpx__persist_call(s, obj, "_abandon", 1);
-    if (pk) {
-        msgpack_pack_uint64(pk, n);
-        mpx__persist_end(s);
-    }
+    mpx__persist_uint(s, obj, "_abandon", n);
     q->unfinished -= n < q->unfinished ? n : q->unfinished;
     q->abandoned += n;
 }
@@ -343,11 +330,7 @@ static lease *lease_head_item(mpx__server *s, mpx__obj *obj, mpx__session *sess,
 {
     queue *q = obj->state;
     uint64_t id = q->next_lease;
-    msgpack_packer *pk = mpx__persist_call(s, obj, "_lease", 1);
-    if (pk) {
-        msgpack_pack_uint64(pk, id);
-        mpx__persist_end(s);
-    }
+    mpx__persist_uint(s, obj, "_lease", id);
     queue_item item = q->ring[q->head];
     q->head = (q->head + 1) % q->cap;
     q->count--;
@@ -378,11 +361,7 @@ static queue_item lease_end(mpx__server *s, mpx__obj *obj, lease *l, bool disown
 static void lease_return(mpx__server *s, mpx__obj *obj, lease *l, bool disown)
 {
     queue *q = obj->state;
-    msgpack_packer *pk = mpx__persist_call(s, obj, "_unlease", 1);
-    if (pk) {
-        msgpack_pack_uint64(pk, l->id);
-        mpx__persist_end(s);
-    }
+    mpx__persist_uint(s, obj, "_unlease", l->id);
     queue_item item = lease_end(s, obj, l, disown);
     queue_reserve(q);
     q->head = (q->head + q->cap - 1) % q->cap;
@@ -509,7 +488,7 @@ static int take_now(mpx__req *req, uint64_t max)
     queue *q = req->obj->state;
     size_t n = take_count(q, max);
     pack_front(q, req->out, max);
-    log_take(req->server, req->obj, n);
+    mpx__persist_uint(req->server, req->obj, "_take", n);
     queue_drop_front(q, n);
     tasks_taken(req->server, req->obj, req->session, n);
     return 0;
@@ -759,7 +738,7 @@ static bool serve_getters(mpx__server *s, mpx__obj *obj)
         }
         size_t n = take_count(q, p->arg);
         pack_front(q, mpx__parked_reply(s, p), p->arg);
-        log_take(s, obj, n); /* before the reply, which may wait for the log */
+        mpx__persist_uint(s, obj, "_take", n); /* before the reply, which may wait for the log */
         mpx__session *sess = p->session;
         if (mpx__parked_finish(s, p)) {
             queue_drop_front(q, n);

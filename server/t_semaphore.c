@@ -56,10 +56,7 @@ static void semaphore_log(mpx__server *s, mpx__obj *obj)
     uint64_t kept = semaphore_kept(sem);
     if (kept == sem->kept) return;
     sem->kept = kept;
-    msgpack_packer *pk = mpx__persist_call(s, obj, "_value", 1);
-    if (!pk) return;
-    msgpack_pack_uint64(pk, kept);
-    mpx__persist_end(s);
+    mpx__persist_uint(s, obj, "_value", kept);
 }
 
 /* Takes a unit for sess. */

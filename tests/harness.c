@@ -223,3 +223,25 @@ int64_t harness_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+void harness_set_loop(const char *endpoint, const char *keyfile, int report_fd, int seconds)
+{
+    mpx_client *c;
+    mpx_proxy *d;
+    if (mpx_connect_keyfile(endpoint, keyfile, &c) || mpx_dict_open(c, "loop", &d)) _exit(1);
+    int failed = 0, after = 0;
+    for (int64_t i = 0, end = harness_now_ms() + seconds * 1000;
+         after < 100 && harness_now_ms() < end; i++) {
+        mpx_value *k = mpx_int(i), *v = mpx_int(i);
+        int rc = mpx_dict_set(d, k, v);
+        mpx_value_free(&k), mpx_value_free(&v);
+        if (rc == MPX_ECONN)
+            failed++, usleep(20000);
+        else if (rc)
+            _exit(2);
+        else if (failed)
+            after++;
+        if (i == 50 && write(report_fd, "x", 1) != 1) _exit(3);
+    }
+    _exit(failed && after == 100 ? 0 : 4);
+}

@@ -96,6 +96,13 @@ mpx_value *harness_ints(size_t n, const int64_t *v);
 #define INTS(...)                                                                                  \
     harness_ints(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
 
+/* In a child process: sets keys of the dict "loop" in a loop through endpoint, with no code to
+ * reconnect, writing a byte to report_fd once under way (so that the server can be restarted
+ * under it); exits 0 once 100 sets succeeded after one failed with MPX_ECONN (the restart), or
+ * not 0 after `seconds` or on any other error. Never returns. */
+_Noreturn void harness_set_loop(const char *endpoint, const char *keyfile, int report_fd,
+                                int seconds);
+
 /* Milliseconds on the monotonic clock. */
 int64_t harness_now_ms(void);
 

@@ -233,28 +233,10 @@ static void test_killed_worker_across_hosts(void **state)
     teardown(&n);
 }
 
-/* On the client's side: sets keys in a loop with no code to reconnect; tells the parent when
- * it is under way; exits 0 once 100 sets succeeded after a failure (the restart). */
+/* On the client's side: a loop of sets through the link (harness.c). */
 static void set_loop(const net *n, int report)
 {
-    mpx_client *c;
-    mpx_proxy *d;
-    if (mpx_connect_keyfile(n->server_ep, n->key, &c) || mpx_dict_open(c, "loop", &d)) _exit(1);
-    int failed = 0, after = 0;
-    for (int64_t i = 0, end = harness_now_ms() + 30000; after < 100 && harness_now_ms() < end;
-         i++) {
-        mpx_value *k = mpx_int(i), *v = mpx_int(i);
-        int rc = mpx_dict_set(d, k, v);
-        mpx_value_free(&k), mpx_value_free(&v);
-        if (rc == MPX_ECONN)
-            failed++, usleep(20000);
-        else if (rc)
-            _exit(2);
-        else if (failed)
-            after++;
-        if (i == 50 && write(report, "x", 1) != 1) _exit(3);
-    }
-    _exit(failed && after == 100 ? 0 : 4);
+    harness_set_loop(n->server_ep, n->key, report, 30);
 }
 
 /* A client across the link whose server is killed and started again carries on by itself. */

@@ -699,27 +699,7 @@ static void test_client_carries_on_across_restart(void **state)
     int report[2];
     assert_int_equal(pipe(report), 0);
     pid_t pid = fork();
-    if (pid == 0) {
-        mpx_client *c;
-        mpx_proxy *d;
-        if (mpx_connect_keyfile(t.mpxd.endpoint, t.mpxd.keyfile, &c) ||
-            mpx_dict_open(c, "loop", &d))
-            _exit(1);
-        int failed = 0, after = 0, i = 0;
-        for (int64_t end = harness_now_ms() + 20000; after < 100 && harness_now_ms() < end; i++) {
-            mpx_value *k = mpx_int(i), *v = mpx_int(i);
-            int rc = mpx_dict_set(d, k, v);
-            mpx_value_free(&k), mpx_value_free(&v);
-            if (rc == MPX_ECONN)
-                failed++, usleep(20000);
-            else if (rc)
-                _exit(2);
-            else if (failed)
-                after++;
-            if (i == 50 && write(report[1], "x", 1) != 1) _exit(3); /* under way: restart us */
-        }
-        _exit(failed && after == 100 ? 0 : 4);
-    }
+    if (pid == 0) harness_set_loop(t.mpxd.endpoint, t.mpxd.keyfile, report[1], 20);
     char x;
     assert_int_equal(read(report[0], &x, 1), 1);
     assert_int_equal(mpxd_halt(&t.mpxd, SIGKILL), -1);

@@ -628,6 +628,33 @@ static void test_lease_runs_out(void **state)
     mpx_proxy_free(&q);
 }
 
+/* Forks a taker of one item of the JoinableQueue `name` (leased or plain), which then waits to
+ * be killed; returns once it has the item. */
+static pid_t taker_holding_item(const char *name, bool lease)
+{
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mpx_client *c;
+        mpx_proxy *q;
+        mpx_value *v;
+        uint64_t id;
+        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
+            mpx_joinable_queue_open(c, name, 0, &q) ||
+            (lease ? mpx_queue_get_lease(q, 5000, MPX_FOREVER, &id, &v)
+                   : mpx_queue_get(q, 0, &v)) ||
+            write(ready[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    close(ready[0]), close(ready[1]);
+    return pid;
+}
+
 /* A taker killed holding a lease: the item goes to another taker, well within the session
  * timeout, and a JoinableQueue still counts it as one unfinished task. */
 static void test_killed_taker_item_redelivered(void **state)
@@ -636,23 +663,7 @@ static void test_killed_taker_item_redelivered(void **state)
     mpx_proxy *q;
     assert_ok(mpx_joinable_queue_open(client, "lease.killed", 0, &q));
     put_int(q, 42, 0);
-    int ready[2];
-    assert_int_equal(pipe(ready), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        mpx_client *c;
-        mpx_proxy *cq;
-        mpx_value *v;
-        uint64_t lease;
-        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
-            mpx_joinable_queue_open(c, "lease.killed", 0, &cq) ||
-            mpx_queue_get_lease(cq, 5000, MPX_FOREVER, &lease, &v) || write(ready[1], "x", 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    char x;
-    assert_int_equal(read(ready[0], &x, 1), 1);
+    pid_t pid = taker_holding_item("lease.killed", true);
     bool done = true;
     assert_ok(mpx_queue_join(q, 0, &done));
     assert_false(done);
@@ -667,7 +678,6 @@ static void test_killed_taker_item_redelivered(void **state)
     assert_ok(mpx_queue_ack(q, lease));
     assert_ok(mpx_queue_join(q, 0, &done));
     assert_true(done);
-    close(ready[0]), close(ready[1]);
     mpx_proxy_free(&q);
 }
 
@@ -680,22 +690,7 @@ static void test_join_not_held_by_a_dead_taker(void **state)
     assert_ok(mpx_joinable_queue_open(client, "join.dead", 0, &q));
     put_int(q, 1, 0);
     put_int(q, 2, 0);
-    int ready[2];
-    assert_int_equal(pipe(ready), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        mpx_client *c;
-        mpx_proxy *cq;
-        mpx_value *v;
-        if (mpx_connect_keyfile(server.endpoint, server.keyfile, &c) ||
-            mpx_joinable_queue_open(c, "join.dead", 0, &cq) || mpx_queue_get(cq, 0, &v) ||
-            write(ready[1], "x", 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    char x;
-    assert_int_equal(read(ready[0], &x, 1), 1);
+    pid_t pid = taker_holding_item("join.dead", false);
     assert_int_equal(get_int(q, 0), 2);
     assert_ok(mpx_queue_task_done(q)); /* ours is done; the other taker's is not */
     bool done = true;
@@ -708,7 +703,6 @@ static void test_join_not_held_by_a_dead_taker(void **state)
     assert_true(done);
     assert_ok(mpx_queue_abandoned(q, &abandoned));
     assert_int_equal(abandoned, 1);
-    close(ready[0]), close(ready[1]);
     mpx_proxy_free(&q);
 }
 
